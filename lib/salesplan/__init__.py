@@ -1,0 +1,3 @@
+"""salesplan: an open sales-planning workbook (review, targets, forecast, retrospective)."""
+
+__version__ = "0.1.0"
