@@ -124,6 +124,9 @@ def assumptions_table(config: dict[str, Any], *sections: str) -> pd.DataFrame:
             raise ConfigError(f"no config section {section!r}")
         rows.extend(_flatten(section, config[section]))
     return pd.DataFrame(
-        [(name, value if isinstance(value, str) else repr(value) if isinstance(value, list | dict) else value) for name, value in rows],
+        [
+            (name, value if isinstance(value, str) else repr(value) if isinstance(value, list | dict) else value)
+            for name, value in rows
+        ],
         columns=["setting", "value"],
     ).astype({"value": str})
