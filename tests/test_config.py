@@ -1,0 +1,60 @@
+from pathlib import Path
+
+import pytest
+
+from salesplan import config
+
+
+def test_defaults_hold_the_methods_numbers():
+    cfg = config.load_config()
+    assert cfg["customer_tiers"] == {"A": 10_000_000, "B": 5_000_000, "C": 500_000}
+    assert cfg["retro"]["thresholds"] == {"yellow": 0.05, "red": 0.10, "dark_red": 0.15}
+    assert cfg["targets"]["phasing"]["quarterly_templates"]["front_loaded"] == [0.28, 0.32, 0.27, 0.13]
+    assert [t[1] for t in cfg["commission"]["tiers"]] == [0.0, 0.01, 0.015, 0.02]
+    assert cfg["targets"]["bottom_up"]["level_coefficient"]["junior"] == 0.7
+
+
+def test_user_file_is_deep_merged(tmp_path: Path):
+    f = tmp_path / "c.yaml"
+    f.write_text("retro:\n  thresholds:\n    yellow: 0.03\n", encoding="utf-8")
+    cfg = config.load_config(f)
+    assert cfg["retro"]["thresholds"] == {"yellow": 0.03, "red": 0.10, "dark_red": 0.15}
+
+
+def test_unknown_section_is_rejected(tmp_path: Path):
+    f = tmp_path / "c.yaml"
+    f.write_text("retor:\n  thresholds: {}\n", encoding="utf-8")
+    with pytest.raises(config.ConfigError, match="unknown section"):
+        config.load_config(f)
+
+
+def test_missing_explicit_file_and_bad_yaml_are_clear_errors(tmp_path: Path):
+    with pytest.raises(config.ConfigError, match="not found"):
+        config.load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("retro: [unclosed\n", encoding="utf-8")
+    with pytest.raises(config.ConfigError, match="not valid YAML"):
+        config.load_config(bad)
+
+
+def test_yaml_is_loaded_safely(tmp_path: Path):
+    f = tmp_path / "evil.yaml"
+    f.write_text("retro: !!python/object/apply:os.system ['echo hi']\n", encoding="utf-8")
+    with pytest.raises(config.ConfigError):
+        config.load_config(f)
+
+
+def test_relative_paths_resolve_from_project_root(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert config.resolve_path("data/raw") == config.PROJECT_ROOT / "data" / "raw"
+    assert config.resolve_path(tmp_path) == tmp_path
+    assert (config.PROJECT_ROOT / "pyproject.toml").exists()
+
+
+def test_assumptions_table_lists_every_value():
+    cfg = config.load_config()
+    table = config.assumptions_table(cfg, "retro", "customer_tiers")
+    assert "retro.thresholds.yellow" in set(table["setting"])
+    assert table.set_index("setting").loc["customer_tiers.A", "value"] == "10000000"
+    with pytest.raises(config.ConfigError):
+        config.assumptions_table(cfg, "nope")
