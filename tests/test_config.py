@@ -8,7 +8,11 @@ from salesplan import config
 def test_defaults_hold_the_methods_numbers():
     cfg = config.load_config()
     assert cfg["customer_tiers"] == {"A": 10_000_000, "B": 5_000_000, "C": 500_000}
-    assert cfg["retro"]["thresholds"] == {"yellow": 0.05, "red": 0.10, "dark_red": 0.15}
+    assert {k: cfg["retro"]["thresholds"][k] for k in ("yellow", "red", "dark_red")} == {
+        "yellow": 0.05,
+        "red": 0.10,
+        "dark_red": 0.15,
+    }
     assert cfg["targets"]["phasing"]["quarterly_templates"]["front_loaded"] == [0.28, 0.32, 0.27, 0.13]
     assert [t[1] for t in cfg["commission"]["tiers"]] == [0.0, 0.01, 0.015, 0.02]
     assert cfg["targets"]["bottom_up"]["level_coefficient"]["junior"] == 0.7
@@ -18,7 +22,9 @@ def test_user_file_is_deep_merged(tmp_path: Path):
     f = tmp_path / "c.yaml"
     f.write_text("retro:\n  thresholds:\n    yellow: 0.03\n", encoding="utf-8")
     cfg = config.load_config(f)
-    assert cfg["retro"]["thresholds"] == {"yellow": 0.03, "red": 0.10, "dark_red": 0.15}
+    defaults = config.load_defaults()
+    assert cfg["retro"]["thresholds"] == {**defaults["retro"]["thresholds"], "yellow": 0.03}
+    assert cfg["retro"]["thresholds"]["red"] == 0.10
 
 
 def test_unknown_section_is_rejected(tmp_path: Path):

@@ -1,0 +1,724 @@
+"""Tables for the annual review (``notebooks/01_review.ipynb``).
+
+Each builder takes the tidy frames a workbook holds (the monthly cube, orders, targets,
+reps) and the year under review, and returns a DataFrame of raw numbers; the formulas
+themselves come from :mod:`salesplan.metrics`. Formatting for reading happens in the
+notebook (``salesplan.tables``), except :func:`format_headline`, which gives the plain
+text table nbval compares.
+
+When the year under review is incomplete in the data (the current year), comparisons
+with the year before use the same months of that year (year to date against year to
+date), so growth is like for like.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesplan import metrics as m
+from salesplan.tables import fmt_int, fmt_money, fmt_pct
+
+DIMENSION_LABELS = {
+    "region": "Region",
+    "product_line": "Product line",
+    "tier": "Product tier",
+    "channel": "Channel",
+    "rep_id": "Rep",
+}
+
+
+class ReviewInputError(ValueError):
+    """The year or the data given to a review table cannot produce it (says which and why)."""
+
+
+# ------------------------------------------------------------------ the review period
+
+
+@dataclass(frozen=True)
+class ReviewPeriod:
+    """The year under review and the months of it the data covers (1..12 for a complete year)."""
+
+    year: int
+    months: tuple[int, ...]
+
+    @property
+    def previous(self) -> int:
+        return self.year - 1
+
+    @property
+    def complete(self) -> bool:
+        return self.months == tuple(range(1, 13))
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return pd.Timestamp(self.year, 1, 1)
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """Last day of the last month covered."""
+        return pd.Timestamp(self.year, self.months[-1], 1) + pd.offsets.MonthEnd(0)
+
+    def label(self, year: int | None = None) -> str:
+        """ "2025", or "2026 Jan-Nov" for a partial year (also used for the comparison year)."""
+        y = self.year if year is None else year
+        if self.complete:
+            return str(y)
+        first = pd.Timestamp(y, self.months[0], 1).strftime("%b")
+        last = pd.Timestamp(y, self.months[-1], 1).strftime("%b")
+        return f"{y} {first}-{last}"
+
+
+def default_year(month: pd.Period | str) -> int:
+    """The last complete calendar year at ``month`` (the month's year if it is December)."""
+    period = pd.Period(month, freq="M")
+    return period.year if period.month == 12 else period.year - 1
+
+
+def review_period(cube: pd.DataFrame, year: int, last_month: pd.Period | str | None = None) -> ReviewPeriod:
+    """The review period for ``year``: months 1..12, or 1..last month when the data (or
+    ``last_month``, the workbook's reporting month) stops inside the year."""
+    m._require_columns(cube, ["month"], "review_period")
+    months = pd.to_datetime(cube["month"])
+    if months.empty:
+        raise ReviewInputError("review: the monthly facts are empty")
+    first, last = months.min().to_period("M"), months.max().to_period("M")
+    if last_month is not None:
+        last = min(last, pd.Period(last_month, freq="M"))
+    if not first.year <= int(year) <= last.year:
+        raise ReviewInputError(f"review: year {year} is outside the data, which covers {first} to {last}")
+    end_month = 12 if last.year > int(year) else last.month
+    return ReviewPeriod(int(year), tuple(range(1, end_month + 1)))
+
+
+def _in_period(frame: pd.DataFrame, period: ReviewPeriod, year: int, date: str = "month") -> pd.DataFrame:
+    d = pd.to_datetime(frame[date])
+    return frame[(d.dt.year == year) & d.dt.month.isin(period.months)]
+
+
+def targets_for_year(
+    targets: pd.DataFrame | None, period: ReviewPeriod, year: int | None = None
+) -> pd.DataFrame | None:
+    """Targets of ``year`` (default the review year) for the period's months, or None when
+    there are none. If the table holds several versions of that year, the latest version
+    (highest number in its name) is used, so targets are never double counted."""
+    if targets is None or targets.empty:
+        return None
+    m._require_columns(targets, ["year", "month", "target_amount"], "targets")
+    y = period.year if year is None else year
+    t = targets[(pd.to_numeric(targets["year"]) == y) & pd.to_numeric(targets["month"]).isin(period.months)]
+    if t.empty:
+        return None
+    if "version" in t.columns and t["version"].nunique() > 1:
+
+        def order(v: Any) -> tuple[int, str]:
+            digits = re.findall(r"\d+", str(v))
+            return (int(digits[-1]) if digits else -1, str(v))
+
+        latest = max(t["version"].dropna().unique(), key=order)
+        t = t[t["version"] == latest]
+    return t
+
+
+# ------------------------------------------------------------------ headline
+
+
+def _sum_where_present(frame: pd.DataFrame, column: str) -> tuple[float, float]:
+    """(sum of column, sum of net_amount over the rows where the column is present)."""
+    if column not in frame.columns:
+        return np.nan, np.nan
+    present = frame[column].notna()
+    if not present.any():
+        return np.nan, np.nan
+    return float(frame.loc[present, column].sum()), float(frame.loc[present, "net_amount"].sum())
+
+
+def customer_sales(cube: pd.DataFrame, period: ReviewPeriod, year: int | None = None) -> pd.Series:
+    """Net sales per customer in the period's months of ``year`` (default the review year)."""
+    part = _in_period(cube, period, period.year if year is None else year)
+    return part.groupby("customer_id", observed=True)["net_amount"].sum()
+
+
+def _year_figures(
+    cube: pd.DataFrame,
+    orders: pd.DataFrame | None,
+    targets: pd.DataFrame | None,
+    period: ReviewPeriod,
+    year: int,
+    first_seen: pd.Series,
+) -> dict[str, float]:
+    part = _in_period(cube, period, year)
+    if part.empty:  # a year before the data starts has no figures, not zeros
+        return dict.fromkeys(HEADLINE_KINDS, np.nan)
+    sales = float(part["net_amount"].sum())
+    before = _in_period(cube, period, year - 1)
+    cost, net_c = _sum_where_present(part, "cost_amount")
+    paid, net_p = _sum_where_present(part, "paid_amount")
+    tgt = targets_for_year(targets, period, year)
+    target = float(tgt["target_amount"].sum()) if tgt is not None else np.nan
+    per_customer = part.groupby("customer_id", observed=True)["net_amount"].sum()
+    active = m.active_customers(per_customer)
+    first_year = first_seen.reindex(active)
+    new = int(((first_year.dt.year == year) & first_year.dt.month.isin(period.months)).sum())
+    if orders is not None and not orders.empty:
+        o = _in_period(orders, period, year, date="order_date")
+        repeat = m.repeat_purchase_rate(o)
+        n_orders = o.loc[o["net_amount"] > 0, "order_id"].nunique() if not o.empty else 0
+        aov = sales / n_orders if n_orders else np.nan
+    else:
+        repeat = m.repeat_purchase_rate(part, occasion="month")
+        aov = np.nan
+    return {
+        "Net sales": sales,
+        "YoY growth": m.yoy(sales, float(before["net_amount"].sum())) if not before.empty else np.nan,
+        "Gross margin": m.gross_margin(net_c, cost),
+        "Collection rate": m.collection_rate(paid, net_p),
+        "Target": target,
+        "Attainment": m.attainment(sales, target),
+        "Active customers": float(len(active)),
+        "New customers": float(new),
+        "New-customer share": m.safe_ratio(new, len(active)),
+        "Repeat-purchase rate": repeat,
+        "Average order value": aov,
+    }
+
+
+HEADLINE_KINDS = {
+    "Net sales": "money",
+    "YoY growth": "pct",
+    "Gross margin": "pct",
+    "Collection rate": "pct",
+    "Target": "money",
+    "Attainment": "pct",
+    "Active customers": "count",
+    "New customers": "count",
+    "New-customer share": "pct",
+    "Repeat-purchase rate": "pct",
+    "Average order value": "money",
+}
+
+
+SMALL_AMOUNTS = frozenset({"Average order value"})
+
+
+def headline_table(
+    cube: pd.DataFrame,
+    period: ReviewPeriod,
+    orders: pd.DataFrame | None = None,
+    targets: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The headline figures of the review year beside the year before.
+
+    Rows (``metric``): net sales; YoY growth; gross margin = (net - cost) / net over rows with
+    a cost; collection rate = paid / net over rows with ``paid_amount``; target and
+    attainment = net / target (where targets exist); active customers (positive net in
+    the period); new customers (first purchase in the period; in the first year of data
+    every customer is new); new-customer share = new / active; repeat-purchase rate
+    (customers with >= 2 orders / customers with >= 1, from orders, else from months);
+    average order value = net / orders with positive net.
+    Columns: ``metric``, ``kind`` (money / pct / count), ``previous``, ``current``,
+    ``change`` (relative for money and counts, difference in points for rates).
+    """
+    m._require_columns(cube, ["month", "customer_id", "net_amount"], "headline_table")
+    first_seen = m.first_purchase(cube, date="month")
+    cur = _year_figures(cube, orders, targets, period, period.year, first_seen)
+    prev = _year_figures(cube, orders, targets, period, period.previous, first_seen)
+    rows = []
+    for metric, kind in HEADLINE_KINDS.items():
+        p, c = prev[metric], cur[metric]
+        change = c - p if kind == "pct" else m.yoy(c, p)
+        rows.append({"metric": metric, "kind": kind, "previous": p, "current": c, "change": change})
+    return pd.DataFrame(rows)
+
+
+def format_value(value: float, kind: str, unit: str = "M") -> str:
+    """One figure as text: money in ``unit`` with separators, rates as %, counts as integers."""
+    if kind == "money":
+        return fmt_money(value, unit, decimals=2 if unit else 0)
+    if kind == "pct":
+        return fmt_pct(value)
+    return fmt_int(value)
+
+
+def format_headline(table: pd.DataFrame, period: ReviewPeriod, unit: str = "M") -> pd.DataFrame:
+    """The headline table as text, columns named by the compared periods; change shown
+    as a signed % (money, counts) or signed points (rates). Rows with no value in either
+    year are dropped (e.g. collection when the data has no payments)."""
+    keep = table[table[["previous", "current"]].notna().any(axis=1)]
+    # Per-order amounts are far below a million: show them in plain currency units.
+    units = [("" if r.metric in SMALL_AMOUNTS else unit) for r in keep.itertuples()]
+    out = pd.DataFrame(
+        {
+            "Metric": keep["metric"].to_list(),
+            period.label(period.previous): [
+                format_value(r.previous, r.kind, u) for r, u in zip(keep.itertuples(), units, strict=True)
+            ],
+            period.label(): [format_value(r.current, r.kind, u) for r, u in zip(keep.itertuples(), units, strict=True)],
+            "Change": [
+                "–"
+                if pd.isna(r.change)
+                # + 0.0 turns a rounded -0.0 into 0.0, so no change never prints as "-0.0".
+                else (
+                    f"{round(r.change * 100, 1) + 0.0:+.1f} pts"
+                    if r.kind == "pct"
+                    else fmt_pct(round(r.change, 3) + 0.0, signed=True)
+                )
+                for r in keep.itertuples()
+            ],
+        }
+    )
+    return out.set_index("Metric")
+
+
+# ------------------------------------------------------------------ breakdowns
+
+
+def breakdown(
+    cube: pd.DataFrame,
+    period: ReviewPeriod,
+    dim: str,
+    targets: pd.DataFrame | None = None,
+    total: bool = True,
+) -> pd.DataFrame:
+    """Per value of ``dim``: ``net_amount``, ``previous``, ``change``, ``yoy``, ``share`` of
+    the period's total, ``contribution`` to total growth (sums to the total YoY),
+    ``gross_margin`` and, when the targets carry ``dim``, ``target_amount`` and
+    ``attainment``. Sorted by sales, largest first; with ``total`` a ``Total`` row
+    computed from the sums (so group sales add up to it by construction)."""
+    m._require_columns(cube, ["month", dim, "net_amount"], "breakdown")
+    cur = _in_period(cube, period, period.year)
+    prev = _in_period(cube, period, period.previous)
+    contrib = m.contribution_to_growth(
+        cur.groupby(dim, observed=True)["net_amount"].sum(), prev.groupby(dim, observed=True)["net_amount"].sum()
+    ).rename(columns={"current": "net_amount"})
+    out = contrib[["net_amount", "previous", "change", "yoy", "contribution"]].assign(
+        share=lambda d: m.share(d["net_amount"])
+    )
+    has_cost = "cost_amount" in cur.columns and cur["cost_amount"].notna().any()
+    if has_cost:
+        c = cur[cur["cost_amount"].notna()].groupby(dim, observed=True)[["net_amount", "cost_amount"]].sum()
+        out["gross_margin"] = m.gross_margin(c["net_amount"], c["cost_amount"]).reindex(out.index)
+    tgt = targets_for_year(targets, period)
+    if tgt is not None and dim in tgt.columns:
+        out["target_amount"] = tgt.groupby(dim, observed=True)["target_amount"].sum().reindex(out.index)
+        out["attainment"] = m.attainment(out["net_amount"], out["target_amount"])
+    out = out.sort_values("net_amount", ascending=False, kind="stable")
+    out.index.name = dim
+    if total:
+        tot = {
+            "net_amount": out["net_amount"].sum(),
+            "previous": out["previous"].sum(),
+            "change": out["change"].sum(),
+            "contribution": out["contribution"].sum(),
+            "share": out["share"].sum(),
+        }
+        tot["yoy"] = m.yoy(tot["net_amount"], tot["previous"])
+        if has_cost:
+            c = cur[cur["cost_amount"].notna()]
+            tot["gross_margin"] = m.gross_margin(c["net_amount"].sum(), c["cost_amount"].sum())
+        if "target_amount" in out.columns:
+            tot["target_amount"] = out["target_amount"].sum(min_count=1)
+            tot["attainment"] = m.attainment(tot["net_amount"], tot["target_amount"])
+        out = pd.concat([out, pd.DataFrame([tot], index=pd.Index(["Total"], name=dim))])
+    return out
+
+
+def movers(breakdown_table: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The ``n`` largest increases and ``n`` largest decreases of a :func:`breakdown`
+    (without its Total row), plus an ``all others`` row and a ``Total`` row, so the
+    shown changes and contributions add up to the total change and total growth."""
+    body = breakdown_table.drop(index="Total", errors="ignore")
+    up = body[body["change"] > 0].nlargest(n, "change")
+    down = body[body["change"] < 0].nsmallest(n, "change")
+    shown = pd.concat([up.assign(direction="up"), down.assign(direction="down")])
+    rest = body.drop(index=shown.index)
+    cols = ["previous", "net_amount", "change", "contribution"]
+    others = pd.DataFrame([rest[cols].sum()], index=[f"all others ({len(rest)})"]).assign(direction="")
+    total = pd.DataFrame([body[cols].sum()], index=["Total"]).assign(direction="")
+    out = pd.concat([shown[[*cols, "yoy", "direction"]], others, total])
+    out.loc[[others.index[0], "Total"], "yoy"] = [
+        m.yoy(others["net_amount"].iloc[0], others["previous"].iloc[0]),
+        m.yoy(total["net_amount"].iloc[0], total["previous"].iloc[0]),
+    ]
+    out.index.name = breakdown_table.index.name
+    return out
+
+
+# ------------------------------------------------------------------ time
+
+
+def monthly_sales(cube: pd.DataFrame, last_year: int, years: int = 3) -> pd.DataFrame:
+    """Net sales per month for ``last_year`` and the ``years - 1`` before it: columns
+    ``month``, ``year``, ``month_of_year``, ``net_amount``."""
+    monthly = cube.groupby("month", as_index=False, observed=True)["net_amount"].sum()
+    d = pd.to_datetime(monthly["month"])
+    keep = d.dt.year.between(last_year - years + 1, last_year)
+    return monthly[keep].assign(year=d[keep].dt.year, month_of_year=d[keep].dt.month).reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ customers
+
+
+def customer_tier_tables(
+    cube: pd.DataFrame, period: ReviewPeriod, thresholds: Mapping[str, float]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(tier summary of the review period, retention by the previous period's tier).
+
+    Tiers from each customer's net purchases in the period (:func:`metrics.customer_tiers`);
+    retention, churn and net revenue retention of the previous period's active customers,
+    grouped by their tier then (:func:`metrics.retention_table`)."""
+    cur, prev = customer_sales(cube, period), customer_sales(cube, period, period.previous)
+    cur_active = cur[cur > 0]
+    summary = m.tier_summary(cur_active, m.customer_tiers(cur_active, thresholds))
+    retention = m.retention_table(prev, cur, m.customer_tiers(prev, thresholds))
+    return summary, retention
+
+
+def rfm_segments(rfm_table: pd.DataFrame) -> pd.DataFrame:
+    """Customers and net sales per RFM segment (all segments, in :data:`metrics.RFM_SEGMENTS`
+    order), with ``share`` of sales and of customers."""
+    out = (
+        rfm_table.groupby("segment", observed=True)
+        .agg(customers=("monetary", "size"), net_amount=("monetary", "sum"))
+        .reindex(list(m.RFM_SEGMENTS))
+        .fillna({"customers": 0, "net_amount": 0.0})
+        .astype({"customers": int})
+    )
+    return out.assign(customer_share=m.share(out["customers"]), share=m.share(out["net_amount"]))
+
+
+# ------------------------------------------------------------------ reps
+
+
+def rep_results(
+    cube: pd.DataFrame,
+    period: ReviewPeriod,
+    reps: pd.DataFrame,
+    targets: pd.DataFrame | None = None,
+    bands: Sequence[float] = (0.8, 1.0),
+) -> pd.DataFrame:
+    """Per rep with sales or a target in the period: name, region, level, tenure in years
+    at the period's end ((end - hire_date) / 365.25 days), net sales, YoY, target,
+    attainment and band (:func:`metrics.attainment_band`)."""
+    m._require_columns(reps, ["rep_id", "hire_date"], "reps")
+    cur = _in_period(cube, period, period.year).groupby("rep_id", observed=True)["net_amount"].sum()
+    prev = _in_period(cube, period, period.previous).groupby("rep_id", observed=True)["net_amount"].sum()
+    tgt = targets_for_year(targets, period)
+    target = (
+        tgt.groupby("rep_id", observed=True)["target_amount"].sum()
+        if tgt is not None and "rep_id" in tgt.columns
+        else pd.Series(dtype=float)
+    )
+    ids = cur.index.union(target.index)
+    info = reps.drop_duplicates("rep_id").set_index("rep_id")
+    out = pd.DataFrame(index=pd.Index(ids, name="rep_id"))
+    for col in ("rep_name", "region", "level"):
+        if col in info.columns:
+            out[col] = info[col].reindex(ids)
+    hire = pd.to_datetime(info["hire_date"]).reindex(ids)
+    out["tenure_years"] = (period.end - hire).dt.days / 365.25
+    out["net_amount"] = cur.reindex(ids).fillna(0.0)
+    out["previous"] = prev.reindex(ids)
+    out["yoy"] = m.yoy(out["net_amount"], out["previous"])
+    out["target_amount"] = target.reindex(ids)
+    out["attainment"] = m.attainment(out["net_amount"], out["target_amount"])
+    out["band"] = m.attainment_band(out["attainment"], low=bands[0], high=bands[1])
+    return out.sort_values("net_amount", ascending=False, kind="stable")
+
+
+def attainment_distribution(results: pd.DataFrame, bands: Sequence[float] = (0.8, 1.0)) -> pd.DataFrame:
+    """Reps per attainment band (all bands, best first, as labelled by :func:`rep_results`
+    with the same ``bands``) with their share of reps."""
+    labels = list(m.attainment_band_labels(bands[0], bands[1]))
+    counts = results["band"].value_counts().reindex(labels, fill_value=0)
+    return pd.DataFrame({"reps": counts.astype(int), "share": m.share(counts)}).rename_axis("band")
+
+
+# ------------------------------------------------------------------ price-volume-mix
+
+
+def pvm_by_sku(orders: pd.DataFrame, period: ReviewPeriod) -> pd.DataFrame:
+    """Price-volume-mix of the period against the same months of the year before, by SKU
+    (quantities of one SKU share a unit), from :func:`metrics.price_volume_mix`."""
+    m._require_columns(orders, ["order_date", "sku", "quantity", "net_amount"], "orders")
+    return m.price_volume_mix(
+        _in_period(orders, period, period.previous, date="order_date"),
+        _in_period(orders, period, period.year, date="order_date"),
+        key=["sku"],
+    )
+
+
+# ------------------------------------------------------------------ what happened
+
+
+def findings(
+    period: ReviewPeriod,
+    headline: pd.DataFrame,
+    breakdowns: Mapping[str, pd.DataFrame],
+    pvm: pd.Series | None = None,
+    pareto: pd.Series | None = None,
+    seasonality: pd.DataFrame | None = None,
+    retention: pd.DataFrame | None = None,
+    rep_bands: pd.DataFrame | None = None,
+    goals: Mapping[str, float] | None = None,
+    unit: str = "M",
+    bands: Sequence[float] = (0.8, 1.0),
+) -> pd.DataFrame:
+    """Top findings as plain sentences, each with the figure it rests on, written from the
+    tables above (``finding``, ``figure``). Only statements the data supports appear: a
+    finding whose inputs are missing or undefined is left out."""
+    goals = dict(goals or {})
+    h = headline.set_index("metric")
+    rows: list[tuple[str, str]] = []
+    cur_label, prev_label = period.label(), period.label(period.previous)
+
+    def money(v: float) -> str:
+        return fmt_money(v, unit, decimals=1)
+
+    sales, growth = h.loc["Net sales", "current"], h.loc["Net sales", "change"]
+    if pd.notna(growth):
+        verb = "grew" if growth > 0 else "fell" if growth < 0 else "were flat"
+        rows.append(
+            (
+                f"Net sales {verb} {fmt_pct(abs(growth))} to {money(sales)} in {cur_label} "
+                f"(from {money(h.loc['Net sales', 'previous'])} in {prev_label}).",
+                fmt_pct(growth, signed=True),
+            )
+        )
+    elif pd.notna(sales):
+        rows.append((f"Net sales were {money(sales)} in {cur_label}.", money(sales)))
+
+    att = h.loc["Attainment", "current"]
+    if pd.notna(att):
+        gap = h.loc["Net sales", "current"] - h.loc["Target", "current"]
+        rows.append(
+            (
+                f"The year reached {fmt_pct(att)} of its target "
+                f"({money(abs(gap))} {'above' if gap >= 0 else 'short of'} {money(h.loc['Target', 'current'])}).",
+                fmt_pct(att),
+            )
+        )
+
+    for dim, table in breakdowns.items():
+        body = table.drop(index="Total", errors="ignore")
+        total_change = body["change"].sum()
+        if body.empty or len(body) < 2 or body["change"].abs().sum() == 0:
+            continue
+        label = DIMENSION_LABELS.get(dim, dim).lower()
+        top = body["change"].idxmax() if total_change >= 0 else body["change"].idxmin()
+        row = body.loc[top]
+        direction = "growth" if total_change >= 0 else "decline"
+        if pd.notna(row["contribution"]):
+            rows.append(
+                (
+                    f"By {label}, {top} drove most of the {direction}: {money(row['change'])} "
+                    f"({row['contribution'] * 100:+.1f} pts of the total {body['contribution'].sum() * 100:+.1f} %).",
+                    f"{row['contribution'] * 100:+.1f} pts",
+                )
+            )
+        worst = body["change"].idxmin() if total_change >= 0 else body["change"].idxmax()
+        if worst != top and np.sign(body.loc[worst, "change"]) != np.sign(total_change) and body.loc[worst, "change"]:
+            rows.append(
+                (
+                    f"Against the trend, {label} {worst} moved {money(body.loc[worst, 'change'])} "
+                    f"({fmt_pct(body.loc[worst, 'yoy'], signed=True)}).",
+                    money(body.loc[worst, "change"]),
+                )
+            )
+
+    if pvm is not None and pd.notna(pvm.get("change")) and pvm["change"] != 0 and pvm["base"] > 0:
+        parts = {"volume": pvm["volume"], "price": pvm["price"], "mix": pvm["mix"]}
+        main = max(parts, key=lambda k: abs(parts[k]))
+        rows.append(
+            (
+                f"Of the {money(pvm['change'])} change, volume gave {money(pvm['volume'])}, price "
+                f"{money(pvm['price'])} and mix {money(pvm['mix'])}; {main} was the largest part.",
+                money(parts[main]),
+            )
+        )
+
+    if pareto is not None and not pareto.dropna().empty:
+        p, s = pareto.dropna().index[0], pareto.dropna().iloc[0]
+        rows.append((f"The top {p * 100:.0f} % of customers made {fmt_pct(s)} of sales.", fmt_pct(s)))
+
+    if seasonality is not None and not seasonality.empty:
+        peak = seasonality.loc[seasonality["index"].idxmax()]
+        low = seasonality.loc[seasonality["index"].idxmin()]
+        month_name = lambda k: pd.Timestamp(2000, int(k), 1).strftime("%B")  # noqa: E731
+        rows.append(
+            (
+                f"{month_name(peak['month_of_year'])} is the strongest month (index {peak['index']:.2f}, "
+                f"{int(peak['years'])} year{'s' if int(peak['years']) != 1 else ''}), "
+                f"{month_name(low['month_of_year'])} the weakest ({low['index']:.2f}).",
+                f"{peak['index']:.2f}",
+            )
+        )
+
+    for metric, goal_key, higher_is_better in (
+        ("Collection rate", "collection_goal", True),
+        ("Gross margin", "gross_margin_goal", True),
+        ("New-customer share", "new_customer_share_goal", True),
+    ):
+        value = h.loc[metric, "current"] if metric in h.index else np.nan
+        goal = goals.get(goal_key)
+        if pd.notna(value) and goal is not None:
+            met = value >= goal if higher_is_better else value <= goal
+            rows.append(
+                (
+                    f"{metric} was {fmt_pct(value)}, {'meeting' if met else 'missing'} the goal of {fmt_pct(goal)}.",
+                    fmt_pct(value),
+                )
+            )
+
+    if retention is not None and "total" in retention.index:
+        churn_value = retention.loc["total", "churn"]
+        goal = goals.get("churn_goal")
+        if pd.notna(churn_value):
+            verdict = (
+                ""
+                if goal is None
+                else (" (within" if churn_value <= goal else " (above") + f" the {fmt_pct(goal)} limit)"
+            )
+            rows.append(
+                (
+                    f"{fmt_pct(churn_value)} of {prev_label}'s customers did not buy again in {cur_label}{verdict}; "
+                    f"the retained base spent {fmt_pct(retention.loc['total', 'nrr'])} of what it spent before.",
+                    fmt_pct(churn_value),
+                )
+            )
+        if "A" in retention.index and goals.get("retention_goal_A") is not None:
+            ra, goal = retention.loc["A", "retention"], goals["retention_goal_A"]
+            if pd.notna(ra):
+                rows.append(
+                    (
+                        f"A-tier retention was {fmt_pct(ra)} against a goal of {fmt_pct(goal)}.",
+                        fmt_pct(ra),
+                    )
+                )
+
+    if rep_bands is not None and rep_bands["reps"].sum() > 0:
+        with_target = rep_bands.drop(index="no target", errors="ignore")
+        if with_target["reps"].sum() > 0:
+            labels = m.attainment_band_labels(bands[0], bands[1])
+            at = int(with_target.loc[labels[0], "reps"])
+            n = int(with_target["reps"].sum())
+            below = int(with_target.loc[labels[2], "reps"])
+            rows.append(
+                (
+                    f"{at} of {n} reps with a target reached it; {below} {'was' if below == 1 else 'were'} "
+                    f"below {fmt_pct(bands[0], decimals=0)}.",
+                    f"{at}/{n}",
+                )
+            )
+    return pd.DataFrame(rows, columns=["finding", "figure"])
+
+
+# ------------------------------------------------------------------ presentation
+
+_SCALE = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9}
+
+
+def style_review_table(
+    frame: pd.DataFrame,
+    money: Sequence[str] = (),
+    pct: Sequence[str] = (),
+    signed_pct: Sequence[str] = (),
+    points: Sequence[str] = (),
+    ints: Sequence[str] = (),
+    unit: str = "M",
+    caption: str | None = None,
+    growth: Sequence[str] = (),
+    attainment: Sequence[str] = (),
+    bands: Sequence[float] = (0.8, 1.0),
+    rename: Mapping[str, str] | None = None,
+) -> Any:
+    """A pandas Styler for a review table: money in ``unit`` with separators and the unit in
+    the header ("Net sales (M)"), rates as %, ``points`` as signed percentage points,
+    ``growth`` columns shaded red to green, ``attainment`` columns coloured by band
+    (below ``bands[0]`` red, below ``bands[1]`` yellow, else green). Only columns named in
+    one of the groups are shown, in the order given by ``rename`` or the groups."""
+    scale = _SCALE[unit]
+    headers = dict(rename or {})
+    cols = [c for c in frame.columns if c in {*money, *pct, *signed_pct, *points, *ints} or c in headers]
+    if rename:
+        cols = [c for c in headers if c in frame.columns]
+    view = frame[cols].copy()
+    label = {c: headers.get(c, c) for c in cols}
+    for c in money:
+        if c in label and unit:
+            label[c] = f"{label[c]} ({unit})"
+    fmt: dict[str, Any] = {}
+    for c in money:
+        fmt[label.get(c, c)] = lambda v: "–" if pd.isna(v) else f"{v / scale:,.1f}"
+    for c in pct:
+        fmt[label.get(c, c)] = lambda v: fmt_pct(v)
+    for c in signed_pct:
+        fmt[label.get(c, c)] = lambda v: fmt_pct(v, signed=True)
+    for c in points:
+        fmt[label.get(c, c)] = lambda v: "–" if pd.isna(v) else f"{v * 100:+.1f} pts"
+    for c in ints:
+        fmt[label.get(c, c)] = fmt_int
+    view = view.rename(columns=label)
+    fmt = {k: v for k, v in fmt.items() if k in view.columns}
+    styler = view.style.format(fmt, na_rep="–")
+    grow = [label[c] for c in growth if c in label]
+    if grow:
+        styler = styler.background_gradient(cmap="RdYlGn", subset=grow, vmin=-0.25, vmax=0.25)
+
+    def band_colour(v: Any) -> str:
+        if pd.isna(v):
+            return ""
+        colour = "#d7301f" if v < bands[0] else "#f2b705" if v < bands[1] else "#1a9850"
+        text = "black" if colour == "#f2b705" else "white"
+        return f"background-color: {colour}; color: {text};"
+
+    att = [label[c] for c in attainment if c in label]
+    if att:
+        styler = styler.map(band_colour, subset=att)
+    if caption:
+        styler = styler.set_caption(caption)
+    return styler.set_table_styles(
+        [
+            {"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left;"},
+            {"selector": "th", "props": "text-align: right;"},
+            {"selector": "td", "props": "text-align: right;"},
+        ]
+    )
+
+
+BREAKDOWN_COLUMNS = {
+    "net_amount": "Net sales",
+    "previous": "Year before",
+    "change": "Change",
+    "yoy": "YoY",
+    "share": "Share",
+    "contribution": "Contribution to growth",
+    "gross_margin": "Gross margin",
+    "target_amount": "Target",
+    "attainment": "Attainment",
+}
+
+
+def style_breakdown(table: pd.DataFrame, caption: str, unit: str = "M", bands: Sequence[float] = (0.8, 1.0)) -> Any:
+    """A :func:`breakdown` (or :func:`movers`) table styled for reading: money in ``unit``,
+    YoY shaded, contribution in points of total growth, attainment coloured by band."""
+    rename = {k: v for k, v in BREAKDOWN_COLUMNS.items() if k in table.columns}
+    extra = {c: c.replace("_", " ").capitalize() for c in table.columns if table[c].dtype == object}
+    return style_review_table(
+        table,
+        money=["net_amount", "previous", "change", "target_amount"],
+        pct=["share", "gross_margin", "attainment"],
+        signed_pct=["yoy"],
+        points=["contribution"],
+        unit=unit,
+        caption=caption,
+        growth=["yoy"],
+        attainment=["attainment"],
+        bands=bands,
+        rename={**extra, **rename},
+    )
