@@ -1,0 +1,382 @@
+"""Saved target versions: content-addressed, write-once files with a separate approval registry.
+
+A version is a pair of files in the targets folder (default ``data/targets/``)::
+
+    targets_<year>_v<N>.csv                 the plan (data-contract columns)
+    targets_<year>_v<N>.assumptions.yaml    the assumptions used, the content hash, the creation time
+
+The content hash is ``sha256(canonical plan CSV + canonical assumptions JSON)``. Saving a plan whose
+hash equals an existing version of that year writes nothing. Version files are created with
+exclusive-create semantics and are never modified afterwards; approvals live in ``approved.yaml``
+(year -> version), the one file in the folder that is rewritten (atomically).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from salesplan.config import resolve_path
+from salesplan.targets.rounding import TargetInputError
+
+PLAN_COLUMNS = ["year", "month", "region", "product_line", "rep_id", "target_amount", "quota_amount"]
+"""Columns of a saved plan: the data contract's targets columns plus ``quota_amount`` (target incl. buffer)."""
+
+CONTRACT_COLUMNS = ["year", "month", "region", "product_line", "rep_id", "target_amount", "version"]
+"""Columns :func:`load_plan` returns (the data contract's targets table)."""
+
+APPROVALS_FILE = "approved.yaml"
+_VERSION_RE = re.compile(r"^targets_(\d{4})_v(\d+)\.(csv|assumptions\.yaml)$")
+
+
+class TargetVersionError(LookupError):
+    """A requested target version does not exist or a saved version file is damaged."""
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """Outcome of :func:`save_plan`: the version the plan is stored as and whether this call created it."""
+
+    version: str
+    path: Path
+    created: bool
+    message: str
+
+
+def targets_dir_path(targets_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The targets folder (default ``data/targets`` under the project root)."""
+    return resolve_path(targets_dir if targets_dir is not None else "data/targets")
+
+
+def targets_dir_for(data_dir: str | os.PathLike[str]) -> Path:
+    """The targets folder that belongs to a data folder: ``targets`` beside it (``data/raw`` -> ``data/targets``).
+
+    Plans computed from different data (a sample, a test copy, another company) are kept apart, so a run on
+    other data never becomes the "latest" plan of the real one.
+    """
+    return resolve_path(data_dir).parent / "targets"
+
+
+def canonical_plan(plan: pd.DataFrame) -> pd.DataFrame:
+    """The plan in saved form: :data:`PLAN_COLUMNS`, whole-number amounts, rows sorted by month, region,
+    product line and rep. ``month`` may be 1-12 or a first-of-month date; ``quota_amount`` defaults to the target.
+    """
+    missing = sorted({"year", "month", "region", "product_line", "rep_id", "target_amount"} - set(plan.columns))
+    if missing:
+        raise TargetInputError(f"plan: missing column(s) {', '.join(missing)}; need {', '.join(PLAN_COLUMNS[:6])}")
+    out = plan.copy()
+    if "quota_amount" not in out.columns:
+        out["quota_amount"] = out["target_amount"]
+    if pd.api.types.is_datetime64_any_dtype(out["month"]):
+        out["month"] = out["month"].dt.month
+    for col in ("target_amount", "quota_amount"):
+        values = pd.to_numeric(out[col], errors="raise").to_numpy(dtype="float64")
+        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
+            raise TargetInputError(f"plan: column {col} must hold whole currency units (found fractions or blanks)")
+        out[col] = values.astype("int64")
+    out = out.astype({"year": "int64", "month": "int64", "region": str, "product_line": str, "rep_id": str})
+    return out[PLAN_COLUMNS].sort_values(PLAN_COLUMNS[:5], kind="mergesort").reset_index(drop=True)
+
+
+def _plan_csv(plan: pd.DataFrame) -> bytes:
+    return plan.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def _canonical_json(value: Any) -> str:
+    return json.dumps(_plain(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _plain(value: Any) -> Any:
+    """Assumptions as plain YAML/JSON types (numpy scalars, tuples and dates converted)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dt.date | pd.Timestamp | pd.Period):
+        return str(value)
+    return value
+
+
+def plan_hash(plan: pd.DataFrame, assumptions: dict[str, Any]) -> str:
+    """``sha256(canonical plan CSV + "\\n" + canonical assumptions JSON)``: equal hashes mean an unchanged plan."""
+    digest = hashlib.sha256()
+    digest.update(_plan_csv(canonical_plan(plan)))
+    digest.update(b"\n")
+    digest.update(_canonical_json(assumptions).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _version_files(folder: Path) -> dict[tuple[int, int], dict[str, Path]]:
+    found: dict[tuple[int, int], dict[str, Path]] = {}
+    if not folder.is_dir():
+        return found
+    for path in folder.iterdir():
+        m = _VERSION_RE.match(path.name)
+        if m:
+            found.setdefault((int(m.group(1)), int(m.group(2))), {})[m.group(3)] = path
+    return found
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise TargetVersionError(f"{path}: cannot read the assumptions file ({exc})") from None
+    if not isinstance(meta, dict):
+        raise TargetVersionError(f"{path}: the assumptions file must be a mapping")
+    return meta
+
+
+def _temp_file(path: Path) -> Path:
+    # Created with "x" (not mkstemp) so the file gets the user's usual permissions (umask), not 0600.
+    return path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Create ``path`` with ``data`` atomically; fail with FileExistsError if it exists (never overwrite)."""
+    tmp = _temp_file(path)
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            # A hard link publishes the complete file under its name and refuses an existing name.
+            os.link(tmp, path)
+        except OSError as exc:
+            if isinstance(exc, FileExistsError):
+                raise
+            with open(path, "xb") as fh:  # filesystems without hard links: exclusive create
+                fh.write(data)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _write_replace(path: Path, data: bytes) -> None:
+    tmp = _temp_file(path)
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def save_plan(
+    plan_df: pd.DataFrame,
+    assumptions: dict[str, Any],
+    year: int,
+    targets_dir: str | os.PathLike[str] | None = None,
+    note: str = "",
+) -> SaveResult:
+    """Save ``plan_df`` for ``year`` as a new version unless an identical one exists.
+
+    Identical means the same :func:`plan_hash` (plan rows and assumptions); ``note`` is stored with a new
+    version but is not part of the hash, so a re-run with another note does not add a version.
+    New versions are numbered ``v1, v2, ...`` per year; existing version files are never touched.
+    """
+    year = int(year)
+    plan = canonical_plan(plan_df)
+    years = sorted(set(plan["year"]))
+    if years != [year]:
+        raise TargetInputError(f"save_plan: the plan's year column holds {years}, expected only {year}")
+    folder = targets_dir_path(targets_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = plan_hash(plan, assumptions)
+    while True:
+        files = _version_files(folder)
+        for (y, n), paths in sorted(files.items()):
+            complete = y == year and "csv" in paths and "assumptions.yaml" in paths
+            if complete and _read_meta(paths["assumptions.yaml"]).get("sha256") == digest:
+                return SaveResult(
+                    f"v{n}", paths["csv"], False, f"plan unchanged: identical to saved version v{n} of {year}"
+                )
+        version = f"v{max((n for (y, n) in files if y == year), default=0) + 1}"
+        csv_path = folder / f"targets_{year}_{version}.csv"
+        meta_path = folder / f"targets_{year}_{version}.assumptions.yaml"
+        meta = {
+            "year": year,
+            "version": version,
+            "sha256": digest,
+            "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "note": note,
+            "total": int(plan["target_amount"].sum()),
+            "assumptions": _plain(assumptions),
+        }
+        # The assumptions file goes first: a version exists once its plan CSV exists.
+        try:
+            _write_new(meta_path, yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).encode("utf-8"))
+        except FileExistsError:
+            continue  # another run took this number meanwhile: look again (it may have saved this very plan)
+        try:
+            _write_new(csv_path, _plan_csv(plan.assign(version=version)))
+        except FileExistsError:
+            meta_path.unlink()  # ours, just written: never pair it with someone else's plan file
+            continue
+        return SaveResult(version, csv_path, True, f"saved new version {version} of {year} ({csv_path.name})")
+
+
+def _read_approvals(folder: Path) -> dict[int, str]:
+    path = folder / APPROVALS_FILE
+    if not path.exists():
+        return {}
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise TargetVersionError(f"{path}: cannot read the approval registry ({exc})") from None
+    if not isinstance(content, dict):
+        raise TargetVersionError(f"{path}: the approval registry must map year -> version")
+    return {int(k): str(v) for k, v in content.items()}
+
+
+def approve_version(year: int, version: str, targets_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Mark ``version`` (``"v3"`` or ``3``) as the approved plan of ``year``; returns the registry path.
+
+    The version files stay untouched; only ``approved.yaml`` is rewritten (atomically).
+    """
+    folder = targets_dir_path(targets_dir)
+    version = _normalise_version(version)
+    files = _version_files(folder)
+    if "csv" not in files.get((int(year), int(version[1:])), {}):
+        known = ", ".join(f"v{n}" for (y, n) in sorted(files) if y == int(year)) or "none"
+        raise TargetVersionError(
+            f"cannot approve {version} of {year}: no such saved version in {folder} (saved: {known})"
+        )
+    approvals = _read_approvals(folder)
+    approvals[int(year)] = version
+    _write_replace(folder / APPROVALS_FILE, yaml.safe_dump(dict(sorted(approvals.items()))).encode("utf-8"))
+    return folder / APPROVALS_FILE
+
+
+def _normalise_version(version: str | int) -> str:
+    text = str(version).strip().lower()
+    text = text if text.startswith("v") else f"v{text}"
+    if not re.fullmatch(r"v\d+", text):
+        raise TargetVersionError(f"version {version!r} is not of the form v<N>")
+    return f"v{int(text[1:])}"
+
+
+def list_versions(targets_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Saved versions, one row each: ``year, version, created, approved, sha256, total, note`` (oldest first)."""
+    folder = targets_dir_path(targets_dir)
+    approvals = _read_approvals(folder)
+    rows = []
+    for (year, number), paths in sorted(_version_files(folder).items()):
+        if "csv" not in paths:
+            continue  # an interrupted save: not a version
+        meta = _read_meta(paths["assumptions.yaml"]) if "assumptions.yaml" in paths else {}
+        rows.append(
+            {
+                "year": year,
+                "version": f"v{number}",
+                "created": meta.get("created"),
+                "approved": approvals.get(year) == f"v{number}",
+                "sha256": meta.get("sha256"),
+                "total": meta.get("total"),
+                "note": meta.get("note", ""),
+            }
+        )
+    columns = ["year", "version", "created", "approved", "sha256", "total", "note"]
+    return pd.DataFrame(rows, columns=columns).astype({"year": "int64", "approved": bool})
+
+
+def load_assumptions(year: int, version: str, targets_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The assumptions file of a saved version (``assumptions`` plus ``sha256``, ``created``, ``note``, ``total``)."""
+    folder = targets_dir_path(targets_dir)
+    version = _normalise_version(version)
+    path = folder / f"targets_{int(year)}_{version}.assumptions.yaml"
+    if not path.exists():
+        raise TargetVersionError(f"{path}: no assumptions file for {version} of {year}")
+    return _read_meta(path)
+
+
+def rep_month_targets(plan: pd.DataFrame, amount: str = "target_amount") -> pd.DataFrame:
+    """A plan in contract form (``year``, ``month`` 1-12, ``rep_id``, amounts) summed per rep and month:
+    ``rep_id, month`` (first-of-month timestamp), ``target``. The shape commission statements take."""
+    missing = sorted({"year", "month", "rep_id", amount} - set(plan.columns))
+    if missing:
+        raise TargetInputError(f"plan: missing column(s) {', '.join(missing)}")
+    if pd.api.types.is_datetime64_any_dtype(plan["month"]):
+        month = plan["month"].dt.to_period("M").dt.to_timestamp()
+    else:
+        month = pd.to_datetime(
+            pd.DataFrame({"year": plan["year"].astype(int), "month": plan["month"].astype(int), "day": 1})
+        )
+    return (
+        plan.assign(month=month)
+        .groupby(["rep_id", "month"], as_index=False)[amount]
+        .sum()
+        .rename(columns={amount: "target"})
+    )
+
+
+def load_plan(
+    year: int,
+    targets_dir: str | os.PathLike[str] | None = None,
+    version: str | None = None,
+    fallback: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """The plan of ``year`` in the data contract's columns, and a sentence saying where it came from.
+
+    Priority: the explicit ``version`` -> the approved version -> the latest saved version -> the
+    ``fallback`` rows of that year (e.g. the ``targets*`` input table) -> :class:`TargetVersionError`.
+    """
+    year = int(year)
+    folder = targets_dir_path(targets_dir)
+    files = {n: p for (y, n), p in _version_files(folder).items() if y == year and "csv" in p}
+    chosen: int | None = None
+    if version is not None:
+        chosen = int(_normalise_version(version)[1:])
+        if chosen not in files:
+            known = ", ".join(f"v{n}" for n in sorted(files)) or "none"
+            raise TargetVersionError(f"targets {year} v{chosen} not found in {folder} (saved: {known})")
+        how = "requested version"
+    elif (approved := _read_approvals(folder).get(year)) is not None:
+        chosen = int(approved[1:])
+        if chosen not in files:
+            raise TargetVersionError(
+                f"{folder / APPROVALS_FILE}: approved version {approved} of {year} has no plan file in {folder}"
+            )
+        how = "approved version"
+    elif files:
+        chosen = max(files)
+        how = "latest saved version (none approved)"
+    if chosen is not None:
+        path = files[chosen]["csv"]
+        plan = pd.read_csv(path, dtype={"region": str, "product_line": str, "rep_id": str, "version": str})
+        missing = sorted(set(CONTRACT_COLUMNS) - set(plan.columns))
+        if missing:
+            raise TargetVersionError(f"{path}: missing column(s) {', '.join(missing)}")
+        plan = plan[CONTRACT_COLUMNS + [c for c in plan.columns if c not in CONTRACT_COLUMNS]]
+        return plan, f"{how} v{chosen} of {year} ({path.name})"
+    if fallback is not None:
+        rows = fallback[pd.to_numeric(fallback["year"], errors="coerce") == year].copy()
+        if not rows.empty:
+            if "version" not in rows.columns:
+                rows["version"] = "input"
+            rows = rows.reset_index(drop=True)
+            return rows[CONTRACT_COLUMNS + [c for c in rows.columns if c not in CONTRACT_COLUMNS]], (
+                f"targets input table ({len(rows)} rows of {year}); no saved version in {folder}"
+            )
+    raise TargetVersionError(
+        f"no targets for {year}: no saved version in {folder} and no {year} rows in the targets input; "
+        "run notebooks/02_targets.ipynb or add a targets file to data/raw"
+    )

@@ -1,0 +1,176 @@
+"""Saved target versions: content-addressed, write-once, approvals in a separate registry."""
+
+import hashlib
+
+import pandas as pd
+import pytest
+from salesplan.targets import (
+    TargetInputError,
+    TargetVersionError,
+    approve_version,
+    list_versions,
+    load_assumptions,
+    load_plan,
+    save_plan,
+)
+
+
+def _plan(amount: int = 100, year: int = 2026) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "year": year,
+            "month": pd.to_datetime([f"{year}-01-01", f"{year}-02-01", f"{year}-02-01"]),
+            "region": ["North", "North", "South"],
+            "product_line": ["A", "A", "B"],
+            "rep_id": ["R1", "R1", "R2"],
+            "target_amount": [amount, 50, 25],
+        }
+    )
+
+
+ASSUMPTIONS = {"plan_year": 2026, "scenario": "base", "targets": {"top_down": {"multiplier": 1.4}}}
+
+
+def _digests(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_first_save_writes_v1_with_contract_columns(tmp_path):
+    res = save_plan(_plan(), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+    assert res.created and res.version == "v1"
+    assert res.path == tmp_path / "targets_2026_v1.csv"
+    saved = pd.read_csv(res.path)
+    assert list(saved.columns) == [
+        "year", "month", "region", "product_line", "rep_id", "target_amount", "quota_amount", "version",
+    ]  # fmt: skip
+    assert saved["month"].tolist() == [1, 2, 2]
+    assert saved["target_amount"].sum() == 175
+    assert (saved["version"] == "v1").all()
+    meta = load_assumptions(2026, "v1", targets_dir=tmp_path)
+    assert meta["assumptions"] == ASSUMPTIONS
+    assert meta["total"] == 175
+
+
+def test_identical_rerun_writes_nothing_and_keeps_files_byte_identical(tmp_path):
+    save_plan(_plan(), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+    before = _digests(tmp_path)
+    # Row order and an unrelated note do not make a plan different.
+    again = save_plan(_plan().iloc[::-1], ASSUMPTIONS, 2026, targets_dir=tmp_path, note="monthly re-run")
+    assert not again.created
+    assert again.version == "v1"
+    assert "unchanged" in again.message
+    assert _digests(tmp_path) == before
+
+
+def test_changed_assumption_adds_a_version_and_leaves_old_files(tmp_path):
+    save_plan(_plan(), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+    before = _digests(tmp_path)
+    changed = {**ASSUMPTIONS, "targets": {"top_down": {"multiplier": 1.5}}}
+    res = save_plan(_plan(), changed, 2026, targets_dir=tmp_path)
+    assert res.created and res.version == "v2"
+    after = _digests(tmp_path)
+    assert {k: after[k] for k in before} == before
+    assert set(after) - set(before) == {"targets_2026_v2.csv", "targets_2026_v2.assumptions.yaml"}
+
+
+def test_changed_plan_adds_a_version(tmp_path):
+    save_plan(_plan(100), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+    assert save_plan(_plan(101), ASSUMPTIONS, 2026, targets_dir=tmp_path).version == "v2"
+    # Going back to the first plan finds it again instead of adding v3.
+    back = save_plan(_plan(100), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+    assert (back.version, back.created) == ("v1", False)
+
+
+def test_existing_version_file_is_never_overwritten(tmp_path):
+    # A stray file under the next version's name (e.g. a half-finished save) is skipped, not replaced.
+    (tmp_path / "targets_2026_v1.assumptions.yaml").write_text("sha256: other\n")
+    res = save_plan(_plan(), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+    assert res.version == "v2"
+    assert (tmp_path / "targets_2026_v1.assumptions.yaml").read_text() == "sha256: other\n"
+
+
+def test_list_approve_and_load_priority(tmp_path):
+    fallback = _plan(7).assign(month=[1, 2, 2])
+    plan, source = load_plan(2026, targets_dir=tmp_path, fallback=fallback)
+    assert "input" in source and plan["target_amount"].sum() == 82
+    with pytest.raises(TargetVersionError, match="no targets for 2026"):
+        load_plan(2026, targets_dir=tmp_path)
+
+    save_plan(_plan(100), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+    save_plan(_plan(200), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+    plan, source = load_plan(2026, targets_dir=tmp_path, fallback=fallback)
+    assert "latest" in source and plan["target_amount"].sum() == 275 and (plan["version"] == "v2").all()
+
+    approve_version(2026, "v1", targets_dir=tmp_path)
+    before = _digests(tmp_path)
+    save_plan(_plan(300), ASSUMPTIONS, 2026, targets_dir=tmp_path)  # a later run adds v3 ...
+    plan, source = load_plan(2026, targets_dir=tmp_path)
+    assert "approved" in source and plan["target_amount"].sum() == 175  # ... but the approved v1 stays in force
+    assert {k: v for k, v in _digests(tmp_path).items() if k in before} == before
+
+    plan, source = load_plan(2026, targets_dir=tmp_path, version="v3")
+    assert plan["target_amount"].sum() == 375 and "requested" in source
+    versions = list_versions(tmp_path)
+    assert versions["version"].tolist() == ["v1", "v2", "v3"]
+    assert versions["approved"].tolist() == [True, False, False]
+    assert versions["total"].tolist() == [175, 275, 375]
+    assert versions["sha256"].str.len().eq(64).all()
+
+
+def test_errors_are_clear(tmp_path):
+    save_plan(_plan(), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+    with pytest.raises(TargetVersionError, match="cannot approve v9 of 2026"):
+        approve_version(2026, "v9", targets_dir=tmp_path)
+    with pytest.raises(TargetVersionError, match="v5 not found"):
+        load_plan(2026, targets_dir=tmp_path, version=5)
+    with pytest.raises(TargetVersionError, match="not of the form"):
+        approve_version(2026, "latest", targets_dir=tmp_path)
+    with pytest.raises(TargetInputError, match="expected only 2027"):
+        save_plan(_plan(), ASSUMPTIONS, 2027, targets_dir=tmp_path)
+    with pytest.raises(TargetInputError, match="whole currency units"):
+        save_plan(_plan().assign(target_amount=[1.5, 2, 3]), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+    with pytest.raises(TargetInputError, match="missing column"):
+        save_plan(_plan().drop(columns="rep_id"), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+
+
+def test_years_are_versioned_independently(tmp_path):
+    save_plan(_plan(), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+    res = save_plan(_plan(year=2027), ASSUMPTIONS, 2027, targets_dir=tmp_path)
+    assert res.version == "v1" and res.created
+
+
+def test_rep_month_targets_from_contract_or_dates():
+    from salesplan.targets import rep_month_targets
+
+    contract = _plan().assign(month=[1, 2, 2])
+    out = rep_month_targets(contract)
+    assert out["month"].tolist() == list(pd.to_datetime(["2026-01-01", "2026-02-01", "2026-02-01"]))
+    assert out.set_index(["rep_id", "month"])["target"].to_dict() == {
+        ("R1", pd.Timestamp("2026-01-01")): 100,
+        ("R1", pd.Timestamp("2026-02-01")): 50,
+        ("R2", pd.Timestamp("2026-02-01")): 25,
+    }
+    assert rep_month_targets(_plan())["target"].sum() == 175
+
+
+def test_concurrent_saves_never_mix_files(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    plans = [_plan(100 + i) for i in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda p: save_plan(p, ASSUMPTIONS, 2026, targets_dir=tmp_path), plans))
+    assert all(r.created for r in results)
+    assert sorted(int(r.version[1:]) for r in results) == list(range(1, 9))
+    # Each version's plan file and assumptions file belong together.
+    for r in results:
+        saved = pd.read_csv(r.path)
+        assert saved["target_amount"].sum() == load_assumptions(2026, r.version, targets_dir=tmp_path)["total"]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_targets_dir_sits_beside_the_data(tmp_path):
+    from salesplan.config import PROJECT_ROOT
+    from salesplan.targets import targets_dir_for
+
+    assert targets_dir_for("data/raw") == PROJECT_ROOT / "data" / "targets"
+    assert targets_dir_for(tmp_path / "raw") == tmp_path / "targets"
