@@ -1,0 +1,93 @@
+"""open_workbook: paths from the project root, the report month, summaries."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from salesplan import io as sio
+from salesplan.config import PROJECT_ROOT
+from salesplan.workbook import Workbook, WorkbookError, open_workbook, resolve_month
+
+FIXTURES = Path(__file__).parent / "fixtures" / "good"
+CUSTOMER_HEADERS = {"客户编号": "customer_id", "客户名称": "customer_name", "行业": "industry", "区域": "region"}
+
+
+@pytest.fixture
+def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    data_dir = tmp_path / "raw"
+    shutil.copytree(FIXTURES, data_dir)
+    config_path = tmp_path / "salesplan.yaml"
+    config_path.write_text(
+        yaml.safe_dump({"columns": {"customers": CUSTOMER_HEADERS}}, allow_unicode=True), encoding="utf-8"
+    )
+    monkeypatch.setattr(sio, "DEFAULT_CACHE_DIR", str(tmp_path / "cache"))
+    return data_dir, config_path
+
+
+def test_open_workbook_defaults_to_latest_complete_month(setup: tuple[Path, Path]) -> None:
+    data_dir, config_path = setup
+    wb = open_workbook(data_dir=data_dir, config_path=config_path)
+    assert isinstance(wb, Workbook)
+    # The fixture's last order is on 2025-02-28, the last day of February.
+    assert wb.month == pd.Period("2025-02", freq="M")
+    assert wb.as_of == pd.Timestamp("2025-02-28")
+    assert wb.data_dir == data_dir
+    assert wb.cube["net_amount"].sum() == pytest.approx(wb.data.orders["net_amount"].sum())
+    assert wb.config["columns"]["customers"] == CUSTOMER_HEADERS
+
+
+def test_month_parameter_checked(setup: tuple[Path, Path]) -> None:
+    data_dir, config_path = setup
+    assert open_workbook("2024-06", data_dir=data_dir, config_path=config_path).month == pd.Period("2024-06", "M")
+    with pytest.raises(WorkbookError, match="YYYY-MM"):
+        open_workbook("2024-6", data_dir=data_dir, config_path=config_path)
+    with pytest.raises(WorkbookError, match=r"outside the data's complete months 2024-01 \.\. 2025-02"):
+        open_workbook("2025-03", data_dir=data_dir, config_path=config_path)
+
+
+def test_resolve_month_without_complete_month() -> None:
+    orders = pd.DataFrame({"order_date": pd.to_datetime(["2025-03-01", "2025-03-20"])})
+    with pytest.raises(WorkbookError, match="no complete month"):
+        resolve_month(None, orders)
+
+
+def test_relative_paths_come_from_project_root(
+    setup: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, config_path = setup
+    monkeypatch.chdir(tmp_path)
+    relative = FIXTURES.relative_to(PROJECT_ROOT)
+    wb = open_workbook(data_dir=str(relative), config_path=config_path, use_cache=False)
+    assert wb.data_dir == PROJECT_ROOT / relative and len(wb.data.orders) == 9
+
+
+def test_theme_is_applied(setup: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from salesplan import plots
+
+    calls: list[bool] = []
+    monkeypatch.setattr(plots, "apply_theme", lambda *a, **k: calls.append(True))
+    data_dir, config_path = setup
+    open_workbook(data_dir=data_dir, config_path=config_path)
+    assert calls == [True]
+
+
+def test_summary_and_missing_values(setup: tuple[Path, Path]) -> None:
+    data_dir, config_path = setup
+    wb = open_workbook(data_dir=data_dir, config_path=config_path)
+    summary = wb.summary().set_index("table")
+    assert list(summary.columns) == ["files", "rows", "first_date", "last_date"]
+    assert summary.loc["orders", "files"] == "orders_2024.csv, orders_2025.csv"
+    assert summary.loc["orders", "rows"] == 9 and summary.loc["pipeline", "rows"] == 0
+    assert summary.loc["orders", "first_date"] == pd.Timestamp("2024-01-05")
+    assert summary.loc["targets", "last_date"] == pd.Timestamp("2025-02-01")
+    assert pd.isna(summary.loc["products", "first_date"])
+
+    missing = wb.missing_values().set_index(["table", "column"])
+    assert missing.loc[("customers", "industry"), "missing"] == 1
+    assert missing.loc[("customers", "industry"), "share"] == pytest.approx(1 / 3)
+    assert missing.loc[("orders", "net_amount"), "missing"] == 0
+    assert "pipeline" not in missing.index.get_level_values("table")
