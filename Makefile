@@ -1,0 +1,71 @@
+# salesplan: set-up, the monthly report, tests and notebooks.
+# Fresh machine with Python 3.11:  make report   (then)   make test
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.salesplan-installed
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+SANITIZE := notebooks/nbval_sanitize.cfg
+# The interpreter that creates the virtualenv: python3.11, else python3 if it is 3.11.
+PYTHON ?= $(shell for p in python3.11 python3; do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; \
+	then command -v $$p; break; fi; done)
+
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: help setup sample-data report test test-lib test-notebooks notebooks lab lint format clean-reports
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@if [ -z "$(PYTHON)" ]; then echo "Python 3.11 is required: install it (python3.11 on PATH) or run make PYTHON=/path/to/python3.11" >&2; exit 1; fi
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install only when the package's dependencies change.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+setup: $(STAMP)  ## create .venv and install salesplan (editable) with its dependencies
+
+sample-data: $(STAMP)  ## write the sample company to data/raw/ unless orders* exports are there
+	@if compgen -G "data/raw/orders*" >/dev/null; then echo "data/raw/ has orders data; keeping it"; \
+	else $(BIN)/salesplan sample; fi
+
+report: sample-data  ## run every notebook for the latest complete month; prints the report index
+	$(BIN)/salesplan run
+
+test: test-lib test-notebooks  ## library tests, then every notebook under nbval
+
+test-lib: sample-data
+	$(BIN)/pytest tests
+
+test-notebooks: sample-data
+	$(BIN)/pytest --nbval-lax --nbval-current-env --nbval-sanitize-with $(SANITIZE) -p no:cacheprovider notebooks/
+
+notebooks: sample-data  ## re-execute every notebook in place (committed notebooks carry fresh outputs)
+	@for nb in $(NOTEBOOKS); do \
+		echo "executing $$nb"; \
+		$(BIN)/papermill "$$nb" "$$nb" --cwd . --kernel python3 --no-progress-bar --log-level WARNING; \
+	done
+
+lab: $(STAMP)  ## register the "salesplan" kernel and open JupyterLab
+	$(BIN)/python -m ipykernel install --sys-prefix --name salesplan --display-name "Python (salesplan)"
+	$(BIN)/jupyter lab
+
+lint: $(STAMP)  ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean-reports:  ## delete generated reports (keeps reports/.gitkeep)
+	find reports -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +

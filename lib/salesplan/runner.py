@@ -1,0 +1,701 @@
+"""The monthly run: execute the numbered notebooks for one month and publish the report.
+
+``run_month`` loads and validates the data, picks the month (default: the latest complete
+month in the data), then runs every ``notebooks/NN_*.ipynb`` in numbered order through
+papermill and writes ``reports/YYYY-MM/``:
+
+- each executed notebook (``.ipynb``) and its HTML export (code, prompts and the
+  parameter cells hidden),
+- ``index.html``: the month's headline figures and links to every notebook,
+- ``run.json``: parameters, input file hashes, package versions, git commit, and the
+  start, duration and status of every notebook.
+
+Safety: the report is built in ``reports/.tmp-YYYY-MM-<pid>`` and swapped in only when
+every notebook succeeded (old folder renamed to a backup, new folder renamed into place,
+backup deleted), so a failed or killed run never damages the previous report of that
+month. A failed run is kept in ``reports/YYYY-MM.failed/``. One run per month at a time:
+an exclusive ``flock`` on ``reports/.YYYY-MM.lock``.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from salesplan.config import PROJECT_ROOT, resolve_path
+from salesplan.publish import HEADLINE_MIME, headline_payload, status_style
+
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+# Cells hidden in the HTML export: papermill's injected values, the defaults cell, and cells
+# an author marks as scaffolding.
+HTML_REMOVE_TAGS = frozenset({"injected-parameters", "parameters", "remove_cell"})
+MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+KERNEL_NAME = "python3"
+VERSION_PACKAGES = (
+    "salesplan",
+    "pandas",
+    "numpy",
+    "statsforecast",
+    "statsmodels",
+    "scipy",
+    "pandera",
+    "pyarrow",
+    "matplotlib",
+    "seaborn",
+    "papermill",
+    "nbconvert",
+    "nbclient",
+    "ipykernel",
+    "jinja2",
+)
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+
+
+class RunError(Exception):
+    """A monthly run could not complete; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class RunInputError(RunError):
+    """A bad argument to the run (month format, unknown notebook name, missing folder)."""
+
+    exit_code = 2
+
+
+class LockError(RunError):
+    """Another run of the same month holds the lock."""
+
+    exit_code = 3
+
+
+class NotebookFailedError(RunError):
+    """A notebook raised an error; the message names the notebook, the cell and the error."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, notebook: str, failed_dir: Path | None):
+        super().__init__(message)
+        self.notebook = notebook
+        self.failed_dir = failed_dir
+
+
+@dataclass
+class NotebookResult:
+    """What happened to one notebook in a run."""
+
+    name: str
+    status: str  # ok | failed | not_run
+    title: str = ""
+    started: str | None = None
+    duration_s: float | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    html: str | None = None
+    ipynb: str | None = None
+    headlines: list[dict[str, Any]] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class RunResult:
+    """The outcome of a run: month, where the report is and per-notebook results."""
+
+    month: str
+    report_dir: Path
+    index: Path
+    notebooks: list[NotebookResult]
+    duration_s: float
+    status: str = "ok"
+
+
+# --------------------------------------------------------------------------- notebooks
+
+
+def discover_notebooks(notebooks_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The run's notebooks: ``NN_*.ipynb`` in ``notebooks_dir``, in numbered (name) order."""
+    folder = Path(notebooks_dir) if notebooks_dir is not None else PROJECT_ROOT / "notebooks"
+    if not folder.is_dir():
+        raise RunInputError(f"notebooks folder {folder} does not exist")
+    return sorted(folder.glob(NOTEBOOK_GLOB), key=lambda p: p.name)
+
+
+def select_notebooks(notebooks: Sequence[Path], only: str | Sequence[str] | None) -> list[Path]:
+    """Keep the notebooks named by ``only`` (comma-separated string or list), in numbered order.
+
+    A name matches a notebook by its file name (``00_data_check.ipynb``), its stem
+    (``00_data_check``) or a prefix of the stem (``00``, ``04_retro``). Every name must
+    match at least one notebook.
+    """
+    if only is None:
+        return list(notebooks)
+    tokens = [t.strip() for t in (only.split(",") if isinstance(only, str) else only) if t and t.strip()]
+    if not tokens:
+        raise RunInputError("--only: give one or more notebook names or number prefixes, e.g. --only 00,04")
+    chosen: set[Path] = set()
+    unknown = []
+    for token in tokens:
+        stem = token.removesuffix(".ipynb")
+        matches = [nb for nb in notebooks if nb.stem == stem or nb.stem.startswith(stem)]
+        if not matches:
+            unknown.append(token)
+        chosen.update(matches)
+    if unknown:
+        available = ", ".join(nb.stem for nb in notebooks) or "(none)"
+        raise RunInputError(f"--only: no notebook matches {', '.join(map(repr, unknown))}; available: {available}")
+    return [nb for nb in notebooks if nb in chosen]
+
+
+def declared_parameters(notebook: str | os.PathLike[str] | nbformat.NotebookNode) -> list[str]:
+    """Names assigned in the notebook's cell tagged ``parameters`` (empty when it has none)."""
+    nb = notebook if isinstance(notebook, nbformat.NotebookNode) else nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError as exc:
+                where = getattr(notebook, "name", "notebook")
+                raise RunInputError(f"{where}: parameters cell is not valid Python: {exc}") from None
+            names: list[str] = []
+            for node in tree.body:
+                if isinstance(node, ast.Assign):
+                    targets = node.targets
+                elif isinstance(node, ast.AnnAssign):
+                    targets = [node.target]
+                else:
+                    continue
+                for target in targets:
+                    if isinstance(target, ast.Name) and target.id not in names:
+                        names.append(target.id)
+            return names
+    return []
+
+
+def notebook_title(nb: nbformat.NotebookNode, fallback: str) -> str:
+    """The first markdown heading of the notebook, else ``fallback``."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip() or fallback
+    return fallback
+
+
+def read_headlines(nb: nbformat.NotebookNode) -> list[dict[str, Any]]:
+    """Headline blocks published with ``salesplan.publish.headline`` in an executed notebook.
+
+    Malformed payloads are skipped: the index page shows what it can read.
+    """
+    blocks = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {}) if output.get("output_type") in {"display_data", "execute_result"} else {}
+            payload = data.get(HEADLINE_MIME)
+            if isinstance(payload, str):
+                with contextlib.suppress(ValueError):
+                    payload = json.loads(payload)
+            if not isinstance(payload, Mapping):
+                continue
+            try:
+                blocks.append(
+                    headline_payload(payload.get("title"), payload.get("figures", []), primary=payload.get("primary"))
+                )
+            except (ValueError, TypeError):
+                continue
+    return blocks
+
+
+_exporter = None
+
+
+def _html_exporter():
+    # Building the exporter loads templates; one instance serves every notebook of a run.
+    global _exporter
+    if _exporter is None:
+        from nbconvert import HTMLExporter
+        from nbconvert.preprocessors import TagRemovePreprocessor
+
+        exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+        exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=set(HTML_REMOVE_TAGS)), enabled=True)
+        # nbconvert warns once per notebook that chart images lack alt text; the titles say what they show.
+        exporter.log.setLevel(logging.ERROR)
+        _exporter = exporter
+    return _exporter
+
+
+def export_html(nb: nbformat.NotebookNode, html_path: str | os.PathLike[str], title: str) -> None:
+    """Write the notebook as HTML without code, prompts or parameter cells (charts inline)."""
+    body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
+    Path(html_path).write_text(body, encoding="utf-8")
+
+
+def _first_line(source: str) -> str:
+    for line in (source or "").splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _execute(src: str, dst: str, parameters: dict[str, str], cwd: str, timeout: float | None) -> dict[str, Any]:
+    """Run one notebook with papermill; return start, duration and error details (picklable)."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    # debugpy inside ipykernel warns about frozen modules on every kernel start.
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    # papermill's parameter-parsing warnings are redundant: the runner passes only the names
+    # it found in the parameters cell (declared_parameters).
+    logging.getLogger("papermill").setLevel(logging.ERROR)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    error = None
+    try:
+        pm.execute_notebook(
+            src,
+            dst,
+            parameters=parameters,
+            kernel_name=KERNEL_NAME,
+            cwd=cwd,
+            progress_bar=False,
+            log_output=False,
+            execution_timeout=timeout,
+            # ipykernel logs a transport warning on every start and an interrupt notice at shutdown;
+            # keep the run output to progress lines (errors in cells reach us through papermill).
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+        )
+    except PapermillExecutionError as exc:
+        error = {
+            "cell_index": exc.cell_index,
+            "execution_count": exc.exec_count,
+            "first_line": _first_line(exc.source),
+            "ename": exc.ename,
+            "evalue": exc.evalue,
+        }
+    except Exception as exc:  # dead kernel, cell timeout, unreadable notebook: all end this notebook
+        error = {
+            "cell_index": None,
+            "execution_count": None,
+            "first_line": "",
+            "ename": type(exc).__name__,
+            "evalue": str(exc),
+        }
+    return {"started": started, "duration_s": round(time.perf_counter() - t0, 2), "error": error}
+
+
+def describe_error(name: str, error: Mapping[str, Any]) -> str:
+    """One readable sentence: which notebook, which cell, which error."""
+    where = ""
+    if error.get("cell_index") is not None:
+        where = f" in cell {error['cell_index']}"
+        if error.get("first_line"):
+            where += f" ({error['first_line']!r})"
+    evalue = str(error.get("evalue", "")).strip()
+    return f"notebook {name} failed{where}: {error.get('ename', 'Error')}: {evalue}"
+
+
+# --------------------------------------------------------------------------- lock and folders
+
+
+@contextlib.contextmanager
+def run_lock(reports_dir: str | os.PathLike[str], month: str) -> Iterator[Path]:
+    """Hold the exclusive lock ``reports_dir/.YYYY-MM.lock`` for one run of ``month``.
+
+    Uses ``fcntl.flock``: the kernel drops the lock when its holder dies, so a lock file
+    left by a killed run is stale by construction and simply taken over. Raises
+    :class:`LockError` naming the holder's pid and start time when the month is busy.
+    """
+    folder = Path(reports_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f".{month}.lock"
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 4096).decode("utf-8", "replace").split("\n")
+            os.close(fd)
+            pid = holder[0] if holder and holder[0] else "?"
+            since = holder[1] if len(holder) > 1 and holder[1] else "?"
+            raise LockError(
+                f"another run of {month} is in progress (pid {pid}, started {since}); lock file {path}"
+            ) from None
+        # The previous holder unlinks the file on release; if that happened between our open
+        # and flock we hold a lock on an orphaned file and must start over.
+        try:
+            current = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n{datetime.now(UTC).isoformat(timespec='seconds')}\n".encode())
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _recover(reports_dir: Path, month: str) -> None:
+    """Clean up after a run of ``month`` that was killed (caller holds the month's lock).
+
+    A kill between the two renames of the swap leaves only the backup: put it back.
+    Leftover build and backup folders are then removed.
+    """
+    final = reports_dir / month
+    backups = sorted(reports_dir.glob(f".old-{month}-*"), key=lambda p: p.stat().st_mtime)
+    if not final.exists() and backups:
+        os.rename(backups.pop(), final)
+    for leftover in [*backups, *reports_dir.glob(f".tmp-{month}-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _swap_in(build: Path, final: Path) -> None:
+    """Replace ``final`` by ``build``; at every instant one complete report is in place or
+    recoverable (see :func:`_recover`)."""
+    backup = None
+    if final.exists():
+        backup = final.with_name(f".old-{final.name}-{os.getpid()}")
+        os.rename(final, backup)
+    os.rename(build, final)
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def _keep_failed(build: Path, month: str) -> Path:
+    failed = build.parent / f"{month}.failed"
+    if failed.exists():
+        shutil.rmtree(failed)
+    os.rename(build, failed)
+    return failed
+
+
+def report_months(reports_dir: str | os.PathLike[str]) -> list[str]:
+    """Months with a complete report (``YYYY-MM/index.html``) in ``reports_dir``, newest first."""
+    folder = Path(reports_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(
+        (p.name for p in folder.iterdir() if p.is_dir() and MONTH_RE.match(p.name) and (p / "index.html").exists()),
+        reverse=True,
+    )
+
+
+# --------------------------------------------------------------------------- run metadata
+
+
+def package_versions() -> dict[str, str | None]:
+    """Python and key package versions (None for a package that is not installed)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in VERSION_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_state(root: Path = PROJECT_ROOT) -> dict[str, Any] | None:
+    """The commit the code was at and whether the working tree had changes (None outside git)."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": bool(dirty)}
+
+
+def _jinja_env():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+
+
+def write_month_index(
+    build: Path,
+    run_info: Mapping[str, Any],
+    results: Sequence[NotebookResult],
+    other_months: Sequence[str],
+    extra_files: Sequence[str] = (),
+) -> Path:
+    """Write ``index.html`` of one month's report (primary headlines first, then notebooks)."""
+    primary = [{**block, "notebook": r.name} for r in results for block in r.headlines if block.get("primary")]
+    page = (
+        _jinja_env()
+        .get_template("month_index.html.j2")
+        .render(
+            month=run_info["month"],
+            run=run_info,
+            primary=primary,
+            notebooks=results,
+            other_months=other_months,
+            extra_files=extra_files,
+            status_style=status_style(),
+        )
+    )
+    path = build / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def write_reports_index(reports_dir: str | os.PathLike[str]) -> Path:
+    """Rewrite ``reports_dir/index.html`` listing every month's report, newest first."""
+    folder = Path(reports_dir)
+    months = []
+    for month in report_months(folder):
+        info: dict[str, Any] = {}
+        with contextlib.suppress(OSError, ValueError):
+            info = json.loads((folder / month / "run.json").read_text(encoding="utf-8"))
+        months.append(
+            {
+                "month": month,
+                "finished": info.get("finished", ""),
+                "notebooks": len(info.get("notebooks", [])),
+                "commit": (info.get("git") or {}).get("commit", "")[:10],
+            }
+        )
+    page = _jinja_env().get_template("reports_index.html.j2").render(months=months)
+    path = folder / "index.html"
+    tmp = folder / f".index.html.{os.getpid()}"
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)  # readers never see a half-written page
+    return path
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def check_month(month: str) -> str:
+    """Return ``month`` if it is a ``YYYY-MM`` string, else raise :class:`RunInputError`."""
+    if not isinstance(month, str) or not MONTH_RE.match(month):
+        raise RunInputError(f"month must be YYYY-MM (e.g. 2026-10), got {month!r}")
+    return month
+
+
+def run_notebooks(
+    month: str,
+    notebooks: Sequence[Path],
+    *,
+    parameters: Mapping[str, str],
+    reports_dir: str | os.PathLike[str] | None = None,
+    sources: list[dict[str, Any]] | None = None,
+    jobs: int = 1,
+    timeout: float | None = None,
+    progress: Callable[[str], None] | None = print,
+    cwd: Path = PROJECT_ROOT,
+) -> RunResult:
+    """Execute ``notebooks`` for ``month`` and publish ``reports_dir/YYYY-MM/``.
+
+    ``parameters`` holds the candidate values (``month``, ``data_dir``, ``config_path``
+    as strings); each notebook receives those its parameters cell declares. A notebook
+    that declares ``output_dir`` receives the report folder being built: files it writes
+    there are published with the report and linked from the index. ``jobs > 1``
+    runs that many notebooks at once (they must not depend on each other's side effects).
+    Raises :class:`LockError` when the month is busy and :class:`NotebookFailedError`
+    (after keeping the build in ``YYYY-MM.failed/``) when a notebook fails; the previous
+    report of the month is then untouched.
+    """
+    check_month(month)
+    if jobs < 1:
+        raise RunInputError(f"--jobs must be at least 1, got {jobs}")
+    if not notebooks:
+        raise RunInputError("no notebooks to run (expected files named NN_name.ipynb)")
+    say = progress or (lambda _line: None)
+    reports = Path(reports_dir) if reports_dir is not None else PROJECT_ROOT / "reports"
+    t_start = time.perf_counter()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+
+    plans: list[tuple[Path, NotebookResult, list[str]]] = []
+    for path in notebooks:
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception as exc:  # nbformat raises several types for damaged files
+            raise RunInputError(f"{path}: not a readable notebook ({type(exc).__name__}: {exc})") from None
+        declared = declared_parameters(nb)
+        passed = {k: str(v) for k, v in parameters.items() if k in declared and v is not None}
+        result = NotebookResult(
+            name=path.stem, status="not_run", title=notebook_title(nb, path.stem), parameters=passed
+        )
+        plans.append((path, result, declared))
+
+    with run_lock(reports, month):
+        _recover(reports, month)
+        build = reports / f".tmp-{month}-{os.getpid()}"
+        build.mkdir(parents=True)
+        for _path, result, declared in plans:
+            if "output_dir" in declared:
+                result.parameters["output_dir"] = str(build)
+        say(f"Running {len(plans)} notebook(s) for {month} -> {reports / month}")
+        failures: list[NotebookResult] = []
+
+        def finish(path: Path, result: NotebookResult, outcome: Mapping[str, Any], position: int) -> None:
+            result.started = outcome["started"]
+            result.duration_s = outcome["duration_s"]
+            result.ipynb = f"{path.stem}.ipynb"
+            if outcome["error"] is None:
+                executed = nbformat.read(build / result.ipynb, as_version=4)
+                result.html = f"{path.stem}.html"
+                export_html(executed, build / result.html, result.title)
+                result.headlines = read_headlines(executed)
+                result.status = "ok"
+            else:
+                result.status = "failed"
+                result.error = dict(outcome["error"])
+                failures.append(result)
+            say(f"[{position}/{len(plans)}] {result.name:<28} {result.status:<6} {result.duration_s:6.1f} s")
+
+        try:
+            if jobs == 1:
+                for i, (path, result, _nb) in enumerate(plans, start=1):
+                    outcome = _execute(
+                        str(path), str(build / f"{path.stem}.ipynb"), result.parameters, str(cwd), timeout
+                    )
+                    finish(path, result, outcome, i)
+                    if failures:
+                        break  # later notebooks build on the same data; stop at the first failure
+            else:
+                # Separate processes: each papermill run owns its kernel and event loop. Forked
+                # workers start with the runner's imports in place (spawn re-imports for seconds);
+                # they only drive papermill, and kernels are fresh processes, so nothing touches
+                # state inherited from the parent's thread pools (pyarrow reading the data).
+                with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
+                    futures = {
+                        pool.submit(
+                            _execute, str(path), str(build / f"{path.stem}.ipynb"), result.parameters, str(cwd), timeout
+                        ): (path, result)
+                        for path, result, _nb in plans
+                    }
+                    for i, future in enumerate(as_completed(futures), start=1):
+                        path, result = futures[future]
+                        finish(path, result, future.result(), i)
+        except BaseException:
+            # Interrupted or broken beyond one notebook: keep what was built for a look, then stop.
+            failed_dir = _keep_failed(build, month)
+            say(f"Run stopped; partial results kept in {failed_dir}")
+            raise
+
+        results = [r for _p, r, _nb in plans]
+        failure = next((r for r in results if any(r is f for f in failures)), None)  # the first in numbered order
+        run_info = {
+            "month": month,
+            "status": "failed" if failure else "ok",
+            "started": started,
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "duration_s": round(time.perf_counter() - t_start, 2),
+            "parameters": {**{k: (None if v is None else str(v)) for k, v in parameters.items()}, "jobs": jobs},
+            "inputs": sources or [],
+            "versions": package_versions(),
+            "git": git_state(cwd),
+            "platform": {"system": platform.system(), "machine": platform.machine(), "cpus": os.cpu_count()},
+            "notebooks": [asdict(r) for r in results],
+        }
+        (build / "run.json").write_text(
+            json.dumps(run_info, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
+        )
+
+        if failure is not None:
+            failed_dir = _keep_failed(build, month)
+            message = describe_error(f"{failure.name}.ipynb", failure.error or {})
+            message += f"\nThe executed notebook is kept in {failed_dir / (failure.name + '.ipynb')}"
+            not_run = [r.name for r in results if r.status == "not_run"]
+            if not_run:
+                message += f"\nNot run: {', '.join(not_run)}"
+            message += f"\nThe previous report in {reports / month} (if any) is unchanged."
+            raise NotebookFailedError(message, notebook=failure.name, failed_dir=failed_dir)
+
+        others = [m for m in report_months(reports) if m != month]
+        own = {"run.json", "index.html"} | {f for r in results for f in (r.html, r.ipynb) if f}
+        extra_files = sorted(p.name for p in build.iterdir() if p.is_file() and p.name not in own)
+        index = write_month_index(build, run_info, results, others, extra_files)
+        final = reports / month
+        _swap_in(build, final)
+        stale_failed = reports / f"{month}.failed"
+        if stale_failed.exists():
+            shutil.rmtree(stale_failed, ignore_errors=True)
+        write_reports_index(reports)
+    return RunResult(
+        month=month,
+        report_dir=final,
+        index=final / index.name,
+        notebooks=results,
+        duration_s=run_info["duration_s"],
+    )
+
+
+def run_month(
+    month: str | None = None,
+    *,
+    data_dir: str | os.PathLike[str] = "data/raw",
+    config_path: str | os.PathLike[str] = "config/salesplan.yaml",
+    only: str | Sequence[str] | None = None,
+    notebooks_dir: str | os.PathLike[str] | None = None,
+    reports_dir: str | os.PathLike[str] | None = None,
+    jobs: int = 1,
+    timeout: float | None = None,
+    progress: Callable[[str], None] | None = print,
+) -> RunResult:
+    """Validate the data, then run the notebooks for ``month`` (default: the latest complete
+    month in the orders) and publish ``reports/YYYY-MM/``.
+
+    Relative paths are taken from the project root. Raises
+    ``salesplan.schema.DataValidationError`` (nothing in ``reports_dir`` touched),
+    ``salesplan.config.ConfigError``, :class:`RunInputError`, :class:`LockError` or
+    :class:`NotebookFailedError`.
+    """
+    from salesplan.config import load_config
+    from salesplan.io import load_data
+    from salesplan.workbook import resolve_month
+
+    if month is not None:
+        check_month(month)
+    notebooks = select_notebooks(discover_notebooks(resolve_path(notebooks_dir) if notebooks_dir else None), only)
+    data_path = resolve_path(data_dir)
+    if not data_path.is_dir():
+        raise RunInputError(f"data folder {data_path} does not exist")
+    config = load_config(config_path)
+    data = load_data(data_path, config)
+    # The notebooks would reject a month outside the data one by one; refuse it once, up front.
+    month = str(resolve_month(month, data.orders))
+    sources = json.loads(data.sources.to_json(orient="records", date_format="iso", default_handler=str))
+    del data  # the notebooks load their own copy; keep the runner's memory small
+    return run_notebooks(
+        month,
+        notebooks,
+        parameters={"month": month, "data_dir": str(data_dir), "config_path": str(config_path)},
+        reports_dir=resolve_path(reports_dir) if reports_dir else None,
+        sources=sources,
+        jobs=jobs,
+        timeout=timeout,
+        progress=progress,
+    )

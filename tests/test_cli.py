@@ -1,0 +1,263 @@
+"""The `salesplan` command: exit codes and messages, never a traceback for bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from salesplan import cli, runner
+
+MONTH = "2026-10"
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sample")
+    assert cli.main(["sample", "--out", str(out), "--scale", "0.02", "--seed", "7"]) == 0
+    return out
+
+
+@pytest.fixture()
+def data_copy(sample_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "data"
+    shutil.copytree(sample_dir, target)
+    return target
+
+
+@pytest.fixture()
+def previous_report(tmp_path: Path) -> Path:
+    """An existing report of the month that every failing command must leave alone."""
+    reports = tmp_path / "reports"
+    month_dir = reports / MONTH
+    month_dir.mkdir(parents=True)
+    (month_dir / "index.html").write_text("<html>earlier run</html>", encoding="utf-8")
+    (month_dir / "run.json").write_text('{"month": "2026-10"}', encoding="utf-8")
+    return reports
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def trivial_notebooks(folder: Path, body: str = "print(month)") -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("month = None")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / "00_trivial.ipynb")
+    return folder
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        code = cli.main(args)
+    except SystemExit as exc:  # argparse errors and --help
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def orders_file(data: Path) -> Path:
+    return sorted(data.glob("orders_*.csv"))[-1]
+
+
+def corrupt(data: Path, column: str, value: str | None) -> tuple[Path, str]:
+    """Set ``column`` of the first data line of the latest orders file to ``value``
+    (None drops the column); return the file and the line number the user sees."""
+    path = orders_file(data)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if value is None:
+        frame = frame.drop(columns=[column])
+    else:
+        frame.loc[0, column] = value
+    frame.to_csv(path, index=False)
+    return path, "2"
+
+
+# --------------------------------------------------------------------------- bad data
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("order_date", "2026-02-30", "2026-02-30"),
+        ("rep_id", "R999", "R999"),
+        ("net_amount", "twelve", "twelve"),
+        ("sku", None, "sku"),
+    ],
+    ids=["bad-date", "unknown-rep", "text-amount", "missing-column"],
+)
+def test_run_on_corrupted_orders_prints_the_error_table_and_exits_2(
+    data_copy: Path, previous_report: Path, capsys, column: str, value: str | None, expected: str
+) -> None:
+    path, line = corrupt(data_copy, column, value)
+    before = digest(previous_report)
+    code, out, err = run_cli(
+        ["run", "--month", MONTH, "--data", str(data_copy), "--reports", str(previous_report)], capsys
+    )
+    assert code == 2
+    assert "failed validation" in err
+    table = err.splitlines()
+    header = next(i for i, text in enumerate(table) if re.match(r"\s*file\s+row\s+column\s+value\s+rule", text))
+    body = "\n".join(table[header + 1 :])
+    assert path.name in body and expected in body
+    if value is not None:  # a cell problem names its line; a missing column concerns the whole file
+        assert re.search(rf"{re.escape(path.name)}\s+{line}\s+{column}", body), body
+    assert digest(previous_report) == before  # nothing written, not even a lock file
+
+
+def test_validate_reports_good_and_bad_data(data_copy: Path, capsys) -> None:
+    code, out, _ = run_cli(["validate", "--data", str(data_copy)], capsys)
+    assert code == 0
+    assert re.search(r"orders\s+orders_2023\.csv.*\s6\d{3}\s+2023-01-0\d\s+2026-11-15", out), out
+    assert f"Latest complete month: {MONTH}" in out
+    corrupt(data_copy, "quantity", "many")
+    code, _, err = run_cli(["validate", "--data", str(data_copy)], capsys)
+    assert code == 2 and "many" in err
+
+
+def test_missing_data_folder_and_config_exit_2(tmp_path: Path, data_copy: Path, capsys) -> None:
+    code, _, err = run_cli(["validate", "--data", str(tmp_path / "nowhere")], capsys)
+    assert code == 2 and "nowhere" in err
+    code, _, err = run_cli(["run", "--data", str(data_copy), "--config", str(tmp_path / "missing.yaml")], capsys)
+    assert code == 2 and "missing.yaml" in err and "not found" in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("nonsense_section: {a: 1}\n", encoding="utf-8")
+    code, _, err = run_cli(["validate", "--data", str(data_copy), "--config", str(bad)], capsys)
+    assert code == 2 and "nonsense_section" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--month", "2026-13"], "YYYY-MM"),
+        (["run", "--month", "October"], "YYYY-MM"),
+        (["run", "--jobs", "0"], "at least 1"),
+        (["run", "--only", "99_nothing"], "99_nothing"),
+        (["sample", "--format", "xlsx"], "invalid choice"),
+        (["sample", "--scale", "-1"], "greater than 0"),
+        (["forecast", "--horizon", "3", "--out", "x.csv"], "--input"),
+        (["forecast", "--input", "no/such/file.csv", "--horizon", "3", "--out", "x.csv"], "does not exist"),
+        (
+            ["forecast", "--input", "x.csv", "--horizon", "3", "--levels", "80", "120", "--out", "x.csv"],
+            "between 1 and 99",
+        ),
+        (["targets", "approve", "--year", "2027"], "--version"),
+        (["targets", "delete"], "invalid choice"),
+        ([], "COMMAND"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(args: list[str], message: str, capsys) -> None:
+    code, out, err = run_cli(args, capsys)
+    assert code == 2
+    assert message in out + err
+
+
+def test_month_outside_the_data_exits_2(data_copy: Path, tmp_path: Path, capsys) -> None:
+    notebooks = trivial_notebooks(tmp_path / "nb")
+    code, _, err = run_cli(
+        [
+            "run",
+            "--month",
+            "2031-01",
+            "--data",
+            str(data_copy),
+            "--notebooks",
+            str(notebooks),
+            "--reports",
+            str(tmp_path / "r"),
+        ],
+        capsys,
+    )
+    assert code == 2 and "2031-01" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_locked_month_exits_3_with_the_holder(data_copy: Path, previous_report: Path, tmp_path: Path, capsys) -> None:
+    notebooks = trivial_notebooks(tmp_path / "nb")
+    before = digest(previous_report / MONTH)
+    with runner.run_lock(previous_report, MONTH):
+        code, _, err = run_cli(
+            [
+                "run",
+                "--month",
+                MONTH,
+                "--data",
+                str(data_copy),
+                "--notebooks",
+                str(notebooks),
+                "--reports",
+                str(previous_report),
+            ],
+            capsys,
+        )
+    assert code == 3
+    assert re.search(rf"another run of {MONTH} is in progress \(pid \d+, started 20", err), err
+    assert digest(previous_report / MONTH) == before
+
+
+def test_failing_notebook_exits_1_naming_notebook_cell_and_error(
+    data_copy: Path, previous_report: Path, tmp_path: Path, capsys
+) -> None:
+    notebooks = trivial_notebooks(tmp_path / "nb", body="total = 1\nraise KeyError('region_x')")
+    before = digest(previous_report / MONTH)
+    code, out, err = run_cli(
+        ["run", "--data", str(data_copy), "--notebooks", str(notebooks), "--reports", str(previous_report)], capsys
+    )
+    assert code == 1
+    assert "00_trivial.ipynb failed in cell" in err and "'total = 1'" in err and "KeyError: 'region_x'" in err
+    assert str(previous_report / f"{MONTH}.failed" / "00_trivial.ipynb") in err
+    assert "[1/1] 00_trivial" in out and "failed" in out
+    assert digest(previous_report / MONTH) == before
+
+
+def test_every_command_has_help(capsys) -> None:
+    for command in ([], ["run"], ["validate"], ["sample"], ["forecast"], ["targets"]):
+        code, out, _ = run_cli([*command, "--help"], capsys)
+        assert code == 0 and "usage: salesplan" in out
+    code, out, _ = run_cli(["run", "--help"], capsys)
+    for option in ("--month", "--data", "--only", "--config", "--reports", "--jobs"):
+        assert option in out
+
+
+def test_targets_commands_report_library_errors_without_traceback(tmp_path: Path, capsys) -> None:
+    code, out, _ = run_cli(["targets", "list", "--targets-dir", str(tmp_path)], capsys)
+    assert code == 0 and "No saved target versions." in out
+    code, _, err = run_cli(
+        ["targets", "approve", "--year", "2027", "--version", "v9", "--targets-dir", str(tmp_path)], capsys
+    )
+    assert code == 2 and "v9" in err and "2027" in err
+
+
+def test_library_bugs_keep_their_traceback(monkeypatch) -> None:
+    # Only the library's own, deliberate errors become exit 2; a built-in error is a bug to see.
+    monkeypatch.setattr(cli, "cmd_validate", lambda args: {}["boom"])
+    with pytest.raises(KeyError):
+        cli.main(["validate"])
+
+
+def test_long_problem_lists_are_saved_in_full_outside_reports(data_copy: Path, previous_report: Path, capsys) -> None:
+    path = orders_file(data_copy)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[: cli.SHOWN_PROBLEMS + 9, "channel"] = "telepathy"  # 60 bad lines
+    frame.to_csv(path, index=False)
+    before = digest(previous_report)
+    code, _, err = run_cli(["validate", "--data", str(data_copy)], capsys)
+    assert code == 2
+    assert err.count("telepathy") == cli.SHOWN_PROBLEMS
+    csv = re.search(r"(\S+validation_report\.csv)", err)
+    assert csv, err
+    saved = pd.read_csv(csv.group(1), dtype=str)
+    assert (saved["value"] == "telepathy").sum() == cli.SHOWN_PROBLEMS + 10
+    assert digest(previous_report) == before
