@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+
 from salesplan import cli, runner
 
 MONTH = "2026-10"

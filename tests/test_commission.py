@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from salesplan.commission import (
     CommissionRuleError,
     attainment_history,

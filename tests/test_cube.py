@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from salesplan.cube import DIMENSIONS, MEASURES, build_cube, latest_complete_month, monthly_totals
 from salesplan.io import Dataset
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+
 from salesplan import cli
 from salesplan.config import PROJECT_ROOT
 from salesplan.publish import HEADLINE_MIME

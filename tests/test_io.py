@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+
 from salesplan import io as sio
 from salesplan.config import load_config
 from salesplan.io import Dataset, detect_encoding, discover_files, load_data

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from salesplan import metrics as m
 
 THRESHOLDS = {"A": 10_000_000, "B": 5_000_000, "C": 500_000}

@@ -12,7 +12,9 @@ from salesplan import plots, tables  # noqa: E402
 def test_chinese_labels_render_without_missing_glyphs():
     plots.apply_theme()
     assert plots.cjk_font_path() is not None
-    ax = plots.bar_sorted(pd.Series({"华东精密机械有限公司": 3e6, "王伟": 1e6, "North": 2e6}), "客户销售 Sales by customer")
+    ax = plots.bar_sorted(
+        pd.Series({"华东精密机械有限公司": 3e6, "王伟": 1e6, "North": 2e6}), "客户销售 Sales by customer"
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
         ax.figure.canvas.draw()

@@ -8,6 +8,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+
 from salesplan import metrics as m
 from salesplan import review as r
 

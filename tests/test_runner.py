@@ -14,6 +14,7 @@ from urllib.parse import unquote
 
 import nbformat
 import pytest
+
 from salesplan import publish, runner
 
 MONTH = "2026-10"

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from salesplan.config import load_defaults
 from salesplan.schema import (
     FILE_COL,

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+
 from salesplan.config import load_defaults
 from salesplan.targets import (
     UNASSIGNED,

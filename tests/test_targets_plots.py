@@ -5,6 +5,7 @@ import warnings
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+
 from salesplan import plots
 from salesplan.plots import targets as tp_plots
 

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from salesplan.config import deep_merge, load_defaults
 from salesplan.targets import UNASSIGNED, build_targets, coherence_report
 

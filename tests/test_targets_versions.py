@@ -4,6 +4,7 @@ import hashlib
 
 import pandas as pd
 import pytest
+
 from salesplan.targets import (
     TargetInputError,
     TargetVersionError,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
 from salesplan import io as sio
 from salesplan.config import PROJECT_ROOT
 from salesplan.workbook import Workbook, WorkbookError, open_workbook, resolve_month
