@@ -1,0 +1,57 @@
+"""Forecasts, calibrated intervals, hierarchy reconciliation, weighted pipeline, landing and P(hit).
+
+Submodules: ``engine`` (any monthly series: models, cross-validation, calibrated intervals,
+sample paths, ``forecast_frame`` / ``forecast_file``), ``reconcile`` (coherent hierarchy),
+``pipeline`` (stage win rates, weighted pipeline, blend), ``landing`` (year-end landing,
+P(hit), Brier score), ``backtest`` (rolling-origin accuracy vs seasonal naive) and
+``hierarchy`` (the workbook's company forecast and landing table).
+"""
+
+from salesplan.forecast.backtest import backtest
+from salesplan.forecast.engine import (
+    ForecastInputError,
+    SeriesForecast,
+    fit_series,
+    fits_to_frame,
+    forecast_file,
+    forecast_frame,
+    validate_series,
+)
+from salesplan.forecast.hierarchy import (
+    HierarchyForecast,
+    annual_targets,
+    forecast_hierarchy,
+    hierarchy_series,
+    landing_table,
+)
+from salesplan.forecast.landing import brier_score, landing_samples, landing_summary, prob_hit, reliability_table
+from salesplan.forecast.pipeline import blend, pipeline_coverage, stage_win_rates, weighted_pipeline
+from salesplan.forecast.reconcile import parse_id, reconcile, series_id
+
+__all__ = [
+    "ForecastInputError",
+    "HierarchyForecast",
+    "SeriesForecast",
+    "annual_targets",
+    "backtest",
+    "blend",
+    "brier_score",
+    "fit_series",
+    "fits_to_frame",
+    "forecast_file",
+    "forecast_frame",
+    "forecast_hierarchy",
+    "hierarchy_series",
+    "landing_samples",
+    "landing_summary",
+    "landing_table",
+    "parse_id",
+    "pipeline_coverage",
+    "prob_hit",
+    "reconcile",
+    "reliability_table",
+    "series_id",
+    "stage_win_rates",
+    "validate_series",
+    "weighted_pipeline",
+]

@@ -1,0 +1,634 @@
+"""The forecasting engine: any set of monthly series in long format (``unique_id, ds, y``).
+
+Method, per series:
+
+1. **Models.** AutoETS restricted to damped trends, AutoCES and DynamicOptimizedTheta
+   (statsforecast) are fitted to the whole history. Damped rather than free ETS trends:
+   extrapolating a trend for a year is what most often makes a year-end landing too
+   optimistic, and damped trends are the robust default for business series (measured:
+   benchmarks/README.md). Seasonal models are used when the series has at least
+   ``2 * season_length + 2`` months, non-seasonal ones otherwise; a series too short or too
+   flat for any of them falls back to a naive forecast (last value).
+2. **Rolling-origin cross-validation.** Each fitted model is run forward from every origin
+   ``t`` of the last ``max_origins`` months (keeping its estimated parameters, re-filtering
+   the states on ``y[:t]``), giving an error ``e[t, k] = y[t + k] - yhat_t[k]`` for every
+   horizon ``k`` that is observed. Errors are rescaled to today's level
+   (``level_n / level_t``, level = mean absolute value of the last ``season_length``
+   months) so that a series that has grown is judged at its current size.
+3. **Combination.** The point forecast is the equal-weight mean of the models that fitted.
+   Combinations of ETS, CES and Theta are among the strongest classical results on the M3
+   data, and equal weights are hard to beat: weighting by the cross-validation errors
+   (``combination="inverse_mse"``, ``"trimmed_mean"``, ``"best"``) was measured and did
+   worse out of sample (benchmarks/README.md), because the errors of models run forward
+   with their full-history parameters flatter the more flexible models. One guard: a
+   model whose cross-validation MSE is more than ``guard_ratio`` (10) times the best
+   member's is left out for that series (it has failed there, or running it forward is
+   numerically unstable, as happens with CES on some short histories).
+4. **Calibrated error model.** The combination's cross-validation errors give the moments
+   ``M[h, k] = mean(e_h * e_k)``. They are fitted (non-negative least squares) by
+
+       Cov(e_h, e_k) = c + b * (min(h, k) - 1) + a * [h == k]
+
+   i.e. a shared offset (``c``: the level is wrong for every future month alike), a random
+   walk (``b``: shocks that persist and accumulate) and month noise (``a``). This one
+   model gives both the interval width at every horizon, ``sd_h = sqrt(a + c + b (h - 1))``,
+   widening monotonically, and the correlation between months used for sample paths.
+   The intervals are therefore calibrated on the series' own out-of-sample errors, not on
+   the models' textbook formulas, which are known to under-cover.
+5. **Intervals.** ``forecast ± z_L * sd_h`` with ``z_L`` the Student-t quantile with
+   ``n_origins / 3 - 1`` degrees of freedom: errors from consecutive origins overlap (they
+   share most of their future months), so about one in three is independent evidence, and
+   few origins give honestly wider bands. The models keep their full-history parameters
+   when run forward, which makes the errors slightly optimistic; the t scale also absorbs
+   that (measured coverage: benchmarks/README.md).
+6. **Sample paths.** Multivariate normal (same covariance, same t scale), so that a sum of
+   months (a year-end landing) has the right, correlated, spread.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+FORECAST_COLUMNS = ["unique_id", "ds", "forecast"]
+# Effective number of rolling origins per independent error path (see step 5).
+ORIGIN_OVERLAP = 3
+
+
+class ForecastInputError(ValueError):
+    """The series given to the forecaster break a rule of the input contract."""
+
+
+# --------------------------------------------------------------------------------------
+# Input validation
+
+
+def _row_label(index_value: object, source: str | None) -> str:
+    if source is None:
+        return f"row {index_value}"
+    # Line number as the user sees it in the file: header = line 1.
+    return f"{source}, line {int(index_value) + 2}"  # type: ignore[call-overload]
+
+
+def validate_series(df: pd.DataFrame, source: str | None = None, fill_gaps: float | None = None) -> pd.DataFrame:
+    """Check and normalise a long table of monthly series.
+
+    Rules: columns ``unique_id, ds, y`` present; ``ds`` a date; one row per
+    ``unique_id`` and month (``ds`` on the first or last day of a month, consistently);
+    ``y`` numeric and not missing; no month missing inside a series (unless ``fill_gaps``
+    gives the value to fill, e.g. 0 for sales).
+
+    Returns the frame with ``ds`` at the first of the month, ``y`` float, sorted.
+    Raises :class:`ForecastInputError` naming the file, row and value that break a rule.
+    """
+    where = source or "input"
+    missing = [c for c in ("unique_id", "ds", "y") if c not in df.columns]
+    if missing:
+        raise ForecastInputError(
+            f"{where}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}. "
+            "A forecast input needs columns unique_id, ds, y (one row per series and month)."
+        )
+    out = df[["unique_id", "ds", "y"]].copy()
+    if out.empty:
+        raise ForecastInputError(f"{where}: no rows")
+    if out["unique_id"].isna().any():
+        i = out.index[out["unique_id"].isna()][0]
+        raise ForecastInputError(f"{_row_label(i, source)}: unique_id is empty")
+    out["unique_id"] = out["unique_id"].astype(str)
+
+    ds = pd.to_datetime(out["ds"], errors="coerce")
+    bad = ds.isna()
+    if bad.any():
+        i = out.index[bad][0]
+        raise ForecastInputError(
+            f"{_row_label(i, source)}: ds value {out.loc[i, 'ds']!r} is not a date ({int(bad.sum())} such row(s))"
+        )
+    if (ds.dt.normalize() != ds).any():
+        i = out.index[ds.dt.normalize() != ds][0]
+        raise ForecastInputError(f"{_row_label(i, source)}: ds value {out.loc[i, 'ds']!r} has a time of day; use dates")
+    month_start = ds.dt.is_month_start
+    month_end = ds.dt.is_month_end
+    if not (month_start.all() or month_end.all()):
+        bad_rows = ~month_start if month_start.mean() >= month_end.mean() else ~month_end
+        i = out.index[bad_rows][0]
+        raise ForecastInputError(
+            f"{_row_label(i, source)}: ds value {out.loc[i, 'ds']!r} is not monthly; ds must be the first "
+            "(or consistently the last) day of each month"
+        )
+    out["ds"] = ds.dt.to_period("M").dt.to_timestamp()
+
+    y = pd.to_numeric(out["y"], errors="coerce")
+    bad = y.isna() | ~np.isfinite(y.astype(float))
+    if bad.any():
+        i = out.index[bad][0]
+        raise ForecastInputError(
+            f"{_row_label(i, source)}: y value {out.loc[i, 'y']!r} is not a number ({int(bad.sum())} such row(s))"
+        )
+    out["y"] = y.astype(float)
+
+    dup = out.duplicated(["unique_id", "ds"], keep="first")
+    if dup.any():
+        i = out.index[dup][0]
+        raise ForecastInputError(
+            f"{_row_label(i, source)}: duplicate month {out.loc[i, 'ds']:%Y-%m} for unique_id "
+            f"{out.loc[i, 'unique_id']!r} ({int(dup.sum())} duplicate row(s)); one row per series and month"
+        )
+    out = out.sort_values(["unique_id", "ds"]).reset_index(drop=True)
+
+    # Gaps inside a series: a missing month is either an error or a stated fill value.
+    month_no = out["ds"].dt.year * 12 + out["ds"].dt.month
+    step = month_no.groupby(out["unique_id"]).diff().fillna(1)
+    gaps = out.loc[step > 1, "unique_id"].unique()
+    if len(gaps):
+        if fill_gaps is None:
+            uid = gaps[0]
+            s = out.loc[out["unique_id"] == uid, "ds"].dt.to_period("M")
+            full = pd.period_range(s.min(), s.max(), freq="M")
+            holes = [str(p) for p in full.difference(pd.PeriodIndex(s))][:5]
+            raise ForecastInputError(
+                f"{where}: series {uid!r} has missing month(s) {', '.join(holes)}; every month between a "
+                f"series' first and last must be present ({len(gaps)} series with gaps)"
+            )
+        filled = []
+        for uid, g in out.groupby("unique_id", sort=False):
+            full = pd.date_range(g["ds"].min(), g["ds"].max(), freq="MS")
+            filled.append(g.set_index("ds").reindex(full).rename_axis("ds").reset_index().assign(unique_id=uid))
+        out = pd.concat(filled, ignore_index=True)[["unique_id", "ds", "y"]]
+        out["y"] = out["y"].fillna(fill_gaps)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Per-series model
+
+
+@dataclass
+class SeriesForecast:
+    """One series' fitted forecaster: point forecast and calibrated error covariance."""
+
+    unique_id: str
+    last_ds: pd.Timestamp
+    mean: np.ndarray
+    cov: np.ndarray
+    df: float
+    weights: dict[str, float] = field(default_factory=dict)
+    n_origins: int = 0
+    cv_errors: np.ndarray | None = None  # origins x horizon, scaled to today's level, NaN unobserved
+    cv_origins: np.ndarray | None = None  # origin index t (forecast made with y[:t])
+    y: np.ndarray | None = None
+
+    @property
+    def sd(self) -> np.ndarray:
+        return np.sqrt(np.clip(np.diag(self.cov), 0.0, None))
+
+    def quantile_scale(self, level: float) -> float:
+        """Multiplier of ``sd`` for a central ``level`` % interval (Student t, ``df`` degrees)."""
+        return float(stats.t.ppf(0.5 + level / 200.0, self.df))
+
+    def paths(self, n_paths: int, rng: np.random.Generator) -> np.ndarray:
+        """``n_paths x horizon`` sample paths: mean + t-scaled multivariate normal errors."""
+        h = len(self.mean)
+        chol = _safe_cholesky(self.cov)
+        z = rng.standard_normal((n_paths, h)) @ chol.T
+        # Student t scale mixture: same df as the intervals, so paths and bands agree.
+        if np.isfinite(self.df):
+            z = z * np.sqrt(self.df / rng.chisquare(self.df, size=(n_paths, 1)))
+        return self.mean[None, :] + z
+
+
+def _safe_cholesky(cov: np.ndarray) -> np.ndarray:
+    jitter = 1e-10 * max(float(np.max(np.diag(cov))), 1e-12)
+    for _ in range(6):
+        try:
+            return np.linalg.cholesky(cov + jitter * np.eye(len(cov)))
+        except np.linalg.LinAlgError:
+            jitter *= 100
+    return np.diag(np.sqrt(np.clip(np.diag(cov), 0, None)))
+
+
+def _level(y: np.ndarray, season_length: int) -> float:
+    tail = np.abs(y[-season_length:])
+    lv = float(tail.mean()) if len(tail) else 0.0
+    return lv
+
+
+def _naive_forecasts(y: np.ndarray, h: int, origins: Sequence[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+    return np.repeat(y[-1], h), [np.repeat(y[t - 1], h) for t in origins]
+
+
+def _fit_error_model(errors: np.ndarray, h: int) -> tuple[float, float, float]:
+    """Fit ``Cov(e_h, e_k) = c + b (min(h,k) - 1) + a [h == k]`` to the error moments (NNLS)."""
+    n_h = errors.shape[1]
+    rows, rhs, wts = [], [], []
+    obs = ~np.isnan(errors)
+    e0 = np.nan_to_num(errors)
+    for i in range(n_h):
+        for j in range(i, n_h):
+            both = obs[:, i] & obs[:, j]
+            cnt = int(both.sum())
+            if cnt < 2:
+                continue
+            rows.append([1.0 if i == j else 0.0, float(min(i, j)), 1.0])
+            rhs.append(float((e0[both, i] * e0[both, j]).mean()))
+            # Off-diagonal moments appear twice in the matrix; diagonal ones carry the width.
+            wts.append(np.sqrt(cnt) * (2.0 if i == j else 1.0))
+    if len(rows) < 3:
+        raise ValueError("too few errors")
+    w = np.asarray(wts)
+    coef, _ = optimize.nnls(np.asarray(rows) * w[:, None], np.asarray(rhs) * w)
+    return float(coef[0]), float(coef[1]), float(coef[2])
+
+
+def _covariance(a: float, b: float, c: float, h: int) -> np.ndarray:
+    idx = np.arange(h)
+    return c + b * np.minimum.outer(idx, idx) + a * np.eye(h)
+
+
+DEFAULT_MODELS = ("ets_damped", "ces", "theta")
+
+
+def _make_models(season_length: int, n: int, models: Sequence[str]) -> list[tuple[str, object]]:
+    from statsforecast.models import ARIMA, AutoCES, AutoETS, DynamicOptimizedTheta
+
+    seasonal = season_length > 1 and n >= 2 * season_length + 2
+    m = season_length if seasonal else 1
+    makers = {
+        "ets": lambda: AutoETS(season_length=m),
+        # Trend models restricted to damped trends (a robust default for business series).
+        "ets_damped": lambda: AutoETS(season_length=m, damped=True),
+        "ces": lambda: AutoCES(season_length=m),
+        "theta": lambda: DynamicOptimizedTheta(season_length=m),
+        # The "airline" model: one regular and one seasonal difference with MA terms; a
+        # robust general-purpose ARIMA at a fraction of an automatic order search's cost.
+        "arima": lambda: (
+            ARIMA(order=(0, 1, 1), seasonal_order=(0, 1, 1), season_length=m)
+            if seasonal
+            else ARIMA(order=(0, 1, 1), season_length=1, include_drift=False)
+        ),
+    }
+    unknown = [k for k in models if k not in makers]
+    if unknown:
+        raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(makers)}")
+    return [(k, makers[k]()) for k in models]
+
+
+def run_models(
+    y: np.ndarray,
+    horizon: int,
+    *,
+    season_length: int = 12,
+    max_origins: int = 36,
+    min_train: int | None = None,
+    models: Sequence[str] = DEFAULT_MODELS,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """Fit each model to ``y`` and run it forward from rolling origins.
+
+    Returns ``(means, errors, origins)``: the models' point forecasts (length ``horizon``),
+    their cross-validation errors (origins x horizon, NaN where not yet observed) and the
+    origins (forecast made from ``y[:t]``). Models that fail on the series are left out;
+    if all fail, a naive forecast (last value) stands in.
+    """
+    y = np.asarray(y, dtype=float)
+    n = len(y)
+    h = int(horizon)
+    if min_train is None:
+        min_train = max(2 * season_length, 6) if n >= 2 * season_length + 2 + 6 else max(n // 2, 3)
+    origins = np.arange(max(min_train, n - max_origins), n)
+    flat = n < 3 or np.nanstd(y) == 0
+
+    means: dict[str, np.ndarray] = {}
+    cv: dict[str, np.ndarray] = {}
+    if not flat:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for name, model in _make_models(season_length, n, models):
+                try:
+                    fitted = model.fit(y)
+                    mean = np.asarray(fitted.predict(h)["mean"], dtype=float)
+                    if not np.all(np.isfinite(mean)):
+                        continue
+                    errs = np.full((len(origins), h), np.nan)
+                    for r, t in enumerate(origins):
+                        k = min(h, n - t)
+                        f = np.asarray(fitted.forward(y[:t], h=k)["mean"], dtype=float)
+                        errs[r, :k] = y[t : t + k] - f
+                    if np.isnan(errs).all() or not np.all(np.isfinite(errs[~np.isnan(errs)])):
+                        continue
+                    means[name] = mean
+                    cv[name] = errs
+                except Exception:  # noqa: BLE001 - a model that cannot fit this series is skipped
+                    continue
+    if not means:
+        mean, fcs = _naive_forecasts(y, h, origins)
+        errs = np.full((len(origins), h), np.nan)
+        for r, t in enumerate(origins):
+            k = min(h, n - t)
+            errs[r, :k] = y[t : t + k] - fcs[r][:k]
+        means["naive"], cv["naive"] = mean, errs
+    return means, cv, origins
+
+
+def combine(
+    y: np.ndarray,
+    means: dict[str, np.ndarray],
+    cv: dict[str, np.ndarray],
+    origins: np.ndarray,
+    *,
+    season_length: int = 12,
+    combination: str = "mean",
+    drop_ratio: float = 2.0,
+    guard_ratio: float = 10.0,
+    unique_id: str = "",
+    last_ds: pd.Timestamp | None = None,
+    keep_errors: bool = False,
+) -> SeriesForecast:
+    """Combine model forecasts and fit the calibrated error model (module docstring, steps 3-5)."""
+    y = np.asarray(y, dtype=float)
+    n = len(y)
+    names = list(means)
+    h = len(next(iter(means.values())))
+    mse = np.array([np.nanmean(cv[k] ** 2) if not np.isnan(cv[k]).all() else np.inf for k in names])
+    finite = np.isfinite(mse)
+    best = np.nanmin(np.where(finite, mse, np.nan)) if finite.any() else np.inf
+    # Sanity trim: a model whose out-of-sample errors are an order of magnitude above the
+    # best member's has failed on this series (or its run-forward is numerically unstable).
+    sane = finite & (mse <= guard_ratio * best) if np.isfinite(best) and best > 0 else np.ones(len(names), bool)
+    if combination == "mean" or not finite.any():
+        w = sane.astype(float)
+    else:
+        keep = mse <= drop_ratio * best if best > 0 else mse == best
+        if combination == "best":
+            w = (mse == best).astype(float)
+        elif combination == "inverse_mse":
+            w = np.where(keep, 1.0 / np.maximum(mse, 1e-300), 0.0) if best > 0 else keep.astype(float)
+        elif combination == "trimmed_mean":
+            w = keep.astype(float)
+        elif combination == "median":
+            w = np.ones(len(names))
+        else:
+            raise ValueError(
+                f"unknown combination {combination!r}: use mean, trimmed_mean, median, inverse_mse or best"
+            )
+    w = w / w.sum()
+    if combination == "median":
+        kept = [k for k, ok in zip(names, sane, strict=True) if ok]
+        mean = np.median(np.vstack([means[k] for k in kept]), axis=0)
+        errs = np.median(np.stack([cv[k] for k in kept]), axis=0)
+    else:
+        mean = sum(wi * means[k] for wi, k in zip(w, names, strict=True))
+        errs = sum(wi * cv[k] for wi, k in zip(w, names, strict=True))
+
+    # Rescale each origin's errors to today's level (a grown series has larger errors).
+    lv_now = _level(y, season_length)
+    scale = np.array([lv_now / max(_level(y[:t], season_length), 1e-12 * max(lv_now, 1.0)) for t in origins])
+    scale = np.where(np.isfinite(scale) & (scale > 0), np.clip(scale, 0.2, 5.0), 1.0)
+    errs_scaled = errs * scale[:, None]
+
+    n_orig = int((~np.isnan(errs_scaled[:, 0])).sum()) if len(origins) else 0
+    try:
+        a, b, c = _fit_error_model(errs_scaled, h)
+        if a + b + c <= 0:
+            raise ValueError("degenerate")
+    except ValueError:
+        # Too little history to learn from: a local-level guess from month-to-month changes.
+        d = np.diff(y) if n > 1 else np.array([abs(y[0]) if n else 1.0])
+        v = float(np.var(d)) if len(d) > 1 else float(d[0] ** 2)
+        v = v if v > 0 else max(float(np.mean(np.abs(y))) ** 2 * 0.01, 1e-12)
+        a, b, c = v / 2, v / 2, 0.0
+    cov = _covariance(a, b, c, h)
+    # Consecutive origins share most of their future months, so their errors are far from
+    # independent: count about one independent error path per ORIGIN_OVERLAP origins.
+    dof = float(max(n_orig / ORIGIN_OVERLAP - 1, 2))
+    return SeriesForecast(
+        unique_id=unique_id,
+        last_ds=last_ds if last_ds is not None else pd.Timestamp("NaT"),
+        mean=mean,
+        cov=cov,
+        df=dof,
+        weights={k: float(wi) for k, wi in zip(names, w, strict=True)},
+        n_origins=n_orig,
+        cv_errors=errs_scaled if keep_errors else None,
+        cv_origins=origins if keep_errors else None,
+        y=y if keep_errors else None,
+    )
+
+
+def fit_one(
+    y: np.ndarray,
+    horizon: int,
+    *,
+    season_length: int = 12,
+    max_origins: int = 36,
+    min_train: int | None = None,
+    models: Sequence[str] = DEFAULT_MODELS,
+    combination: str = "mean",
+    drop_ratio: float = 2.0,
+    unique_id: str = "",
+    last_ds: pd.Timestamp | None = None,
+    keep_errors: bool = False,
+) -> SeriesForecast:
+    """Fit the engine to one series (see the module docstring for the method)."""
+    means, cv, origins = run_models(
+        y, horizon, season_length=season_length, max_origins=max_origins, min_train=min_train, models=models
+    )
+    return combine(
+        y,
+        means,
+        cv,
+        origins,
+        season_length=season_length,
+        combination=combination,
+        drop_ratio=drop_ratio,
+        unique_id=unique_id,
+        last_ds=last_ds,
+        keep_errors=keep_errors,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Many series
+
+
+def _fit_chunk(args: tuple) -> list[SeriesForecast]:
+    items, horizon, kwargs = args
+    return [fit_one(y, horizon, unique_id=uid, last_ds=last, **kwargs) for uid, last, y in items]
+
+
+def default_n_jobs() -> int:
+    """Worker processes used for many series: the machine's cores (at least 1)."""
+    return max(os.cpu_count() or 1, 1)
+
+
+def fit_series(
+    df: pd.DataFrame,
+    horizon: int,
+    *,
+    season_length: int = 12,
+    max_origins: int = 36,
+    combination: str = "mean",
+    drop_ratio: float = 2.0,
+    n_jobs: int | None = None,
+    keep_errors: bool = False,
+    source: str | None = None,
+) -> dict[str, SeriesForecast]:
+    """Fit the engine to every series of a long ``unique_id, ds, y`` frame.
+
+    Returns ``{unique_id: SeriesForecast}``. Series are independent; with ``n_jobs > 1``
+    they are split over worker processes (one chunk per worker, each compiles the models
+    once).
+    """
+    if int(horizon) < 1:
+        raise ForecastInputError(f"horizon must be a positive number of months, got {horizon!r}")
+    data = validate_series(df, source=source)
+    items = [(str(uid), g["ds"].iloc[-1], g["y"].to_numpy()) for uid, g in data.groupby("unique_id", sort=True)]
+    kwargs = dict(
+        season_length=season_length,
+        max_origins=max_origins,
+        combination=combination,
+        drop_ratio=drop_ratio,
+        keep_errors=keep_errors,
+    )
+    n_jobs = default_n_jobs() if n_jobs is None else max(int(n_jobs), 1)
+    if n_jobs == 1 or len(items) < 8:
+        fits = _fit_chunk((items, horizon, kwargs))
+    else:
+        import multiprocessing as mp
+
+        # Interleave so that long and short series spread evenly over the workers.
+        chunks = [items[i::n_jobs] for i in range(n_jobs)]
+        ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
+        with ctx.Pool(n_jobs) as pool:
+            parts = pool.map(_fit_chunk, [(c, horizon, kwargs) for c in chunks])
+        fits = [f for part in parts for f in part]
+    return {f.unique_id: f for f in fits}
+
+
+def fits_to_frame(
+    fits: dict[str, SeriesForecast] | Iterable[SeriesForecast], levels: Sequence[int] = (80, 95)
+) -> pd.DataFrame:
+    """Point forecasts and interval bounds, one row per series and month.
+
+    Columns ``unique_id, ds, forecast`` then ``lo_L, hi_L`` for each level L:
+    ``forecast ± t_{df}(0.5 + L/200) * sd_h``.
+    """
+    levels = _check_levels(levels)
+    values = fits.values() if isinstance(fits, dict) else fits
+    frames = []
+    for f in values:
+        h = len(f.mean)
+        frame = {
+            "unique_id": f.unique_id,
+            "ds": pd.date_range(f.last_ds + pd.offsets.MonthBegin(1), periods=h, freq="MS"),
+            "forecast": f.mean,
+        }
+        sd = f.sd
+        for lv in levels:
+            q = f.quantile_scale(lv)
+            frame[f"lo_{lv}"] = f.mean - q * sd
+            frame[f"hi_{lv}"] = f.mean + q * sd
+        frames.append(pd.DataFrame(frame))
+    cols = FORECAST_COLUMNS + [f"{side}_{lv}" for lv in levels for side in ("lo", "hi")]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(frames, ignore_index=True)[cols]
+
+
+def _check_levels(levels: Sequence[int] | int) -> list[int]:
+    if isinstance(levels, int | float):
+        levels = [levels]
+    out = []
+    for lv in levels:
+        try:
+            val = float(lv)
+        except (TypeError, ValueError):
+            raise ForecastInputError(f"interval level {lv!r} is not a number; use e.g. 80 95") from None
+        if not 0 < val < 100:
+            raise ForecastInputError(f"interval level {lv!r} must be between 0 and 100 (a percentage)")
+        out.append(int(val) if val == int(val) else val)
+    return sorted(set(out))
+
+
+def forecast_frame(
+    df: pd.DataFrame,
+    horizon: int,
+    levels: Sequence[int] = (80, 95),
+    *,
+    season_length: int = 12,
+    max_origins: int = 36,
+    combination: str = "mean",
+    n_jobs: int | None = None,
+) -> pd.DataFrame:
+    """Forecast every monthly series of a long frame ``unique_id, ds, y``.
+
+    Returns one row per series and future month with columns
+    ``unique_id, ds, forecast, lo_80, hi_80, lo_95, hi_95`` (one ``lo_L, hi_L`` pair per
+    level). ``ds`` is the first of the month. The method (model combination weighted by
+    rolling-origin errors, intervals calibrated on those errors) is described in
+    :mod:`salesplan.forecast.engine`.
+    """
+    levels = _check_levels(levels)
+    fits = fit_series(
+        df, horizon, season_length=season_length, max_origins=max_origins, combination=combination, n_jobs=n_jobs
+    )
+    return fits_to_frame(fits, levels)
+
+
+def read_series_file(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a CSV or Parquet file of monthly series (columns ``unique_id, ds, y``)."""
+    p = Path(path)
+    if not p.exists():
+        raise ForecastInputError(f"{p}: file not found")
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(p)
+        if suffix in (".csv", ".txt", ".gz"):
+            return pd.read_csv(p, dtype={"unique_id": str}, encoding="utf-8-sig")
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise ForecastInputError(f"{p}: cannot read ({exc})") from None
+    raise ForecastInputError(f"{p}: unsupported file type {suffix!r}; use .csv or .parquet")
+
+
+def forecast_file(
+    input_path: str | os.PathLike[str],
+    horizon: int,
+    levels: Sequence[int] = (80, 95),
+    out_path: str | os.PathLike[str] | None = None,
+    *,
+    season_length: int = 12,
+    n_jobs: int | None = None,
+) -> pd.DataFrame:
+    """Read ``input_path`` (CSV or Parquet: ``unique_id, ds, y``), forecast ``horizon`` months
+    and, if ``out_path`` is given, write the result there (CSV or Parquet by extension).
+
+    Returns the forecast frame (``unique_id, ds, forecast, lo_L, hi_L ...``). Input
+    problems raise :class:`ForecastInputError` naming the file, line and value.
+    """
+    try:
+        h = int(horizon)
+    except (TypeError, ValueError):
+        raise ForecastInputError(f"horizon {horizon!r} is not a whole number of months") from None
+    if h < 1 or h != horizon:
+        raise ForecastInputError(f"horizon must be a positive whole number of months, got {horizon!r}")
+    levels = _check_levels(levels)
+    if out_path is not None:
+        out = Path(out_path)
+        if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+            raise ForecastInputError(f"{out}: output must end in .csv or .parquet")
+    raw = read_series_file(input_path)
+    fits = fit_series(raw, h, season_length=season_length, n_jobs=n_jobs, source=str(input_path))
+    result = fits_to_frame(fits, levels)
+    if out_path is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".csv":
+            result.assign(ds=result["ds"].dt.strftime("%Y-%m-%d")).to_csv(out, index=False)
+        else:
+            result.to_parquet(out, index=False)
+    return result

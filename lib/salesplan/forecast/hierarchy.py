@@ -1,0 +1,268 @@
+"""The workbook's forecast: every sales series of the company, coherent, blended with the
+pipeline, and landed against the annual targets.
+
+Series (``unique_id``): ``total``; ``region=..``; ``product_line=..``;
+``region=..|product_line=..``; ``rep_id=..``. History runs up to the as-of month; the
+horizon reaches the end of the year and at least ``horizon`` months ahead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesplan.forecast.engine import SeriesForecast, fit_series, fits_to_frame
+from salesplan.forecast.landing import landing_samples, landing_summary
+from salesplan.forecast.pipeline import blend, pipeline_coverage, stage_win_rates, weighted_pipeline
+from salesplan.forecast.reconcile import parse_id, reconcile, series_id
+
+LEVELS: tuple[tuple[str, ...], ...] = ((), ("region",), ("product_line",), ("region", "product_line"), ("rep_id",))
+
+
+def _as_period(month: str | pd.Period | pd.Timestamp) -> pd.Period:
+    return pd.Period(month, freq="M")
+
+
+def hierarchy_series(
+    cube: pd.DataFrame,
+    month: str | pd.Period,
+    levels: Sequence[Sequence[str]] = LEVELS,
+    value: str = "net_amount",
+) -> pd.DataFrame:
+    """Long ``unique_id, level, ds, y`` frame: monthly ``value`` per series of every level, up to ``month``.
+
+    Total, region and product-line series span the whole history; a bottom or rep series
+    starts at its first non-zero month (a new rep is a short series, not a run of zeros).
+    Missing months inside a series are zero sales.
+    """
+    end = _as_period(month).to_timestamp()
+    c = cube[cube["month"] <= end]
+    if c.empty:
+        raise ValueError(f"no sales on or before {month}: nothing to forecast")
+    months = pd.date_range(c["month"].min(), end, freq="MS")
+    frames = []
+    for by in levels:
+        by = list(by)
+        if by:
+            sums = c.groupby(["month", *by], observed=True)[value].sum().reset_index()
+            for keys, g in sums.groupby(by, observed=True):
+                keys = keys if isinstance(keys, tuple) else (keys,)
+                uid = series_id(dict(zip(by, map(str, keys), strict=True)))
+                s = g.set_index("month")[value].reindex(months, fill_value=0.0)
+                if len(by) > 1 or by == ["rep_id"]:
+                    nz = np.flatnonzero(s.to_numpy() != 0)
+                    if not len(nz):
+                        continue
+                    s = s.iloc[nz[0] :]
+                frames.append(pd.DataFrame({"unique_id": uid, "level": "|".join(by), "ds": s.index, "y": s.to_numpy()}))
+        else:
+            s = c.groupby("month")[value].sum().reindex(months, fill_value=0.0)
+            frames.append(pd.DataFrame({"unique_id": "total", "level": "total", "ds": s.index, "y": s.to_numpy()}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@dataclass
+class HierarchyForecast:
+    """Everything the forecast notebook shows.
+
+    ``history``: ``unique_id, level, ds, y``; ``forecast``: ``unique_id, level, ds,
+    base_forecast, forecast (reconciled), pipeline, pipeline_weight, blended, lo_L, hi_L``
+    (bands around ``blended``); ``fits``: engine fits per series; ``win_rates`` and
+    ``pipeline`` (weighted pipeline by month and series) when a pipeline table was given.
+    """
+
+    month: pd.Period
+    history: pd.DataFrame
+    forecast: pd.DataFrame
+    fits: dict[str, SeriesForecast]
+    levels: list[int]
+    reconciliation: str
+    win_rates: pd.DataFrame | None = None
+    pipeline: pd.DataFrame | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def shift(self, uid: str) -> np.ndarray:
+        """Blended minus the series' own forecast, per month: moves the series' sample paths."""
+        f = self.forecast[self.forecast["unique_id"] == uid].sort_values("ds")
+        return (f["blended"] - f["base_forecast"]).to_numpy()
+
+
+def forecast_hierarchy(
+    cube: pd.DataFrame,
+    month: str | pd.Period,
+    config: Mapping[str, Any],
+    pipeline: pd.DataFrame | None = None,
+    reps: pd.DataFrame | None = None,
+    levels: Sequence[Sequence[str]] = LEVELS,
+    value: str = "net_amount",
+    n_jobs: int | None = None,
+) -> HierarchyForecast:
+    """Fit, reconcile and blend the forecasts of every series (config = the ``forecast`` section).
+
+    Horizon = months to the end of the year, at least ``config["horizon"]``. Reconciliation:
+    ``config["reconciliation"]`` (:mod:`salesplan.forecast.reconcile`). Blend with the
+    weighted pipeline: ``config["pipeline"]`` (:mod:`salesplan.forecast.pipeline`).
+    """
+    p = _as_period(month)
+    horizon = max(int(config.get("horizon", 12)), 12 - p.month)
+    lv = [int(x) for x in config.get("levels", [80, 95])]
+    season = int(config.get("season_length", 12))
+    history = hierarchy_series(cube, p, levels, value)
+    fits = fit_series(
+        history[["unique_id", "ds", "y"]],
+        horizon,
+        season_length=season,
+        max_origins=int(config.get("max_origins", 36)),
+        n_jobs=n_jobs,
+        keep_errors=True,
+    )
+    base = fits_to_frame(fits, lv)
+    # One-month-ahead cross-validation errors, dated, for the MinT error covariance.
+    err_rows = []
+    for uid, f in fits.items():
+        if f.cv_errors is None or f.y is None:
+            continue
+        # Origin t forecasts month t of the series (0-based), i.e. n - 1 - t months before the last.
+        n = len(f.y)
+        ds = [f.last_ds - pd.DateOffset(months=int(n - 1 - t)) for t in f.cv_origins]
+        err_rows.append(pd.DataFrame({"unique_id": uid, "ds": ds, "error": f.cv_errors[:, 0]}))
+    errors = pd.concat(err_rows, ignore_index=True) if err_rows else None
+    reps_region = None
+    if reps is not None and {"rep_id", "region"} <= set(reps.columns):
+        reps_region = dict(zip(reps["rep_id"].astype(str), reps["region"].astype(str), strict=False))
+    method = str(config.get("reconciliation", "mint_shrink"))
+    rec = reconcile(base[["unique_id", "ds", "forecast"]], method=method, errors=errors, reps_region=reps_region)
+
+    first = (p + 1).to_timestamp()
+    pcfg = dict(config.get("pipeline", {}) or {})
+    win_rates = pipe = None
+    if pipeline is not None and len(pipeline):
+        as_of = (p + 1).to_timestamp() - pd.Timedelta(days=1)
+        win_rates = stage_win_rates(
+            pipeline, pcfg.get("stage_probability", {}), int(pcfg.get("min_closed", 10)), as_of=as_of
+        )
+        views = []
+        for by in levels:
+            by = list(by)
+            if by and not set(by) <= set(pipeline.columns):
+                continue
+            wp = weighted_pipeline(pipeline, win_rates, as_of, by)
+            if wp.empty:
+                continue
+            ids = wp.apply(lambda r, b=by: series_id({k: str(r[k]) for k in b}), axis=1) if by else "total"
+            views.append(
+                wp.assign(unique_id=ids)[["unique_id", "month", "open_amount", "weighted_amount", "opportunities"]]
+            )
+        pipe = (
+            pd.concat(views, ignore_index=True).rename(columns={"month": "ds"})
+            if views
+            else pd.DataFrame(columns=["unique_id", "ds", "open_amount", "weighted_amount", "opportunities"])
+        )
+        weights = list(pcfg.get("blend_weights", [0.5, 0.3, 0.1]))
+        coverage = pipeline_coverage(pipeline, win_rates, history, levels, as_of, max_lead=max(len(weights), 1))
+        blended = blend(rec, pipe, weights, first, coverage)
+        # Coverage ratios differ by series: reconcile the blended figures once more so the
+        # parts still add up to the whole.
+        again = reconcile(
+            blended[["unique_id", "ds", "blended"]].rename(columns={"blended": "forecast"}),
+            method=method,
+            errors=errors,
+            reps_region=reps_region,
+        )
+        blended = blended.drop(columns="blended").merge(
+            again[["unique_id", "ds", "forecast"]].rename(columns={"forecast": "blended"}), on=["unique_id", "ds"]
+        )
+    else:
+        blended = rec.assign(
+            pipeline=np.nan, coverage=np.nan, pipeline_forecast=np.nan, pipeline_weight=0.0, blended=rec["forecast"]
+        )
+
+    # Bands: the series' calibrated widths, centred on the final (reconciled, blended) forecast.
+    bands = base.set_index(["unique_id", "ds"])
+    out = blended.set_index(["unique_id", "ds"])
+    for level in lv:
+        for side in ("lo", "hi"):
+            out[f"{side}_{level}"] = out["blended"] + (bands[f"{side}_{level}"] - bands["forecast"])
+    out = out.reset_index()
+    level_of = history.drop_duplicates("unique_id").set_index("unique_id")["level"]
+    out.insert(1, "level", out["unique_id"].map(level_of))
+    return HierarchyForecast(
+        month=p,
+        history=history,
+        forecast=out,
+        fits=fits,
+        levels=lv,
+        reconciliation=method,
+        win_rates=win_rates,
+        pipeline=pipe,
+        settings={"horizon": horizon, "season_length": season, "n_paths": int(config.get("n_paths", 2000))},
+    )
+
+
+def annual_targets(targets: pd.DataFrame, year: int, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Annual target per group: sum of ``target_amount`` over the year's rows (``*by, target``)."""
+    t = targets[targets["year"].astype(int) == int(year)]
+    by = list(by)
+    if not by:
+        return pd.DataFrame({"target": [float(t["target_amount"].sum())]})
+    return t.groupby(by, observed=True)["target_amount"].sum().rename("target").reset_index()
+
+
+def landing_table(
+    cube: pd.DataFrame,
+    targets: pd.DataFrame | None,
+    month: str | pd.Period,
+    by: Sequence[str] = ("region",),
+    config: Mapping[str, Any] | None = None,
+    fc: HierarchyForecast | None = None,
+    value: str = "net_amount",
+) -> pd.DataFrame:
+    """Year-end landing per group of ``by`` (and the total): one row per series with
+    ``unique_id, dimension, item, ytd, landing, lo_L, hi_L, target, p_hit, gap,
+    run_rate_needed`` (formulas in :mod:`salesplan.forecast.landing`).
+
+    ``landing = YTD actual (Jan..month) + blended forecast of the remaining months``; the
+    interval and ``p_hit`` come from ``n_paths`` simulated paths of the remaining months
+    (months correlated). ``targets``: the ``targets`` table (``year, month, region,
+    product_line, rep_id, target_amount``) or a saved plan with the same columns; without
+    it target, p_hit, gap and run rate are NaN. ``config``: the ``forecast`` section. Pass
+    ``fc`` (from :func:`forecast_hierarchy`) to reuse fitted forecasts.
+    """
+    cfg = dict(config or {})
+    p = _as_period(month)
+    if fc is None:
+        fc = forecast_hierarchy(
+            cube, p, cfg, levels=((), *(((b,),) if isinstance(b, str) else (tuple(b),) for b in by))
+        )
+    lv = fc.levels
+    remaining = 12 - p.month
+    year_start = pd.Timestamp(year=p.year, month=1, day=1)
+    end = p.to_timestamp()
+    by = [by] if isinstance(by, str) else list(by)
+    rng = np.random.default_rng(int(cfg.get("seed", 0)))
+    n_paths = int(cfg.get("n_paths", fc.settings.get("n_paths", 2000)))
+    wanted = ["total"] + [u for u in fc.fits if set(parse_id(u)) == set(by) and u != "total"] if by else ["total"]
+    rows = []
+    for uid in wanted:
+        if uid not in fc.fits:
+            continue
+        keys = parse_id(uid)
+        h = fc.history[fc.history["unique_id"] == uid]
+        ytd = float(h.loc[(h["ds"] >= year_start) & (h["ds"] <= end), "y"].sum())
+        f = fc.forecast[fc.forecast["unique_id"] == uid].sort_values("ds")
+        point = ytd + float(f["blended"].iloc[:remaining].sum())
+        samples = landing_samples(fc.fits[uid], ytd, remaining, n_paths, rng, shift=fc.shift(uid))
+        target = float("nan")
+        if targets is not None and len(targets):
+            t = targets[targets["year"].astype(int) == p.year]
+            for k, v in keys.items():
+                t = t[t[k].astype(str) == v]
+            target = float(t["target_amount"].sum()) if len(t) else float("nan")
+        row = {"unique_id": uid, "dimension": "|".join(keys) or "total", "item": "|".join(keys.values()) or "total"}
+        row.update(landing_summary(samples, point, ytd, target, remaining, lv))
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,212 @@
+"""Weighted pipeline: open opportunities x win probability, by expected close month.
+
+* **Win rate by stage** (from history): among opportunities seen at a stage in any snapshot
+  and later closed (won or lost in their last snapshot),
+
+      win_rate(stage) = #won / (#won + #lost)        (each opportunity counted once per stage)
+
+  used when at least ``min_closed`` such opportunities exist; otherwise the mean of the
+  data's ``probability`` column at that stage, otherwise the configured stage probability.
+* **Weighted pipeline** of month ``m`` = sum over open opportunities in the latest snapshot
+  (on or before the as-of date) with expected close in ``m`` of ``amount x win_rate(stage)``.
+  Opportunities already past their expected close date count in the first forecast month.
+* **Coverage**: the pipeline rarely holds all of a month's sales (repeat orders, small
+  deals). For lead ``k`` (months between snapshot and close month) and a series,
+
+      coverage_k = sum(actual sales of month m) / sum(weighted pipeline for m seen k months before)
+
+  over the past months with snapshots (at least 3; else the total's ratio; else 1), and
+  the pipeline forecast is ``weighted pipeline x coverage_k``.
+* **Blend**: for forecast month ``k`` (1 = next month) with pipeline weight ``w_k`` from
+  ``blend_weights`` (default 0.5, 0.3, 0.1),
+
+      blended_k = w_k x pipeline_forecast_k + (1 - w_k) x statistical_k ; statistical_k after
+
+  The same weights at every level keep the blended forecasts coherent (a weighted sum of
+  two coherent sets is coherent; the coverage ratios differ by series, so the pipeline
+  forecasts are made coherent by the same reconciliation as the statistical ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+PIPELINE_COLUMNS = ["opportunity_id", "snapshot_date", "stage", "amount", "expected_close_date", "status"]
+
+
+def _check(pipeline: pd.DataFrame) -> None:
+    missing = [c for c in PIPELINE_COLUMNS if c not in pipeline.columns]
+    if missing:
+        raise ValueError(f"pipeline table: missing column(s) {', '.join(missing)}")
+
+
+def stage_win_rates(
+    pipeline: pd.DataFrame,
+    stage_probability: Mapping[str, float],
+    min_closed: int = 10,
+    as_of: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Win rate per stage: ``stage, closed, won, win_rate, probability_column, configured, used, source``.
+
+    ``used`` is the historical win rate when ``closed >= min_closed``, else the mean of the
+    ``probability`` column at the stage (when present), else the configured probability.
+    Only snapshots on or before ``as_of`` are used (no peeking at the future).
+    """
+    _check(pipeline)
+    p = pipeline.copy()
+    p["snapshot_date"] = pd.to_datetime(p["snapshot_date"])
+    if as_of is not None:
+        p = p[p["snapshot_date"] <= as_of]
+    final = p.sort_values("snapshot_date").groupby("opportunity_id")["status"].last()
+    closed = final[final.isin(["won", "lost"])]
+    seen = p[["opportunity_id", "stage"]].drop_duplicates()
+    seen = seen[seen["opportunity_id"].isin(closed.index)].assign(
+        won=lambda d: d["opportunity_id"].map(closed).eq("won")
+    )
+    hist = seen.groupby("stage").agg(closed=("won", "size"), won=("won", "sum")).reset_index()
+    hist["win_rate"] = hist["won"] / hist["closed"]
+    stages = list(dict.fromkeys([*stage_probability.keys(), *p["stage"].dropna().unique()]))
+    out = pd.DataFrame({"stage": stages}).merge(hist, on="stage", how="left")
+    out[["closed", "won"]] = out[["closed", "won"]].fillna(0).astype(int)
+    if "probability" in p.columns:
+        prob = pd.to_numeric(p["probability"], errors="coerce")
+        prob = prob.where(prob <= 1, prob / 100)  # a percentage column
+        out = out.merge(
+            prob.groupby(p["stage"]).mean().rename("probability_column"), left_on="stage", right_index=True, how="left"
+        )
+    else:
+        out["probability_column"] = np.nan
+    out["configured"] = out["stage"].map(stage_probability).astype(float)
+    use_hist = out["closed"] >= min_closed
+    use_col = ~use_hist & out["probability_column"].notna()
+    out["used"] = np.where(use_hist, out["win_rate"], np.where(use_col, out["probability_column"], out["configured"]))
+    out["source"] = np.where(use_hist, "history", np.where(use_col, "probability column", "configured"))
+    # A stage named nowhere in the config and without history: no basis, count it at 0.
+    out["used"] = out["used"].fillna(0.0)
+    return out
+
+
+def weighted_pipeline(
+    pipeline: pd.DataFrame,
+    win_rates: pd.DataFrame,
+    as_of: pd.Timestamp,
+    by: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Weighted open pipeline by expected close month from the latest snapshot on or before ``as_of``.
+
+    Returns ``month, *by, open_amount, weighted_amount, opportunities``; ``month`` = first of
+    the expected close month, past-due opportunities moved to the month after ``as_of``.
+    """
+    _check(pipeline)
+    by = list(by)
+    p = pipeline.copy()
+    p["snapshot_date"] = pd.to_datetime(p["snapshot_date"])
+    p = p[p["snapshot_date"] <= as_of]
+    cols = ["month", *by, "open_amount", "weighted_amount", "opportunities"]
+    if p.empty:
+        return pd.DataFrame(columns=cols)
+    snap = p[p["snapshot_date"] == p["snapshot_date"].max()]
+    snap = snap[snap["status"] == "open"].copy()
+    first = (pd.Timestamp(as_of).to_period("M") + 1).to_timestamp()
+    month = pd.to_datetime(snap["expected_close_date"]).dt.to_period("M").dt.to_timestamp()
+    snap["month"] = month.where(month >= first, first)
+    rate = win_rates.set_index("stage")["used"]
+    snap["weighted_amount"] = snap["amount"].astype(float) * snap["stage"].map(rate).fillna(0.0)
+    return (
+        snap.groupby(["month", *by], observed=True)
+        .agg(
+            open_amount=("amount", "sum"),
+            weighted_amount=("weighted_amount", "sum"),
+            opportunities=("opportunity_id", "nunique"),
+        )
+        .reset_index()[cols]
+    )
+
+
+def pipeline_coverage(
+    pipeline: pd.DataFrame,
+    win_rates: pd.DataFrame,
+    actuals: pd.DataFrame,
+    levels: Sequence[Sequence[str]],
+    as_of: pd.Timestamp,
+    max_lead: int = 3,
+    min_months: int = 3,
+) -> pd.DataFrame:
+    """Coverage ratio per series and lead (module docstring): ``unique_id, lead, months,
+    actual, weighted, coverage``. ``actuals``: ``unique_id, ds, y`` monthly sales."""
+    from salesplan.forecast.reconcile import series_id
+
+    snaps = pd.to_datetime(pipeline["snapshot_date"])
+    snaps = sorted(snaps[snaps <= as_of].unique())
+    rows = []
+    for snap in snaps:
+        snap = pd.Timestamp(snap)
+        for by in levels:
+            by = list(by)
+            if by and not set(by) <= set(pipeline.columns):
+                continue
+            wp = weighted_pipeline(pipeline, win_rates, snap, by)
+            if wp.empty:
+                continue
+            lead = (wp["month"].dt.to_period("M") - snap.to_period("M")).map(lambda d: d.n)
+            ids = wp.apply(lambda r, b=by: series_id({k: str(r[k]) for k in b}), axis=1) if by else "total"
+            rows.append(wp.assign(unique_id=ids, lead=lead)[["unique_id", "month", "lead", "weighted_amount"]])
+    cols = ["unique_id", "lead", "months", "actual", "weighted", "coverage"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    w = pd.concat(rows, ignore_index=True)
+    w = w[(w["lead"] >= 1) & (w["lead"] <= max_lead)]
+    a = actuals.rename(columns={"ds": "month", "y": "actual"})[["unique_id", "month", "actual"]]
+    # Only months already closed by the as-of date can be compared.
+    j = w.merge(a, on=["unique_id", "month"], how="inner")
+    j = j[j["month"] <= pd.Timestamp(as_of)]
+    g = (
+        j.groupby(["unique_id", "lead"])
+        .agg(months=("month", "nunique"), actual=("actual", "sum"), weighted=("weighted_amount", "sum"))
+        .reset_index()
+    )
+    ok = (g["months"] >= min_months) & (g["weighted"] > 0)
+    g["coverage"] = np.where(ok, g["actual"] / g["weighted"].where(g["weighted"] > 0), np.nan)
+    return g[cols]
+
+
+def blend(
+    statistical: pd.DataFrame,
+    pipeline_view: pd.DataFrame,
+    weights: Sequence[float],
+    first_month: pd.Timestamp,
+    coverage: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Blend the statistical and the pipeline forecast (module docstring).
+
+    ``statistical``: ``unique_id, ds, forecast``; ``pipeline_view``: ``unique_id, ds,
+    weighted_amount`` (missing = 0 pipeline); ``coverage``: from :func:`pipeline_coverage`
+    (missing = the total's ratio for that lead, else 1). Returns ``statistical`` with
+    columns ``pipeline`` (weighted), ``coverage``, ``pipeline_forecast``,
+    ``pipeline_weight`` and ``blended``.
+    """
+    w = [float(x) for x in weights]
+    if any(not 0 <= x <= 1 for x in w):
+        raise ValueError(f"forecast.pipeline.blend_weights must lie between 0 and 1, got {w}")
+    out = statistical.merge(
+        pipeline_view[["unique_id", "ds", "weighted_amount"]].rename(columns={"weighted_amount": "pipeline"}),
+        on=["unique_id", "ds"],
+        how="left",
+    )
+    out["pipeline"] = out["pipeline"].fillna(0.0)
+    k = (out["ds"].dt.to_period("M") - pd.Timestamp(first_month).to_period("M")).map(lambda d: d.n)
+    out["lead"] = k + 1
+    if coverage is not None and len(coverage):
+        cov = coverage.dropna(subset=["coverage"])
+        total = cov[cov["unique_id"] == "total"].set_index("lead")["coverage"]
+        out = out.merge(cov[["unique_id", "lead", "coverage"]], on=["unique_id", "lead"], how="left")
+        out["coverage"] = out["coverage"].fillna(out["lead"].map(total)).fillna(1.0)
+    else:
+        out["coverage"] = 1.0
+    out["pipeline_forecast"] = out["pipeline"] * out["coverage"]
+    out["pipeline_weight"] = [w[i] if 0 <= i < len(w) else 0.0 for i in k]
+    out["blended"] = out["pipeline_weight"] * out["pipeline_forecast"] + (1 - out["pipeline_weight"]) * out["forecast"]
+    return out.drop(columns="lead")

@@ -1,0 +1,155 @@
+"""The forecasting engine: input contract, interval shape, error model and sample paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salesplan.forecast.engine import (
+    ForecastInputError,
+    _covariance,
+    _fit_error_model,
+    fit_one,
+    forecast_file,
+    forecast_frame,
+    validate_series,
+)
+
+
+def _seasonal(n: int, seed: int = 1, level: float = 100.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return level + 0.5 * t + 15 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 3, n)
+
+
+def _frame(series: dict[str, np.ndarray], start: str = "2022-01-01") -> pd.DataFrame:
+    return pd.concat(
+        [
+            pd.DataFrame({"unique_id": k, "ds": pd.date_range(start, periods=len(v), freq="MS"), "y": v})
+            for k, v in series.items()
+        ],
+        ignore_index=True,
+    )
+
+
+def test_forecast_frame_columns_and_interval_order() -> None:
+    df = _frame({"a": _seasonal(40), "b": _seasonal(30, seed=2, level=50)})
+    out = forecast_frame(df, 6, (80, 95), n_jobs=1)
+    assert list(out.columns) == ["unique_id", "ds", "forecast", "lo_80", "hi_80", "lo_95", "hi_95"]
+    assert out.groupby("unique_id").size().to_dict() == {"a": 6, "b": 6}
+    assert (out["lo_95"] <= out["lo_80"]).all() and (out["lo_80"] <= out["forecast"]).all()
+    assert (out["forecast"] <= out["hi_80"]).all() and (out["hi_80"] <= out["hi_95"]).all()
+    # Widths never shrink with the horizon.
+    width = (out["hi_80"] - out["lo_80"]).groupby(out["unique_id"]).diff().dropna()
+    assert (width >= -1e-9).all()
+    first = out[out["unique_id"] == "a"]["ds"].iloc[0]
+    assert first == pd.Timestamp("2025-05-01")
+
+
+def test_forecast_follows_a_seasonal_pattern() -> None:
+    y = _seasonal(48)
+    out = forecast_frame(_frame({"a": y}), 12, n_jobs=1)
+    t = np.arange(48, 60)
+    truth = 100 + 0.5 * t + 15 * np.sin(2 * np.pi * t / 12)
+    assert np.mean(np.abs(out["forecast"].to_numpy() - truth)) < 6  # noise sd is 3
+
+
+def test_short_flat_zero_and_negative_series_get_finite_forecasts() -> None:
+    df = _frame(
+        {
+            "new_rep": np.array([5.0, 7.0, 6.0, 8.0]),
+            "flat": np.full(20, 3.0),
+            "one": np.array([10.0]),
+            "returns": np.tile([10.0, 0.0, -4.0, 12.0, 0.0, 9.0], 5),
+        }
+    )
+    out = forecast_frame(df, 4, n_jobs=1)
+    assert out[["forecast", "lo_80", "hi_95"]].notna().all().all()
+    assert np.isfinite(out[["forecast", "lo_95", "hi_95"]].to_numpy()).all()
+    flat = out[out["unique_id"] == "flat"]
+    assert np.allclose(flat["forecast"], 3.0)
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (pd.DataFrame({"unique_id": ["a"], "ds": ["2024-01-01"]}), "missing column(s) y"),
+        (pd.DataFrame({"unique_id": ["a", "a"], "ds": ["2024-01-01", "2024-02-15"], "y": [1, 2]}), "not monthly"),
+        (
+            pd.DataFrame({"unique_id": ["a", "a"], "ds": ["2024-01-01", "2024-01-01"], "y": [1, 2]}),
+            "duplicate month 2024-01",
+        ),
+        (
+            pd.DataFrame({"unique_id": ["a", "a"], "ds": ["2024-01-01", "2024-02-01"], "y": [1, "x"]}),
+            "'x' is not a number",
+        ),
+        (pd.DataFrame({"unique_id": ["a", "a"], "ds": ["2024-01-01", "soon"], "y": [1, 2]}), "'soon' is not a date"),
+        (
+            pd.DataFrame({"unique_id": ["a", "a"], "ds": ["2024-01-01", "2024-04-01"], "y": [1, 2]}),
+            "missing month(s) 2024-02, 2024-03",
+        ),
+    ],
+)
+def test_bad_input_is_named(frame: pd.DataFrame, message: str) -> None:
+    with pytest.raises(ForecastInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        validate_series(frame)
+
+
+def test_month_end_dates_are_accepted_and_gaps_can_be_filled() -> None:
+    df = pd.DataFrame({"unique_id": "a", "ds": ["2024-01-31", "2024-02-29", "2024-04-30"], "y": [1.0, 2.0, 4.0]})
+    out = validate_series(df, fill_gaps=0.0)
+    assert out["ds"].tolist() == list(pd.date_range("2024-01-01", periods=4, freq="MS"))
+    assert out["y"].tolist() == [1.0, 2.0, 0.0, 4.0]
+
+
+def test_forecast_file_names_file_and_line(tmp_path) -> None:
+    src = tmp_path / "series.csv"
+    src.write_text("unique_id,ds,y\na,2024-01-01,1\na,2024-02-01,two\n", encoding="utf-8")
+    with pytest.raises(ForecastInputError, match=r"series.csv, line 3: y value 'two' is not a number"):
+        forecast_file(src, 3)
+    with pytest.raises(ForecastInputError, match="file not found"):
+        forecast_file(tmp_path / "nope.csv", 3)
+    with pytest.raises(ForecastInputError, match="positive whole number"):
+        forecast_file(src, 0)
+
+
+def test_forecast_file_round_trip_csv_and_parquet(tmp_path) -> None:
+    src = tmp_path / "series.parquet"
+    _frame({"sku-1": _seasonal(30)}).to_parquet(src)
+    out = tmp_path / "out" / "fc.csv"
+    result = forecast_file(src, 5, (80, 95), out, n_jobs=1)
+    back = pd.read_csv(out)
+    assert list(back.columns) == list(result.columns)
+    assert len(back) == 5
+    assert np.allclose(back["forecast"], result["forecast"])
+
+
+def test_error_model_recovers_known_structure() -> None:
+    # Errors built as shared offset + random walk + noise: the fit should find the three parts.
+    rng = np.random.default_rng(7)
+    a, b, c, h, n = 4.0, 1.0, 9.0, 8, 4000
+    e = (
+        rng.normal(0, np.sqrt(c), (n, 1))
+        + np.cumsum(np.hstack([np.zeros((n, 1)), rng.normal(0, np.sqrt(b), (n, h - 1))]), axis=1)
+        + rng.normal(0, np.sqrt(a), (n, h))
+    )
+    fa, fb, fc = _fit_error_model(e, h)
+    assert fa == pytest.approx(a, rel=0.15)
+    assert fb == pytest.approx(b, rel=0.15)
+    assert fc == pytest.approx(c, rel=0.15)
+    cov = _covariance(fa, fb, fc, h)
+    assert np.allclose(cov, np.cov(e.T), atol=1.5)
+
+
+def test_paths_carry_the_covariance_so_sums_are_not_independent() -> None:
+    f = fit_one(_seasonal(40), 6)
+    paths = f.paths(20000, np.random.default_rng(0))
+    assert paths.shape == (20000, 6)
+    assert np.allclose(paths.mean(axis=0), f.mean, atol=4 * f.sd.max() / np.sqrt(20000) * 3)
+    # The spread of the six-month sum matches 1' Σ 1 (scaled by the t variance), not sum(σ²).
+    t_var = f.df / (f.df - 2)
+    expected = np.sqrt(f.cov.sum() * t_var)
+    assert paths.sum(axis=1).std() == pytest.approx(expected, rel=0.05)
+    if f.cov[0, 1] > 0:
+        assert expected > np.sqrt(np.trace(f.cov) * t_var)

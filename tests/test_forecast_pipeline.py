@@ -1,0 +1,85 @@
+"""Weighted pipeline: stage win rates, weighting by close month, coverage and blend."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salesplan.forecast.pipeline import blend, pipeline_coverage, stage_win_rates, weighted_pipeline
+
+CONFIG = {"proposal": 0.4, "contract": 0.85}
+
+
+def _history() -> pd.DataFrame:
+    rows = []
+    # 20 opportunities pass through "proposal": 5 won, 15 lost (win rate 0.25).
+    for i in range(20):
+        oid = f"O{i}"
+        rows.append((oid, "2026-01-31", "proposal", 100.0, "2026-03-15", "open"))
+        rows.append((oid, "2026-02-28", "proposal", 100.0, "2026-03-15", "won" if i < 5 else "lost"))
+    # Two open deals in the latest snapshot: one overdue, one in May.
+    rows.append(("X1", "2026-03-31", "contract", 1000.0, "2026-02-10", "open"))
+    rows.append(("X2", "2026-03-31", "proposal", 500.0, "2026-05-20", "open"))
+    return pd.DataFrame(
+        rows, columns=["opportunity_id", "snapshot_date", "stage", "amount", "expected_close_date", "status"]
+    )
+
+
+def test_win_rates_from_history_with_fallbacks() -> None:
+    rates = stage_win_rates(_history(), CONFIG, min_closed=10).set_index("stage")
+    assert rates.loc["proposal", "closed"] == 20
+    assert rates.loc["proposal", "used"] == pytest.approx(0.25)
+    assert rates.loc["proposal", "source"] == "history"
+    assert rates.loc["contract", "used"] == pytest.approx(0.85)
+    assert rates.loc["contract", "source"] == "configured"
+    # With a probability column the fallback is the data's own probability.
+    p = _history().assign(probability=0.7)
+    assert stage_win_rates(p, CONFIG, min_closed=10).set_index("stage").loc["contract", "used"] == pytest.approx(0.7)
+
+
+def test_no_peeking_after_as_of() -> None:
+    rates = stage_win_rates(_history(), CONFIG, min_closed=1, as_of=pd.Timestamp("2026-01-31")).set_index("stage")
+    assert rates.loc["proposal", "closed"] == 0
+
+
+def test_weighted_pipeline_by_close_month() -> None:
+    h = _history()
+    rates = stage_win_rates(h, CONFIG, min_closed=10)
+    wp = weighted_pipeline(h, rates, pd.Timestamp("2026-03-31")).set_index("month")
+    # Overdue contract counts in April; the May proposal at the historical 25 %.
+    assert wp.loc[pd.Timestamp("2026-04-01"), "weighted_amount"] == pytest.approx(1000 * 0.85)
+    assert wp.loc[pd.Timestamp("2026-05-01"), "weighted_amount"] == pytest.approx(500 * 0.25)
+    assert wp["open_amount"].sum() == 1500
+
+
+def test_blend_rule() -> None:
+    ds = pd.date_range("2026-04-01", periods=4, freq="MS")
+    stat = pd.DataFrame({"unique_id": "total", "ds": ds, "forecast": 100.0})
+    pipe = pd.DataFrame({"unique_id": "total", "ds": ds[:2], "weighted_amount": [40.0, 20.0]})
+    cov = pd.DataFrame({"unique_id": ["total", "total"], "lead": [1, 2], "coverage": [2.0, 3.0]})
+    out = blend(stat, pipe, [0.5, 0.3, 0.1], ds[0], cov)
+    assert out["pipeline_forecast"].tolist() == [80.0, 60.0, 0.0, 0.0]
+    expected = [0.5 * 80 + 0.5 * 100, 0.3 * 60 + 0.7 * 100, 0.1 * 0 + 0.9 * 100, 100.0]
+    assert np.allclose(out["blended"], expected)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        blend(stat, pipe, [1.5], ds[0])
+
+
+def test_coverage_ratio_compares_past_pipeline_with_sales() -> None:
+    rows = []
+    for m in range(1, 7):
+        snap = pd.Timestamp(2026, m, 1) + pd.offsets.MonthEnd(0)
+        close = snap + pd.offsets.MonthBegin(1) + pd.Timedelta(days=9)
+        rows.append((f"O{m}", snap, "contract", 100.0, close, "open"))
+    p = pd.DataFrame(
+        rows, columns=["opportunity_id", "snapshot_date", "stage", "amount", "expected_close_date", "status"]
+    )
+    rates = stage_win_rates(p, {"contract": 0.5}, min_closed=10)
+    actual = pd.DataFrame({"unique_id": "total", "ds": pd.date_range("2026-02-01", periods=5, freq="MS"), "y": 150.0})
+    cov = pipeline_coverage(p, rates, actual, [()], pd.Timestamp("2026-06-30"), max_lead=1).set_index(
+        ["unique_id", "lead"]
+    )
+    # Each month: 100 x 0.5 = 50 weighted, 150 sold -> coverage 3.
+    assert cov.loc[("total", 1), "coverage"] == pytest.approx(3.0)
+    assert cov.loc[("total", 1), "months"] == 5
