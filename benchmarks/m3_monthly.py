@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from salesplan.forecast.engine import fit_series, fits_to_frame
+from salesplan.forecast.engine import DEFAULT_MODELS, fit_series, fits_to_frame
 
 REFERENCES = [
     ("Naive2 (published)", 16.91, None),
@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument(
         "--combination", default="mean", help="mean (the engine default), median, trimmed_mean, inverse_mse, best"
     )
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated combination members")
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--limit", type=int, default=None, help="first N series only (quick check)")
     args = parser.parse_args()
@@ -79,7 +80,7 @@ def main() -> None:
             keep = sorted(train["unique_id"].unique())[: args.limit]
             train = train[train["unique_id"].isin(keep)]
         t0 = time.perf_counter()
-        fits = fit_series(train, h, combination=args.combination, n_jobs=args.n_jobs)
+        fits = fit_series(train, h, combination=args.combination, n_jobs=args.n_jobs, models=args.models.split(","))
         fc = fits_to_frame(fits, (80, 95))
         wall = time.perf_counter() - t0
         res = scores(train, fc, tests)

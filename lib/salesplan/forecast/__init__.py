@@ -3,8 +3,8 @@
 Submodules: ``engine`` (any monthly series: models, cross-validation, calibrated intervals,
 sample paths, ``forecast_frame`` / ``forecast_file``), ``reconcile`` (coherent hierarchy),
 ``pipeline`` (stage win rates, weighted pipeline, blend), ``landing`` (year-end landing,
-P(hit), Brier score), ``backtest`` (rolling-origin accuracy vs seasonal naive) and
-``hierarchy`` (the workbook's company forecast and landing table).
+P(hit), its recalibration on backtests, Brier score), ``backtest`` (rolling-origin accuracy
+vs seasonal naive) and ``hierarchy`` (the workbook's company forecast and landing table).
 """
 
 from salesplan.forecast.backtest import backtest
@@ -22,26 +22,40 @@ from salesplan.forecast.hierarchy import (
     annual_targets,
     forecast_hierarchy,
     hierarchy_series,
+    hit_calibration,
     landing_table,
 )
-from salesplan.forecast.landing import brier_score, landing_samples, landing_summary, prob_hit, reliability_table
+from salesplan.forecast.landing import (
+    HitCalibration,
+    brier_score,
+    fit_hit_calibration,
+    hit_backtest,
+    landing_samples,
+    landing_summary,
+    prob_hit,
+    reliability_table,
+)
 from salesplan.forecast.pipeline import blend, pipeline_coverage, stage_win_rates, weighted_pipeline
 from salesplan.forecast.reconcile import parse_id, reconcile, series_id
 
 __all__ = [
     "ForecastInputError",
     "HierarchyForecast",
+    "HitCalibration",
     "SeriesForecast",
     "annual_targets",
     "backtest",
     "blend",
     "brier_score",
+    "fit_hit_calibration",
     "fit_series",
     "fits_to_frame",
     "forecast_file",
     "forecast_frame",
     "forecast_hierarchy",
     "hierarchy_series",
+    "hit_backtest",
+    "hit_calibration",
     "landing_samples",
     "landing_summary",
     "landing_table",

@@ -6,7 +6,8 @@ Method, per series:
    (statsforecast) are fitted to the whole history. Damped rather than free ETS trends:
    extrapolating a trend for a year is what most often makes a year-end landing too
    optimistic, and damped trends are the robust default for business series (measured:
-   benchmarks/README.md). Seasonal models are used when the series has at least
+   benchmarks/README.md; adding an undamped ETS or the classic Theta method as a fourth
+   member was measured too and not kept). Seasonal models are used when the series has at least
    ``2 * season_length + 2`` months, non-seasonal ones otherwise; a series too short or too
    flat for any of them falls back to a naive forecast (last value).
 2. **Rolling-origin cross-validation.** Each fitted model is run forward from every origin
@@ -255,7 +256,7 @@ DEFAULT_MODELS = ("ets_damped", "ces", "theta")
 
 
 def _make_models(season_length: int, n: int, models: Sequence[str]) -> list[tuple[str, object]]:
-    from statsforecast.models import ARIMA, AutoCES, AutoETS, DynamicOptimizedTheta
+    from statsforecast.models import ARIMA, AutoCES, AutoETS, DynamicOptimizedTheta, Theta
 
     seasonal = season_length > 1 and n >= 2 * season_length + 2
     m = season_length if seasonal else 1
@@ -265,6 +266,10 @@ def _make_models(season_length: int, n: int, models: Sequence[str]) -> list[tupl
         "ets_damped": lambda: AutoETS(season_length=m, damped=True),
         "ces": lambda: AutoCES(season_length=m),
         "theta": lambda: DynamicOptimizedTheta(season_length=m),
+        # The classic Theta method (SES with half the linear trend as drift).
+        "theta_classic": lambda: Theta(season_length=m),
+        # ETS restricted to undamped (or no) trends.
+        "ets_undamped": lambda: AutoETS(season_length=m, damped=False),
         # The "airline" model: one regular and one seasonal difference with MA terms; a
         # robust general-purpose ARIMA at a fraction of an automatic order search's cost.
         "arima": lambda: (
@@ -477,12 +482,13 @@ def fit_series(
     n_jobs: int | None = None,
     keep_errors: bool = False,
     source: str | None = None,
+    models: Sequence[str] = DEFAULT_MODELS,
 ) -> dict[str, SeriesForecast]:
     """Fit the engine to every series of a long ``unique_id, ds, y`` frame.
 
     Returns ``{unique_id: SeriesForecast}``. Series are independent; with ``n_jobs > 1``
     they are split over worker processes (one chunk per worker, each compiles the models
-    once).
+    once). ``models``: the combination's members (names as in ``_make_models``).
     """
     if int(horizon) < 1:
         raise ForecastInputError(f"horizon must be a positive number of months, got {horizon!r}")
@@ -494,6 +500,7 @@ def fit_series(
         combination=combination,
         drop_ratio=drop_ratio,
         keep_errors=keep_errors,
+        models=tuple(models),
     )
     n_jobs = default_n_jobs() if n_jobs is None else max(int(n_jobs), 1)
     if n_jobs == 1 or len(items) < 8:

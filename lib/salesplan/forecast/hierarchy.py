@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 
 from salesplan.forecast.engine import SeriesForecast, fit_series, fits_to_frame
-from salesplan.forecast.landing import landing_samples, landing_summary
+from salesplan.forecast.landing import (
+    HitCalibration,
+    fit_hit_calibration,
+    hit_backtest,
+    landing_samples,
+    landing_summary,
+)
 from salesplan.forecast.pipeline import blend, pipeline_coverage, stage_win_rates, weighted_pipeline
 from salesplan.forecast.reconcile import parse_id, reconcile, series_id
 
@@ -220,6 +226,7 @@ def landing_table(
     config: Mapping[str, Any] | None = None,
     fc: HierarchyForecast | None = None,
     value: str = "net_amount",
+    calibration: HitCalibration | None = None,
 ) -> pd.DataFrame:
     """Year-end landing per group of ``by`` (and the total): one row per series with
     ``unique_id, dimension, item, ytd, landing, lo_L, hi_L, target, p_hit, gap,
@@ -230,7 +237,9 @@ def landing_table(
     (months correlated). ``targets``: the ``targets`` table (``year, month, region,
     product_line, rep_id, target_amount``) or a saved plan with the same columns; without
     it target, p_hit, gap and run rate are NaN. ``config``: the ``forecast`` section. Pass
-    ``fc`` (from :func:`forecast_hierarchy`) to reuse fitted forecasts.
+    ``fc`` (from :func:`forecast_hierarchy`) to reuse fitted forecasts. ``calibration``
+    (from :func:`hit_calibration`) maps each simulated ``p_hit`` to the hit rate the
+    company's own backtests showed for such predictions.
     """
     cfg = dict(config or {})
     p = _as_period(month)
@@ -264,5 +273,44 @@ def landing_table(
             target = float(t["target_amount"].sum()) if len(t) else float("nan")
         row = {"unique_id": uid, "dimension": "|".join(keys) or "total", "item": "|".join(keys.values()) or "total"}
         row.update(landing_summary(samples, point, ytd, target, remaining, lv))
+        if calibration is not None and np.isfinite(row["p_hit"]):
+            row["p_hit"] = calibration(row["p_hit"])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def hit_calibration(
+    cube: pd.DataFrame,
+    month: str | pd.Period,
+    config: Mapping[str, Any] | None = None,
+    levels: Sequence[Sequence[str]] = LEVELS,
+    value: str = "net_amount",
+) -> HitCalibration:
+    """Recalibration of P(hit) learned from the company's own history up to ``month``.
+
+    Every series of ``levels`` is backtested by :func:`salesplan.forecast.landing.hit_backtest`
+    (engine refitted ``back`` months before ``month``, plans = previous calendar year x
+    ``plan_factors``) and the pairs are fitted by
+    :func:`salesplan.forecast.landing.fit_hit_calibration`. ``config``: the ``forecast``
+    section; its ``p_hit_calibration`` keys (``method, back, plan_factors, prior_cases,
+    min_cases``) override the defaults. Too little history gives the identity map.
+    """
+    cfg = dict(config or {})
+    cal = dict(cfg.get("p_hit_calibration") or {})
+    history = hierarchy_series(cube, month, levels, value)[["unique_id", "ds", "y"]]
+    pairs = hit_backtest(
+        history,
+        back=tuple(int(b) for b in cal.get("back", (12, 24))),
+        factors=tuple(float(f) for f in cal.get("plan_factors", (0.9, 0.95, 1.0, 1.05, 1.1))),
+        n_paths=int(cfg.get("n_paths", 2000)),
+        seed=int(cfg.get("seed", 0)),
+        season_length=int(cfg.get("season_length", 12)),
+        max_origins=int(cfg.get("max_origins", 36)),
+    )
+    return fit_hit_calibration(
+        pairs["p_hit"].to_numpy(),
+        pairs["hit"].to_numpy(dtype=float),
+        method=str(cal.get("method", "logistic")),
+        prior_cases=float(cal.get("prior_cases", 50.0)),
+        min_cases=int(cal.get("min_cases", 100)),
+    )

@@ -13,16 +13,27 @@ The landing interval is the quantiles of the path sums. Months are correlated (a
 that is too high is too high every month), so the interval is *not* the sum of monthly
 intervals, nor their root-sum-square; the engine's error model
 (:mod:`salesplan.forecast.engine`) supplies the correlation.
+
+Recalibrated P(hit): the simulated probability is only as good as the forecast's location,
+and a forecast that extrapolates trends which then fade is optimistic. :func:`hit_backtest`
+builds (P(hit), met?) pairs from the series' own past (engine refitted 12 and 24 months
+back, plans = previous year x factors) and :func:`fit_hit_calibration` learns the map
+
+    q = expit(a + b * logit(P(hit)))
+
+from them, applied on top of the simulation (measured: benchmarks/README.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import optimize, special
 
-from salesplan.forecast.engine import SeriesForecast
+from salesplan.forecast.engine import SeriesForecast, fit_series, validate_series
 
 
 def landing_samples(
@@ -116,3 +127,193 @@ def reliability_table(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> pd.
             }
         )
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------
+# Calibrating P(hit) on the series' own past
+
+
+# Probabilities are read from a finite number of paths; 0 and 1 are clipped to this
+# distance from the ends before taking logits (half a path in 2,000).
+_P_EPS = 0.00025
+
+
+@dataclass(frozen=True)
+class HitCalibration:
+    """Monotone map from the simulated P(hit) to the hit rate observed in backtests.
+
+    ``method="logistic"``: ``q = expit(intercept + slope * logit(p))`` (p clipped to
+    ``[_P_EPS, 1 - _P_EPS]``). ``method="isotonic"``: piecewise linear through
+    ``(knots_p, knots_q)``, flat beyond the end knots. ``method="identity"``: ``q = p``
+    (too few backtest cases to learn from). ``n_cases``: backtest cases it was learned from.
+    """
+
+    method: str = "identity"
+    intercept: float = 0.0
+    slope: float = 1.0
+    knots_p: np.ndarray = field(default_factory=lambda: np.array([]))
+    knots_q: np.ndarray = field(default_factory=lambda: np.array([]))
+    n_cases: int = 0
+
+    def __call__(self, p: np.ndarray | float) -> np.ndarray | float:
+        arr = np.asarray(p, dtype=float)
+        if self.method == "logistic":
+            z = special.logit(np.clip(arr, _P_EPS, 1 - _P_EPS))
+            out = special.expit(self.intercept + self.slope * z)
+        elif self.method == "isotonic" and len(self.knots_p):
+            out = np.interp(arr, self.knots_p, self.knots_q)
+        else:
+            out = arr
+        out = np.clip(out, 0.0, 1.0)
+        return float(out) if arr.ndim == 0 else out
+
+
+def _pava(y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Pool-adjacent-violators: non-decreasing block means of ``y`` (weights ``w``)."""
+    means: list[float] = []
+    weights: list[float] = []
+    sizes: list[int] = []
+    for yi, wi in zip(y, w, strict=True):
+        means.append(float(yi))
+        weights.append(float(wi))
+        sizes.append(1)
+        while len(means) > 1 and means[-2] > means[-1]:
+            wt = weights[-2] + weights[-1]
+            m = (means[-2] * weights[-2] + means[-1] * weights[-1]) / wt
+            means[-2:] = [m]
+            weights[-2:] = [wt]
+            sizes[-2:] = [sizes[-2] + sizes[-1]]
+    return np.asarray(means), np.asarray(weights), sizes
+
+
+def fit_hit_calibration(
+    p: np.ndarray,
+    outcome: np.ndarray,
+    *,
+    method: str = "logistic",
+    prior_cases: float = 50.0,
+    min_cases: int = 100,
+) -> HitCalibration:
+    """Learn a monotone recalibration of P(hit) from backtest pairs (predicted p, 0/1 hit).
+
+    ``method="logistic"`` (default): ``logit q = a + b * logit p``, fitted by maximum
+    likelihood with a Gaussian penalty pulling ``(a, b)`` towards the identity ``(0, 1)``
+    worth ``prior_cases`` cases:
+
+        minimise  -sum[o log q + (1 - o) log(1 - q)] + 0.05 * prior_cases * (a^2 + (b - 1)^2)
+
+    (a typical case carries about 0.1 units of information on ``a``, so the penalty weighs
+    about as much as ``prior_cases`` cases that came out as predicted).
+    Two parameters: stable with the few hundred cases a company's own history gives;
+    ``b < 1`` means the simulation is over-confident, ``a < 0`` that it is optimistic.
+
+    ``method="isotonic"``: isotonic regression (pool-adjacent-violators) of the outcomes on
+    the predictions, each pooled block shrunk towards its own mean prediction as if
+    ``prior_cases`` further cases had come out exactly as predicted,
+    ``q_b = (n_b * hit_rate_b + prior_cases * mean_p_b) / (n_b + prior_cases)``, with knots
+    at each block's mean prediction (needs many cases per block).
+
+    With fewer than ``min_cases`` pairs the identity map is returned: too little past to
+    learn from.
+    """
+    p = np.asarray(p, dtype=float)
+    o = np.asarray(outcome, dtype=float)
+    if p.shape != o.shape:
+        raise ValueError(f"predictions ({p.shape}) and outcomes ({o.shape}) differ in length")
+    if method not in ("logistic", "isotonic"):
+        raise ValueError(f"unknown calibration method {method!r}: use logistic or isotonic")
+    ok = np.isfinite(p) & np.isfinite(o)
+    p, o = p[ok], o[ok]
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError("predicted probabilities must lie in [0, 1]")
+    if not np.isin(o, (0.0, 1.0)).all():
+        raise ValueError("outcomes must be 0/1 (target missed / met)")
+    if len(p) < min_cases:
+        return HitCalibration(n_cases=int(len(p)))
+    if method == "logistic":
+        z = special.logit(np.clip(p, _P_EPS, 1 - _P_EPS))
+        ridge = 0.1 * prior_cases
+
+        def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            eta = theta[0] + theta[1] * z
+            nll = -np.sum(o * special.log_expit(eta) + (1 - o) * special.log_expit(-eta))
+            resid = special.expit(eta) - o
+            pen = theta - np.array([0.0, 1.0])
+            grad = np.array([resid.sum(), (resid * z).sum()]) + ridge * pen
+            return float(nll + 0.5 * ridge * (pen @ pen)), grad
+
+        res = optimize.minimize(loss, np.array([0.0, 1.0]), jac=True, method="L-BFGS-B")
+        return HitCalibration("logistic", float(res.x[0]), float(res.x[1]), n_cases=int(len(p)))
+    # Ties in p: hits first, so PAV pools every tie group into one block.
+    order = np.lexsort((-o, p))
+    ps, os_ = p[order], o[order]
+    hit_rate, n_b, sizes = _pava(os_, np.ones(len(os_)))
+    bounds = np.cumsum([0, *sizes])
+    mean_p = np.array([ps[a:b].mean() for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+    q = (n_b * hit_rate + prior_cases * mean_p) / (n_b + prior_cases)
+    q = np.maximum.accumulate(q)
+    # Blocks with the same mean prediction would make interpolation ambiguous: keep the last.
+    knots_p, idx = np.unique(mean_p[::-1], return_index=True)
+    knots_q = q[::-1][idx]
+    return HitCalibration("isotonic", knots_p=knots_p, knots_q=knots_q, n_cases=int(len(p)))
+
+
+def hit_backtest(
+    df: pd.DataFrame,
+    *,
+    back: Sequence[int] = (12,),
+    factors: Sequence[float] = (0.95, 1.0, 1.05, 1.10),
+    n_paths: int = 2000,
+    seed: int | np.random.Generator | None = 0,
+    n_jobs: int | None = None,
+    season_length: int = 12,
+    max_origins: int = 36,
+) -> pd.DataFrame:
+    """Backtest pairs (predicted P(hit), outcome) from each series' own history.
+
+    For every ``b`` in ``back`` the engine is refitted on each series cut ``b`` months
+    before its last month (the as-of month). The target year is the calendar year in
+    progress then (the next one when the as-of month is December); its plans are the
+    previous calendar year's total x each of ``factors``; the outcome is whether the
+    actual total of the target year (all observed by the last month, so ``b >= 12`` for
+    every as-of month) reached the plan. Returns one row per series, cut and factor:
+    ``unique_id, back, as_of, factor, plan, p_hit, hit``. Series too short for a cut (less
+    than a full previous year plus the closed months before it) are left out.
+    """
+    data = validate_series(df)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    cols = ["unique_id", "back", "as_of", "factor", "plan", "p_hit", "hit"]
+    rows = []
+    for b in back:
+        b = int(b)
+        if b < 1:
+            raise ValueError(f"back must be a positive number of months, got {b}")
+        cuts, meta = [], {}
+        for uid, g in data.groupby("unique_id", sort=True):
+            y, ds = g["y"].to_numpy(), g["ds"].reset_index(drop=True)
+            t0 = len(y) - b
+            if t0 < 1:
+                continue
+            m = int(ds.iloc[t0 - 1].month) % 12  # months of the target year closed at the as-of month
+            r = 12 - m
+            if t0 - m - 12 < 0 or t0 + r > len(y):
+                continue
+            meta[uid] = (
+                ds.iloc[t0 - 1],
+                float(y[t0 - m : t0].sum()),
+                r,
+                float(y[t0 - m - 12 : t0 - m].sum()),
+                float(y[t0 - m : t0 + r].sum()),
+            )
+            cuts.append(g.iloc[:t0])
+        if not cuts:
+            continue
+        fits = fit_series(
+            pd.concat(cuts, ignore_index=True), 12, season_length=season_length, max_origins=max_origins, n_jobs=n_jobs
+        )
+        for uid, (as_of, ytd, r, prev, actual) in meta.items():
+            plans = np.asarray(factors, dtype=float) * prev
+            s = landing_samples(fits[uid], ytd, r, n_paths=n_paths, seed=rng)
+            for f, plan, ph in zip(factors, plans, np.atleast_1d(prob_hit(s, plans)), strict=True):
+                rows.append([uid, b, as_of, float(f), float(plan), float(ph), bool(actual >= plan)])
+    return pd.DataFrame(rows, columns=cols)

@@ -1,0 +1,145 @@
+"""Recalibrating P(hit) on backtest pairs: isotonic map, logistic map, shrinkage, backtest cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import special
+
+from salesplan.forecast.landing import HitCalibration, brier_score, fit_hit_calibration, hit_backtest
+
+
+def _overconfident(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions p whose true hit rate is 0.5 + 0.6 (p - 0.5): too sure in both tails."""
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0, 1, n)
+    truth = 0.5 + 0.6 * (p - 0.5)
+    return p, (rng.uniform(0, 1, n) < truth).astype(float)
+
+
+def test_isotonic_calibration_recovers_the_observed_rates() -> None:
+    p, o = _overconfident(20000)
+    cal = fit_hit_calibration(p, o, method="isotonic")
+    assert cal.method == "isotonic"
+    q = cal(np.array([0.1, 0.5, 0.9]))
+    assert q == pytest.approx([0.26, 0.5, 0.74], abs=0.05)
+    # A fresh sample from the same process scores better after recalibration.
+    p2, o2 = _overconfident(20000, seed=1)
+    assert brier_score(cal(p2), o2) < brier_score(p2, o2) - 0.005
+
+
+def test_logistic_calibration_recovers_optimism_and_overconfidence() -> None:
+    rng = np.random.default_rng(7)
+    p = rng.uniform(0.001, 0.999, 20000)
+    truth = special.expit(-0.4 + 0.7 * special.logit(p))
+    o = (rng.uniform(0, 1, len(p)) < truth).astype(float)
+    cal = fit_hit_calibration(p, o)
+    assert cal.method == "logistic"
+    assert cal.intercept == pytest.approx(-0.4, abs=0.1)
+    assert cal.slope == pytest.approx(0.7, abs=0.05)
+    assert cal(0.5) < 0.5  # optimistic simulation: an even chance is really less
+    # Perfectly calibrated pairs leave the map at the identity.
+    o_ok = (rng.uniform(0, 1, len(p)) < p).astype(float)
+    ident = fit_hit_calibration(p, o_ok)
+    assert ident(np.array([0.1, 0.5, 0.9])) == pytest.approx([0.1, 0.5, 0.9], abs=0.03)
+    # A strong prior holds the map at the identity whatever the data.
+    held = fit_hit_calibration(p, o, prior_cases=1e7)
+    assert (held.intercept, held.slope) == pytest.approx((0.0, 1.0), abs=0.01)
+
+
+def test_calibration_is_monotone_and_bounded() -> None:
+    p, o = _overconfident(3000, seed=3)
+    cal = fit_hit_calibration(p, o, method="isotonic")
+    grid = np.linspace(-0.2, 1.2, 141)
+    q = cal(grid)
+    assert np.all(np.diff(q) >= 0)
+    assert q.min() >= 0 and q.max() <= 1
+    assert isinstance(cal(0.3), float)
+
+
+def test_few_cases_give_the_identity_and_shrinkage_pulls_to_the_prediction() -> None:
+    p, o = _overconfident(50)
+    ident = fit_hit_calibration(p, o, min_cases=100)
+    assert ident.n_cases == 50 and ident.method == "identity"
+    assert ident(np.array([0.2, 0.7])) == pytest.approx([0.2, 0.7])
+    # All-miss outcomes: without a prior the map collapses to 0; a strong prior keeps it near p.
+    p = np.linspace(0, 1, 200)
+    o = np.zeros(200)
+    assert fit_hit_calibration(p, o, method="isotonic", prior_cases=0)(0.8) == pytest.approx(0.0)
+    assert fit_hit_calibration(p, o, method="isotonic", prior_cases=1e6)(0.8) == pytest.approx(0.8, abs=0.01)
+
+
+def test_ties_in_predictions_are_pooled() -> None:
+    p = np.r_[np.zeros(100), np.ones(100)]
+    o = np.r_[np.zeros(90), np.ones(10), np.ones(95), np.zeros(5)]
+    cal = fit_hit_calibration(p, o, method="isotonic", prior_cases=0)
+    assert cal(0.0) == pytest.approx(0.10)
+    assert cal(1.0) == pytest.approx(0.95)
+
+
+def test_bad_pairs_are_named() -> None:
+    with pytest.raises(ValueError, match="differ in length"):
+        fit_hit_calibration(np.zeros(3), np.zeros(4))
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        fit_hit_calibration(np.array([1.5] * 200), np.zeros(200))
+    with pytest.raises(ValueError, match="0/1"):
+        fit_hit_calibration(np.full(200, 0.5), np.full(200, 0.5))
+    with pytest.raises(ValueError, match="unknown calibration method"):
+        fit_hit_calibration(np.full(200, 0.5), np.ones(200), method="platt")
+
+
+def test_identity_map_is_a_no_op() -> None:
+    cal = HitCalibration()
+    assert cal(np.array([0.0, 0.33, 1.0])) == pytest.approx([0.0, 0.33, 1.0])
+
+
+def test_hit_backtest_builds_cases_from_history_only() -> None:
+    rng = np.random.default_rng(5)
+    t = np.arange(50)
+    series = {
+        "up": 100 + 2 * t + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 2, 50),
+        "short": 50 + rng.normal(0, 1, 20),
+    }
+    df = pd.concat(
+        [
+            pd.DataFrame({"unique_id": k, "ds": pd.date_range("2020-01-01", periods=len(v), freq="MS"), "y": v})
+            for k, v in series.items()
+        ],
+        ignore_index=True,
+    )
+    pairs = hit_backtest(df, back=(12,), factors=(0.9, 1.0, 1.5), n_paths=500, seed=1, n_jobs=1)
+    # "short" (20 months) cannot hold a previous year, the closed months and a year ahead.
+    assert set(pairs["unique_id"]) == {"up"}
+    # 50 months from Jan 2020 end Feb 2024; cut 12 back: as-of Feb 2023, target year 2023.
+    assert (pairs["as_of"] == pd.Timestamp("2023-02-01")).all()
+    y = series["up"]
+    prev = y[24:36].sum()  # calendar 2022
+    assert pairs["plan"].to_numpy() == pytest.approx(prev * np.array([0.9, 1.0, 1.5]))
+    assert pairs["hit"].tolist() == [bool(y[36:48].sum() >= f * prev) for f in (0.9, 1.0, 1.5)]
+    # A growing series clears last year's total easily and a 50 % rise hardly ever.
+    assert pairs["p_hit"].iloc[0] > 0.9 and pairs["p_hit"].iloc[2] < 0.1
+    assert np.all(np.diff(pairs["p_hit"].to_numpy()) <= 0)
+
+
+def test_workbook_calibration_and_landing_table() -> None:
+    from test_forecast_hierarchy import CONFIG, _cube, _targets
+
+    from salesplan.forecast import forecast_hierarchy, hit_calibration, landing_table
+
+    cube = _cube()
+    # 33 months of history: one backtest year (12 months back) for each of the 12 series.
+    few = hit_calibration(cube, "2025-09", CONFIG)
+    assert few.method == "identity" and few.n_cases == 12 * 5
+    cfg = {**CONFIG, "p_hit_calibration": {"back": [12], "min_cases": 20, "plan_factors": [0.9, 1.0, 1.1]}}
+    learned = hit_calibration(cube, "2025-09", cfg)
+    assert learned.method == "logistic" and learned.n_cases == 12 * 3
+
+    fc = forecast_hierarchy(cube, "2025-09", CONFIG, n_jobs=1)
+    targets = _targets(1.02)
+    raw = landing_table(cube, targets, "2025-09", ["region"], CONFIG, fc=fc).set_index("unique_id")
+    pessimist = HitCalibration("logistic", intercept=-1.0, slope=1.0)
+    cal = landing_table(cube, targets, "2025-09", ["region"], CONFIG, fc=fc, calibration=pessimist)
+    cal = cal.set_index("unique_id")
+    assert cal["p_hit"].to_numpy() == pytest.approx(pessimist(raw["p_hit"].to_numpy()))
+    assert cal["landing"].equals(raw["landing"])
