@@ -114,6 +114,13 @@ def test_statement_lines_by_hand():
     assert np.allclose(st["total_payout"], st["commission"] + st["quarter_excess_bonus"] + st["team_adjustment"])
 
 
+def test_no_quarter_target_pays_no_quarter_excess():
+    rm = _rep_month().assign(target=0.0)
+    st = commission_statement(rm, RULES)
+    assert (st["quarter_excess_bonus"] == 0).all()
+    assert (st["commission"] == 0).all()
+
+
 def test_team_penalty_and_two_month_bonus():
     df = pd.DataFrame(
         {

@@ -50,3 +50,13 @@ def test_rag_style_colours_status_cells():
     df = pd.DataFrame({"x": [1.0, 2.0], "status": ["green", "dark_red"]})
     html = tables.rag_style(tables.style_table(df, money=["x"]), "status").to_html()
     assert plots.RAG["dark_red"] in html and plots.RAG["green"] in html
+
+
+def test_every_status_symbol_renders_in_the_chart_font():
+    plots.apply_theme()
+    fig, ax = plt.subplots()
+    ax.set_title(" ".join(plots.RAG_SYMBOL.values()) + " 状态")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.canvas.draw()
+    plt.close(fig)

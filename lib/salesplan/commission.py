@@ -146,7 +146,8 @@ def commission_statement(
     * ``base_amount = actual + (high_margin_multiplier - 1) * high_margin_actual``;
     * ``commission`` = :func:`commission_for` in the rules' mode;
     * ``quarter_excess_bonus = quarter_excess_rate * max(0, quarter_actual - quarter_target)``, paid on the
-      quarter's last month (Mar, Jun, Sep, Dec) over the rep's months of that quarter in the input;
+      quarter's last month (Mar, Jun, Sep, Dec) over the rep's months of that quarter in the input,
+      and only when the quarter target is above 0;
     * ``team_attainment`` = team's summed actual / summed target for the month;
       ``team_adjustment = -team_penalty_pct * commission`` when it is below ``team_penalty_below``, or
       ``+team_bonus_pct * commission`` when it has been above ``team_bonus_above`` for ``team_bonus_months``
@@ -196,7 +197,9 @@ def commission_statement(
     df["quarter_target"] = df.groupby(q_keys)["target"].transform("sum")
     quarter_end = df["month"].dt.month.isin([3, 6, 9, 12])
     excess = (df["quarter_actual"] - df["quarter_target"]).clip(lower=0)
-    df["quarter_excess_bonus"] = np.where(quarter_end, float(r["quarter_excess_rate"]) * excess, 0.0)
+    # Without a quarter target there is no "part above target": nothing is paid.
+    has_target = df["quarter_target"] > 0
+    df["quarter_excess_bonus"] = np.where(quarter_end & has_target, float(r["quarter_excess_rate"]) * excess, 0.0)
 
     team = df.groupby([*keys, "team", "month"], as_index=False)[["actual", "target"]].sum()
     with np.errstate(divide="ignore", invalid="ignore"):

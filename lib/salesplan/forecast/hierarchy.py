@@ -78,7 +78,9 @@ class HierarchyForecast:
     ``history``: ``unique_id, level, ds, y``; ``forecast``: ``unique_id, level, ds,
     base_forecast, forecast (reconciled), pipeline, pipeline_weight, blended, lo_L, hi_L``
     (bands around ``blended``); ``fits``: engine fits per series; ``win_rates`` and
-    ``pipeline`` (weighted pipeline by month and series) when a pipeline table was given.
+    ``pipeline`` (weighted pipeline by month and series) when a pipeline table was given;
+    ``calibration``: the P(hit) recalibration learned from the company's own past
+    (:func:`hit_calibration`), unless ``p_hit_calibration.method`` is ``identity``.
     """
 
     month: pd.Period
@@ -90,6 +92,7 @@ class HierarchyForecast:
     win_rates: pd.DataFrame | None = None
     pipeline: pd.DataFrame | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    calibration: HitCalibration | None = None
 
     def shift(self, uid: str) -> np.ndarray:
         """Blended minus the series' own forecast, per month: moves the series' sample paths."""
@@ -196,6 +199,9 @@ def forecast_hierarchy(
     out = out.reset_index()
     level_of = history.drop_duplicates("unique_id").set_index("unique_id")["level"]
     out.insert(1, "level", out["unique_id"].map(level_of))
+    calibration = None
+    if str((config.get("p_hit_calibration") or {}).get("method", "identity")) != "identity":
+        calibration = hit_calibration(cube, p, config, levels, value)
     return HierarchyForecast(
         month=p,
         history=history,
@@ -206,6 +212,7 @@ def forecast_hierarchy(
         win_rates=win_rates,
         pipeline=pipe,
         settings={"horizon": horizon, "season_length": season, "n_paths": int(config.get("n_paths", 2000))},
+        calibration=calibration,
     )
 
 
@@ -238,8 +245,9 @@ def landing_table(
     product_line, rep_id, target_amount``) or a saved plan with the same columns; without
     it target, p_hit, gap and run rate are NaN. ``config``: the ``forecast`` section. Pass
     ``fc`` (from :func:`forecast_hierarchy`) to reuse fitted forecasts. ``calibration``
-    (from :func:`hit_calibration`) maps each simulated ``p_hit`` to the hit rate the
-    company's own backtests showed for such predictions.
+    (from :func:`hit_calibration`; default: the one ``fc`` carries) maps each simulated
+    ``p_hit`` to the hit rate the company's own backtests showed for such predictions;
+    the uncalibrated value is kept as ``p_hit_simulated``.
     """
     cfg = dict(config or {})
     p = _as_period(month)
@@ -273,8 +281,10 @@ def landing_table(
             target = float(t["target_amount"].sum()) if len(t) else float("nan")
         row = {"unique_id": uid, "dimension": "|".join(keys) or "total", "item": "|".join(keys.values()) or "total"}
         row.update(landing_summary(samples, point, ytd, target, remaining, lv))
-        if calibration is not None and np.isfinite(row["p_hit"]):
-            row["p_hit"] = calibration(row["p_hit"])
+        row["p_hit_simulated"] = row["p_hit"]
+        cal = calibration if calibration is not None else fc.calibration
+        if cal is not None and np.isfinite(row["p_hit"]):
+            row["p_hit"] = float(cal(row["p_hit"]))
         rows.append(row)
     return pd.DataFrame(rows)
 

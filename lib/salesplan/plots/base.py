@@ -28,7 +28,7 @@ RAG = {
     "ahead": "#2166ac",
     "none": "#bdbdbd",
 }
-RAG_SYMBOL = {"green": "●", "yellow": "▲", "red": "■", "dark_red": "✖", "ahead": "★", "none": "–"}
+RAG_SYMBOL = {"green": "●", "yellow": "▲", "red": "■", "dark_red": "◆", "ahead": "★", "none": "–"}
 
 CJK_FAMILY = "Noto Sans CJK SC"
 

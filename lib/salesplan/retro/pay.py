@@ -1,0 +1,145 @@
+"""Commissions in the retrospective: the month's statement per rep from actuals and plan,
+through the same engine the targets notebook uses (:mod:`salesplan.commission`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesplan.commission import STATEMENT_COLUMNS, commission_statement
+from salesplan.retro.flags import plan_months
+from salesplan.retro.periods import as_period, window
+from salesplan.targets.allocation import UNASSIGNED
+
+
+def rep_month_frame(
+    cube: pd.DataFrame,
+    plan: pd.DataFrame,
+    month: str | pd.Period,
+    reps: pd.DataFrame | None = None,
+    high_margin: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Commission input for the year to date: one row per rep and month from January to
+    ``month`` with ``actual`` (net sales), ``target`` (plan), ``high_margin_actual`` (from
+    ``high_margin``: ``month, rep_id, high_end_amount``; 0 when None) and ``team`` (the reps
+    table's ``team``, else the rep's region). Reps with sales or a target in the period are included."""
+    ytd = window(month, "ytd")
+    plan_m = plan_months(plan)
+    act = cube.loc[ytd.contains(cube["month"])]
+    a = act.groupby(["month", act["rep_id"].astype(str)])["net_amount"].sum().rename("actual")
+    pm = plan_m.loc[ytd.contains(plan_m["month"])].dropna(subset=["rep_id"])
+    pm = pm.loc[pm["rep_id"].astype(str) != UNASSIGNED]  # no rep to pay
+    t = pm.groupby(["month", pm["rep_id"].astype(str)])["target_amount"].sum().rename("target")
+    frame = pd.concat([a, t], axis=1).fillna(0.0)
+    if high_margin is not None and not high_margin.empty:
+        hm = high_margin.loc[ytd.contains(high_margin["month"])]
+        h = hm.groupby(["month", hm["rep_id"].astype(str)])["high_end_amount"].sum()
+        frame["high_margin_actual"] = h.reindex(frame.index).fillna(0.0)
+    else:
+        frame["high_margin_actual"] = 0.0
+    frame = frame.rename_axis(["month", "rep_id"]).reset_index()
+    if reps is not None:
+        r = reps.assign(rep_id=reps["rep_id"].astype(str)).drop_duplicates("rep_id").set_index("rep_id")
+        team = r["team"] if "team" in r.columns else r["region"]
+        frame["team"] = frame["rep_id"].map(team.astype(str)).fillna("(no team)")
+    return frame[
+        ["rep_id", "month", "actual", "target", "high_margin_actual", *(["team"] if "team" in frame else [])]
+    ].sort_values(["rep_id", "month"], ignore_index=True)
+
+
+def commission_report(
+    cube: pd.DataFrame,
+    plan: pd.DataFrame,
+    month: str | pd.Period,
+    rules: Mapping[str, Any],
+    reps: pd.DataFrame | None = None,
+    high_margin: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The month's commission per rep and the full year-to-date statement.
+
+    Returns ``(month_lines, statement)``: ``statement`` is
+    :func:`salesplan.commission.commission_statement` over :func:`rep_month_frame`;
+    ``month_lines`` are the lines of ``month`` with the rep's name and ``qtd_payout`` /
+    ``ytd_payout`` (sums of ``total_payout`` over the quarter / year to date).
+
+    Reps without any target in the year to date are left out: commission is earned against a
+    target, and the engine would otherwise pay the quarter-excess rate on all their sales.
+    """
+    p = as_period(month)
+    frame = rep_month_frame(cube, plan, p, reps, high_margin)
+    with_target = frame.groupby("rep_id")["target"].transform("sum") > 0
+    frame = frame.loc[with_target]
+    if frame.empty:
+        empty = pd.DataFrame(columns=[*STATEMENT_COLUMNS, "rep_name", "qtd_payout", "ytd_payout"])
+        return empty, pd.DataFrame(columns=STATEMENT_COLUMNS)
+    statement = commission_statement(frame, dict(rules))
+    qtd = window(p, "qtd")
+    sums = pd.DataFrame(
+        {
+            "qtd_payout": statement.loc[qtd.contains(statement["month"])].groupby("rep_id")["total_payout"].sum(),
+            "ytd_payout": statement.groupby("rep_id")["total_payout"].sum(),
+        }
+    )
+    lines = statement.loc[statement["month"] == p.to_timestamp()].merge(
+        sums, left_on="rep_id", right_index=True, how="left"
+    )
+    if reps is not None:
+        names = reps.assign(rep_id=reps["rep_id"].astype(str)).drop_duplicates("rep_id").set_index("rep_id")
+        lines.insert(1, "rep_name", lines["rep_id"].map(names["rep_name"].astype(str)).fillna(""))
+    return lines.reset_index(drop=True), statement
+
+
+def statement_text(line: Mapping[str, Any], rules: Mapping[str, Any], currency: str = "") -> str:
+    """A rep's month as arithmetic they can check by hand, one step per line."""
+
+    def money(v: float) -> str:
+        return f"{currency}{v:,.2f}"
+
+    mult = float(rules["high_margin_multiplier"])
+    att = line["attainment"]
+    att_text = "no target" if not np.isfinite(att) else f"{att:.2%}"
+    name = f"{line.get('rep_name', '')} ({line['rep_id']})".strip()
+    month = pd.Timestamp(line["month"]).strftime("%Y-%m")
+    steps = [
+        f"{name}, {month}",
+        f"  attainment      = actual {money(line['actual'])} / target {money(line['target'])} = {att_text}",
+        f"  tier            = {line['tier']} -> rate {line['rate']:.2%} ({rules['mode']} mode)",
+        f"  commission base = {money(line['actual'])} + ({mult:g} - 1) x high-margin {money(line['high_margin_actual'])}"
+        f" = {money(line['base_amount'])}",
+        f"  commission      = {money(line['commission'])}",
+    ]
+    if float(line["quarter_excess_bonus"]):
+        steps.append(
+            f"  quarter excess  = {float(rules['quarter_excess_rate']):.0%} x ({money(line['quarter_actual'])} - "
+            f"{money(line['quarter_target'])}) = {money(line['quarter_excess_bonus'])}"
+        )
+    if float(line["team_adjustment"]):
+        steps.append(
+            f"  team adjustment = {line['team_adjustment_pct']:+.0%} x commission (team attainment "
+            f"{line['team_attainment']:.1%}) = {money(line['team_adjustment'])}"
+        )
+    steps.append(f"  total payout    = {money(line['total_payout'])}")
+    return "\n".join(steps)
+
+
+def team_rules_text(rules: Mapping[str, Any]) -> list[str]:
+    """The team bonus / penalty rules in words, from the commission config."""
+    out = []
+    if rules.get("team_penalty_below") is not None:
+        out.append(
+            f"A team below {float(rules['team_penalty_below']):.0%} attainment in a month loses "
+            f"{float(rules['team_penalty_pct']):.0%} of that month's commission."
+        )
+    if rules.get("team_bonus_above") is not None:
+        out.append(
+            f"A team above {float(rules['team_bonus_above']):.0%} for {int(rules['team_bonus_months'])} consecutive "
+            f"months earns +{float(rules['team_bonus_pct']):.0%} on that month's commission."
+        )
+    out.append(
+        f"Quarter ends pay {float(rules['quarter_excess_rate']):.0%} extra on the part of the quarter above target; "
+        f"high-margin sales count x{float(rules['high_margin_multiplier']):g}."
+    )
+    return out

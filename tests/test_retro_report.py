@@ -1,0 +1,170 @@
+"""First screen, index-page figures, the year view, the recomputed previous month and the charts."""
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from salesplan import plots  # noqa: E402
+from salesplan.config import load_defaults  # noqa: E402
+from salesplan.plots import retro as retro_plots  # noqa: E402
+from salesplan.publish import normalise_figures  # noqa: E402
+from salesplan.retro.flags import deviation_flags, flag_counts, flag_matrix  # noqa: E402
+from salesplan.retro.kpi import format_kpi_table, kpi_table  # noqa: E402
+from salesplan.retro.landing import landing_comparison  # noqa: E402
+from salesplan.retro.periods import window  # noqa: E402
+from salesplan.retro.report import (  # noqa: E402
+    first_screen_text,
+    headline_figures,
+    publish_figures,
+    summary_for_month,
+    year_review,
+)
+from salesplan.retro.variance import contribution_steps, price_volume_mix_vs_plan, pvm_steps, variance_by_dimension  # noqa: E402
+from salesplan.targets.allocation import UNASSIGNED  # noqa: E402
+
+CONFIG = load_defaults()
+THRESHOLDS = CONFIG["retro"]["thresholds"]
+
+
+def _data():
+    rows = []
+    for year, scale in ((2025, 1.0), (2026, 1.1)):
+        for m in range(1, 13):
+            for region, rep in (("East", "R1"), ("West", "R2")):
+                for line in ("Pumps", "阀门"):
+                    rows.append(
+                        {
+                            "month": pd.Timestamp(year, m, 1),
+                            "region": region,
+                            "product_line": line,
+                            "tier": "core" if line == "Pumps" else "emerging",
+                            "rep_id": rep,
+                            "customer_id": f"C{m % 3}",
+                            "channel": "direct",
+                            "net_amount": 1000.0 * scale * (1.2 if region == "East" else 0.8),
+                            "cost_amount": 600.0,
+                            "paid_amount": 900.0,
+                            "quantity": 10,
+                        }
+                    )
+    cube = pd.DataFrame(rows)
+    plan = pd.DataFrame(
+        [
+            {"year": 2026, "month": m, "region": r, "product_line": pl, "rep_id": rep, "target_amount": 1050.0}
+            for m in range(1, 13)
+            for r, rep in (("East", "R1"), ("West", "R2"), ("West", UNASSIGNED))
+            for pl in ("Pumps", "阀门")
+            if rep != UNASSIGNED or m == 12
+        ]
+    )
+    reps = pd.DataFrame(
+        {"rep_id": ["R1", "R2"], "rep_name": ["王伟", "Li"], "region": ["East", "West"], "level": ["lead", "mid"]}
+    )
+    return cube, plan, reps
+
+
+def test_headline_figures_and_first_screen():
+    cube, plan, reps = _data()
+    cube = cube[cube["month"] <= pd.Timestamp("2026-06-01")]
+    fig = headline_figures(
+        cube, plan, "2026-06", {"landing": 50_000.0, "low": 48_000.0, "high": 52_000.0, "level": 80, "p_hit": 0.4}
+    )
+    assert fig["month_actual"] == pytest.approx(4 * 1100.0)
+    assert fig["month_target"] == 4 * 1050.0
+    assert fig["ytd_gap"] == pytest.approx(6 * 4 * 50.0)
+    assert fig["annual_target"] == 12 * 4 * 1050.0 + 2 * 1050.0  # the unassigned December rows count
+    flags = deviation_flags(cube, plan, "2026-06", reps, THRESHOLDS)
+    counts = flag_counts(flags)
+    text = first_screen_text(fig, counts, "2026-06", THRESHOLDS)
+    assert "Retrospective 2026-06" in text and "P(hit annual target) 40.0%" in text
+    assert "[green]" in text and "Flags (month + YTD items)" in text
+    published = normalise_figures(publish_figures(fig, counts, THRESHOLDS))
+    labels = [f["label"] for f in published]
+    assert labels[:3] == ["Month actual", "YTD actual", "YTD attainment"] and "P(hit annual target)" in labels
+    assert (
+        published[-1]["value"]
+        == f"{counts['dark_red'] + counts['red']} / {counts['yellow']} / {counts['green'] + counts['ahead']}"
+    )
+    no_landing = headline_figures(cube, plan, "2026-06")
+    assert np.isnan(no_landing["landing"])
+    assert "Landing        not available" in first_screen_text(no_landing, counts, "2026-06", THRESHOLDS)
+    assert all(f["label"] != "Landing" for f in publish_figures(no_landing, counts, THRESHOLDS))
+
+
+def test_unassigned_plan_counts_in_totals_but_is_not_a_rep():
+    cube, plan, reps = _data()
+    flags = deviation_flags(cube, plan, "2026-12", reps, THRESHOLDS)
+    assert UNASSIGNED not in set(flags.loc[flags["level"] == "rep", "rep_id"])
+    west = flags[(flags["period"] == "month") & (flags["level"] == "region") & (flags["key"] == "West")].iloc[0]
+    assert west["target"] == 4 * 1050.0
+
+
+def test_year_review_has_yoy_per_level():
+    cube, plan, _ = _data()
+    view = year_review(cube, plan, "2026-12")
+    assert set(view["level"]) == {"total", "region", "product_line", "rep"}
+    total = view[view["level"] == "total"].iloc[0]
+    assert total["yoy"] == pytest.approx(0.1)
+    assert total["actual"] == pytest.approx(view.loc[view["level"] == "region", "actual"].sum())
+
+
+def test_summary_for_month_recomputes_from_the_cut():
+    cube, plan, reps = _data()
+
+    def fake_landing(cut, month):
+        assert cut["month"].max() == pd.Timestamp("2026-05-01")  # nothing after the month
+        return {"landing": 1.0, "low": 0.5, "high": 1.5, "level": 80, "p_hit": 0.5}, {"2026-06": 7.0}
+
+    summary = summary_for_month(cube, plan, "2026-05", reps, CONFIG, fake_landing, "input")
+    assert summary["month"] == "2026-05"
+    assert summary["figures"]["ytd_actual"] == pytest.approx(5 * 4 * 1100.0)
+    assert summary["forecast_months"] == {"2026-06": 7.0}
+    assert {f["period"] for f in summary["flags"]} == {"month", "ytd"}
+
+
+def test_charts_render_with_titles_and_chinese_names():
+    plots.apply_theme()
+    cube, plan, reps = _data()
+    flags = deviation_flags(cube, plan, "2026-06", reps, THRESHOLDS)
+    win = window("2026-06", "ytd")
+    figs = [
+        retro_plots.deviation_heatmap(
+            flag_matrix(flags, "ytd", "deviation"), flag_matrix(flags, "ytd", "status"), "热图 deviation"
+        ),
+        retro_plots.variance_panels(
+            {
+                "pvm": pvm_steps(price_volume_mix_vs_plan(cube, plan, win)),
+                "region": contribution_steps(variance_by_dimension(cube, plan, win, "region"), "region"),
+            },
+            "variance",
+        ),
+        retro_plots.landing_chart(
+            landing_comparison(cube, plan, "2026-06").fillna({"low": np.nan}), 50_000.0, "landing"
+        ),
+        retro_plots.bridge(pd.DataFrame({"label": ["a", "b", "c"], "value": [100.0, -5.0, 95.0]}), "bridge"),
+    ]
+    table, trend = kpi_table(cube, plan, "2026-06", CONFIG["kpi"], THRESHOLDS)
+    figs.append(retro_plots.kpi_trends(trend, table, "kpi"))
+    assert format_kpi_table(table)["Goal"].iloc[1] == "35.0%"
+    lines = pd.DataFrame({"rep_id": ["R1", "R2"], "rep_name": ["王伟", "Li"], "attainment": [1.1, np.nan]})
+    figs.append(retro_plots.rep_attainment(lines, "reps", CONFIG["commission"]["tiers"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing glyph is a warning
+        for fig in figs:
+            fig.canvas.draw()
+            assert any(ax.get_title() for ax in fig.axes) or fig._suptitle is not None
+    plt.close("all")
+
+
+def test_december_first_screen_says_the_year_is_closed():
+    cube, plan, reps = _data()
+    fig = headline_figures(cube, plan, "2026-12", {"landing": 1.0, "low": 1.0, "high": 1.0, "level": 80, "p_hit": 0.0})
+    counts = flag_counts(deviation_flags(cube, plan, "2026-12", reps, THRESHOLDS))
+    text = first_screen_text(fig, counts, "2026-12", THRESHOLDS)
+    assert "year closed at" in text and "annual target reached" in text
