@@ -83,3 +83,33 @@ def test_coverage_ratio_compares_past_pipeline_with_sales() -> None:
     # Each month: 100 x 0.5 = 50 weighted, 150 sold -> coverage 3.
     assert cov.loc[("total", 1), "coverage"] == pytest.approx(3.0)
     assert cov.loc[("total", 1), "months"] == 5
+
+
+def test_pipeline_earns_its_weight_by_past_accuracy():
+    from salesplan.forecast.pipeline import earned_weights
+
+    months = pd.date_range("2026-01-01", periods=6, freq="MS")
+    actual = np.array([100.0, 110.0, 90.0, 105.0, 95.0, 100.0])
+    coverage = pd.DataFrame({"unique_id": ["total"] * 2, "lead": [1, 2], "coverage": [1.0, 1.0]})
+    # Lead 1: the pipeline was off by 10 every month -> mse 100; lead 2: exactly right.
+    history = pd.concat(
+        [
+            pd.DataFrame(
+                {"unique_id": "total", "month": months, "lead": 1, "weighted_amount": actual + 10, "actual": actual}
+            ),
+            pd.DataFrame(
+                {"unique_id": "total", "month": months, "lead": 2, "weighted_amount": actual, "actual": actual}
+            ),
+        ]
+    )
+    w = earned_weights(history, coverage, statistical_mse=[100.0, 25.0, 4.0], caps=[0.5, 0.3, 0.1]).set_index("lead")
+    # Equal accuracy earns 100 / (100 + 100) = 0.5, capped at 0.5.
+    assert w.loc[1, "mse_pipeline"] == pytest.approx(100.0)
+    assert w.loc[1, "earned"] == pytest.approx(0.5) and w.loc[1, "weight"] == pytest.approx(0.5)
+    # A perfect pipeline earns 1.0 but never more than its cap.
+    assert w.loc[2, "earned"] == pytest.approx(1.0) and w.loc[2, "weight"] == pytest.approx(0.3)
+    # No past months at lead 3: the configured cap is used as is.
+    assert w.loc[3, "months"] == 0 and w.loc[3, "weight"] == pytest.approx(0.1)
+    # A pipeline four times worse than the statistical forecast earns 1/5.
+    worse = earned_weights(history, coverage, statistical_mse=[25.0], caps=[0.5]).set_index("lead")
+    assert worse.loc[1, "weight"] == pytest.approx(25.0 / 125.0)

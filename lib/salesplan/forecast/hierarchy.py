@@ -23,7 +23,14 @@ from salesplan.forecast.landing import (
     landing_samples,
     landing_summary,
 )
-from salesplan.forecast.pipeline import blend, pipeline_coverage, stage_win_rates, weighted_pipeline
+from salesplan.forecast.pipeline import (
+    blend,
+    earned_weights,
+    pipeline_coverage,
+    pipeline_history,
+    stage_win_rates,
+    weighted_pipeline,
+)
 from salesplan.forecast.reconcile import parse_id, reconcile, series_id
 
 LEVELS: tuple[tuple[str, ...], ...] = ((), ("region",), ("product_line",), ("region", "product_line"), ("rep_id",))
@@ -80,7 +87,9 @@ class HierarchyForecast:
     (bands around ``blended``); ``fits``: engine fits per series; ``win_rates`` and
     ``pipeline`` (weighted pipeline by month and series) when a pipeline table was given;
     ``calibration``: the P(hit) recalibration learned from the company's own past
-    (:func:`hit_calibration`), unless ``p_hit_calibration.method`` is ``identity``.
+    (:func:`hit_calibration`), unless ``p_hit_calibration.method`` is ``identity``;
+    ``blend_weights``: the pipeline's weight per lead and how it was earned
+    (:func:`salesplan.forecast.pipeline.earned_weights`).
     """
 
     month: pd.Period
@@ -93,6 +102,7 @@ class HierarchyForecast:
     pipeline: pd.DataFrame | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     calibration: HitCalibration | None = None
+    blend_weights: pd.DataFrame | None = None
 
     def shift(self, uid: str) -> np.ndarray:
         """Blended minus the series' own forecast, per month: moves the series' sample paths."""
@@ -148,7 +158,7 @@ def forecast_hierarchy(
 
     first = (p + 1).to_timestamp()
     pcfg = dict(config.get("pipeline", {}) or {})
-    win_rates = pipe = None
+    win_rates = pipe = blend_weights = None
     if pipeline is not None and len(pipeline):
         as_of = (p + 1).to_timestamp() - pd.Timedelta(days=1)
         win_rates = stage_win_rates(
@@ -171,8 +181,18 @@ def forecast_hierarchy(
             if views
             else pd.DataFrame(columns=["unique_id", "ds", "open_amount", "weighted_amount", "opportunities"])
         )
-        weights = list(pcfg.get("blend_weights", [0.5, 0.3, 0.1]))
-        coverage = pipeline_coverage(pipeline, win_rates, history, levels, as_of, max_lead=max(len(weights), 1))
+        caps = list(pcfg.get("blend_weights", [0.5, 0.3, 0.1]))
+        past = pipeline_history(pipeline, win_rates, history, levels, as_of, max_lead=max(len(caps), 1))
+        coverage = pipeline_coverage(pipeline, win_rates, history, levels, as_of, history=past)
+        total_fit = fits.get("total")
+        stat_mse = (
+            np.nanmean(total_fit.cv_errors**2, axis=0)
+            if total_fit is not None and total_fit.cv_errors is not None and total_fit.cv_errors.size
+            else np.array([])
+        )
+        # One weight per lead for every series keeps the blend coherent across levels.
+        blend_weights = earned_weights(past, coverage, stat_mse, caps)
+        weights = blend_weights["weight"].tolist()
         blended = blend(rec, pipe, weights, first, coverage)
         # Coverage ratios differ by series: reconcile the blended figures once more so the
         # parts still add up to the whole.
@@ -213,6 +233,7 @@ def forecast_hierarchy(
         pipeline=pipe,
         settings={"horizon": horizon, "season_length": season, "n_paths": int(config.get("n_paths", 2000))},
         calibration=calibration,
+        blend_weights=blend_weights,
     )
 
 

@@ -17,8 +17,10 @@
 
   over the past months with snapshots (at least 3; else the total's ratio; else 1), and
   the pipeline forecast is ``weighted pipeline x coverage_k``.
-* **Blend**: for forecast month ``k`` (1 = next month) with pipeline weight ``w_k`` from
-  ``blend_weights`` (default 0.5, 0.3, 0.1),
+* **Blend**: for forecast month ``k`` (1 = next month) with pipeline weight ``w_k``: the
+  weight the pipeline has earned by its past accuracy on the company total (inverse-MSE
+  against the statistical forecast, :func:`earned_weights`), at most ``blend_weights``
+  (default 0.5, 0.3, 0.1),
 
       blended_k = w_k x pipeline_forecast_k + (1 - w_k) x statistical_k ; statistical_k after
 
@@ -126,17 +128,17 @@ def weighted_pipeline(
     )
 
 
-def pipeline_coverage(
+def pipeline_history(
     pipeline: pd.DataFrame,
     win_rates: pd.DataFrame,
     actuals: pd.DataFrame,
     levels: Sequence[Sequence[str]],
     as_of: pd.Timestamp,
     max_lead: int = 3,
-    min_months: int = 3,
 ) -> pd.DataFrame:
-    """Coverage ratio per series and lead (module docstring): ``unique_id, lead, months,
-    actual, weighted, coverage``. ``actuals``: ``unique_id, ds, y`` monthly sales."""
+    """What past snapshots expected against what was sold: one row per series, month and
+    lead with ``unique_id, month, lead, weighted_amount, actual``, for closed months only.
+    ``actuals``: ``unique_id, ds, y`` monthly sales."""
     from salesplan.forecast.reconcile import series_id
 
     snaps = pd.to_datetime(pipeline["snapshot_date"])
@@ -154,7 +156,7 @@ def pipeline_coverage(
             lead = (wp["month"].dt.to_period("M") - snap.to_period("M")).map(lambda d: d.n)
             ids = wp.apply(lambda r, b=by: series_id({k: str(r[k]) for k in b}), axis=1) if by else "total"
             rows.append(wp.assign(unique_id=ids, lead=lead)[["unique_id", "month", "lead", "weighted_amount"]])
-    cols = ["unique_id", "lead", "months", "actual", "weighted", "coverage"]
+    cols = ["unique_id", "month", "lead", "weighted_amount", "actual"]
     if not rows:
         return pd.DataFrame(columns=cols)
     w = pd.concat(rows, ignore_index=True)
@@ -162,7 +164,30 @@ def pipeline_coverage(
     a = actuals.rename(columns={"ds": "month", "y": "actual"})[["unique_id", "month", "actual"]]
     # Only months already closed by the as-of date can be compared.
     j = w.merge(a, on=["unique_id", "month"], how="inner")
-    j = j[j["month"] <= pd.Timestamp(as_of)]
+    return j[j["month"] <= pd.Timestamp(as_of)][cols].reset_index(drop=True)
+
+
+def pipeline_coverage(
+    pipeline: pd.DataFrame,
+    win_rates: pd.DataFrame,
+    actuals: pd.DataFrame,
+    levels: Sequence[Sequence[str]],
+    as_of: pd.Timestamp,
+    max_lead: int = 3,
+    min_months: int = 3,
+    history: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Coverage ratio per series and lead (module docstring): ``unique_id, lead, months,
+    actual, weighted, coverage``. ``actuals``: ``unique_id, ds, y`` monthly sales;
+    ``history``: a ready :func:`pipeline_history` table (computed when not given)."""
+    j = (
+        history
+        if history is not None
+        else pipeline_history(pipeline, win_rates, actuals, levels, as_of, max_lead=max_lead)
+    )
+    cols = ["unique_id", "lead", "months", "actual", "weighted", "coverage"]
+    if j.empty:
+        return pd.DataFrame(columns=cols)
     g = (
         j.groupby(["unique_id", "lead"])
         .agg(months=("month", "nunique"), actual=("actual", "sum"), weighted=("weighted_amount", "sum"))
@@ -171,6 +196,54 @@ def pipeline_coverage(
     ok = (g["months"] >= min_months) & (g["weighted"] > 0)
     g["coverage"] = np.where(ok, g["actual"] / g["weighted"].where(g["weighted"] > 0), np.nan)
     return g[cols]
+
+
+def earned_weights(
+    history: pd.DataFrame,
+    coverage: pd.DataFrame,
+    statistical_mse: Sequence[float],
+    caps: Sequence[float],
+    min_months: int = 3,
+    unique_id: str = "total",
+) -> pd.DataFrame:
+    """The pipeline's blend weight per lead, earned by its past accuracy on ``unique_id``.
+
+    For lead ``k``: ``mse_pipe_k`` = mean over past months of ``(actual - weighted x
+    coverage_k)^2`` (:func:`pipeline_history`, :func:`pipeline_coverage`);
+    ``mse_stat_k`` = the statistical forecast's mean squared cross-validation error at
+    horizon ``k`` (``statistical_mse[k-1]``). The inverse-MSE weight of two forecasts is
+
+        w_k = mse_stat_k / (mse_stat_k + mse_pipe_k),   used = min(cap_k, w_k)
+
+    so the configured ``blend_weights`` are maxima, and a pipeline that has predicted
+    worse than the statistical forecast gets less say. With fewer than ``min_months``
+    past months (or no statistical error) the cap is used as configured. Returns ``lead,
+    cap, months, mse_pipeline, mse_statistical, earned, weight``.
+    """
+    rows = []
+    for k, cap in enumerate(caps, start=1):
+        h = history[(history["unique_id"] == unique_id) & (history["lead"] == k)]
+        c = coverage[(coverage["unique_id"] == unique_id) & (coverage["lead"] == k)]["coverage"]
+        cov_k = float(c.iloc[0]) if len(c) and np.isfinite(c.iloc[0]) else 1.0
+        months = int(h["month"].nunique())
+        mse_pipe = float(np.mean((h["actual"] - h["weighted_amount"] * cov_k) ** 2)) if months else float("nan")
+        mse_stat = float(statistical_mse[k - 1]) if k - 1 < len(statistical_mse) else float("nan")
+        earned = float("nan")
+        if months >= min_months and np.isfinite(mse_stat) and np.isfinite(mse_pipe) and mse_stat + mse_pipe > 0:
+            earned = mse_stat / (mse_stat + mse_pipe)
+        weight = float(cap) if not np.isfinite(earned) else min(float(cap), earned)
+        rows.append(
+            {
+                "lead": k,
+                "cap": float(cap),
+                "months": months,
+                "mse_pipeline": mse_pipe,
+                "mse_statistical": mse_stat,
+                "earned": earned,
+                "weight": weight,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def blend(
