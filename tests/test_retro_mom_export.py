@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from salesplan.csvsafe import neutralise_formulas
 from salesplan.retro.export import (
     build_summary,
-    neutralise_formulas,
     read_summary,
     write_flags_csv,
     write_summary,

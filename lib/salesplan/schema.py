@@ -174,11 +174,11 @@ class DataValidationError(ValueError):
         return format_report(self.report, max_rows=max_rows, title=str(self), csv_path=csv_path)
 
     def write_csv(self, path: str | Path) -> Path:
-        """Write the full report as UTF-8 CSV with BOM (opens correctly in Excel) and return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.report.to_csv(path, index=False, encoding="utf-8-sig")
-        return path
+        """Write the full report as UTF-8 CSV with BOM (opens correctly in Excel), bad values that
+        look like formulas neutralised, and return the path."""
+        from salesplan.csvsafe import write_spreadsheet_csv
+
+        return write_spreadsheet_csv(self.report, path)
 
 
 def empty_report() -> pd.DataFrame:

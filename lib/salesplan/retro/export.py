@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesplan.csvsafe import write_spreadsheet_csv
 from salesplan.retro.periods import RetroInputError, as_period
 
 FLAGS_FILE = "flags.csv"
@@ -40,24 +41,6 @@ FLAG_EXPORT_COLUMNS = [
     "next_step",
 ]
 
-# A spreadsheet treats a cell starting with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Copy of ``frame`` where every text cell starting with ``= + - @``, a tab or a carriage
-    return is prefixed with a single quote, so a spreadsheet shows it as text instead of
-    running it as a formula. Numbers are left as numbers."""
-
-    def fix(value: Any) -> Any:
-        return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
-
-    out = frame.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(fix)
-    return out
-
 
 def write_flags_csv(flags: pd.DataFrame, folder: str | os.PathLike[str]) -> Path:
     """Write the flag list to ``folder/flags.csv``: UTF-8 with a byte-order mark (Excel then
@@ -69,10 +52,7 @@ def write_flags_csv(flags: pd.DataFrame, folder: str | os.PathLike[str]) -> Path
     out = flags[FLAG_EXPORT_COLUMNS].copy()
     out[["actual", "target", "gap"]] = out[["actual", "target", "gap"]].round(2)
     out[["attainment", "deviation"]] = out[["attainment", "deviation"]].round(4)
-    path = Path(folder) / FLAGS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    neutralise_formulas(out).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
-    return path
+    return write_spreadsheet_csv(out, Path(folder) / FLAGS_FILE)
 
 
 def write_year_review(view: pd.DataFrame, folder: str | os.PathLike[str]) -> Path:
@@ -84,10 +64,7 @@ def write_year_review(view: pd.DataFrame, folder: str | os.PathLike[str]) -> Pat
     ratios = [c for c in ("attainment", "yoy") if c in out]
     out[money] = out[money].round(2)
     out[ratios] = out[ratios].round(4)
-    path = Path(folder) / YEAR_REVIEW_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    neutralise_formulas(out).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
-    return path
+    return write_spreadsheet_csv(out, Path(folder) / YEAR_REVIEW_FILE)
 
 
 def _json_value(value: Any) -> Any:
