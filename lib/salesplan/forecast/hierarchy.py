@@ -29,7 +29,7 @@ from salesplan.forecast.pipeline import (
     pipeline_coverage,
     pipeline_history,
     stage_win_rates,
-    weighted_pipeline,
+    weighted_pipeline_series,
 )
 from salesplan.forecast.reconcile import parse_id, reconcile, series_id
 
@@ -164,23 +164,7 @@ def forecast_hierarchy(
         win_rates = stage_win_rates(
             pipeline, pcfg.get("stage_probability", {}), int(pcfg.get("min_closed", 10)), as_of=as_of
         )
-        views = []
-        for by in levels:
-            by = list(by)
-            if by and not set(by) <= set(pipeline.columns):
-                continue
-            wp = weighted_pipeline(pipeline, win_rates, as_of, by)
-            if wp.empty:
-                continue
-            ids = wp.apply(lambda r, b=by: series_id({k: str(r[k]) for k in b}), axis=1) if by else "total"
-            views.append(
-                wp.assign(unique_id=ids)[["unique_id", "month", "open_amount", "weighted_amount", "opportunities"]]
-            )
-        pipe = (
-            pd.concat(views, ignore_index=True).rename(columns={"month": "ds"})
-            if views
-            else pd.DataFrame(columns=["unique_id", "ds", "open_amount", "weighted_amount", "opportunities"])
-        )
+        pipe = weighted_pipeline_series(pipeline, win_rates, as_of, levels).rename(columns={"month": "ds"})
         caps = list(pcfg.get("blend_weights", [0.5, 0.3, 0.1]))
         past = pipeline_history(pipeline, win_rates, history, levels, as_of, max_lead=max(len(caps), 1))
         coverage = pipeline_coverage(pipeline, win_rates, history, levels, as_of, history=past)

@@ -128,6 +128,32 @@ def weighted_pipeline(
     )
 
 
+def weighted_pipeline_series(
+    pipeline: pd.DataFrame,
+    win_rates: pd.DataFrame,
+    as_of: pd.Timestamp,
+    levels: Sequence[Sequence[str]],
+) -> pd.DataFrame:
+    """:func:`weighted_pipeline` for every level of the hierarchy at once, as forecast series:
+    ``unique_id, month, open_amount, weighted_amount, opportunities`` (``unique_id`` as in
+    :func:`salesplan.forecast.reconcile.series_id`). Levels whose columns the pipeline lacks
+    are skipped."""
+    from salesplan.forecast.reconcile import series_id
+
+    cols = ["unique_id", "month", "open_amount", "weighted_amount", "opportunities"]
+    views = []
+    for by in levels:
+        by = list(by)
+        if by and not set(by) <= set(pipeline.columns):
+            continue
+        wp = weighted_pipeline(pipeline, win_rates, as_of, by)
+        if wp.empty:
+            continue
+        ids = wp.apply(lambda r, b=by: series_id({k: str(r[k]) for k in b}), axis=1) if by else "total"
+        views.append(wp.assign(unique_id=ids)[cols])
+    return pd.concat(views, ignore_index=True) if views else pd.DataFrame(columns=cols)
+
+
 def pipeline_history(
     pipeline: pd.DataFrame,
     win_rates: pd.DataFrame,
@@ -139,23 +165,16 @@ def pipeline_history(
     """What past snapshots expected against what was sold: one row per series, month and
     lead with ``unique_id, month, lead, weighted_amount, actual``, for closed months only.
     ``actuals``: ``unique_id, ds, y`` monthly sales."""
-    from salesplan.forecast.reconcile import series_id
-
     snaps = pd.to_datetime(pipeline["snapshot_date"])
     snaps = sorted(snaps[snaps <= as_of].unique())
     rows = []
     for snap in snaps:
         snap = pd.Timestamp(snap)
-        for by in levels:
-            by = list(by)
-            if by and not set(by) <= set(pipeline.columns):
-                continue
-            wp = weighted_pipeline(pipeline, win_rates, snap, by)
-            if wp.empty:
-                continue
-            lead = (wp["month"].dt.to_period("M") - snap.to_period("M")).map(lambda d: d.n)
-            ids = wp.apply(lambda r, b=by: series_id({k: str(r[k]) for k in b}), axis=1) if by else "total"
-            rows.append(wp.assign(unique_id=ids, lead=lead)[["unique_id", "month", "lead", "weighted_amount"]])
+        wp = weighted_pipeline_series(pipeline, win_rates, snap, levels)
+        if wp.empty:
+            continue
+        lead = (wp["month"].dt.to_period("M") - snap.to_period("M")).map(lambda d: d.n)
+        rows.append(wp.assign(lead=lead)[["unique_id", "month", "lead", "weighted_amount"]])
     cols = ["unique_id", "month", "lead", "weighted_amount", "actual"]
     if not rows:
         return pd.DataFrame(columns=cols)
