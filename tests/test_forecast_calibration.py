@@ -1,4 +1,4 @@
-"""Recalibrating P(hit) on backtest pairs: isotonic map, logistic map, shrinkage, backtest cases."""
+"""Recalibrating P(hit) on backtest pairs: isotonic, logistic and beta maps, shrinkage, backtest cases."""
 
 from __future__ import annotations
 
@@ -34,18 +34,60 @@ def test_logistic_calibration_recovers_optimism_and_overconfidence() -> None:
     p = rng.uniform(0.001, 0.999, 20000)
     truth = special.expit(-0.4 + 0.7 * special.logit(p))
     o = (rng.uniform(0, 1, len(p)) < truth).astype(float)
-    cal = fit_hit_calibration(p, o)
+    cal = fit_hit_calibration(p, o, method="logistic")
     assert cal.method == "logistic"
     assert cal.intercept == pytest.approx(-0.4, abs=0.1)
     assert cal.slope == pytest.approx(0.7, abs=0.05)
     assert cal(0.5) < 0.5  # optimistic simulation: an even chance is really less
     # Perfectly calibrated pairs leave the map at the identity.
     o_ok = (rng.uniform(0, 1, len(p)) < p).astype(float)
-    ident = fit_hit_calibration(p, o_ok)
+    ident = fit_hit_calibration(p, o_ok, method="logistic")
     assert ident(np.array([0.1, 0.5, 0.9])) == pytest.approx([0.1, 0.5, 0.9], abs=0.03)
     # A strong prior holds the map at the identity whatever the data.
-    held = fit_hit_calibration(p, o, prior_cases=1e7)
+    held = fit_hit_calibration(p, o, prior_cases=1e7, method="logistic")
     assert (held.intercept, held.slope) == pytest.approx((0.0, 1.0), abs=0.01)
+
+
+def _beta_truth(p: np.ndarray) -> np.ndarray:
+    """Optimistic where the target is a stretch (low p), about right where it is safe."""
+    return special.expit(-0.5 + 0.55 * np.log(p) - 1.0 * np.log1p(-p))
+
+
+def test_beta_calibration_bends_low_and_high_probabilities_separately() -> None:
+    rng = np.random.default_rng(11)
+    p = rng.uniform(0.001, 0.999, 40000)
+    o = (rng.uniform(0, 1, len(p)) < _beta_truth(p)).astype(float)
+    cal = fit_hit_calibration(p, o)
+    assert cal.method == "beta"
+    assert (cal.intercept, cal.slope, cal.slope_miss) == pytest.approx((-0.5, 0.55, 1.0), abs=0.1)
+    grid = np.linspace(0.02, 0.98, 49)
+    assert np.max(np.abs(cal(grid) - _beta_truth(grid))) < 0.03
+    # One slope cannot follow this shape: the logistic map misses it by far more.
+    logistic = fit_hit_calibration(p, o, method="logistic")
+    assert np.max(np.abs(logistic(grid) - _beta_truth(grid))) > 2 * np.max(np.abs(cal(grid) - _beta_truth(grid)))
+    # Out of sample the beta map scores better than both the raw and the logistic values.
+    p2 = rng.uniform(0.001, 0.999, 40000)
+    o2 = (rng.uniform(0, 1, len(p2)) < _beta_truth(p2)).astype(float)
+    assert brier_score(cal(p2), o2) < brier_score(logistic(p2), o2) < brier_score(p2, o2)
+
+
+def test_beta_calibration_reduces_to_the_logistic_map_and_the_identity() -> None:
+    rng = np.random.default_rng(5)
+    p = rng.uniform(0.001, 0.999, 20000)
+    # Logistic truth (b = c): the beta fit finds equal slopes.
+    o = (rng.uniform(0, 1, len(p)) < special.expit(-0.4 + 0.7 * special.logit(p))).astype(float)
+    cal = fit_hit_calibration(p, o)
+    assert cal.slope == pytest.approx(cal.slope_miss, abs=0.08)
+    assert cal.intercept == pytest.approx(-0.4, abs=0.12)
+    # Calibrated pairs: identity; a strong prior: identity whatever the data.
+    o_ok = (rng.uniform(0, 1, len(p)) < p).astype(float)
+    assert fit_hit_calibration(p, o_ok)(np.array([0.1, 0.5, 0.9])) == pytest.approx([0.1, 0.5, 0.9], abs=0.03)
+    held = fit_hit_calibration(p, o, prior_cases=1e7)
+    assert (held.intercept, held.slope, held.slope_miss) == pytest.approx((0.0, 1.0, 1.0), abs=0.01)
+    # Monotone: both slopes are kept non-negative, so the map never turns down.
+    anti = fit_hit_calibration(p, 1.0 - o_ok)
+    assert anti.slope >= 0 and anti.slope_miss >= 0
+    assert np.all(np.diff(anti(np.linspace(0, 1, 101))) >= -1e-12)
 
 
 def test_calibration_is_monotone_and_bounded() -> None:
@@ -133,7 +175,7 @@ def test_workbook_calibration_and_landing_table() -> None:
     assert few.method == "identity" and few.n_cases == 12 * 5
     cfg = {**CONFIG, "p_hit_calibration": {"back": [12], "min_cases": 20, "plan_factors": [0.9, 1.0, 1.1]}}
     learned = hit_calibration(cube, "2025-09", cfg)
-    assert learned.method == "logistic" and learned.n_cases == 12 * 3
+    assert learned.method == "beta" and learned.n_cases == 12 * 3
 
     fc = forecast_hierarchy(cube, "2025-09", CONFIG, n_jobs=1)
     targets = _targets(1.02)

@@ -7,12 +7,17 @@ import pandas as pd
 import pytest
 
 from salesplan.forecast.engine import (
+    DEFAULT_MODELS,
     ForecastInputError,
     _covariance,
+    _disaggregate,
     _fit_error_model,
+    _fit_members,
+    _temporal_view,
     fit_one,
     forecast_file,
     forecast_frame,
+    temporal_levels_for,
     validate_series,
 )
 
@@ -153,3 +158,68 @@ def test_paths_carry_the_covariance_so_sums_are_not_independent() -> None:
     assert paths.sum(axis=1).std() == pytest.approx(expected, rel=0.05)
     if f.cov[0, 1] > 0:
         assert expected > np.sqrt(np.trace(f.cov) * t_var)
+
+
+# --------------------------------------------------------------------------------------
+# Temporal views
+
+
+def test_disaggregate_keeps_each_period_total_and_the_monthly_shape() -> None:
+    periods = np.array([30.0, 60.0])
+    shape = np.array([1.0, 2.0, 3.0, 4.0, 4.0, 4.0])
+    out = _disaggregate(periods, shape, 3)
+    assert out.reshape(-1, 3).sum(axis=1) == pytest.approx(periods)
+    assert out[:3] == pytest.approx([5.0, 10.0, 15.0])  # proportional to 1:2:3
+    assert out[3:] == pytest.approx([20.0, 20.0, 20.0])
+
+
+def test_disaggregate_spreads_evenly_where_the_shape_has_zeros_or_returns() -> None:
+    out = _disaggregate(np.array([9.0]), np.array([0.0, -3.0, 6.0]), 3)
+    assert out.sum() == pytest.approx(9.0)
+    # Period total 9, shape total 3: each month gets (9 - 3) / 3 = 2 more.
+    assert out == pytest.approx([2.0, -1.0, 8.0])
+
+
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [(40, []), (47, []), (48, [2]), (72, [2, 3]), (96, [2, 3, 4]), (144, [2, 3, 4, 6]), (288, [2, 3, 4, 6, 12])],
+)
+def test_temporal_views_need_enough_whole_periods(n: int, expected: list[int]) -> None:
+    assert temporal_levels_for(n, 12) == expected
+    assert temporal_levels_for(n, 1) == []
+    assert temporal_levels_for(n, 12, levels=(3, 5, 24)) == ([3] if n // 3 >= 24 else [])
+
+
+def test_temporal_view_forecasts_add_up_to_the_period_forecasts() -> None:
+    y = _seasonal(96, seed=3)
+    h = 12
+    origins = np.arange(60, 96)
+    means, runs = _fit_members(y, h + 2, origins, 12, DEFAULT_MODELS)
+    mean_m = np.mean(list(means.values()), axis=0)
+    runs_m = np.nanmean(np.stack(list(runs.values())), axis=0)
+    vm, vr = _temporal_view(y, 3, h, origins, mean_m, runs_m, 12, DEFAULT_MODELS)
+    assert set(vm) == set(means)
+    agg = y.reshape(-1, 3).sum(axis=1)  # 96 months: 32 whole quarters, ending at the last month
+    m_a, _ = _fit_members(agg, 4, [], 4, DEFAULT_MODELS)
+    for name in vm:
+        assert vm[name].reshape(-1, 3).sum(axis=1) == pytest.approx(m_a[name][:4])
+        assert vr[name].shape == (len(origins), h)
+    # At an origin inside a quarter, the quarter's forecast (from the 20 whole quarters
+    # before it) is split in the shape of month 60 as seen and months 61, 62 as forecast.
+    r = int(np.where(origins == 61)[0][0])
+    _, runs_a = _fit_members(agg, 5, [20], 4, DEFAULT_MODELS)
+    shape = np.array([y[60], *runs_m[r, :2]])
+    for name in vm:
+        assert vr[name][r, :2] == pytest.approx(runs_a[name][0, 0] * shape[1:] / shape.sum())
+
+
+def test_fit_one_averages_the_views_it_has_history_for() -> None:
+    y = _seasonal(80, seed=4)
+    monthly = fit_one(y, 12, temporal_levels=())
+    views = fit_one(y, 12)
+    assert monthly.temporal_levels == (1,)
+    assert views.temporal_levels == (1, 2, 3)
+    assert not np.allclose(monthly.mean, views.mean)
+    assert np.all(np.isfinite(views.mean)) and np.all(np.diff(views.sd) >= -1e-9)
+    truth = 100 + 0.5 * np.arange(80, 92) + 15 * np.sin(2 * np.pi * np.arange(80, 92) / 12)
+    assert np.mean(np.abs(views.mean - truth)) < 6

@@ -11,6 +11,7 @@ from salesplan.forecast.backtest import backtest
 from salesplan.forecast.engine import (
     ForecastInputError,
     SeriesForecast,
+    engine_options,
     fit_series,
     fits_to_frame,
     forecast_file,
@@ -48,6 +49,7 @@ __all__ = [
     "blend",
     "brier_score",
     "fit_hit_calibration",
+    "engine_options",
     "fit_series",
     "fits_to_frame",
     "forecast_file",

@@ -15,10 +15,18 @@ and horizons of a series; ``skill = 1 - MASE / MASE_naive`` (> 0: better than na
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
-from salesplan.forecast.engine import fit_series, fits_to_frame, validate_series
+from salesplan.forecast.engine import (
+    DEFAULT_TEMPORAL_LEVELS,
+    DEFAULT_TEMPORAL_MIN_POINTS,
+    fit_series,
+    fits_to_frame,
+    validate_series,
+)
 
 
 def _scale(y: np.ndarray, m: int) -> float:
@@ -44,6 +52,9 @@ def backtest(
     level: int = 80,
     min_history: int = 13,
     n_jobs: int | None = None,
+    max_origins: int = 36,
+    temporal_levels: Sequence[int] = DEFAULT_TEMPORAL_LEVELS,
+    temporal_min_points: int = DEFAULT_TEMPORAL_MIN_POINTS,
 ) -> pd.DataFrame:
     """Rolling-origin accuracy per series (see module docstring).
 
@@ -62,7 +73,15 @@ def backtest(
         cut = data[(pos < size - back) & (size - back >= min_history)]
         if cut.empty:
             continue
-        fits = fit_series(cut, horizon, season_length=season_length, n_jobs=n_jobs)
+        fits = fit_series(
+            cut,
+            horizon,
+            season_length=season_length,
+            n_jobs=n_jobs,
+            max_origins=max_origins,
+            temporal_levels=temporal_levels,
+            temporal_min_points=temporal_min_points,
+        )
         fc = fits_to_frame(fits, [level])
         for uid, g in fc.groupby("unique_id"):
             train = cut.loc[cut["unique_id"] == uid, "y"].to_numpy()

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salesplan.forecast.engine import SeriesForecast, fit_series, fits_to_frame
+from salesplan.forecast.engine import SeriesForecast, engine_options, fit_series, fits_to_frame
 from salesplan.forecast.landing import (
     HitCalibration,
     fit_hit_calibration,
@@ -132,12 +132,7 @@ def forecast_hierarchy(
     season = int(config.get("season_length", 12))
     history = hierarchy_series(cube, p, levels, value)
     fits = fit_series(
-        history[["unique_id", "ds", "y"]],
-        horizon,
-        season_length=season,
-        max_origins=int(config.get("max_origins", 36)),
-        n_jobs=n_jobs,
-        keep_errors=True,
+        history[["unique_id", "ds", "y"]], horizon, n_jobs=n_jobs, keep_errors=True, **engine_options(config)
     )
     base = fits_to_frame(fits, lv)
     # One-month-ahead cross-validation errors, dated, for the MinT error covariance.
@@ -319,13 +314,12 @@ def hit_calibration(
         factors=tuple(float(f) for f in cal.get("plan_factors", (0.9, 0.95, 1.0, 1.05, 1.1))),
         n_paths=int(cfg.get("n_paths", 2000)),
         seed=int(cfg.get("seed", 0)),
-        season_length=int(cfg.get("season_length", 12)),
-        max_origins=int(cfg.get("max_origins", 36)),
+        **engine_options(cfg),
     )
     return fit_hit_calibration(
         pairs["p_hit"].to_numpy(),
         pairs["hit"].to_numpy(dtype=float),
-        method=str(cal.get("method", "logistic")),
+        method=str(cal.get("method", "beta")),
         prior_cases=float(cal.get("prior_cases", 50.0)),
         min_cases=int(cal.get("min_cases", 100)),
     )

@@ -33,7 +33,13 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from salesplan.forecast.engine import SeriesForecast, fit_series, validate_series
+from salesplan.forecast.engine import (
+    DEFAULT_TEMPORAL_LEVELS,
+    DEFAULT_TEMPORAL_MIN_POINTS,
+    SeriesForecast,
+    fit_series,
+    validate_series,
+)
 
 
 def landing_samples(
@@ -142,8 +148,10 @@ _P_EPS = 0.00025
 class HitCalibration:
     """Monotone map from the simulated P(hit) to the hit rate observed in backtests.
 
-    ``method="logistic"``: ``q = expit(intercept + slope * logit(p))`` (p clipped to
-    ``[_P_EPS, 1 - _P_EPS]``). ``method="isotonic"``: piecewise linear through
+    ``method="beta"``: ``q = expit(intercept + slope * ln(p) - slope_miss * ln(1 - p))``;
+    ``method="logistic"``: the same with ``slope_miss = slope``, i.e.
+    ``q = expit(intercept + slope * logit(p))`` (p clipped to ``[_P_EPS, 1 - _P_EPS]``
+    in both). ``method="isotonic"``: piecewise linear through
     ``(knots_p, knots_q)``, flat beyond the end knots. ``method="identity"``: ``q = p``
     (too few backtest cases to learn from). ``n_cases``: backtest cases it was learned from.
     """
@@ -151,15 +159,17 @@ class HitCalibration:
     method: str = "identity"
     intercept: float = 0.0
     slope: float = 1.0
+    slope_miss: float | None = None  # beta map only; None = the logistic map (= slope)
     knots_p: np.ndarray = field(default_factory=lambda: np.array([]))
     knots_q: np.ndarray = field(default_factory=lambda: np.array([]))
     n_cases: int = 0
 
     def __call__(self, p: np.ndarray | float) -> np.ndarray | float:
         arr = np.asarray(p, dtype=float)
-        if self.method == "logistic":
-            z = special.logit(np.clip(arr, _P_EPS, 1 - _P_EPS))
-            out = special.expit(self.intercept + self.slope * z)
+        if self.method in ("logistic", "beta"):
+            pc = np.clip(arr, _P_EPS, 1 - _P_EPS)
+            miss = self.slope if self.slope_miss is None else self.slope_miss
+            out = special.expit(self.intercept + self.slope * np.log(pc) - miss * np.log1p(-pc))
         elif self.method == "isotonic" and len(self.knots_p):
             out = np.interp(arr, self.knots_p, self.knots_q)
         else:
@@ -190,22 +200,26 @@ def fit_hit_calibration(
     p: np.ndarray,
     outcome: np.ndarray,
     *,
-    method: str = "logistic",
+    method: str = "beta",
     prior_cases: float = 50.0,
     min_cases: int = 100,
 ) -> HitCalibration:
     """Learn a monotone recalibration of P(hit) from backtest pairs (predicted p, 0/1 hit).
 
-    ``method="logistic"`` (default): ``logit q = a + b * logit p``, fitted by maximum
-    likelihood with a Gaussian penalty pulling ``(a, b)`` towards the identity ``(0, 1)``
-    worth ``prior_cases`` cases:
+    ``method="beta"`` (default; beta calibration, Kull, Silva Filho & Flach 2017):
+    ``logit q = a + b * ln p - c * ln(1 - p)`` with ``b, c >= 0`` (monotone), fitted by
+    maximum likelihood with a Gaussian penalty pulling ``(a, b, c)`` towards the identity
+    ``(0, 1, 1)`` worth ``prior_cases`` cases:
 
-        minimise  -sum[o log q + (1 - o) log(1 - q)] + 0.05 * prior_cases * (a^2 + (b - 1)^2)
+        minimise  -sum[o log q + (1 - o) log(1 - q)] + 0.05 * prior_cases * (a^2 + (b - 1)^2 + (c - 1)^2)
 
     (a typical case carries about 0.1 units of information on ``a``, so the penalty weighs
-    about as much as ``prior_cases`` cases that came out as predicted).
-    Two parameters: stable with the few hundred cases a company's own history gives;
-    ``b < 1`` means the simulation is over-confident, ``a < 0`` that it is optimistic.
+    about as much as ``prior_cases`` cases that came out as predicted). ``b`` and ``c``
+    bend the low and the high probabilities separately: a simulation can be optimistic
+    where the target is a stretch and right where it is safe, which one slope cannot
+    undo. ``method="logistic"``: the special case ``b = c`` (``logit q = a + b logit p``),
+    two parameters; ``b < 1`` means the simulation is over-confident, ``a < 0`` that it
+    is optimistic. Both are stable with the few hundred cases a company's own history gives.
 
     ``method="isotonic"``: isotonic regression (pool-adjacent-violators) of the outcomes on
     the predictions, each pooled block shrunk towards its own mean prediction as if
@@ -220,8 +234,8 @@ def fit_hit_calibration(
     o = np.asarray(outcome, dtype=float)
     if p.shape != o.shape:
         raise ValueError(f"predictions ({p.shape}) and outcomes ({o.shape}) differ in length")
-    if method not in ("logistic", "isotonic"):
-        raise ValueError(f"unknown calibration method {method!r}: use logistic or isotonic")
+    if method not in ("beta", "logistic", "isotonic"):
+        raise ValueError(f"unknown calibration method {method!r}: use beta, logistic or isotonic")
     ok = np.isfinite(p) & np.isfinite(o)
     p, o = p[ok], o[ok]
     if ((p < 0) | (p > 1)).any():
@@ -244,6 +258,24 @@ def fit_hit_calibration(
 
         res = optimize.minimize(loss, np.array([0.0, 1.0]), jac=True, method="L-BFGS-B")
         return HitCalibration("logistic", float(res.x[0]), float(res.x[1]), n_cases=int(len(p)))
+    if method == "beta":
+        pc = np.clip(p, _P_EPS, 1 - _P_EPS)
+        x = np.column_stack([np.ones(len(pc)), np.log(pc), -np.log1p(-pc)])
+        ridge = 0.1 * prior_cases
+        prior = np.array([0.0, 1.0, 1.0])
+
+        def loss_beta(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            eta = x @ theta
+            nll = -np.sum(o * special.log_expit(eta) + (1 - o) * special.log_expit(-eta))
+            pen = theta - prior
+            grad = x.T @ (special.expit(eta) - o) + ridge * pen
+            return float(nll + 0.5 * ridge * (pen @ pen)), grad
+
+        res = optimize.minimize(
+            loss_beta, prior, jac=True, method="L-BFGS-B", bounds=[(None, None), (0.0, None), (0.0, None)]
+        )
+        a, b, c = (float(v) for v in res.x)
+        return HitCalibration("beta", a, b, slope_miss=c, n_cases=int(len(p)))
     # Ties in p: hits first, so PAV pools every tie group into one block.
     order = np.lexsort((-o, p))
     ps, os_ = p[order], o[order]
@@ -268,6 +300,8 @@ def hit_backtest(
     n_jobs: int | None = None,
     season_length: int = 12,
     max_origins: int = 36,
+    temporal_levels: Sequence[int] = DEFAULT_TEMPORAL_LEVELS,
+    temporal_min_points: int = DEFAULT_TEMPORAL_MIN_POINTS,
 ) -> pd.DataFrame:
     """Backtest pairs (predicted P(hit), outcome) from each series' own history.
 
@@ -309,7 +343,13 @@ def hit_backtest(
         if not cuts:
             continue
         fits = fit_series(
-            pd.concat(cuts, ignore_index=True), 12, season_length=season_length, max_origins=max_origins, n_jobs=n_jobs
+            pd.concat(cuts, ignore_index=True),
+            12,
+            season_length=season_length,
+            max_origins=max_origins,
+            n_jobs=n_jobs,
+            temporal_levels=temporal_levels,
+            temporal_min_points=temporal_min_points,
         )
         for uid, (as_of, ytd, r, prev, actual) in meta.items():
             plans = np.asarray(factors, dtype=float) * prev
