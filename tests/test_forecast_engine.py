@@ -15,10 +15,12 @@ from salesplan.forecast.engine import (
     _fit_members,
     _temporal_view,
     fit_one,
+    fit_series,
     forecast_file,
     forecast_frame,
     temporal_levels_for,
     validate_series,
+    views_used,
 )
 
 
@@ -223,3 +225,18 @@ def test_fit_one_averages_the_views_it_has_history_for() -> None:
     assert np.all(np.isfinite(views.mean)) and np.all(np.diff(views.sd) >= -1e-9)
     truth = 100 + 0.5 * np.arange(80, 92) + 15 * np.sin(2 * np.pi * np.arange(80, 92) / 12)
     assert np.mean(np.abs(views.mean - truth)) < 6
+
+
+def test_views_used_counts_series_per_combination_of_views() -> None:
+    fits = fit_series(
+        _frame({"long": _seasonal(80), "short": _seasonal(40, seed=2), "mid": _seasonal(50)}), 3, n_jobs=1
+    )
+    table = views_used(fits)
+    assert table.to_dict("records") == [
+        {"views": "monthly", "series": 1},
+        {"views": "monthly + 2 months", "series": 1},
+        {"views": "monthly + 2, 3 months", "series": 1},
+    ]
+    assert views_used(fit_series(_frame({"a": _seasonal(80)}), 3, n_jobs=1, temporal_levels=())).to_dict("records") == [
+        {"views": "monthly", "series": 1}
+    ]

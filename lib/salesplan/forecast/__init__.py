@@ -17,6 +17,7 @@ from salesplan.forecast.engine import (
     forecast_file,
     forecast_frame,
     validate_series,
+    views_used,
 )
 from salesplan.forecast.hierarchy import (
     HierarchyForecast,
@@ -69,5 +70,6 @@ __all__ = [
     "series_id",
     "stage_win_rates",
     "validate_series",
+    "views_used",
     "weighted_pipeline",
 ]

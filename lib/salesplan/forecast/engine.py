@@ -711,6 +711,26 @@ def fits_to_frame(
     return pd.concat(frames, ignore_index=True)[cols]
 
 
+def views_used(fits: dict[str, SeriesForecast] | Iterable[SeriesForecast]) -> pd.DataFrame:
+    """How many series each combination of views was used for (module docstring, step 2).
+
+    Returns ``views, series``: ``views`` is "monthly" or e.g. "monthly + 2, 3 months".
+    """
+    values = fits.values() if isinstance(fits, dict) else fits
+    labels = [
+        "monthly"
+        + (" + " + ", ".join(str(k) for k in f.temporal_levels[1:]) + " months" if len(f.temporal_levels) > 1 else "")
+        for f in values
+    ]
+    return (
+        pd.Series(labels, dtype=object)
+        .value_counts()
+        .rename_axis("views")
+        .reset_index(name="series")
+        .sort_values(["series", "views"], ascending=[False, True], ignore_index=True)
+    )
+
+
 def _check_levels(levels: Sequence[int] | int) -> list[int]:
     if isinstance(levels, int | float):
         levels = [levels]
