@@ -409,6 +409,16 @@ def _temporal_view(
     return means, runs
 
 
+def _observed_after(y: np.ndarray, origins: np.ndarray, h: int) -> np.ndarray:
+    """``origins x h``: the ``h`` values that followed each origin ``t`` (``y[t:t+h]``), NaN
+    where not yet observed."""
+    out = np.full((len(origins), h), np.nan)
+    for r, t in enumerate(origins):
+        k = min(h, len(y) - t)
+        out[r, :k] = y[t : t + k]
+    return out
+
+
 def _mix_members(
     y: np.ndarray,
     means: dict[str, np.ndarray],
@@ -420,12 +430,7 @@ def _mix_members(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """Combine one view's members (module docstring, step 4): ``(mean, runs, weights)``."""
     names = list(means)
-    n = len(y)
-    h = runs[names[0]].shape[1]
-    observed = np.full((len(origins), h), np.nan)
-    for r, t in enumerate(origins):
-        k = min(h, n - t)
-        observed[r, :k] = y[t : t + k]
+    observed = _observed_after(y, origins, runs[names[0]].shape[1])
     mse = []
     for k in names:
         e = observed - runs[k]
@@ -530,10 +535,7 @@ def fit_one(
         warnings.simplefilter("ignore", RuntimeWarning)  # an origin where no temporal view ran
         at_origins = np.nanmean(np.stack(views_runs), axis=0)
 
-    errs = np.full((len(origins), h), np.nan)
-    for r, t in enumerate(origins):
-        k = min(h, n - t)
-        errs[r, :k] = y[t : t + k] - at_origins[r, :k]
+    errs = _observed_after(y, origins, h) - at_origins
     return _calibrate(
         y,
         mean,
