@@ -67,6 +67,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -387,12 +388,14 @@ def _temporal_view(
     prefixes = (starts - offset) // k
     usable = prefixes >= 4
     periods = -(-(horizon + k - 1) // k)
-    means_a, runs_a = _fit_members(agg, periods, sorted(set(prefixes[usable].tolist())), m, models)
-    pos = {p: i for i, p in enumerate(sorted(set(prefixes[usable].tolist())))}
+    p0 = -(-horizon // k)  # periods the final forecast needs
+    # Origins inside the same period share its prefix: run each prefix forward once.
+    distinct = sorted(set(prefixes[usable].tolist()))
+    means_a, runs_a = _fit_members(agg, periods, distinct, m, models)
+    pos = {p: i for i, p in enumerate(distinct)}
     means: dict[str, np.ndarray] = {}
     runs: dict[str, np.ndarray] = {}
     for name, a_mean in means_a.items():
-        p0 = -(-horizon // k)
         means[name] = _disaggregate(a_mean[:p0], monthly_mean[: p0 * k], k)[:horizon]
         out = np.full((len(origins), horizon), np.nan)
         for r, t in enumerate(origins):
@@ -616,7 +619,7 @@ def default_n_jobs() -> int:
     return max(os.cpu_count() or 1, 1)
 
 
-def engine_options(config: Mapping[str, object] | None) -> dict[str, object]:
+def engine_options(config: Mapping[str, Any] | None) -> dict[str, Any]:
     """The engine's settings from a ``forecast`` config section, as ``fit_series`` keywords.
 
     Keys read (defaults in brackets): ``season_length`` (12), ``max_origins`` (36),
@@ -624,10 +627,10 @@ def engine_options(config: Mapping[str, object] | None) -> dict[str, object]:
     """
     cfg = dict(config or {})
     return {
-        "season_length": int(cfg.get("season_length", 12)),  # type: ignore[call-overload]
-        "max_origins": int(cfg.get("max_origins", 36)),  # type: ignore[call-overload]
-        "temporal_levels": tuple(int(k) for k in cfg.get("temporal_levels", DEFAULT_TEMPORAL_LEVELS) or ()),  # type: ignore[union-attr]
-        "temporal_min_points": int(cfg.get("temporal_min_points", DEFAULT_TEMPORAL_MIN_POINTS)),  # type: ignore[call-overload]
+        "season_length": int(cfg.get("season_length", 12)),
+        "max_origins": int(cfg.get("max_origins", 36)),
+        "temporal_levels": tuple(int(k) for k in cfg.get("temporal_levels", DEFAULT_TEMPORAL_LEVELS) or ()),
+        "temporal_min_points": int(cfg.get("temporal_min_points", DEFAULT_TEMPORAL_MIN_POINTS)),
     }
 
 

@@ -146,14 +146,19 @@ def _temp_file(path: Path) -> Path:
     return path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
 
 
+def _write_synced(tmp: Path, data: bytes) -> None:
+    """Create ``tmp`` (exclusively) holding ``data``, flushed to disk before it is published."""
+    with open(tmp, "xb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def _write_new(path: Path, data: bytes) -> None:
     """Create ``path`` with ``data`` atomically; fail with FileExistsError if it exists (never overwrite)."""
     tmp = _temp_file(path)
     try:
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        _write_synced(tmp, data)
         try:
             # A hard link publishes the complete file under its name and refuses an existing name.
             os.link(tmp, path)
@@ -170,10 +175,7 @@ def _write_new(path: Path, data: bytes) -> None:
 def _write_replace(path: Path, data: bytes) -> None:
     tmp = _temp_file(path)
     try:
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        _write_synced(tmp, data)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
