@@ -185,3 +185,63 @@ def test_workbook_calibration_and_landing_table() -> None:
     cal = cal.set_index("unique_id")
     assert cal["p_hit"].to_numpy() == pytest.approx(pessimist(raw["p_hit"].to_numpy()))
     assert cal["landing"].equals(raw["landing"])
+
+
+def test_backtest_cuts_then_pairs_equal_hit_backtest() -> None:
+    from salesplan.forecast.landing import backtest_cuts, hit_pairs
+
+    rng = np.random.default_rng(8)
+    t = np.arange(60)
+    df = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "unique_id": k,
+                    "ds": pd.date_range("2019-01-01", periods=60, freq="MS"),
+                    "y": 100 + s * t + 8 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 3, 60),
+                }
+            )
+            for k, s in (("a", 1.0), ("b", -0.5))
+        ],
+        ignore_index=True,
+    )
+    opts = {"back": (12, 24), "n_jobs": 1, "temporal_levels": ()}
+    cuts = backtest_cuts(df, **opts)
+    assert [c.back for c in cuts] == [12, 24]
+    # 60 months end Dec 2023: cut 12 is as of Dec 2022, target year 2023 (nothing closed yet).
+    first = cuts[0].cases.set_index("unique_id").loc["a"]
+    assert first["as_of"] == pd.Timestamp("2022-12-01") and first["remaining"] == 12 and first["ytd"] == 0.0
+    y = df.loc[df["unique_id"] == "a", "y"].to_numpy()
+    assert first["prev_year"] == pytest.approx(y[36:48].sum()) and first["actual"] == pytest.approx(y[48:60].sum())
+    once = hit_pairs(cuts, factors=(0.9, 1.1), n_paths=400, seed=3)
+    direct = hit_backtest(df, factors=(0.9, 1.1), n_paths=400, seed=3, **opts)
+    pd.testing.assert_frame_equal(once, direct)
+    # The fitted cuts can be sampled again with another seed: same cases, new draws.
+    again = hit_pairs(cuts, factors=(0.9, 1.1), n_paths=400, seed=4)
+    assert again[["unique_id", "back", "plan", "hit"]].equals(once[["unique_id", "back", "plan", "hit"]])
+    assert not again["p_hit"].equals(once["p_hit"])
+
+
+def test_worst_decile_ignores_thin_deciles() -> None:
+    from salesplan.forecast.landing import worst_decile
+
+    p = np.r_[np.full(200, 0.15), np.full(50, 0.85)]
+    o = np.r_[np.ones(40), np.zeros(160), np.zeros(50)]  # 20 % observed vs 15 %; 0 % vs 85 %
+    assert worst_decile(p, o) == pytest.approx(5.0)
+    assert worst_decile(p, o, min_cases=50) == pytest.approx(85.0)
+    assert np.isnan(worst_decile(p, o, min_cases=500))
+
+
+def test_reliability_noise_floor_of_a_perfect_forecaster() -> None:
+    from salesplan.forecast.landing import reliability_noise_floor
+
+    # 2,000 independent cases at 0.5: standard error 1.1 points, always within 5.
+    big = reliability_noise_floor(np.full(2000, 0.5), draws=200, seed=1)
+    assert big["share_within"] == 1.0
+    # 100 cases: standard error 5 points, within 5 about 68 % + a little for the discrete count.
+    small = reliability_noise_floor(np.full(100, 0.5), draws=400, seed=1)
+    assert 0.6 < small["share_within"] < 0.85
+    assert 3.0 < small["median_worst"] < 5.0
+    # One shared draw per group: 25 series x 4 identical plans is 25 outcomes, not 100.
+    grouped = reliability_noise_floor(np.full(100, 0.5), np.repeat(np.arange(25), 4), draws=400, seed=1)
+    assert grouped["median_worst"] > 1.5 * small["median_worst"]

@@ -28,25 +28,32 @@ from salesplan.forecast.hierarchy import (
     landing_table,
 )
 from salesplan.forecast.landing import (
+    BacktestCut,
     HitCalibration,
+    backtest_cuts,
     brier_score,
     fit_hit_calibration,
     hit_backtest,
+    hit_pairs,
     landing_samples,
     landing_summary,
     prob_hit,
+    reliability_noise_floor,
     reliability_table,
+    worst_decile,
 )
 from salesplan.forecast.pipeline import blend, pipeline_coverage, stage_win_rates, weighted_pipeline
 from salesplan.forecast.reconcile import parse_id, reconcile, series_id
 
 __all__ = [
+    "BacktestCut",
     "ForecastInputError",
     "HierarchyForecast",
     "HitCalibration",
     "SeriesForecast",
     "annual_targets",
     "backtest",
+    "backtest_cuts",
     "blend",
     "brier_score",
     "fit_hit_calibration",
@@ -59,6 +66,7 @@ __all__ = [
     "hierarchy_series",
     "hit_backtest",
     "hit_calibration",
+    "hit_pairs",
     "landing_samples",
     "landing_summary",
     "landing_table",
@@ -66,10 +74,12 @@ __all__ = [
     "pipeline_coverage",
     "prob_hit",
     "reconcile",
+    "reliability_noise_floor",
     "reliability_table",
     "series_id",
     "stage_win_rates",
     "validate_series",
     "views_used",
     "weighted_pipeline",
+    "worst_decile",
 ]

@@ -135,6 +135,50 @@ def reliability_table(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> pd.
     return pd.DataFrame(rows)
 
 
+def worst_decile(p: np.ndarray, outcome: np.ndarray, min_cases: int = 100, bins: int = 10) -> float:
+    """Largest ``|observed - predicted|`` (points) over the deciles of
+    :func:`reliability_table` holding at least ``min_cases`` cases (NaN if none does)."""
+    rel = reliability_table(p, outcome, bins)
+    diff = rel.loc[rel["cases"] >= min_cases, "difference"].abs()
+    return float(diff.max()) if len(diff) else float("nan")
+
+
+def reliability_noise_floor(
+    p: np.ndarray,
+    groups: np.ndarray | None = None,
+    *,
+    tolerance: float = 5.0,
+    min_cases: int = 100,
+    draws: int = 1000,
+    seed: int | np.random.Generator | None = 0,
+) -> dict[str, float]:
+    """How far from the diagonal a *perfectly calibrated* forecaster's reliability table lands
+    by chance, for these predictions and this many cases.
+
+    Each draw makes outcomes that the predictions ``p`` describe exactly and scores them
+    with :func:`worst_decile`. Cases sharing a ``groups`` value are one outcome measured
+    against several thresholds (one series' year total against several plans): they share
+    one uniform draw ``u``, and case ``i`` counts as hit when ``u < p_i``, so a series that
+    misses a low plan cannot meet a higher one. Without ``groups`` every case is drawn on
+    its own. Returns ``share_within`` (share of draws whose worst decile is within
+    ``tolerance`` points), ``median_worst`` and ``p90_worst``. Real outcomes add calendar
+    shocks shared across series, so the true floor is, if anything, higher.
+    """
+    p = np.asarray(p, dtype=float)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if groups is None:
+        codes, n_groups = np.arange(len(p)), len(p)
+    else:
+        codes, uniques = pd.factorize(pd.Series(groups))
+        n_groups = len(uniques)
+    worst = np.array([worst_decile(p, rng.random(n_groups)[codes] < p, min_cases) for _ in range(int(draws))])
+    return {
+        "share_within": float(np.mean(worst <= tolerance)),
+        "median_worst": float(np.median(worst)),
+        "p90_worst": float(np.quantile(worst, 0.9)),
+    }
+
+
 # --------------------------------------------------------------------------------------
 # Calibrating P(hit) on the series' own past
 
@@ -290,6 +334,106 @@ def fit_hit_calibration(
     return HitCalibration("isotonic", knots_p=knots_p, knots_q=knots_q, n_cases=int(len(p)))
 
 
+@dataclass(frozen=True)
+class BacktestCut:
+    """The engine refitted ``back`` months before each series' last month.
+
+    ``fits``: one :class:`~salesplan.forecast.engine.SeriesForecast` per series;
+    ``cases``: one row per series with ``unique_id, as_of, ytd, remaining, prev_year,
+    actual`` (months of the target year closed at the as-of month summed, months left,
+    the previous calendar year's total and the target year's actual total).
+    """
+
+    back: int
+    fits: dict[str, SeriesForecast]
+    cases: pd.DataFrame
+
+
+def backtest_cuts(
+    df: pd.DataFrame,
+    *,
+    back: Sequence[int] = (12,),
+    n_jobs: int | None = None,
+    season_length: int = 12,
+    max_origins: int = 36,
+    temporal_levels: Sequence[int] = DEFAULT_TEMPORAL_LEVELS,
+    temporal_min_points: int = DEFAULT_TEMPORAL_MIN_POINTS,
+) -> list[BacktestCut]:
+    """Refit the engine on each series cut ``b`` months back, for every ``b`` in ``back``.
+
+    The as-of month is the cut's last month; the target year is the calendar year in
+    progress then (the next one when the as-of month is December), so ``b >= 12`` keeps
+    the whole target year observed for every as-of month. Series too short for a cut
+    (less than a full previous year plus the closed months before it, or a target year
+    not yet complete) are left out of it. Fitting is the slow part: :func:`hit_pairs`
+    then simulates from the cuts as often as needed.
+    """
+    data = validate_series(df)
+    out = []
+    for b in back:
+        b = int(b)
+        if b < 1:
+            raise ValueError(f"back must be a positive number of months, got {b}")
+        pieces, rows = [], []
+        for uid, g in data.groupby("unique_id", sort=True):
+            y, ds = g["y"].to_numpy(), g["ds"].reset_index(drop=True)
+            t0 = len(y) - b
+            if t0 < 1:
+                continue
+            m = int(ds.iloc[t0 - 1].month) % 12  # months of the target year closed at the as-of month
+            r = 12 - m
+            if t0 - m - 12 < 0 or t0 + r > len(y):
+                continue
+            rows.append(
+                {
+                    "unique_id": uid,
+                    "as_of": ds.iloc[t0 - 1],
+                    "ytd": float(y[t0 - m : t0].sum()),
+                    "remaining": r,
+                    "prev_year": float(y[t0 - m - 12 : t0 - m].sum()),
+                    "actual": float(y[t0 - m : t0 + r].sum()),
+                }
+            )
+            pieces.append(g.iloc[:t0])
+        if not pieces:
+            continue
+        fits = fit_series(
+            pd.concat(pieces, ignore_index=True),
+            12,
+            season_length=season_length,
+            max_origins=max_origins,
+            n_jobs=n_jobs,
+            temporal_levels=temporal_levels,
+            temporal_min_points=temporal_min_points,
+        )
+        out.append(BacktestCut(b, fits, pd.DataFrame(rows)))
+    return out
+
+
+def hit_pairs(
+    cuts: Sequence[BacktestCut],
+    *,
+    factors: Sequence[float] = (0.95, 1.0, 1.05, 1.10),
+    n_paths: int = 2000,
+    seed: int | np.random.Generator | None = 0,
+) -> pd.DataFrame:
+    """(Simulated P(hit), outcome) pairs from refitted cuts: plans = previous year x ``factors``.
+
+    One row per series, cut and factor: ``unique_id, back, as_of, factor, plan, p_hit, hit``
+    (``hit``: the target year's actual total reached the plan).
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    cols = ["unique_id", "back", "as_of", "factor", "plan", "p_hit", "hit"]
+    rows = []
+    for cut in cuts:
+        for c in cut.cases.itertuples(index=False):
+            plans = np.asarray(factors, dtype=float) * c.prev_year
+            s = landing_samples(cut.fits[c.unique_id], c.ytd, c.remaining, n_paths=n_paths, seed=rng)
+            for f, plan, ph in zip(factors, plans, np.atleast_1d(prob_hit(s, plans)), strict=True):
+                rows.append([c.unique_id, cut.back, c.as_of, float(f), float(plan), float(ph), bool(c.actual >= plan)])
+    return pd.DataFrame(rows, columns=cols)
+
+
 def hit_backtest(
     df: pd.DataFrame,
     *,
@@ -305,55 +449,19 @@ def hit_backtest(
 ) -> pd.DataFrame:
     """Backtest pairs (predicted P(hit), outcome) from each series' own history.
 
-    For every ``b`` in ``back`` the engine is refitted on each series cut ``b`` months
-    before its last month (the as-of month). The target year is the calendar year in
-    progress then (the next one when the as-of month is December); its plans are the
-    previous calendar year's total x each of ``factors``; the outcome is whether the
-    actual total of the target year (all observed by the last month, so ``b >= 12`` for
-    every as-of month) reached the plan. Returns one row per series, cut and factor:
-    ``unique_id, back, as_of, factor, plan, p_hit, hit``. Series too short for a cut (less
-    than a full previous year plus the closed months before it) are left out.
+    :func:`backtest_cuts` (the engine refitted ``b`` months before each series' last month,
+    for every ``b`` in ``back``) followed by :func:`hit_pairs` (plans = the previous
+    calendar year's total x each of ``factors``; outcome: the target year's actual total
+    reached the plan). Returns one row per series, cut and factor:
+    ``unique_id, back, as_of, factor, plan, p_hit, hit``.
     """
-    data = validate_series(df)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    cols = ["unique_id", "back", "as_of", "factor", "plan", "p_hit", "hit"]
-    rows = []
-    for b in back:
-        b = int(b)
-        if b < 1:
-            raise ValueError(f"back must be a positive number of months, got {b}")
-        cuts, meta = [], {}
-        for uid, g in data.groupby("unique_id", sort=True):
-            y, ds = g["y"].to_numpy(), g["ds"].reset_index(drop=True)
-            t0 = len(y) - b
-            if t0 < 1:
-                continue
-            m = int(ds.iloc[t0 - 1].month) % 12  # months of the target year closed at the as-of month
-            r = 12 - m
-            if t0 - m - 12 < 0 or t0 + r > len(y):
-                continue
-            meta[uid] = (
-                ds.iloc[t0 - 1],
-                float(y[t0 - m : t0].sum()),
-                r,
-                float(y[t0 - m - 12 : t0 - m].sum()),
-                float(y[t0 - m : t0 + r].sum()),
-            )
-            cuts.append(g.iloc[:t0])
-        if not cuts:
-            continue
-        fits = fit_series(
-            pd.concat(cuts, ignore_index=True),
-            12,
-            season_length=season_length,
-            max_origins=max_origins,
-            n_jobs=n_jobs,
-            temporal_levels=temporal_levels,
-            temporal_min_points=temporal_min_points,
-        )
-        for uid, (as_of, ytd, r, prev, actual) in meta.items():
-            plans = np.asarray(factors, dtype=float) * prev
-            s = landing_samples(fits[uid], ytd, r, n_paths=n_paths, seed=rng)
-            for f, plan, ph in zip(factors, plans, np.atleast_1d(prob_hit(s, plans)), strict=True):
-                rows.append([uid, b, as_of, float(f), float(plan), float(ph), bool(actual >= plan)])
-    return pd.DataFrame(rows, columns=cols)
+    cuts = backtest_cuts(
+        df,
+        back=back,
+        n_jobs=n_jobs,
+        season_length=season_length,
+        max_origins=max_origins,
+        temporal_levels=temporal_levels,
+        temporal_min_points=temporal_min_points,
+    )
+    return hit_pairs(cuts, factors=factors, n_paths=n_paths, seed=seed)
