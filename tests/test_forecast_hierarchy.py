@@ -18,8 +18,6 @@ CONFIG = {
     "levels": [80, 95],
     "horizon": 4,
     "season_length": 12,
-    "n_paths": 2000,
-    "seed": 1,
     "reconciliation": "mint_shrink",
     "max_origins": 12,
     "pipeline": {"stage_probability": {"proposal": 0.4}, "blend_weights": [0.5, 0.3], "min_closed": 10},

@@ -197,7 +197,7 @@ def test_statistical_landing_comes_from_the_forecast_library():
             for pl in ("P", "Q")
         ]
     )
-    config = DEFAULTS["forecast"] | {"n_paths": 400}
+    config = DEFAULTS["forecast"]
     table, months = landing.statistical_landing(cube, plan, "2026-09", config, by=("region",))
     assert list(months) == ["2026-10", "2026-11", "2026-12"]
     t = table.set_index("unique_id")

@@ -57,7 +57,9 @@ Method, per series:
    when run forward, which makes the errors slightly optimistic; the t scale also absorbs
    that (measured coverage: benchmarks/README.md).
 7. **Sample paths.** Multivariate normal (same covariance, same t scale), so that a sum of
-   months (a year-end landing) has the right, correlated, spread.
+   months (a year-end landing) has the right, correlated, spread; the sum of a path's first
+   ``r`` months is Student t, which :func:`salesplan.forecast.landing.landing_distribution`
+   gives in closed form.
 """
 
 from __future__ import annotations

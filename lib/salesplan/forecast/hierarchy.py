@@ -20,7 +20,7 @@ from salesplan.forecast.landing import (
     HitCalibration,
     fit_hit_calibration,
     hit_backtest,
-    landing_samples,
+    landing_distribution,
     landing_summary,
 )
 from salesplan.forecast.pipeline import (
@@ -210,7 +210,7 @@ def forecast_hierarchy(
         reconciliation=method,
         win_rates=win_rates,
         pipeline=pipe,
-        settings={"horizon": horizon, "season_length": season, "n_paths": int(config.get("n_paths", 2000))},
+        settings={"horizon": horizon, "season_length": season},
         calibration=calibration,
         blend_weights=blend_weights,
     )
@@ -240,14 +240,15 @@ def landing_table(
     run_rate_needed`` (formulas in :mod:`salesplan.forecast.landing`).
 
     ``landing = YTD actual (Jan..month) + blended forecast of the remaining months``; the
-    interval and ``p_hit`` come from ``n_paths`` simulated paths of the remaining months
-    (months correlated). ``targets``: the ``targets`` table (``year, month, region,
-    product_line, rep_id, target_amount``) or a saved plan with the same columns; without
-    it target, p_hit, gap and run rate are NaN. ``config``: the ``forecast`` section. Pass
-    ``fc`` (from :func:`forecast_hierarchy`) to reuse fitted forecasts. ``calibration``
-    (from :func:`hit_calibration`; default: the one ``fc`` carries) maps each simulated
-    ``p_hit`` to the hit rate the company's own backtests showed for such predictions;
-    the uncalibrated value is kept as ``p_hit_simulated``.
+    interval and ``p_hit`` come from the distribution of the sum of the remaining months
+    (months correlated; :func:`salesplan.forecast.landing.landing_distribution`).
+    ``targets``: the ``targets`` table (``year, month, region, product_line, rep_id,
+    target_amount``) or a saved plan with the same columns; without it target, p_hit, gap
+    and run rate are NaN. ``config``: the ``forecast`` section. Pass ``fc`` (from
+    :func:`forecast_hierarchy`) to reuse fitted forecasts. ``calibration`` (from
+    :func:`hit_calibration`; default: the one ``fc`` carries) maps the model's ``p_hit``
+    to the hit rate the company's own backtests showed for such predictions; the
+    uncalibrated value is kept as ``p_hit_model``.
     """
     cfg = dict(config or {})
     p = _as_period(month)
@@ -260,8 +261,6 @@ def landing_table(
     year_start = pd.Timestamp(year=p.year, month=1, day=1)
     end = p.to_timestamp()
     by = [by] if isinstance(by, str) else list(by)
-    rng = np.random.default_rng(int(cfg.get("seed", 0)))
-    n_paths = int(cfg.get("n_paths", fc.settings.get("n_paths", 2000)))
     wanted = ["total"] + [u for u in fc.fits if set(parse_id(u)) == set(by) and u != "total"] if by else ["total"]
     rows = []
     for uid in wanted:
@@ -272,7 +271,7 @@ def landing_table(
         ytd = float(h.loc[(h["ds"] >= year_start) & (h["ds"] <= end), "y"].sum())
         f = fc.forecast[fc.forecast["unique_id"] == uid].sort_values("ds")
         point = ytd + float(f["blended"].iloc[:remaining].sum())
-        samples = landing_samples(fc.fits[uid], ytd, remaining, n_paths, rng, shift=fc.shift(uid))
+        dist = landing_distribution(fc.fits[uid], ytd, remaining, shift=fc.shift(uid))
         target = float("nan")
         if targets is not None and len(targets):
             t = targets[targets["year"].astype(int) == p.year]
@@ -280,8 +279,8 @@ def landing_table(
                 t = t[t[k].astype(str) == v]
             target = float(t["target_amount"].sum()) if len(t) else float("nan")
         row = {"unique_id": uid, "dimension": "|".join(keys) or "total", "item": "|".join(keys.values()) or "total"}
-        row.update(landing_summary(samples, point, ytd, target, remaining, lv))
-        row["p_hit_simulated"] = row["p_hit"]
+        row.update(landing_summary(dist, point, ytd, target, remaining, lv))
+        row["p_hit_model"] = row["p_hit"]
         cal = calibration if calibration is not None else fc.calibration
         if cal is not None and np.isfinite(row["p_hit"]):
             row["p_hit"] = float(cal(row["p_hit"]))
@@ -312,8 +311,6 @@ def hit_calibration(
         history,
         back=tuple(int(b) for b in cal.get("back", (12, 24))),
         factors=tuple(float(f) for f in cal.get("plan_factors", (0.9, 0.95, 1.0, 1.05, 1.1))),
-        n_paths=int(cfg.get("n_paths", 2000)),
-        seed=int(cfg.get("seed", 0)),
         **engine_options(cfg),
     )
     return fit_hit_calibration(

@@ -5,21 +5,26 @@ forecast for the ``r = 12 - m`` remaining months:
 
     landing        = YTD + sum(forecast_{m+1..12}),            YTD = A_1 + ... + A_m
     landing path p = YTD + sum(path_p[m+1..12])                 (sample paths, months correlated)
-    P(hit)         = share of paths with landing path >= target
+    P(hit)         = P(landing path >= target)
     gap            = target - landing                           (> 0: short of target)
     run rate       = (target - YTD) / r                         (needed per remaining month)
 
-The landing interval is the quantiles of the path sums. Months are correlated (a level
-that is too high is too high every month), so the interval is *not* the sum of monthly
-intervals, nor their root-sum-square; the engine's error model
-(:mod:`salesplan.forecast.engine`) supplies the correlation.
+Months are correlated (a level that is too high is too high every month), so the spread of
+the landing is *not* the sum of monthly intervals, nor their root-sum-square: it is
+``sqrt(1' Cov 1)`` over the remaining months, with the covariance of the engine's error
+model (:mod:`salesplan.forecast.engine`). The engine's sample paths are
+``mean + e * sqrt(df / chi2_df)`` with ``e ~ N(0, Cov)``, so the sum of their remaining
+months is exactly Student t: :func:`landing_distribution` gives that distribution in closed
+form, and the interval and P(hit) are read from it rather than counted over a finite set of
+paths (whose share would move by up to a point with the random seed). :func:`landing_samples`
+draws the paths themselves; a test checks that the two agree.
 
 Recalibrated P(hit): the simulated probability is only as good as the forecast's location,
 and a forecast that extrapolates trends which then fade is optimistic. :func:`hit_backtest`
 builds (P(hit), met?) pairs from the series' own past (engine refitted 12 and 24 months
-back, plans = previous year x factors) and :func:`fit_hit_calibration` learns the map
+back, plans = previous year x factors) and :func:`fit_hit_calibration` learns the beta map
 
-    q = expit(a + b * logit(P(hit)))
+    logit q = a + b ln P(hit) - c ln(1 - P(hit))
 
 from them, applied on top of the simulation (measured: benchmarks/README.md).
 """
@@ -31,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import optimize, special, stats
 
 from salesplan.forecast.engine import (
     DEFAULT_TEMPORAL_LEVELS,
@@ -42,6 +47,75 @@ from salesplan.forecast.engine import (
 )
 
 
+@dataclass(frozen=True)
+class LandingDistribution:
+    """Distribution of one series' year-end total: Student t with ``df`` degrees of freedom,
+    location ``loc`` and scale ``scale`` (``scale = 0``: the year is closed, the total is known).
+
+    ``prob_at_least(target) = P(total >= target)``; ``quantile(q)``: the total not exceeded
+    with probability ``q``.
+    """
+
+    loc: float
+    scale: float
+    df: float
+
+    def _std(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x, dtype=float) - self.loc) / self.scale
+
+    def prob_at_least(self, target: float | Sequence[float]) -> np.ndarray | float:
+        t = np.asarray(target, dtype=float)
+        if self.scale <= 0:
+            out = (self.loc >= t).astype(float)
+        elif np.isfinite(self.df):
+            out = stats.t.sf(self._std(t), self.df)
+        else:
+            out = stats.norm.sf(self._std(t))
+        return float(out) if t.ndim == 0 else np.asarray(out, dtype=float)
+
+    def quantile(self, q: float | Sequence[float]) -> np.ndarray | float:
+        qa = np.asarray(q, dtype=float)
+        if self.scale <= 0:
+            out = np.full(qa.shape, self.loc)
+        else:
+            z = stats.t.ppf(qa, self.df) if np.isfinite(self.df) else stats.norm.ppf(qa)
+            out = self.loc + self.scale * z
+        return float(out) if qa.ndim == 0 else np.asarray(out, dtype=float)
+
+
+def _check_remaining(fit: SeriesForecast, remaining: int) -> None:
+    if remaining < 0:
+        raise ValueError(f"remaining months must be >= 0, got {remaining}")
+    if remaining > len(fit.mean):
+        raise ValueError(f"series {fit.unique_id!r}: {remaining} months remain but the forecast covers {len(fit.mean)}")
+
+
+def landing_distribution(
+    fit: SeriesForecast,
+    ytd: float,
+    remaining: int,
+    shift: np.ndarray | None = None,
+) -> LandingDistribution:
+    """The year-end total ``ytd + sum of the first `remaining` months`` of the fit's paths, in closed form.
+
+        loc   = ytd + sum(mean[:r] + shift[:r])
+        scale = sqrt(1' Cov[:r, :r] 1)          (every covariance between the months counted)
+        df    = the fit's degrees of freedom
+
+    ``shift`` (length >= ``remaining``) moves the forecast by a fixed amount per month, used
+    when a reconciled or blended point forecast replaces the series' own.
+    """
+    _check_remaining(fit, remaining)
+    r = int(remaining)
+    if r == 0:
+        return LandingDistribution(float(ytd), 0.0, float(fit.df))
+    loc = float(ytd) + float(np.sum(fit.mean[:r]))
+    if shift is not None:
+        loc += float(np.sum(np.asarray(shift, dtype=float)[:r]))
+    scale = float(np.sqrt(max(float(np.sum(fit.cov[:r, :r])), 0.0)))
+    return LandingDistribution(loc, scale, float(fit.df))
+
+
 def landing_samples(
     fit: SeriesForecast,
     ytd: float,
@@ -50,17 +124,15 @@ def landing_samples(
     seed: int | np.random.Generator | None = 0,
     shift: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Simulated year-end totals: ``ytd + sum of the first `remaining` months of each path``.
+    """Simulated year-end totals: ``ytd + sum of the first `remaining` months of each path``
+    (the draws :func:`landing_distribution` describes exactly).
 
     ``shift`` (length >= ``remaining``) moves every path by a fixed amount per month, used
     when a reconciled or blended point forecast replaces the series' own.
     """
-    if remaining < 0:
-        raise ValueError(f"remaining months must be >= 0, got {remaining}")
+    _check_remaining(fit, remaining)
     if remaining == 0:
         return np.full(n_paths, float(ytd))
-    if remaining > len(fit.mean):
-        raise ValueError(f"series {fit.unique_id!r}: {remaining} months remain but the forecast covers {len(fit.mean)}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     paths = fit.paths(n_paths, rng)[:, :remaining]
     if shift is not None:
@@ -69,7 +141,7 @@ def landing_samples(
 
 
 def prob_hit(samples: np.ndarray, target: float | Sequence[float]) -> np.ndarray | float:
-    """P(total >= target), the share of simulated totals at or above each target."""
+    """P(total >= target) read from simulated totals: the share at or above each target."""
     s = np.asarray(samples, dtype=float)
     t = np.asarray(target, dtype=float)
     out = (s[None, :] >= t.reshape(-1, 1)).mean(axis=1)
@@ -77,7 +149,7 @@ def prob_hit(samples: np.ndarray, target: float | Sequence[float]) -> np.ndarray
 
 
 def landing_summary(
-    samples: np.ndarray,
+    dist: LandingDistribution,
     point: float,
     ytd: float,
     target: float,
@@ -86,16 +158,17 @@ def landing_summary(
 ) -> dict[str, float]:
     """Landing figures for one series: landing, interval bounds, P(hit), gap and run rate.
 
-    ``gap = target - landing``; ``run_rate_needed = (target - ytd) / remaining`` (NaN when no
-    month remains).
+    Interval ``lo_L, hi_L``: the ``0.5 -/+ L/200`` quantiles of ``dist``; ``p_hit = P(total >=
+    target)``; ``gap = target - landing``; ``run_rate_needed = (target - ytd) / remaining``
+    (NaN when no month remains).
     """
     out: dict[str, float] = {"ytd": float(ytd), "landing": float(point)}
     for lv in levels:
-        lo, hi = np.quantile(samples, [0.5 - lv / 200, 0.5 + lv / 200])
+        lo, hi = dist.quantile([0.5 - lv / 200, 0.5 + lv / 200])
         out[f"lo_{lv}"] = float(lo)
         out[f"hi_{lv}"] = float(hi)
     out["target"] = float(target)
-    out["p_hit"] = float(prob_hit(samples, target)) if np.isfinite(target) else float("nan")
+    out["p_hit"] = float(dist.prob_at_least(target)) if np.isfinite(target) else float("nan")
     out["gap"] = float(target - point)
     out["run_rate_needed"] = float((target - ytd) / remaining) if remaining > 0 else float("nan")
     return out
@@ -151,6 +224,7 @@ def reliability_noise_floor(
     min_cases: int = 100,
     draws: int = 1000,
     seed: int | np.random.Generator | None = 0,
+    observed: float | None = None,
 ) -> dict[str, float]:
     """How far from the diagonal a *perfectly calibrated* forecaster's reliability table lands
     by chance, for these predictions and this many cases.
@@ -161,8 +235,11 @@ def reliability_noise_floor(
     one uniform draw ``u``, and case ``i`` counts as hit when ``u < p_i``, so a series that
     misses a low plan cannot meet a higher one. Without ``groups`` every case is drawn on
     its own. Returns ``share_within`` (share of draws whose worst decile is within
-    ``tolerance`` points), ``median_worst`` and ``p90_worst``. Real outcomes add calendar
-    shocks shared across series, so the true floor is, if anything, higher.
+    ``tolerance`` points), ``median_worst`` and ``p90_worst``; with ``observed`` (a worst
+    decile actually measured) also ``share_worse``, the share of draws at least that far
+    off: how often calibration this good fails to look better by chance alone. Real
+    outcomes add calendar shocks shared across series, so the true floor is, if anything,
+    higher.
     """
     p = np.asarray(p, dtype=float)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -172,19 +249,24 @@ def reliability_noise_floor(
         codes, uniques = pd.factorize(pd.Series(groups))
         n_groups = len(uniques)
     worst = np.array([worst_decile(p, rng.random(n_groups)[codes] < p, min_cases) for _ in range(int(draws))])
-    return {
+    out = {
         "share_within": float(np.mean(worst <= tolerance)),
         "median_worst": float(np.median(worst)),
         "p90_worst": float(np.quantile(worst, 0.9)),
     }
+    if observed is not None:
+        out["share_worse"] = float(np.mean(worst >= observed))
+    return out
 
 
 # --------------------------------------------------------------------------------------
 # Calibrating P(hit) on the series' own past
 
 
-# Probabilities are read from a finite number of paths; 0 and 1 are clipped to this
-# distance from the ends before taking logits (half a path in 2,000).
+# Before taking logits, probabilities are clipped to this distance from 0 and 1: a t tail
+# far beyond anything 36 origins of errors can vouch for (P = 1e-9, say) would otherwise get
+# the leverage of an extreme log in the fit. It is half a path in 2,000, so sampled and
+# closed-form probabilities are treated alike.
 _P_EPS = 0.00025
 
 
@@ -365,8 +447,8 @@ def backtest_cuts(
     progress then (the next one when the as-of month is December), so ``b >= 12`` keeps
     the whole target year observed for every as-of month. Series too short for a cut
     (less than a full previous year plus the closed months before it, or a target year
-    not yet complete) are left out of it. Fitting is the slow part: :func:`hit_pairs`
-    then simulates from the cuts as often as needed.
+    not yet complete) are left out of it. Fitting is the slow part; :func:`hit_pairs`
+    then turns the cuts into (P(hit), outcome) pairs for any plan levels.
     """
     data = validate_series(df)
     out = []
@@ -414,13 +496,15 @@ def hit_pairs(
     cuts: Sequence[BacktestCut],
     *,
     factors: Sequence[float] = (0.95, 1.0, 1.05, 1.10),
-    n_paths: int = 2000,
+    n_paths: int | None = None,
     seed: int | np.random.Generator | None = 0,
 ) -> pd.DataFrame:
-    """(Simulated P(hit), outcome) pairs from refitted cuts: plans = previous year x ``factors``.
+    """(P(hit), outcome) pairs from refitted cuts: plans = previous year x ``factors``.
 
     One row per series, cut and factor: ``unique_id, back, as_of, factor, plan, p_hit, hit``
-    (``hit``: the target year's actual total reached the plan).
+    (``hit``: the target year's actual total reached the plan). ``p_hit`` comes from
+    :func:`landing_distribution`, as the workbook computes it; with ``n_paths`` it is read
+    instead from that many sample paths drawn with ``seed`` (to measure what sampling adds).
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     cols = ["unique_id", "back", "as_of", "factor", "plan", "p_hit", "hit"]
@@ -428,9 +512,13 @@ def hit_pairs(
     for cut in cuts:
         for c in cut.cases.itertuples(index=False):
             plans = np.asarray(factors, dtype=float) * c.prev_year
-            s = landing_samples(cut.fits[c.unique_id], c.ytd, c.remaining, n_paths=n_paths, seed=rng)
-            for f, plan, ph in zip(factors, plans, np.atleast_1d(prob_hit(s, plans)), strict=True):
-                rows.append([c.unique_id, cut.back, c.as_of, float(f), float(plan), float(ph), bool(c.actual >= plan)])
+            fit = cut.fits[c.unique_id]
+            if n_paths is None:
+                ph = landing_distribution(fit, c.ytd, c.remaining).prob_at_least(plans)
+            else:
+                ph = prob_hit(landing_samples(fit, c.ytd, c.remaining, n_paths=n_paths, seed=rng), plans)
+            for f, plan, p in zip(factors, plans, np.atleast_1d(ph), strict=True):
+                rows.append([c.unique_id, cut.back, c.as_of, float(f), float(plan), float(p), bool(c.actual >= plan)])
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -439,8 +527,6 @@ def hit_backtest(
     *,
     back: Sequence[int] = (12,),
     factors: Sequence[float] = (0.95, 1.0, 1.05, 1.10),
-    n_paths: int = 2000,
-    seed: int | np.random.Generator | None = 0,
     n_jobs: int | None = None,
     season_length: int = 12,
     max_origins: int = 36,
@@ -464,4 +550,4 @@ def hit_backtest(
         temporal_levels=temporal_levels,
         temporal_min_points=temporal_min_points,
     )
-    return hit_pairs(cuts, factors=factors, n_paths=n_paths, seed=seed)
+    return hit_pairs(cuts, factors=factors)
