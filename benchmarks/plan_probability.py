@@ -45,8 +45,7 @@ from salesplan.forecast.landing import (  # noqa: E402
     brier_score,
     fit_hit_calibration,
     hit_pairs,
-    landing_distribution,
-    landing_samples,
+    plan_hit_probability,
     prob_hit,
     reliability_noise_floor,
     reliability_table,
@@ -89,14 +88,12 @@ def ours(fits: dict[str, SeriesForecast], table: pd.DataFrame, n_paths: int | No
     """P(hit) per case; with ``n_paths``, read from that many sample paths instead of the closed form."""
     rng = np.random.default_rng(seed)
     p = np.empty(len(table))
+    plans = table["plan"].to_numpy()
     for uid, idx in table.groupby("unique_id", sort=False).indices.items():
         first = table.iloc[idx[0]]
-        plans = table["plan"].to_numpy()[idx]
-        if n_paths is None:
-            p[idx] = landing_distribution(fits[uid], first["ytd"], int(first["remaining"])).prob_at_least(plans)
-        else:
-            s = landing_samples(fits[uid], first["ytd"], int(first["remaining"]), n_paths=n_paths, seed=rng)
-            p[idx] = prob_hit(s, plans)
+        p[idx] = plan_hit_probability(
+            fits[uid], first["ytd"], int(first["remaining"]), plans[idx], n_paths=n_paths, rng=rng
+        )
     return p
 
 

@@ -148,6 +148,23 @@ def prob_hit(samples: np.ndarray, target: float | Sequence[float]) -> np.ndarray
     return float(out[0]) if t.ndim == 0 else out
 
 
+def plan_hit_probability(
+    fit: SeriesForecast,
+    ytd: float,
+    remaining: int,
+    plans: Sequence[float],
+    *,
+    n_paths: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """P(year total >= plan) for each of ``plans``: from :func:`landing_distribution`, or,
+    with ``n_paths``, the share of that many :func:`landing_samples` paths drawn with ``rng``
+    (to measure what reading the probability from a finite sample adds)."""
+    if n_paths is None:
+        return np.atleast_1d(landing_distribution(fit, ytd, remaining).prob_at_least(plans))
+    return np.atleast_1d(prob_hit(landing_samples(fit, ytd, remaining, n_paths=n_paths, seed=rng), plans))
+
+
 def landing_summary(
     dist: LandingDistribution,
     point: float,
@@ -512,12 +529,8 @@ def hit_pairs(
     for cut in cuts:
         for c in cut.cases.itertuples(index=False):
             plans = np.asarray(factors, dtype=float) * c.prev_year
-            fit = cut.fits[c.unique_id]
-            if n_paths is None:
-                ph = landing_distribution(fit, c.ytd, c.remaining).prob_at_least(plans)
-            else:
-                ph = prob_hit(landing_samples(fit, c.ytd, c.remaining, n_paths=n_paths, seed=rng), plans)
-            for f, plan, p in zip(factors, plans, np.atleast_1d(ph), strict=True):
+            ph = plan_hit_probability(cut.fits[c.unique_id], c.ytd, c.remaining, plans, n_paths=n_paths, rng=rng)
+            for f, plan, p in zip(factors, plans, ph, strict=True):
                 rows.append([c.unique_id, cut.back, c.as_of, float(f), float(plan), float(p), bool(c.actual >= plan)])
     return pd.DataFrame(rows, columns=cols)
 
