@@ -30,8 +30,53 @@ def test_user_file_is_deep_merged(tmp_path: Path):
 def test_unknown_section_is_rejected(tmp_path: Path):
     f = tmp_path / "c.yaml"
     f.write_text("retor:\n  thresholds: {}\n", encoding="utf-8")
-    with pytest.raises(config.ConfigError, match="unknown section"):
+    with pytest.raises(config.ConfigError, match=r"retor: unknown key"):
         config.load_config(f)
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("targets:\n  top_down:\n    multipler: 1.5\n", "targets.top_down.multipler: unknown key"),
+        ("forecast:\n  pipeline:\n    blend_wieghts: [0.5]\n", "forecast.pipeline.blend_wieghts: unknown key"),
+        ("retro:\n  thresholds:\n    yelow: 0.03\n", "retro.thresholds.yelow: unknown key"),
+        (
+            "targets:\n  scenarios:\n    bold:\n      top_down: {multipler: 1.6}\n",
+            "scenarios.bold.top_down.multipler: unknown key",
+        ),
+    ],
+)
+def test_a_misspelt_nested_key_names_its_path(tmp_path: Path, text: str, path: str):
+    f = tmp_path / "c.yaml"
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(config.ConfigError) as info:
+        config.load_config(f)
+    assert path in str(info.value)
+    assert str(f) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"retro": {"thresholds": {"yellow": 0.2}}}, "retro.thresholds"),
+        ({"review": {"money_unit": "X"}}, "review.money_unit"),
+        ({"targets": {"phasing": {"template": "nope"}}}, "targets.phasing"),
+        ({"forecast": {"levels": [80, 120]}}, "forecast.levels.1"),
+        ({"commission": {"tiers": [[1.0, 0.01], [0.8, 0.02]]}}, "commission"),
+        ({"targets": {"draft_from_month": 13}}, "targets.draft_from_month"),
+    ],
+)
+def test_bad_values_are_refused_with_their_path(override: dict, message: str):
+    with pytest.raises(config.ConfigError, match=message.replace(".", r"\.")):
+        config.load_settings(overrides=override)
+
+
+def test_typed_settings_match_the_dict_form():
+    settings = config.load_settings()
+    assert settings.targets.top_down.multiplier == config.load_config()["targets"]["top_down"]["multiplier"]
+    assert settings.retro.thresholds.dark_red == 0.15
+    # No section of the defaults is left out of the typed model, and no model field lacks a default value.
+    assert set(settings.as_dict()) == set(config.load_defaults())
 
 
 def test_missing_explicit_file_and_bad_yaml_are_clear_errors(tmp_path: Path):

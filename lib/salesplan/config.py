@@ -81,30 +81,61 @@ def load_defaults() -> dict[str, Any]:
     return _read_yaml(DEFAULTS_FILE)
 
 
-def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Load the configuration: package defaults, deep-merged with the YAML file at ``path``
-    (relative to the project root; a missing default file is fine, a missing explicit
-    file is an error) and then with ``overrides``.
-
-    Unknown top-level sections are rejected, so a typo does not silently fall back to a
-    default.
-    """
+def _merged(path: str | os.PathLike[str] | None, overrides: dict[str, Any] | None) -> tuple[dict[str, Any], Path | None]:
     config = load_defaults()
+    file = None
     if path is not None:
         file = resolve_path(path)
         if file.exists():
-            user = _read_yaml(file)
-            unknown = sorted(set(user) - set(config))
-            if unknown:
-                raise ConfigError(
-                    f"{file}: unknown section(s) {', '.join(unknown)}; known: {', '.join(sorted(config))}"
-                )
-            config = deep_merge(config, user)
+            config = deep_merge(config, _read_yaml(file))
         elif Path(path) != Path("config/salesplan.yaml"):
             raise ConfigError(f"{file}: config file not found")
+        else:
+            file = None
     if overrides:
         config = deep_merge(config, overrides)
-    return config
+    return config, file
+
+
+def _settings_error(exc: Exception, where: str) -> ConfigError:
+    """One line per problem, each with the dotted path of the bad key."""
+    lines = []
+    for err in exc.errors():  # type: ignore[attr-defined]
+        loc = ".".join(str(part) for part in err["loc"])
+        if err["type"] == "extra_forbidden":
+            parent = ".".join(str(part) for part in err["loc"][:-1])
+            lines.append(f"  {loc}: unknown key (misspelt?{f' see {parent} in defaults.yaml' if parent else ''})")
+        else:
+            value = err.get("input")
+            shown = "" if isinstance(value, dict) else f" (got {value!r})"
+            lines.append(f"  {loc or '(top level)'}: {err['msg']}{shown}")
+    return ConfigError(f"{where}: invalid settings\n" + "\n".join(lines))
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None):
+    """The validated, typed settings (:class:`salesplan.settings.Settings`): package defaults,
+    deep-merged with the YAML file at ``path`` (relative to the project root; a missing default
+    file is fine, a missing explicit file is an error) and then with ``overrides``.
+
+    Every key at every level is checked: an unknown or misspelt key, a wrong type or a value
+    outside its range raises :class:`ConfigError` naming the key's dotted path.
+    """
+    from pydantic import ValidationError
+
+    from salesplan.settings import Settings
+
+    merged, file = _merged(path, overrides)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        where = str(file) if file is not None else "settings"
+        raise _settings_error(exc, where) from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The validated settings of :func:`load_settings` as a nested plain dict (every key present),
+    the form the library's functions take."""
+    return load_settings(path, overrides).as_dict()
 
 
 def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:

@@ -182,7 +182,7 @@ def _year_figures(
         "Attainment": m.attainment(sales, target),
         "Active customers": float(len(active)),
         "New customers": float(new),
-        "New-customer share": m.safe_ratio(new, len(active)),
+        "New customers, share of active": m.safe_ratio(new, len(active)),
         "Repeat-purchase rate": repeat,
         "Average order value": aov,
     }
@@ -197,7 +197,7 @@ HEADLINE_KINDS = {
     "Attainment": "pct",
     "Active customers": "count",
     "New customers": "count",
-    "New-customer share": "pct",
+    "New customers, share of active": "pct",
     "Repeat-purchase rate": "pct",
     "Average order value": "money",
 }
@@ -562,7 +562,7 @@ def findings(
     for metric, goal_key, higher_is_better in (
         ("Collection rate", "collection_goal", True),
         ("Gross margin", "gross_margin_goal", True),
-        ("New-customer share", "new_customer_share_goal", True),
+        ("New customers, share of active", "new_customer_count_share_goal", True),
     ):
         value = h.loc[metric, "current"] if metric in h.index else np.nan
         goal = goals.get(goal_key)

@@ -256,7 +256,7 @@ def kpi_table(
     """The eight core KPIs for ``month``: a table and the monthly trend values.
 
     ``goals`` is the ``kpi`` config section: ``attainment_goal``, ``gross_margin_goal``,
-    ``collection_goal``, ``new_customer_share_goal``, ``repeat_purchase_goal``,
+    ``collection_goal``, ``new_customer_sales_share_goal``, ``repeat_purchase_goal``,
     ``aov_growth_goal`` (vs the same months last year), ``high_end_share_goal``,
     ``trend_months`` and ``repeat_window_months``. Status compares the year-to-date value
     (pipeline: the month-end value) with the goal using the flag thresholds
@@ -330,9 +330,9 @@ def kpi_table(
     m_share, m_count = new_customer_values(customers, mon, first)
     y_share, y_count = new_customer_values(customers, ytd, first)
     add(
-        "New-customer share",
+        "New-customer sales share",
         "pct",
-        float(goals["new_customer_share_goal"]),
+        float(goals["new_customer_sales_share_goal"]),
         m_share,
         y_share,
         [new_customer_values(customers, w, first)[0] for w in wins],

@@ -1,0 +1,342 @@
+"""Typed, validated settings: the shape of ``defaults.yaml`` as pydantic models.
+
+The method's default values live in exactly one place, ``defaults.yaml``; these models hold
+no defaults of their own. :func:`salesplan.config.load_settings` deep-merges the user's YAML
+over the defaults and validates the result here, so every key is present, typed and
+checked, and an unknown key at any level is refused with its dotted path
+(``targets.top_down.multipler``). Library code reads settings by key, never with a
+fallback literal.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+"""A fraction between 0 and 1 (a percentage written as 0.35)."""
+NonNegative = Annotated[float, Field(ge=0.0)]
+PositiveInt = Annotated[int, Field(ge=1)]
+Amount = Annotated[int | float, Field(ge=0)]
+"""Currency units (a whole number stays whole)."""
+
+
+class _Section(BaseModel):
+    """A settings section: every key required (defaults come from defaults.yaml), unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- data
+
+
+class ColumnMappings(_Section):
+    """Source header -> contract column, per table."""
+
+    orders: dict[str, str]
+    products: dict[str, str]
+    customers: dict[str, str]
+    reps: dict[str, str]
+    pipeline: dict[str, str]
+    targets: dict[str, str]
+
+
+class IoSettings(_Section):
+    """How exports are read: a date format per table, the XLSX sheet per table, Excel serials in CSV."""
+
+    date_format: dict[str, str]
+    sheet: dict[str, str]
+    csv_excel_serial_dates: bool
+
+
+class ValidationSettings(_Section):
+    min_date: str
+    max_days_after_today: Annotated[int, Field(ge=0)]
+    channels: list[str]
+    product_tiers: list[str]
+    rep_levels: list[str]
+    pipeline_status: list[str]
+    max_failures_per_rule: PositiveInt
+    true_values: list[str]
+    false_values: list[str]
+
+
+class CustomerTiers(_Section):
+    """Lower bounds of a year's net purchases (currency units) for tiers A, B and C (D below C)."""
+
+    A: Amount
+    B: Amount
+    C: Amount
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CustomerTiers:
+        if not self.A > self.B > self.C:
+            raise ValueError(f"tiers must fall from A to C (A > B > C), got A={self.A}, B={self.B}, C={self.C}")
+        return self
+
+
+# --------------------------------------------------------------------------- review
+
+
+class ReviewSettings(_Section):
+    top_movers: PositiveInt
+    pareto_shares: list[Share]
+    rfm_bins: PositiveInt
+    money_unit: Literal["K", "M", "B"]
+    attainment_bands: tuple[NonNegative, NonNegative]
+    rfm_window_months: PositiveInt
+
+    @model_validator(mode="after")
+    def _bands(self) -> ReviewSettings:
+        low, high = self.attainment_bands
+        if low >= high:
+            raise ValueError(f"attainment_bands: the first bound must be below the second, got {low}, {high}")
+        return self
+
+
+# --------------------------------------------------------------------------- targets
+
+
+class Increments(_Section):
+    new_products: float
+    new_regions: float
+    price_change_pct: float
+
+
+class TopDown(_Section):
+    method: Literal["industry_growth", "market_share"]
+    industry_growth: float
+    multiplier: NonNegative
+    market_size: NonNegative | None
+    market_share: Share | None
+
+    @model_validator(mode="after")
+    def _market(self) -> TopDown:
+        if self.method == "market_share" and (self.market_size is None or self.market_share is None):
+            raise ValueError("method market_share needs both market_size and market_share")
+        return self
+
+
+class BottomUp(_Section):
+    resource_factor: dict[str, NonNegative]
+    potential_index: dict[str, NonNegative]
+    personal_growth: float
+    level_coefficient: dict[str, NonNegative]
+
+
+class Reconcile(_Section):
+    rule: Literal["scale_to_top_down", "blend"]
+    top_down_weight: Share
+    bottom_up: Literal["regions", "reps"]
+
+
+class Phasing(_Section):
+    method: Literal["seasonality", "quarterly_template", "monthly_profile"]
+    template: str
+    quarterly_templates: dict[str, Annotated[list[NonNegative], Field(min_length=4, max_length=4)]]
+    monthly_profile: Annotated[list[NonNegative], Field(min_length=12, max_length=12)] | None
+
+    @model_validator(mode="after")
+    def _template(self) -> Phasing:
+        if self.template not in self.quarterly_templates:
+            raise ValueError(
+                f"template {self.template!r} is not a key of quarterly_templates "
+                f"({', '.join(self.quarterly_templates)})"
+            )
+        if self.method == "monthly_profile" and self.monthly_profile is None:
+            raise ValueError("method monthly_profile needs monthly_profile: 12 weights")
+        return self
+
+
+class Allocation(_Section):
+    basis: Literal["last_year", "trailing_12m", "potential", "capacity", "blend"]
+    blend_weights: dict[Literal["last_year", "trailing_12m", "capacity", "potential"], NonNegative]
+
+
+class ProcessTargets(_Section):
+    visits_per_lead: NonNegative
+    fallback_win_rate: Share
+
+
+class TargetsSettings(_Section):
+    cagr_years: PositiveInt
+    increments: Increments
+    stretch_pct: NonNegative
+    top_down: TopDown
+    bottom_up: BottomUp
+    reconcile: Reconcile
+    phasing: Phasing
+    allocation: Allocation
+    ramp: Annotated[list[Share], Field(min_length=1)]
+    over_assignment_buffer: NonNegative
+    gross_margin_goal: Share
+    process: ProcessTargets
+    # Scenarios are partial overrides of this section; each is checked by applying it (below).
+    scenarios: dict[str, dict[str, Any]]
+    draft_from_month: Annotated[int, Field(ge=1, le=12)]
+    revision_flag_share: Share
+
+    @model_validator(mode="after")
+    def _scenarios(self) -> TargetsSettings:
+        from salesplan.config import deep_merge  # settings must not import config at module level
+
+        base = self.model_dump(exclude={"scenarios"})
+        for name, override in self.scenarios.items():
+            if "scenarios" in (override or {}):
+                raise ValueError(f"scenarios.{name}: a scenario cannot define scenarios")
+            try:
+                ScenarioTargets.model_validate(deep_merge(base, override or {}))
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"scenarios.{name}.{'.'.join(str(p) for p in err['loc'])}: "
+                    + ("unknown key" if err["type"] == "extra_forbidden" else err["msg"])
+                    for err in exc.errors()
+                )
+                raise ValueError(problems) from None
+        return self
+
+
+class ScenarioTargets(TargetsSettings):
+    """The targets section as one scenario leaves it (no nested scenarios)."""
+
+    scenarios: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
+
+
+# --------------------------------------------------------------------------- commission
+
+
+class CommissionSettings(_Section):
+    tiers: Annotated[list[tuple[NonNegative, NonNegative]], Field(min_length=1)]
+    mode: Literal["whole", "marginal"]
+    high_margin_multiplier: NonNegative
+    quarter_excess_rate: NonNegative
+    team_penalty_below: NonNegative
+    team_penalty_pct: Share
+    team_bonus_above: NonNegative
+    team_bonus_months: PositiveInt
+    team_bonus_pct: NonNegative
+
+    @model_validator(mode="after")
+    def _tiers(self) -> CommissionSettings:
+        bounds = [lower for lower, _rate in self.tiers]
+        if bounds != sorted(bounds) or len(set(bounds)) != len(bounds):
+            raise ValueError(f"tiers: lower bounds must rise strictly, got {bounds}")
+        return self
+
+
+# --------------------------------------------------------------------------- retrospective
+
+
+class Thresholds(_Section):
+    yellow: Share
+    red: Share
+    dark_red: Share
+    ahead: Share
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if not self.yellow < self.red < self.dark_red:
+            raise ValueError(
+                f"deviation bands must widen: yellow < red < dark_red, got {self.yellow}, {self.red}, {self.dark_red}"
+            )
+        return self
+
+
+class Escalation(_Section):
+    yellow: str
+    red: str
+    dark_red: str
+
+
+class RetroSettings(_Section):
+    thresholds: Thresholds
+    escalation: Escalation
+    product_owners: dict[str, str]
+    variance_dimensions: list[str]
+    waterfall_items: PositiveInt
+
+
+class KpiSettings(_Section):
+    attainment_goal: NonNegative
+    gross_margin_goal: Share
+    collection_goal: Share
+    new_customer_count_share_goal: Share
+    new_customer_sales_share_goal: Share
+    repeat_purchase_goal: Share
+    high_end_share_goal: Share
+    retention_goal_A: Share
+    churn_goal: Share
+    ltv_cac_goal: NonNegative
+    aov_growth_goal: float
+    trend_months: PositiveInt
+    repeat_window_months: PositiveInt
+
+
+# --------------------------------------------------------------------------- forecast
+
+
+class HitCalibrationSettings(_Section):
+    method: Literal["beta", "logistic", "isotonic", "identity"]
+    back: list[PositiveInt]
+    plan_factors: list[NonNegative]
+    prior_cases: NonNegative
+    min_cases: Annotated[int, Field(ge=0)]
+
+
+class PipelineSettings(_Section):
+    min_closed: Annotated[int, Field(ge=0)]
+    stage_probability: dict[str, Share]
+    blend_weights: list[Share]
+
+
+class ForecastSettings(_Section):
+    levels: Annotated[list[Annotated[int, Field(ge=1, le=99)]], Field(min_length=1)]
+    horizon: PositiveInt
+    season_length: PositiveInt
+    max_origins: PositiveInt
+    temporal_levels: list[PositiveInt]
+    temporal_min_points: PositiveInt
+    cv_windows: PositiveInt
+    backtest_horizon: PositiveInt
+    backtest_step: PositiveInt
+    min_history_months: PositiveInt
+    reconciliation: Literal["mint_shrink", "bottom_up", "ols"]
+    p_hit_calibration: HitCalibrationSettings
+    pipeline: PipelineSettings
+
+
+class Bands(_Section):
+    high: Share
+    medium: Share
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bands:
+        if not self.medium < self.high:
+            raise ValueError(f"medium must be below high, got medium={self.medium}, high={self.high}")
+        return self
+
+
+class RiskSettings(_Section):
+    probability: Bands
+    impact: Bands
+
+
+class Settings(_Section):
+    """Every business assumption the workbook uses (see ``defaults.yaml`` for values and meaning)."""
+
+    columns: ColumnMappings
+    io: IoSettings
+    validation: ValidationSettings
+    customer_tiers: CustomerTiers
+    review: ReviewSettings
+    targets: TargetsSettings
+    commission: CommissionSettings
+    retro: RetroSettings
+    kpi: KpiSettings
+    forecast: ForecastSettings
+    risk: RiskSettings
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as the nested plain dict the library functions take (every key present)."""
+        return self.model_dump(mode="python")
