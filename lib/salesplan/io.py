@@ -7,9 +7,18 @@ together), maps their headers to the contract names (``config["columns"][table]`
 header -> contract name; surrounding whitespace ignored), parses and validates them
 (:mod:`salesplan.schema`) and returns a :class:`Dataset`.
 
-CSV encodings are detected: UTF-8 (with or without BOM) is tried strictly first, then
-GB18030 (which covers GBK and GB2312), then ``charset-normalizer``'s best guess. Every
-cell is read as text, so identifiers keep their leading zeros.
+CSV encodings are detected: UTF-16 with its byte-order mark, then UTF-8 (with or without
+BOM) strictly, then GB18030 (which covers GBK and GB2312), then ``charset-normalizer``'s
+best guess. A file that starts with a UTF-8 BOM but is not UTF-8 (e.g. GBK behind the mark)
+is refused, as is a binary file (a ZIP/XLSX, PDF, image ... named ``.csv``). Every cell is
+read as text, so identifiers keep their leading zeros.
+
+What is refused rather than guessed (``docs/data-policy.md`` has the full list): a file
+with a header but no data rows, a title row above the header, control characters (NUL
+...; tab and line breaks are allowed) at their file, row, column and character offset, and
+every value rule of :mod:`salesplan.schema`. An XLSX workbook is read from the sheet named
+in ``config["io"]["sheet"][table]``, else from the only sheet holding the table's required
+columns; several or none is an error listing the sheets.
 
 Types after loading: dates ``datetime64[ns]``; identifiers and labels Python ``str``
 (object dtype, missing = NaN); ``quantity``, ``year`` and ``month`` ``int64``; amounts
@@ -32,9 +41,9 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -55,10 +65,13 @@ from salesplan.schema import (
     REQUIRED_TABLES,
     SOFT_REFERENCES,
     TABLES,
+    CurrencySighting,
     DataValidationError,
     cap_report,
+    check_currencies,
     check_keys,
     check_references,
+    check_text,
     failure,
     failures,
     normalise_report,
@@ -73,10 +86,25 @@ DELIMITERS = (",", ";", "\t", "|")
 ALL_TABLES: tuple[str, ...] = REQUIRED_TABLES + OPTIONAL_TABLES
 DEFAULT_CACHE_DIR = "data/interim/cache"
 # Bump when the cached layout or the meaning of the cleaned tables changes.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 CACHE_KEEP = 5
 _CHUNK = 1 << 22
 _ARROW_TEXT = {pa.string(): ARROW_STR, pa.large_string(): ARROW_STR}
+# Control bytes a text export never holds (tab, LF and CR are structure). In UTF-8 and GB18030
+# these byte values only ever encode themselves, so a byte scan finds every such character.
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_OTHER_BYTES = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
+_C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")  # U+0080..U+009F, the C1 controls, in UTF-8
+# File signatures of the binary files most often saved under a ".csv" name by mistake.
+_SIGNATURES = {
+    b"PK\x03\x04": "a ZIP archive (an XLSX workbook? name it .xlsx)",
+    b"\xd0\xcf\x11\xe0": "an old Excel .xls workbook (save it as .xlsx or CSV)",
+    b"%PDF": "a PDF document",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"\x1f\x8b": "a gzip archive",
+    b"PAR1": "a Parquet file (name it .parquet)",
+}
 
 
 @dataclass
@@ -137,11 +165,36 @@ def _is_utf8(data: bytes) -> bool:
 
 
 def detect_encoding(data: bytes, name: str = "<data>") -> str:
-    """The text encoding of CSV bytes: ``utf-8-sig`` (UTF-8, BOM optional) if the bytes
-    decode strictly as UTF-8, else ``gb18030`` if they decode strictly as that, else
-    charset-normalizer's best guess. Raises ``DataValidationError`` when nothing fits."""
+    """The text encoding of CSV bytes: ``utf-16`` if they start with a UTF-16 byte-order
+    mark, ``utf-8-sig`` (UTF-8, BOM optional) if they decode strictly as UTF-8, else
+    ``gb18030`` if they decode strictly as that, else charset-normalizer's best guess.
+
+    Raises ``DataValidationError`` when nothing fits, and when the bytes start with a UTF-8
+    byte-order mark but are not UTF-8: the mark and the text disagree (GBK saved behind a
+    UTF-8 mark, or two files pasted together), so any reading would be a guess."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            data.decode("utf-16")
+            return "utf-16"
+        except UnicodeDecodeError:
+            pass
     if _is_utf8(data):
         return "utf-8-sig"
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise DataValidationError(
+                failure(
+                    name,
+                    "",
+                    "starts with a UTF-8 byte-order mark but is not UTF-8 from this line on (GBK behind a UTF-8 "
+                    "mark, or files of two encodings pasted together); save it again as UTF-8",
+                    row=line,
+                    value=f"bytes {data[exc.start : exc.start + 8].hex(' ')} at offset {exc.start}",
+                )
+            ) from None
     try:
         data.decode("gb18030")
         return "gb18030"
@@ -165,23 +218,93 @@ def _rows_after_skips(n: int, skipped: list[int]) -> np.ndarray:
     return rows
 
 
+def _binary_kind(data: bytes) -> str | None:
+    """What a file that is no text export is (by its signature or its control bytes), else
+    None. A few stray control bytes in text are left to the per-cell check."""
+    for magic, kind in _SIGNATURES.items():
+        if data.startswith(magic):
+            return kind
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    head = data[: 1 << 16]
+    controls = len(head.translate(None, _OTHER_BYTES))
+    return "binary data, not text" if controls >= 3 and controls > 0.02 * len(head) else None
+
+
+def _title_rows(lines: list[str], delimiter: str) -> tuple[int, int, int] | None:
+    """If line 1 looks like a title above the header: (fields on line 1, fields on the lines
+    below, the line that looks like the header). Else None."""
+    counts: list[tuple[int, int]] = []
+    for number, line in enumerate(lines[:20], start=1):
+        if line.strip():
+            fields = next(csv.reader([line], delimiter=delimiter), [])
+            counts.append((number, sum(1 for f in fields if f.strip())))
+    if len(counts) < 2 or counts[0][0] != 1:
+        return None
+    below = [c for _, c in counts[1:]]
+    usual = max(set(below), key=below.count)
+    if usual >= 3 and counts[0][1] * 2 <= usual:
+        header = next(number for number, c in counts[1:] if c == usual)
+        return counts[0][1], usual, header
+    return None
+
+
+def _line_numbers(
+    frame_rows: np.ndarray, extra_lines: np.ndarray, bad_rows: list[int], bad_extra: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Physical line numbers of records numbered by record (header = 1) when some records
+    span several lines (line breaks inside quoted cells): every later record moves down."""
+    records = np.concatenate([frame_rows, np.asarray(bad_rows, dtype=np.int64)])
+    extra = np.concatenate([extra_lines, np.asarray(bad_extra, dtype=np.int64)])
+    order = np.argsort(records, kind="stable")
+    shift = np.empty_like(extra)
+    shift[order] = np.cumsum(extra[order]) - extra[order]
+    lines = records + shift
+    return lines[: len(frame_rows)], lines[len(frame_rows) :]
+
+
 def read_csv(path: Path, data: bytes | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read a CSV export as text columns (Arrow-backed strings), index = line numbers
-    (header = line 1). The field separator (``,`` ``;`` tab ``|``) is the one the header
-    line uses most. Returns the frame and a report of malformed lines."""
+    (header = line 1, a record spanning lines counted at its first line). The field
+    separator (``,`` ``;`` tab ``|``) is the one the header line uses most. Returns the
+    frame and a report of malformed lines and control characters.
+
+    Refused as a whole (empty frame, one report row): an empty or binary file, a file whose
+    encoding cannot be told (:func:`detect_encoding`), a title row above the header.
+    """
     data = path.read_bytes() if data is None else data
+    empty = pd.DataFrame(index=pd.Index([], dtype="int64"))
+    kind = _binary_kind(data)
+    if kind is not None:
+        return empty, failure(path.name, "", f"not a text export: the bytes are {kind}", value=data[:8].hex(" "))
     encoding = detect_encoding(data, path.name)
     if encoding == "utf-8-sig":
         data = data.removeprefix(codecs.BOM_UTF8)
-        encoding = "utf8"
-    first_line = data.split(b"\n", 1)[0].decode(encoding if encoding != "utf8" else "utf-8", errors="replace")
+    else:
+        # Read everything else as UTF-8 once: Arrow parses it natively and the byte-level
+        # checks below hold for one encoding.
+        data = data.decode(encoding).removeprefix("\ufeff").encode("utf-8")
+    head = data[: 1 << 16].decode("utf-8", errors="replace").split("\n")
+    first_line = head[0].rstrip("\r")
     # Exports from some locales separate fields with ";" or tabs; the header line tells.
     delimiter = max(DELIMITERS, key=first_line.count)
     delimiter = delimiter if first_line.count(delimiter) else ","
-    header = next(csv.reader([first_line.rstrip("\r")], delimiter=delimiter), [])
+    header = next(csv.reader([first_line], delimiter=delimiter), [])
     if not header or all(not h.strip() for h in header):
-        return pd.DataFrame(index=pd.Index([], dtype="int64")), failure(
-            path.name, "", "file is empty or has no header line"
+        return empty, failure(path.name, "", "file is empty or has no header line")
+    # The last piece of the sample may be a cut line; the title check needs whole ones.
+    lines = [line.rstrip("\r") for line in (head[:-1] if len(head) > 1 else head)]
+    best = max(DELIMITERS, key=lambda d: sum(line.count(d) for line in lines[1:21]))
+    title = _title_rows(lines, best)
+    if title is not None:
+        fields, usual, header_line = title
+        return empty, failure(
+            path.name,
+            "",
+            f"a title row above the header? line 1 has {fields} field(s), the lines below {usual}; "
+            f"delete the line(s) above the header (line {header_line})",
+            row=1,
+            value=first_line[:80],
         )
     names = [f"c{i}" for i in range(len(header))]
 
@@ -195,7 +318,7 @@ def read_csv(path: Path, data: bytes | None = None) -> tuple[pd.DataFrame, pd.Da
         table = pacsv.read_csv(
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(
-                use_threads=use_threads, skip_rows=1, column_names=names, encoding=encoding, block_size=1 << 24
+                use_threads=use_threads, skip_rows=1, column_names=names, encoding="utf8", block_size=1 << 24
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=False
@@ -212,23 +335,49 @@ def read_csv(path: Path, data: bytes | None = None) -> tuple[pd.DataFrame, pd.Da
             # Line numbers of malformed lines are only known from a single-threaded parse.
             table, bad = parse(use_threads=False)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        return pd.DataFrame(index=pd.Index([], dtype="int64")), failure(path.name, "", f"cannot parse CSV: {exc}")
+        return empty, failure(path.name, "", f"cannot parse CSV: {exc}")
+    bad_numbers = [row.number for row in bad]
+    rows = _rows_after_skips(table.num_rows, bad_numbers)
+    bad_lines = np.asarray(bad_numbers, dtype=np.int64)
+    if b'"' in data:
+        # Only a quoted cell can hold a line break; count them so line numbers stay true.
+        extra = np.zeros(table.num_rows, dtype=np.int64)
+        for column in table.columns:
+            extra += pc.count_substring(column, "\n").fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        bad_extra = [row.text.count("\n") for row in bad]
+        if extra.any() or any(bad_extra):
+            rows, bad_lines = _line_numbers(rows, extra, bad_numbers, bad_extra)
     frame = table.to_pandas(types_mapper=_ARROW_TEXT.get)
     frame.columns = list(header)
-    frame.index = pd.Index(_rows_after_skips(len(frame), [row.number for row in bad]), name="row")
+    frame.index = pd.Index(rows, name="row")
     # Blank lines parse as all-empty records; drop them but keep everyone's line numbers.
     maybe_blank = frame.iloc[:, 0].isna().to_numpy()
     if maybe_blank.any():
         blank = frame[maybe_blank].isna().all(axis=1)
         frame = frame.drop(index=blank.index[blank.to_numpy()])
-    report = failures(
-        path.name,
-        [row.number for row in bad],
-        "",
-        [row.text[:80] for row in bad],
-        f"wrong number of fields (header has {len(header)})",
-    )
-    return frame, report
+    rule = f"wrong number of fields (header has {len(header)})"
+    last_line = data.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+    # A last line without its line break that also lacks fields is a cut-off export.
+    cut = [bool(last_line.strip()) and row.text == last_line.rstrip("\r") for row in bad]
+    reports = [
+        failures(
+            path.name,
+            bad_lines[~np.array(cut, dtype=bool)] if bad else [],
+            "",
+            [r.text[:80] for r, c in zip(bad, cut, strict=True) if not c],
+            rule,
+        ),
+        failures(
+            path.name,
+            bad_lines[np.array(cut, dtype=bool)] if bad else [],
+            "",
+            [r.text[:80] for r, c in zip(bad, cut, strict=True) if c],
+            f"{rule}; the file ends mid-line: a truncated export?",
+        ),
+    ]
+    if data.translate(None, _OTHER_BYTES) or _C1_UTF8.search(data):
+        reports.append(check_text(frame, path.name))
+    return frame, pd.concat(reports, ignore_index=True)
 
 
 def _cell_text(value: Any) -> Any:
@@ -245,47 +394,125 @@ def _cell_text(value: Any) -> Any:
     return str(value)
 
 
-def read_xlsx(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read the first sheet of an XLSX export as text columns, index = sheet row numbers.
-    The first non-empty row is the header."""
+def _xlsx_cell(value: Any) -> Any:
+    """An XLSX cell as read: dates as Timestamps and numbers as numbers (a date column reads
+    them as dates and Excel serials), everything else as text."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dt.datetime | dt.date):
+        return pd.Timestamp(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return _cell_text(value)
+
+
+def _xlsx_as_text(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Turn the typed cells of an XLSX frame into text, except in the table's date columns
+    (which read typed dates and serial numbers themselves)."""
+    dates = {f.name for f in TABLES[table] if f.kind == "date"}
+    out = frame.copy(deep=False)
+    for i, name in enumerate(out.columns):
+        if name not in dates:
+            out.isetitem(i, out.iloc[:, i].map(_cell_text, na_action="ignore").astype(ARROW_STR))
+    return out
+
+
+def _sheet_header(sheet: Any) -> list[str]:
+    for values in sheet.iter_rows(min_row=1, max_row=50, values_only=True):
+        cells = ["" if v is None else str(_cell_text(v)).strip() for v in values]
+        if any(cells):
+            return cells
+    return []
+
+
+def _pick_sheet(book: Any, file: str, table: str | None, config: dict[str, Any] | None) -> tuple[Any, pd.DataFrame]:
+    """The sheet holding ``table``: the one named in ``io.sheet``, else the only one, else
+    the only one whose header has the table's required columns (after header mapping)."""
+    names = list(book.sheetnames)
+    wanted = config["io"]["sheet"].get(table) if config is not None and table is not None else None
+    if wanted is not None:
+        if wanted in names:
+            return book[wanted], pd.DataFrame(columns=REPORT_COLUMNS)
+        listed = ", ".join(repr(n) for n in names)
+        return None, failure(file, "", f"sheet {wanted!r} (io.sheet.{table}) not found; the workbook has {listed}")
+    if len(names) == 1 or table is None:
+        return book.worksheets[0], pd.DataFrame(columns=REPORT_COLUMNS)
+    mapping = {str(k).strip(): str(v).strip() for k, v in ((config or {}).get("columns", {}).get(table) or {}).items()}
+    required = [f.name for f in TABLES[table] if f.required]
+    lacks: dict[str, list[str]] = {}
+    for name in names:
+        header = {mapping.get(h, h) for h in _sheet_header(book[name])}
+        lacks[name] = [c for c in required if c not in header]
+    holders = [name for name in names if not lacks[name]]
+    if len(holders) == 1:
+        return book[holders[0]], pd.DataFrame(columns=REPORT_COLUMNS)
+    if holders:
+        rule = f"sheets {', '.join(repr(n) for n in holders)} all hold the {table} columns; set io.sheet.{table}"
+    else:
+        listed = "; ".join(f"{n!r} lacks {', '.join(lacks[n])}" for n in names)
+        rule = f"no sheet holds the {table} columns: {listed}; set io.sheet.{table}"
+    return None, failure(file, "", rule)
+
+
+def read_xlsx(
+    path: Path, table: str | None = None, config: dict[str, Any] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read an XLSX export, index = sheet row numbers. The first non-empty row is the
+    header. Cells keep their type (text, number, date; see :func:`_xlsx_cell`).
+
+    The sheet is ``config["io"]["sheet"][table]`` when set, else the only sheet, else the
+    only sheet holding the table's required columns (:func:`_pick_sheet`); otherwise an
+    error lists the sheets and the columns each lacks."""
     import openpyxl
 
+    empty = pd.DataFrame(index=pd.Index([], dtype="int64"))
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a broken file
-        return pd.DataFrame(index=pd.Index([], dtype="int64")), failure(path.name, "", f"cannot open XLSX: {exc}")
+        return empty, failure(path.name, "", f"cannot open XLSX: {exc}")
     try:
-        sheet = book.worksheets[0]
+        sheet, problem = _pick_sheet(book, path.name, table, config)
+        if sheet is None:
+            return empty, problem
         header: list[str] | None = None
         header_row = 0
         records: list[list[Any]] = []
         numbers: list[int] = []
         for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
-            cells = [_cell_text(v) for v in values]
+            cells = [_xlsx_cell(v) for v in values]
             if not any(c is not None and str(c).strip() for c in cells):
                 continue
             if header is None:
-                header, header_row = ["" if c is None else str(c) for c in cells], number
+                header, header_row = ["" if c is None else str(_cell_text(c)) for c in cells], number
                 continue
             records.append(cells)
             numbers.append(number)
     finally:
         book.close()
     if header is None:
-        return pd.DataFrame(index=pd.Index([], dtype="int64")), failure(path.name, "", "sheet is empty")
+        return empty, failure(path.name, "", "sheet is empty")
+    filled = sum(1 for h in header if h.strip())
+    if records and filled <= 1 and sum(1 for c in records[0] if c is not None and str(c).strip()) >= 3:
+        return empty, failure(
+            path.name,
+            "",
+            f"a title row above the header? row {header_row} has {filled} cell(s), row {numbers[0]} more; "
+            "delete the row(s) above the header",
+            row=header_row,
+            value=next((h for h in header if h.strip()), ""),
+        )
     width = len(header)
     spill = [n for n, r in zip(numbers, records, strict=True) if any(c is not None for c in r[width:])]
     report = failures(path.name, spill, "", [""] * len(spill), f"cells beyond the header's {width} columns")
     rows = [(r + [None] * width)[:width] for r in records]
     frame = pd.DataFrame(rows, columns=range(width), index=pd.Index(numbers, dtype="int64", name="row"), dtype=object)
-    frame = frame.astype(ARROW_STR) if width else frame
     frame.columns = header
     # Columns without a header and without data are artefacts of the sheet's used range.
     keep = [i for i, h in enumerate(header) if h.strip() or frame.iloc[:, i].notna().any()]
     frame = frame.iloc[:, keep]
     if header_row != 1:
         log.info("%s: header found on row %d", path.name, header_row)
-    return frame, report
+    return frame, pd.concat([report, check_text(frame, path.name)], ignore_index=True)
 
 
 def read_parquet(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -298,21 +525,19 @@ def read_parquet(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
     frame.index = pd.Index(np.arange(len(frame), dtype=np.int64) + 2, name="row")
-    return frame, pd.DataFrame(columns=REPORT_COLUMNS)
+    return frame, check_text(frame, path.name)
 
 
-READERS: dict[str, Callable[[Path], tuple[pd.DataFrame, pd.DataFrame]]] = {
-    ".csv": read_csv,
-    ".xlsx": read_xlsx,
-    ".parquet": read_parquet,
-}
-
-
-def read_file(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_file(
+    path: Path, table: str | None = None, config: dict[str, Any] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read one export by its suffix; returns the raw frame (row numbers as index) and a
-    report of file-level problems."""
+    report of file-level problems. ``table`` and ``config`` choose an XLSX workbook's sheet."""
     try:
-        return READERS[path.suffix.lower()](path)
+        suffix = path.suffix.lower()
+        if suffix == ".xlsx":
+            return read_xlsx(path, table, config)
+        return read_csv(path) if suffix == ".csv" else read_parquet(path)
     except DataValidationError as err:
         return pd.DataFrame(index=pd.Index([], dtype="int64")), err.report
 
@@ -400,6 +625,7 @@ def _parse_all(
     problems: list[pd.DataFrame] = []
     notes: list[pd.DataFrame] = []
     tables: dict[str, pd.DataFrame | None] = {}
+    currencies: list[CurrencySighting] = []
     for table in ALL_TABLES:
         paths = files.get(table, [])
         if not paths:
@@ -412,15 +638,26 @@ def _parse_all(
                 )
             continue
         parts: list[pd.DataFrame] = []
+        unreadable = False
         names = [path.name for path in paths]
         for number, path in enumerate(paths):
-            raw, read_report = read_file(path)
+            raw, read_report = read_file(path, table, config)
             problems.append(read_report)
             if raw.columns.empty:
+                unreadable = True
+                continue
+            if raw.empty:
+                # An export that stopped after its header is a failed export, not a quiet month.
+                problems.append(failure(path.name, "", "file has a header but no data rows"))
                 continue
             mapped, header_report = map_headers(raw, columns_cfg.get(table), path.name)
             problems.append(header_report)
-            typed, report = validate_table(mapped, table, config, path.name, today)
+            excel = path.suffix.lower() == ".xlsx"
+            if excel:
+                mapped = _xlsx_as_text(mapped, table)
+            typed, report = validate_table(
+                mapped, table, config, path.name, today, excel_cells=excel, currencies=currencies
+            )
             problems.append(report)
             for fld in TABLES[table]:
                 if not fld.required and fld.name not in typed.columns:
@@ -429,8 +666,10 @@ def _parse_all(
             origin = pd.Categorical.from_codes(np.full(len(typed), number, dtype=np.int16), categories=names)
             parts.append(typed.assign(**{FILE_COL: origin}))
         tables[table] = pd.concat(parts) if parts else None
-        if table in REQUIRED_TABLES and (tables[table] is None or tables[table].empty):
+        # A table whose file could not be read at all has that problem reported already.
+        if table in REQUIRED_TABLES and not unreadable and (tables[table] is None or tables[table].empty):
             problems.append(failure(f"{table}.*", "", "table has no data rows"))
+    problems.append(check_currencies(currencies))
     problems.append(check_keys(tables))
     problems.append(check_references(tables))
     limit = config.get("validation", {}).get("max_failures_per_rule")
@@ -449,11 +688,12 @@ def _parse_all(
 
 def cache_key(sources: pd.DataFrame, config: dict[str, Any]) -> str:
     """Hash of everything the cleaned tables depend on: file contents, header mapping,
-    validation settings, package version and cache layout."""
+    reading and validation settings, package version and cache layout."""
     payload = {
         "format": CACHE_FORMAT,
         "version": __version__,
         "columns": config.get("columns", {}),
+        "io": config["io"],
         "validation": config.get("validation", {}),
         "files": sources[["table", "file", "sha256"]].values.tolist(),
     }

@@ -24,6 +24,8 @@ the tables it returns.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import re
 import unicodedata
 import warnings
@@ -65,6 +67,8 @@ class Field:
     allowed: str | None = None
     in_date_range: bool = False
     bounds: tuple[float, float] | None = None
+    # An amount of money: may carry a currency marker (see read_numbers).
+    money: bool = False
 
 
 TABLES: dict[str, tuple[Field, ...]] = {
@@ -77,9 +81,9 @@ TABLES: dict[str, tuple[Field, ...]] = {
         Field("sku"),
         Field("channel", allowed="channels"),
         Field("quantity", "int"),
-        Field("net_amount", "float"),
-        Field("cost_amount", "float", required=False, nullable=True),
-        Field("paid_amount", "float", required=False, nullable=True),
+        Field("net_amount", "float", money=True),
+        Field("cost_amount", "float", required=False, nullable=True, money=True),
+        Field("paid_amount", "float", required=False, nullable=True, money=True),
     ),
     "products": (
         Field("sku"),
@@ -110,7 +114,7 @@ TABLES: dict[str, tuple[Field, ...]] = {
         Field("region"),
         Field("product_line"),
         Field("stage"),
-        Field("amount", "float"),
+        Field("amount", "float", money=True),
         Field("expected_close_date", "date", in_date_range=True),
         Field("status", allowed="pipeline_status"),
         Field("probability", "float", required=False, nullable=True, bounds=(0.0, 1.0)),
@@ -122,7 +126,7 @@ TABLES: dict[str, tuple[Field, ...]] = {
         Field("product_line"),
         # Region- or line-level target rows have no rep.
         Field("rep_id", nullable=True),
-        Field("target_amount", "float"),
+        Field("target_amount", "float", money=True),
         Field("version", required=False, nullable=True),
     ),
 }
@@ -342,42 +346,448 @@ def to_object_str(series: pd.Series) -> pd.Series:
     return _factorized(series, lambda u: u.astype(str))
 
 
-def parse_dates(series: pd.Series) -> pd.Series:
-    """Parse date text to ``datetime64[ns]``: ISO 8601 first (``2024-01-31``,
-    ``2024-01-31 00:00:00``), then other common layouts (``2024/1/31``, ``2024年1月31日``).
-    Unparseable cells become NaT."""
+@dataclass
+class Reading:
+    """One column read into its contract type.
+
+    ``values`` holds the typed values (missing where a cell was refused); ``problems``
+    lists the refused cells as ``(mask, rule)`` pairs, ``mask`` a boolean array over the
+    column's positions; ``currencies`` maps each currency marker found (amounts only) to
+    its number of cells and the position of its first cell.
+    """
+
+    values: pd.Series
+    problems: list[tuple[np.ndarray, str]] = dataclasses.field(default_factory=list)
+    currencies: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
+
+    def refuse(self, mask: np.ndarray, rule: str) -> None:
+        """Record ``rule`` for the cells in ``mask`` (if any) and blank their values."""
+        if mask.any():
+            self.problems.append((mask, rule))
+            self.values = self.values.mask(mask)
+
+
+def _codes(text: pd.Series) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Factorize text: codes per cell (-1 = missing), the distinct values in order of first
+    appearance, and the position of each distinct value's first cell."""
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    values = [str(u) for u in uniques]
+    first = np.full(len(values), -1, dtype=np.int64)
+    present = np.flatnonzero(codes >= 0)
+    first[codes[present][::-1]] = present[::-1]
+    return codes, values, first
+
+
+def _per_cell(codes: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """Spread a per-distinct-value boolean array to the cells (missing cells: False)."""
+    if not len(flags):
+        return np.zeros(len(codes), dtype=bool)
+    return np.where(codes >= 0, flags[np.maximum(codes, 0)], False)
+
+
+def _normalise_width(values: list[str]) -> list[str]:
+    # Full-width digits, signs, separators and ￥ (typed with a Chinese IME) are the same
+    # characters as their ASCII forms under NFKC; nothing else a number or date uses changes.
+    return [v if v.isascii() else unicodedata.normalize("NFKC", v).strip() for v in values]
+
+
+# Excel's 1900 date system counts a 29 February 1900 that never existed, so serial numbers
+# from 61 on are days since 1899-12-30 (the dates the window accepts are all far beyond it).
+EXCEL_EPOCH = np.datetime64("1899-12-30", "ns")
+_DAY_NS = 86_400_000_000_000
+_TIME = r"(?:[ T]+(?P<time>\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?))?"
+_DATE_SHAPES = {
+    # Year first (any of - / . or 年月日 between the parts): never ambiguous.
+    "YYYY-MM-DD": re.compile(rf"(?P<y>\d{{4}})\s*[-/.年]\s*(?P<m>\d{{1,2}})\s*[-/.月]\s*(?P<d>\d{{1,2}})\s*日?{_TIME}"),
+    "YYYYMMDD": re.compile(r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})"),
+    # Year last: day-first or month-first, decided per column from all its values.
+    "DD-MM-YYYY or MM-DD-YYYY": re.compile(rf"(?P<a>\d{{1,2}})(?P<s>[-/.])(?P<b>\d{{1,2}})(?P=s)(?P<y>\d{{4}}){_TIME}"),
+}
+_SERIAL_TEXT = re.compile(r"\d{1,7}(?:\.\d+)?")
+RULE_NOT_DATE = "not a date"
+
+
+def _canonical_dates(y: list[str], m: list[str], d: list[str], t: list[str | None]) -> np.ndarray:
+    """datetime64[ns] of year/month/day/time parts; NaT where they are no real date."""
+    text = [
+        f"{yy}-{mm.zfill(2)}-{dd.zfill(2)}T{(tt if tt.count(':') == 2 else tt + ':00').zfill(8) if tt else '00:00:00'}"
+        for yy, mm, dd, tt in zip(y, m, d, t, strict=True)
+    ]
+    # Every string here is a complete date and time, so ISO 8601 reads nothing partially.
+    return pd.to_datetime(pd.Series(text, dtype=object), format="ISO8601", errors="coerce").to_numpy("datetime64[ns]")
+
+
+def _example_format(value: str, day_first: bool) -> str:
+    sep = next((c for c in value if c in "-/."), "-")
+    date = f"%d{sep}%m{sep}%Y" if day_first else f"%m{sep}%d{sep}%Y"
+    time = value.split(" ")[-1] if " " in value.strip() else ""
+    return date + ({1: " %H:%M", 2: " %H:%M:%S"}.get(time.count(":"), "") if time else "")
+
+
+def read_dates(
+    series: pd.Series,
+    *,
+    date_format: str | None = None,
+    text_serials: bool = False,
+    excel_cells: bool = False,
+    setting: str = "io.date_format",
+) -> Reading:
+    """Read a date column to ``datetime64[ns]``, deciding its layout from **all** its values.
+
+    Rules (one per column, never one per cell):
+
+    * Cells that already are dates (XLSX date cells, Parquet timestamps) are taken as they are.
+    * Number cells of an XLSX sheet (``excel_cells``) are Excel serial dates (1900 system).
+      Text that is a plain number (``45658``) is a serial date only when ``text_serials``
+      (``io.csv_excel_serial_dates``), else refused: a CSV cannot say it meant a date.
+    * With ``date_format`` (``io.date_format.<table>``, a strptime format) every text cell
+      must match it.
+    * Otherwise text is read by its layout: year first (``2025-03-01``, ``2025/3/1``,
+      ``2025年3月1日``, optional time) or ``YYYYMMDD``; year last (``13-03-2025``) is
+      day-first or month-first, whichever reads *every* such value of the column. When both
+      read every value and some value means two different dates (``01-10-2026``), the column
+      is refused as ambiguous (naming two examples and ``setting``); when neither does, it
+      mixes both conventions and is refused. A column mixing layouts (``2025-03-01`` beside
+      ``13/03/2025``) keeps its most frequent layout and refuses the other cells.
+    * Unknown layouts (two-digit years, month names, time zones) are refused; name their
+      strptime format in ``setting``.
+    """
+    n = len(series)
     if pd.api.types.is_datetime64_any_dtype(series):
         out = series.dt.tz_localize(None) if getattr(series.dt, "tz", None) is not None else series
-        return out.astype("datetime64[ns]")
+        return Reading(out.astype("datetime64[ns]"))
+    values = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    reading = Reading(pd.Series(values, index=series.index, name=series.name))
+    problems: list[tuple[np.ndarray, str]] = []
+    is_text = np.ones(n, dtype=bool)
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        numbers = series.notna().to_numpy()
+        problems.append((numbers, f"{RULE_NOT_DATE} (a number)"))
+        is_text[:] = False
+    elif series.dtype == object:
+        # XLSX cells arrive typed: dates as datetime, numbers as int/float.
+        kinds = series.map(_cell_kind, na_action="ignore").to_numpy(dtype=object)
+        stamps = kinds == "date"
+        if stamps.any():
+            values[stamps] = pd.to_datetime(series[stamps].tolist()).to_numpy("datetime64[ns]")
+        numbers = kinds == "number"
+        if numbers.any():
+            if excel_cells:
+                serial = np.asarray(series[numbers].tolist(), dtype="float64")
+                ok = (serial > 0) & (serial < 2_958_466)  # Excel's own range, to 9999-12-31
+                values[np.flatnonzero(numbers)[ok]] = EXCEL_EPOCH + (serial[ok] * _DAY_NS).astype("timedelta64[ns]")
+                bad = numbers.copy()
+                bad[np.flatnonzero(numbers)[ok]] = False
+                problems.append((bad, f"{RULE_NOT_DATE} (number outside Excel's date range)"))
+            else:
+                problems.append((numbers, f"{RULE_NOT_DATE} (a number)"))
+        is_text = ~(stamps | numbers)
+    if is_text.any():
+        text = _as_text(series.where(is_text) if not is_text.all() else series)
+        codes, uniques, first = _codes(text)
+        if uniques:
+            counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+            found, rules = _read_date_texts(
+                _normalise_width(uniques), counts, first, series.index, date_format, text_serials, setting
+            )
+            cells = codes >= 0
+            values[cells] = found[codes[cells]]
+            problems.extend((_per_cell(codes, flags), rule) for flags, rule in rules)
+    reading.values = pd.Series(values, index=series.index, name=series.name)
+    for mask, rule in problems:
+        reading.refuse(mask, rule)
+    return reading
 
-    def parse(uniques: pd.Index) -> np.ndarray:
-        text = pd.Series(uniques.astype(str), dtype=object)
-        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
-        retry = parsed.isna()
-        if retry.any():
-            alt = text[retry].str.replace(r"(\d+)\s*年\s*(\d+)\s*月\s*(\d+)\s*日?", r"\1-\2-\3", regex=True)
-            parsed[retry] = pd.to_datetime(alt, format="mixed", errors="coerce")
-        return parsed.to_numpy(dtype="datetime64[ns]")
 
-    return pd.to_datetime(_factorized(_as_text(series), parse)).astype("datetime64[ns]")
+def _cell_kind(value: Any) -> str:
+    if isinstance(value, dt.datetime | dt.date | pd.Timestamp | np.datetime64):
+        return "date"
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_):
+        return "number"
+    return "text"
+
+
+def _read_date_texts(
+    uniques: list[str],
+    counts: np.ndarray,
+    first: np.ndarray,
+    index: pd.Index,
+    date_format: str | None,
+    text_serials: bool,
+    setting: str,
+) -> tuple[np.ndarray, list[tuple[np.ndarray, str]]]:
+    """Dates of distinct date texts and the refused ones as (per-distinct-value flags, rule)."""
+    k = len(uniques)
+    out = np.full(k, np.datetime64("NaT"), dtype="datetime64[ns]")
+    rules: list[tuple[np.ndarray, str]] = []
+    text = pd.Series(uniques, dtype=object)
+    serial = text.str.fullmatch(_SERIAL_TEXT.pattern).to_numpy(dtype=bool)
+    if date_format:
+        out[:] = pd.to_datetime(text, format=date_format, errors="coerce").to_numpy("datetime64[ns]")
+        serial &= np.isnat(out)
+    elif not serial.any():
+        # Fast path: a clean ISO column (the usual export) is read in one vectorised call.
+        try:
+            return pd.to_datetime(text, format="%Y-%m-%d").to_numpy("datetime64[ns]"), rules
+        except (ValueError, TypeError):
+            pass
+    if serial.any():
+        if text_serials:
+            days = text[serial].astype("float64").to_numpy()
+            ok = days < 2_958_466
+            idx = np.flatnonzero(serial)
+            out[idx[ok]] = EXCEL_EPOCH + (days[ok] * _DAY_NS).astype("timedelta64[ns]")
+        else:
+            rules.append(
+                (
+                    serial,
+                    f"{RULE_NOT_DATE}: a plain number (an Excel serial date? set io.csv_excel_serial_dates: true "
+                    "to read such numbers as dates)",
+                )
+            )
+    if date_format:
+        rules.append((np.isnat(out) & ~serial, f"{RULE_NOT_DATE} in the format {date_format} ({setting})"))
+        return out, rules
+
+    # Which layout each distinct value has; every value gets at most one.
+    shape = np.full(k, "", dtype=object)
+    parts: dict[str, pd.DataFrame] = {}
+    for name, pattern in _DATE_SHAPES.items():
+        todo = (shape == "") & ~serial
+        if not todo.any():
+            break
+        found = text[todo].str.extract(f"^(?:{pattern.pattern})$")
+        hit = found.notna().any(axis=1).to_numpy() if not found.empty else np.zeros(int(todo.sum()), bool)
+        rows = np.flatnonzero(todo)[hit]
+        shape[rows] = name
+        parts[name] = found[hit].set_axis(rows)
+    unknown = (shape == "") & ~serial
+    rules.append(
+        (unknown, f"{RULE_NOT_DATE}: unknown layout (read are e.g. 2025-03-31, 31-03-2025, 20250331; set {setting})")
+    )
+    layouts = [name for name in _DATE_SHAPES if name in parts and len(parts[name])]
+    if len(layouts) > 1:
+        # A column mixing layouts was stitched from different sources; keep its most
+        # frequent layout and refuse the rest rather than guess which cells are right.
+        sizes = {name: int(counts[parts[name].index].sum()) for name in layouts}
+        main = max(layouts, key=lambda name: (sizes[name], -layouts.index(name)))
+        example = int(parts[main].index[np.argmin(first[parts[main].index])])
+        for name in layouts:
+            if name != main:
+                flags = np.zeros(k, dtype=bool)
+                flags[parts[name].index] = True
+                rules.append(
+                    (
+                        flags,
+                        f"date layout {name} differs from the column's {main} (e.g. row {index[first[example]]}: "
+                        f"{uniques[example]}); use one layout or set {setting}",
+                    )
+                )
+                del parts[name]
+    for name, got in parts.items():
+        rows = got.index.to_numpy()
+        if name != "DD-MM-YYYY or MM-DD-YYYY":
+            out[rows] = _canonical_dates(list(got["y"]), list(got["m"]), list(got["d"]), _times(got))
+            invalid = np.zeros(k, dtype=bool)
+            invalid[rows[np.isnat(out[rows])]] = True
+            rules.append((invalid, RULE_NOT_DATE))
+            continue
+        times = _times(got)
+        day_first = _canonical_dates(list(got["y"]), list(got["b"]), list(got["a"]), times)
+        month_first = _canonical_dates(list(got["y"]), list(got["a"]), list(got["b"]), times)
+        neither = np.isnat(day_first) & np.isnat(month_first)
+        flags = np.zeros(k, dtype=bool)
+        flags[rows[neither]] = True
+        rules.append((flags, RULE_NOT_DATE))
+        live = ~neither
+        all_day, all_month = (~np.isnat(day_first))[live].all(), (~np.isnat(month_first))[live].all()
+        order = np.argsort(first[rows], kind="stable")  # examples in file order
+        # When the column is refused as a whole (ambiguous or mixed), its cells keep a reading
+        # anyway: one report row says what is wrong, not one "missing value" per cell.
+        out[rows] = np.where(np.isnat(day_first), month_first, day_first)
+        if all_day and all_month:
+            differ = live & (day_first != month_first)
+            if not differ.any():
+                continue
+            ex = [int(i) for i in order if differ[i]][:2]
+            rules.append(
+                (
+                    _only(k, rows[ex[0]]),
+                    _ambiguous_rule(uniques, first, index, rows, ex, day_first, month_first, setting),
+                )
+            )
+            continue
+        if all_day or all_month:
+            out[rows] = day_first if all_day else month_first
+            continue
+        only_day = [int(i) for i in order if live[i] and np.isnat(month_first[i])]
+        only_month = [int(i) for i in order if live[i] and np.isnat(day_first[i])]
+        a, b = rows[only_day[0]], rows[only_month[0]]
+        rules.append(
+            (
+                _only(k, min(a, b, key=lambda r: first[r])),
+                f"day-first and month-first dates in one column: {uniques[a]} (row {index[first[a]]}) is day-first, "
+                f"{uniques[b]} (row {index[first[b]]}) month-first; set {setting}: "
+                f'"{_example_format(uniques[a], True)}" or "{_example_format(uniques[a], False)}"',
+            )
+        )
+    return out, rules
+
+
+def _times(parts: pd.DataFrame) -> list[str | None]:
+    if "time" not in parts.columns:
+        return [None] * len(parts)
+    return [t if isinstance(t, str) else None for t in parts["time"]]
+
+
+def _only(k: int, position: int) -> np.ndarray:
+    flags = np.zeros(k, dtype=bool)
+    flags[position] = True
+    return flags
+
+
+def _ambiguous_rule(
+    uniques: list[str],
+    first: np.ndarray,
+    index: pd.Index,
+    rows: np.ndarray,
+    examples: list[int],
+    day_first: np.ndarray,
+    month_first: np.ndarray,
+    setting: str,
+) -> str:
+    shown = []
+    for i in examples:
+        d, m = pd.Timestamp(day_first[i]), pd.Timestamp(month_first[i])
+        shown.append(f"{uniques[rows[i]]} (row {index[first[rows[i]]]}: {d:%-d %b %Y} or {m:%-d %b %Y})")
+    sample = uniques[rows[examples[0]]]
+    return (
+        f"ambiguous dates: day-first and month-first both read every value but disagree, e.g. "
+        f"{' and '.join(shown)}; set {setting}: "
+        f'"{_example_format(sample, True)}" or "{_example_format(sample, False)}"'
+    )
+
+
+def parse_dates(series: pd.Series, **options: Any) -> pd.Series:
+    """Dates of a column by the rules of :func:`read_dates` (``options`` are its keywords);
+    refused cells become NaT."""
+    return read_dates(series, **options).values
+
+
+# Technical plausibility limits, not business assumptions: sums of up to a million lines of
+# such values stay exact in int64 (quantities) and finite in float64 (amounts).
+MAX_ABS_WHOLE = 1e12
+MAX_ABS_AMOUNT = 1e15
+RULE_NOT_NUMBER = "not a number"
+RULE_NOT_FINITE = "not a finite number (inf / nan are refused)"
+_CURRENCY = r"[¥$€£]|(?:CNY|RMB)\s*"
+_NUMBER = re.compile(
+    rf"(?P<c1>{_CURRENCY})?(?P<sign>[+-])?(?P<c2>{_CURRENCY})?(?P<open>\()?(?P<c3>{_CURRENCY})?"
+    r"(?P<body>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)"
+    r"(?P<close>\))?",
+    re.IGNORECASE,
+)
+_NON_FINITE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+(?:\.\d{3})*,\d+")
+CURRENCY_NAMES = {"¥": "¥ (CNY)", "CNY": "¥ (CNY)", "RMB": "¥ (CNY)", "$": "$", "€": "€", "£": "£"}
+
+
+def _read_number_text(text: str) -> tuple[float, str | None, str | None, bool]:
+    """Value, currency, rule (None = read) and whether the value could also be read with a
+    decimal comma (``1,234``: a thousands separator and no decimal point)."""
+    if _NON_FINITE.fullmatch(text):
+        return np.nan, None, RULE_NOT_FINITE, False
+    m = _NUMBER.fullmatch(text)
+    if m is None or bool(m["open"]) != bool(m["close"]) or (m["open"] and m["sign"]):
+        return np.nan, None, RULE_NOT_NUMBER, False
+    marks = [c for c in (m["c1"], m["c2"], m["c3"]) if c]
+    if len(marks) > 1:
+        return np.nan, None, RULE_NOT_NUMBER, False
+    value = float(m["body"].replace(",", ""))
+    if not np.isfinite(value):
+        return np.nan, None, RULE_NOT_FINITE, False
+    negative = m["sign"] == "-" or bool(m["open"])
+    currency = CURRENCY_NAMES[marks[0].strip().upper()] if marks else None
+    return (-value if negative else value), currency, None, "," in m["body"] and "." not in m["body"]
+
+
+def read_numbers(series: pd.Series, *, money: bool = False, limit: float | None = None) -> Reading:
+    """Read a number column to float64.
+
+    Rules: plain decimals with a point (``1234.5``, ``-7``, ``1e5``) are read as they are.
+    Also read, because they have one meaning only: a thousands separator ``,`` between
+    groups of three digits (``1,234.50``), an accounting negative in parentheses
+    (``(1,234)`` = -1234), full-width characters (``１２３``, NFKC), and in amount columns
+    (``money``) one currency marker before the number (``¥ ￥ $ € £``, ``CNY``/``RMB``
+    prefixes), whose currency is counted in ``Reading.currencies`` so the caller can
+    require one currency. Refused: ``inf``/``nan`` (and numbers too large for float64),
+    decimal commas (``12,5``), and, in a column that has any decimal comma, grouped values
+    like ``1,234`` (they could mean 1.234); currency markers outside amount columns; values
+    beyond ±``limit`` when given.
+    """
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        reading = Reading(series.astype("float64"))
+        vals = reading.values.to_numpy()
+        reading.refuse(np.isinf(vals), RULE_NOT_FINITE)
+        _refuse_beyond(reading, limit)
+        return reading
+    text = _as_text(series)
+    try:
+        # Fast path: Arrow's cast reads a clean column in one pass and fails on any bad cell.
+        values = text.array._pa_array.cast("float64").to_numpy(zero_copy_only=False)
+        reading = Reading(pd.Series(values, index=series.index, name=series.name))
+        # Arrow reads "inf" and "nan" too; a present cell must come out finite.
+        reading.refuse(~np.isfinite(values) & text.notna().to_numpy(), RULE_NOT_FINITE)
+    except Exception:  # noqa: BLE001 - any cast failure means "some cells need the full rules"
+        reading = _read_numbers_slowly(text, money)
+    _refuse_beyond(reading, limit)
+    return reading
+
+
+def _refuse_beyond(reading: Reading, limit: float | None) -> None:
+    if limit is not None:
+        values = reading.values.to_numpy(dtype="float64", na_value=np.nan)
+        reading.refuse(np.abs(np.nan_to_num(values)) > limit, f"implausibly large (beyond ±{limit:.0e})")
+
+
+def _read_numbers_slowly(text: pd.Series, money: bool) -> Reading:
+    codes, uniques, first = _codes(text)
+    k = len(uniques)
+    plain = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").to_numpy(dtype="float64")
+    values = plain.copy()
+    rule = np.full(k, None, dtype=object)
+    currency = np.full(k, None, dtype=object)
+    grouped = np.zeros(k, dtype=bool)
+    rule[np.isinf(plain)] = RULE_NOT_FINITE
+    normalised = _normalise_width(uniques)
+    for i in np.flatnonzero(np.isnan(plain)):
+        values[i], currency[i], rule[i], grouped[i] = _read_number_text(normalised[i])
+    decimal_comma = np.array([bool(_DECIMAL_COMMA.fullmatch(v)) and not grouped[i] for i, v in enumerate(normalised)])
+    if decimal_comma.any():
+        example = int(np.flatnonzero(decimal_comma)[np.argmin(first[decimal_comma])])
+        rule[decimal_comma] = "decimal comma is not read (export numbers with a decimal point)"
+        rule[grouped & (rule == None)] = (  # noqa: E711 - elementwise comparison on an object array
+            f"comma could be a thousands or a decimal separator: this column also has {uniques[example]}"
+        )
+    has_currency = currency != None  # noqa: E711 - elementwise comparison on an object array
+    if not money:
+        rule[has_currency & (rule == None)] = "currency marker in a column that is not an amount"  # noqa: E711
+    cells = np.where(codes >= 0, values[np.maximum(codes, 0)] if k else np.nan, np.nan)
+    reading = Reading(pd.Series(cells, index=text.index, name=text.name))
+    for name in sorted({r for r in rule if r}):
+        reading.refuse(_per_cell(codes, rule == name), name)
+    if money:
+        ok = has_currency & (rule == None)  # noqa: E711
+        cell_counts = np.bincount(codes[codes >= 0], minlength=k)
+        for i in np.flatnonzero(ok)[np.argsort(first[ok], kind="stable")]:
+            count, position = reading.currencies.get(currency[i], (0, int(first[i])))
+            reading.currencies[currency[i]] = (count + int(cell_counts[i]), position)
+    return reading
 
 
 def parse_numbers(series: pd.Series) -> pd.Series:
-    """Parse number text to float64, allowing thousands separators (``1,234.5``).
-    Unparseable cells become NaN."""
-    if pd.api.types.is_bool_dtype(series):
-        return series.astype("float64")
-    if pd.api.types.is_numeric_dtype(series):
-        return series.astype("float64")
-    text = _as_text(series)
-    if text.str.contains(",", regex=False).any():
-        grouped = text.str.fullmatch(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?").fillna(False).astype(bool)
-        text = text.where(~grouped, text.str.replace(",", "", regex=False))
-    try:
-        # Fast path: Arrow's cast handles a clean column in one pass and fails on any bad cell.
-        return pd.Series(text.array._pa_array.cast("float64").to_numpy(zero_copy_only=False), index=series.index)
-    except Exception:  # noqa: BLE001 - any cast failure means "some cells are not numbers"
-        return pd.to_numeric(text.astype(object), errors="coerce").astype("float64")
+    """Numbers of a column by the rules of :func:`read_numbers`; refused cells become NaN."""
+    return read_numbers(series, money=True).values
 
 
 def parse_bools(series: pd.Series, true_values: Iterable[str], false_values: Iterable[str]) -> pd.Series:
@@ -402,56 +812,169 @@ def _canonical_values(series: pd.Series, allowed: list[Any]) -> pd.Series:
 
 
 def parse_table(
-    frame: pd.DataFrame, table: str, config: dict[str, Any], file: str
+    frame: pd.DataFrame,
+    table: str,
+    config: dict[str, Any],
+    file: str,
+    *,
+    excel_cells: bool = False,
+    currencies: list[CurrencySighting] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Turn a raw frame (text or typed cells, row numbers as index) into contract types.
 
-    Returns the parsed frame and the parse failures (cells that are not a date, number,
-    whole number or yes/no value, reported with their original text). Columns not in the
-    contract are kept as they are.
+    Returns the parsed frame and the parse failures (cells refused by :func:`read_dates`,
+    :func:`read_numbers`, yes/no parsing or the text rules, reported with their original
+    text). Columns not in the contract are kept as they are. ``excel_cells``: the frame
+    comes from an XLSX sheet, whose number cells in a date column are Excel serial dates.
+    ``currencies``, when given, receives the currency markers found in amount columns
+    (the caller checks that the data speaks one currency).
     """
     validation = config.get("validation", {})
+    io_config = config["io"]
+    # A table without a configured format is detected from its values (None).
+    date_format = io_config["date_format"].get(table)
     out = frame.copy()
     found: list[pd.DataFrame] = []
-    for field in TABLES[table]:
-        if field.name not in out.columns:
+    for fld in TABLES[table]:
+        if fld.name not in out.columns:
             continue
-        raw = out[field.name]
-        if field.kind == "str":
+        raw = out[fld.name]
+        if fld.kind == "str":
             text = _as_text(raw)
-            out[field.name] = _canonical_values(text, validation.get(field.allowed, [])) if field.allowed else text
+            found.append(_long_cells(text, raw, file, fld.name))
+            out[fld.name] = _canonical_values(text, validation.get(fld.allowed, [])) if fld.allowed else text
             continue
+        if fld.kind == "date":
+            # Raw cells: an XLSX column holds typed dates and numbers beside text.
+            reading = read_dates(
+                raw,
+                date_format=date_format,
+                text_serials=bool(io_config["csv_excel_serial_dates"]),
+                excel_cells=excel_cells,
+                setting=f"io.date_format.{table}",
+            )
         source = _as_text(raw) if _is_textual(raw) else raw
-        present = source.notna()
-        if field.kind == "date":
-            parsed = parse_dates(source)
-            bad = parsed.isna() & present
-            rule = "not a date"
-        elif field.kind in ("int", "float"):
-            parsed = parse_numbers(source)
-            bad = parsed.isna() & present
-            rule = "not a number"
-            if field.kind == "int":
-                fractional = parsed.notna() & (parsed % 1 != 0)
-                if fractional.any():
-                    found.append(
-                        failures(file, raw.index[fractional], field.name, raw[fractional], "not a whole number")
-                    )
-                    parsed = parsed.mask(fractional)
-        else:
+        if fld.kind in ("int", "float"):
+            limit = MAX_ABS_WHOLE if fld.kind == "int" else MAX_ABS_AMOUNT
+            reading = read_numbers(source, money=fld.money, limit=limit)
+            if fld.kind == "int":
+                parsed = reading.values
+                reading.refuse((parsed.notna() & (parsed % 1 != 0)).to_numpy(), "not a whole number")
+            if currencies is not None:
+                currencies.extend(
+                    CurrencySighting(file, int(raw.index[pos]), fld.name, _text(raw.iloc[pos]), currency, count)
+                    for currency, (count, pos) in reading.currencies.items()
+                )
+        elif fld.kind == "bool":
+            present = source.notna()
             parsed = parse_bools(
                 source, validation.get("true_values", DEFAULT_TRUE), validation.get("false_values", DEFAULT_FALSE)
             )
             bad = present & ~parsed.map(lambda v: isinstance(v, bool | np.bool_), na_action="ignore").fillna(
                 False
             ).astype(bool)
-            rule = "not a yes/no value"
-            parsed = parsed.mask(bad)
-        if bad.any():
-            found.append(failures(file, raw.index[bad], field.name, raw[bad], rule))
-        out[field.name] = parsed
+            reading = Reading(parsed)
+            reading.refuse(bad.to_numpy(), "not a yes/no value")
+        for mask, rule in reading.problems:
+            found.append(failures(file, raw.index[mask], fld.name, raw[mask], rule))
+        out[fld.name] = reading.values
     report = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=REPORT_COLUMNS)
     return out, report
+
+
+# A contract cell this long is a broken export (an unclosed quote swallowing lines, a pasted
+# document), not an id, a name or a label.
+MAX_CELL_CHARS = 1000
+
+
+def _long_cells(text: pd.Series, raw: pd.Series, file: str, column: str) -> pd.DataFrame:
+    """Report contract text cells longer than :data:`MAX_CELL_CHARS` characters."""
+    lengths = text.str.len()
+    long = (lengths > MAX_CELL_CHARS).fillna(False).to_numpy(dtype=bool)
+    if not long.any():
+        return pd.DataFrame(columns=REPORT_COLUMNS)
+    shown = [f"{v[:60]}... ({len(v)} characters)" for v in text[long]]
+    return failures(file, raw.index[long], column, shown, f"cell longer than {MAX_CELL_CHARS} characters")
+
+
+@dataclass(frozen=True)
+class CurrencySighting:
+    """Where a currency marker was first seen in one amount column of one file."""
+
+    file: str
+    row: int
+    column: str
+    value: str
+    currency: str
+    cells: int
+
+
+def check_currencies(sightings: Iterable[CurrencySighting]) -> pd.DataFrame:
+    """Amounts are summed across files and tables, so the data must speak one currency: the
+    markers found (:func:`read_numbers`) may name one currency only. The most used one is
+    kept; every file and column using another is reported at its first such cell."""
+    sightings = list(sightings)
+    totals: dict[str, int] = {}
+    for s in sightings:
+        totals[s.currency] = totals.get(s.currency, 0) + s.cells
+    if len(totals) < 2:
+        return pd.DataFrame(columns=REPORT_COLUMNS)
+    main = max(totals, key=lambda c: totals[c])
+    ref = next(s for s in sightings if s.currency == main)
+    rows = [
+        [
+            s.file,
+            s.row,
+            s.column,
+            s.value,
+            f"amounts in {s.currency} ({s.cells} cell{'s' if s.cells != 1 else ''}) but in {main} elsewhere (e.g. {ref.file} row {ref.row}); "
+            "one currency per data folder",
+        ]
+        for s in sightings
+        if s.currency != main
+    ]
+    return pd.DataFrame(rows, columns=REPORT_COLUMNS)
+
+
+# Unicode control characters (category Cc) other than tab, line feed and carriage return,
+# which are field and line separators or legitimate inside a quoted cell.
+CONTROL_CHARS = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]"
+_CONTROL = re.compile(CONTROL_CHARS)
+
+
+def check_text(frame: pd.DataFrame, file: str) -> pd.DataFrame:
+    """Report cells (and headers) holding control characters, e.g. a NUL byte: each with
+    its row, the file's column header and the 1-based character offset of the first one.
+    Tab, line feed and carriage return are allowed."""
+    found: list[pd.DataFrame] = []
+    for i, header in enumerate(frame.columns):
+        if m := _CONTROL.search(str(header)):
+            found.append(failure(file, f"column {i + 1}", _control_rule(m), row=1, value=_visible(str(header))))
+    for i in range(frame.shape[1]):
+        col = frame.iloc[:, i]
+        if not _is_textual(col):
+            continue
+        text = col if isinstance(col.dtype, pd.StringDtype) else col.map(_str_or_none).astype(ARROW_STR)
+        hit = text.str.contains(CONTROL_CHARS, regex=True).fillna(False).to_numpy(dtype=bool)
+        for row, value in zip(col.index[hit], text[hit], strict=True):
+            found.append(
+                failure(file, str(frame.columns[i]), _control_rule(_CONTROL.search(value)), row, _visible(value))
+            )
+    return pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=REPORT_COLUMNS)
+
+
+def _str_or_none(value: Any) -> Any:
+    return value if isinstance(value, str) else None
+
+
+def _control_rule(match: re.Match[str]) -> str:
+    return f"control character U+{ord(match.group()):04X} at character {match.start() + 1}"
+
+
+def _visible(value: str) -> str:
+    """The text with control characters spelled out (``\\x00``), cut to 80 characters."""
+    shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 def _is_textual(series: pd.Series) -> bool:
@@ -516,14 +1039,22 @@ def _rule_from_pandera(check: str) -> str:
 
 
 def validate_table(
-    frame: pd.DataFrame, table: str, config: dict[str, Any], file: str, today: pd.Timestamp | None = None
+    frame: pd.DataFrame,
+    table: str,
+    config: dict[str, Any],
+    file: str,
+    today: pd.Timestamp | None = None,
+    *,
+    excel_cells: bool = False,
+    currencies: list[CurrencySighting] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Parse and check one file's frame of ``table``; return the typed frame and every failure.
 
     ``frame`` has the file's row numbers as index. Cells that failed to parse are reported
-    once (as "not a date" etc.), not again as missing values.
+    once (as "not a date" etc.), not again as missing values. ``excel_cells`` and
+    ``currencies`` are passed to :func:`parse_table`.
     """
-    parsed, parse_report = parse_table(frame, table, config, file)
+    parsed, parse_report = parse_table(frame, table, config, file, excel_cells=excel_cells, currencies=currencies)
     schema = build_schema(table, config, today)
     try:
         with warnings.catch_warnings():
