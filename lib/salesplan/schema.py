@@ -441,7 +441,7 @@ def read_dates(
       Text that is a plain number (``45658``) is a serial date only when ``text_serials``
       (``io.csv_excel_serial_dates``), else refused: a CSV cannot say it meant a date.
     * With ``date_format`` (``io.date_format.<table>``, a strptime format) every text cell
-      must match it.
+      must match it, unless the column is wholly in a year-first layout (read as below).
     * Otherwise text is read by its layout: year first (``2025-03-01``, ``2025/3/1``,
       ``2025年3月1日``, optional time) or ``YYYYMMDD``; year last (``13-03-2025``) is
       day-first or month-first, whichever reads *every* such value of the column. When both
@@ -525,6 +525,13 @@ def _read_date_texts(
     if date_format:
         out[:] = pd.to_datetime(text, format=date_format, errors="coerce").to_numpy("datetime64[ns]")
         serial &= np.isnat(out)
+        year_first = [_DATE_SHAPES["YYYY-MM-DD"], _DATE_SHAPES["YYYYMMDD"]]
+        rest = [u for u, s in zip(uniques, serial, strict=True) if not s]
+        if np.isnat(out[~serial]).any() and all(any(p.fullmatch(u) for p in year_first) for u in rest):
+            # A column wholly in a year-first layout cannot be misread: it is read as such
+            # (e.g. older ISO exports beside new day-first ones under one table's format).
+            date_format = None
+            out[:] = np.datetime64("NaT")
     elif not serial.any():
         # Fast path: a clean ISO column (the usual export) is read in one vectorised call.
         try:
