@@ -1,0 +1,1011 @@
+"""The exercises' checks: expected values from the library, typical mistakes, friendly feedback.
+
+Every expected value is computed by the library the monthly workbook uses (:mod:`salesplan.targets`,
+:mod:`salesplan.metrics`, :mod:`salesplan.retro`) on the workshop company. Each typical mistake is
+computed the same way with the mistaken input (a missing coefficient, a ramp ignored, a wrong number
+of years, roles swapped), so the feedback can say which mistake an answer matches.
+
+Each ``check_*`` function takes the trainee's ``answer`` (``None`` until they answer) and returns a
+:class:`~salesplan.workshop.feedback.Feedback`; the notebooks show it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesplan import metrics
+from salesplan.retro.flags import classify_deviation, deviation
+from salesplan.targets import (
+    active_reps,
+    allocate,
+    annual_periods,
+    baseline,
+    bottom_up_regions,
+    bottom_up_reps,
+    cell_bases,
+    history_before,
+    largest_remainder,
+    monthly_shares,
+    phase_total,
+    reconcile,
+    rep_availability,
+    rep_cell_weights,
+    top_down,
+)
+from salesplan.workshop.company import WorkshopCompany, _build
+from salesplan.workshop.feedback import (
+    AnswerError,
+    Feedback,
+    Mistake,
+    as_mapping,
+    as_number,
+    compare,
+    invalid,
+    money,
+    not_answered,
+    pct,
+)
+
+MONEY_TOLERANCE = 50_000.0
+"""Annual amounts may be rounded to 0.1 M: within 50 K of the expected value counts as right."""
+RATE_TOLERANCE = 0.0005
+"""Rates (CAGR) within 0.05 percentage points."""
+SHARE_TOLERANCE = 0.0001
+"""Monthly shares within 0.01 percentage points."""
+MONTHS = list(range(1, 13))
+MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+MONTH_ALIASES = {name: m for name, m in zip(MONTH_NAMES, MONTHS, strict=True)} | {str(m): m for m in MONTHS}
+STATUS_ALIASES = {
+    "dark red": "dark_red",
+    "dark-red": "dark_red",
+    "darkred": "dark_red",
+    "深红": "dark_red",
+    "红": "red",
+    "红灯": "red",
+    "黄": "yellow",
+    "黄灯": "yellow",
+    "绿": "green",
+    "绿灯": "green",
+    "领先": "ahead",
+}
+
+
+def _co() -> WorkshopCompany:
+    return _build()
+
+
+# --------------------------------------------------------------------------------------
+# expected values (library calls on the workshop company)
+
+
+@cache
+def history() -> pd.DataFrame:
+    """The company's history before the plan year (the only history a plan may use)."""
+    co = _co()
+    h = history_before(co.cube, co.plan_year)
+    return h.astype({"region": str, "product_line": str, "rep_id": str})
+
+
+def _cagr_years() -> int:
+    return int(_co().targets_config["cagr_years"])
+
+
+def expected_baseline(cagr_years: int | None = None, increments: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """:func:`salesplan.targets.baseline` on the company (steps ``last_year`` ... ``stretch``)."""
+    co = _co()
+    n = _cagr_years() if cagr_years is None else cagr_years
+    periods = annual_periods(history(), years=_cagr_years() + 1)
+    incs = co.increments if increments is None else dict(increments)
+    return baseline(periods, n, incs, float(co.targets_config["stretch_pct"]))
+
+
+def last_year() -> float:
+    """Net sales of the last 12 months before the plan year."""
+    return float(expected_baseline().set_index("step").loc["last_year", "amount"])
+
+
+def expected_top_down(last: float | None = None, multiplier: float | None = None, growth: float | None = None) -> float:
+    """:func:`salesplan.targets.top_down` by industry growth x multiplier."""
+    m = _co().market
+    cfg = {
+        "method": "industry_growth",
+        "industry_growth": m["industry_growth"] if growth is None else growth,
+        "multiplier": m["multiplier"] if multiplier is None else multiplier,
+    }
+    return top_down(last_year() if last is None else last, cfg)
+
+
+def expected_market_share(share: float | None = None) -> float:
+    """:func:`salesplan.targets.top_down` by target market share x market size."""
+    m = _co().market
+    cfg = {"method": "market_share", "market_size": m["market_size"], "market_share": share or m["market_share"]}
+    return top_down(last_year(), cfg)
+
+
+def expected_regions(
+    cagr_years: int | None = None,
+    resource_factor: Mapping[str, float] | None = None,
+    potential_index: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """:func:`salesplan.targets.bottom_up_regions` on the company."""
+    co = _co()
+    return bottom_up_regions(
+        history(),
+        co.regions,
+        _cagr_years() if cagr_years is None else cagr_years,
+        dict(co.resource_factor if resource_factor is None else resource_factor),
+        dict(co.potential_index if potential_index is None else potential_index),
+    )
+
+
+def _team(keep_leavers: bool = False, hire_in_january: bool = False) -> pd.DataFrame:
+    co = _co()
+    team = active_reps(co.reps, co.plan_year)
+    if keep_leavers:
+        team = team.assign(leave_date=pd.NaT)
+    if hire_in_january:
+        start = pd.Timestamp(co.plan_year, 1, 1)
+        team = team.assign(hire_date=team["hire_date"].where(team["hire_date"] < start, start))
+    return team
+
+
+def _ramp(ramp: list[float] | None) -> list[float]:
+    return list(ramp) if ramp is not None else list(_co().targets_config["ramp"])
+
+
+def _levels(flat: bool = False) -> dict[str, float]:
+    levels = _co().level_coefficient
+    return {k: 1.0 for k in levels} if flat else levels
+
+
+def expected_availability(ramp: list[float] | None = None, keep_leavers: bool = False) -> pd.DataFrame:
+    """:func:`salesplan.targets.rep_availability` for the plan year, wide: rep x month (1-12)."""
+    co = _co()
+    a = rep_availability(_team(keep_leavers), co.plan_year, _ramp(ramp))
+    return a.assign(m=a["month"].dt.month).pivot(index="rep_id", columns="m", values="availability")
+
+
+def expected_reps(
+    flat_levels: bool = False, ramp: list[float] | None = None, keep_leavers: bool = False
+) -> pd.DataFrame:
+    """:func:`salesplan.targets.bottom_up_reps` on the company's team."""
+    co = _co()
+    team = _team(keep_leavers)
+    avail = rep_availability(team, co.plan_year, _ramp(ramp))
+    growth = float(co.targets_config["bottom_up"]["personal_growth"])
+    return bottom_up_reps(history(), team, avail, growth, _levels(flat_levels))
+
+
+@cache
+def expected_reconciliation(rule: str | None = None, top_down_weight: float | None = None) -> pd.Series:
+    """:func:`salesplan.targets.reconcile`: top-down against the sum of the regions' bottom-up numbers."""
+    co = _co()
+    w = float(co.targets_config["reconcile"]["top_down_weight"]) if top_down_weight is None else top_down_weight
+    bu = float(expected_regions()["bottom_up"].sum())
+    return reconcile(expected_top_down(), bu, rule or co.reconcile_rule, w)
+
+
+def annual_target() -> int:
+    """The annual target agreed in exercise 2 (the reconciled number, whole currency units)."""
+    return int(expected_reconciliation()["final"])
+
+
+def expected_reconciled_regions(total: int | None = None, weights: pd.Series | None = None) -> dict[str, int]:
+    """The regions' bottom-up numbers scaled to the agreed total in whole units (largest remainder)."""
+    regions = expected_regions().set_index("region")
+    w = regions["bottom_up"] if weights is None else weights.reindex(regions.index)
+    parts = largest_remainder(w.to_numpy(), annual_target() if total is None else total)
+    return {r: int(p) for r, p in zip(regions.index, parts, strict=True)}
+
+
+def expected_phasing(
+    template: str = "seasonality", total: int | None = None, even_within: bool = False
+) -> pd.DataFrame:
+    """:func:`salesplan.targets.phase_total` of the annual target by the seasonality index or a quarterly
+    template of ``targets.phasing.quarterly_templates`` (months within a quarter by seasonality)."""
+    co = _co()
+    templates = co.targets_config["phasing"]["quarterly_templates"]
+    if template == "seasonality":
+        shares = monthly_shares("seasonality", history())
+    elif template in templates:
+        shares = monthly_shares("quarterly_template", None if even_within else history(), template=templates[template])
+    else:
+        raise ValueError(f"template: expected seasonality or one of {', '.join(templates)}, got {template!r}")
+    return phase_total(annual_target() if total is None else total, shares, co.plan_year)
+
+
+def _profile_phasing(profile: pd.Series, total: int) -> pd.DataFrame:
+    shares = monthly_shares("monthly_profile", profile=profile.reindex(MONTHS).fillna(0.0).to_numpy())
+    return phase_total(total, shares, _co().plan_year)
+
+
+def expected_region_split(
+    flat_levels: bool = False, ramp: list[float] | None = None, keep_leavers: bool = False, basis: str = "capacity"
+) -> dict[str, int]:
+    """The annual target split over regions by their capacity (``sum over reps of level coefficient x mean
+    availability``, :func:`salesplan.targets.cell_bases`), in whole units (largest remainder)."""
+    co = _co()
+    team = _team(keep_leavers)
+    avail = rep_availability(team, co.plan_year, _ramp(ramp))
+    bases = cell_bases(history(), co.plan_year, co.regions, co.product_lines, avail, team, _levels(flat_levels))
+    share = bases.groupby("region")[basis].sum().reindex(co.regions)
+    parts = largest_remainder(share.to_numpy(), annual_target())
+    return {r: int(p) for r, p in zip(co.regions, parts, strict=True)}
+
+
+def region_month_targets() -> pd.DataFrame:
+    """Each region's capacity split (exercise 4b) phased into months by the seasonality index: region x month."""
+    co = _co()
+    shares = monthly_shares("seasonality", history())
+    rows = {
+        r: phase_total(total, shares, co.plan_year)["target_amount"].to_numpy()
+        for r, total in expected_region_split().items()
+    }
+    return pd.DataFrame(rows, index=pd.Index(MONTHS, name="month")).T.rename_axis("region")
+
+
+def expected_rep_targets(
+    flat_levels: bool = False,
+    ramp: list[float] | None = None,
+    keep_leavers: bool = False,
+    hire_in_january: bool = False,
+    split_the_year: bool = False,
+    levels: Mapping[str, float] | None = None,
+) -> dict[str, int]:
+    """Every rep's annual target: each month of the region split over the reps on board in proportion to
+    ``level coefficient x availability`` (:func:`salesplan.targets.allocate` with the capacity basis), summed
+    over the year. ``split_the_year`` is the shortcut that splits the region's year at once by
+    ``level coefficient x months available`` (:func:`salesplan.targets.largest_remainder`)."""
+    co = _co()
+    team = _team(keep_leavers, hire_in_january)
+    avail = rep_availability(team, co.plan_year, _ramp(ramp))
+    levels = dict(levels) if levels is not None else _levels(flat_levels)
+    months = region_month_targets()
+    out: dict[str, int] = {}
+    for region in co.regions:
+        reps = team[team["region"] == region]
+        if split_the_year:
+            avail_year = avail.groupby("rep_id")["availability"].sum().reindex(reps["rep_id"])
+            weights = avail_year.to_numpy() * reps["level"].map(levels).to_numpy()
+            parts = largest_remainder(weights, int(months.loc[region].sum()))
+            out.update({r: int(p) for r, p in zip(reps["rep_id"], parts, strict=True)})
+            continue
+        region_months = pd.DataFrame(
+            {
+                "month": pd.date_range(f"{co.plan_year}-01-01", periods=12, freq="MS"),
+                "target_amount": months.loc[region].to_numpy(),
+            }
+        )
+        weights = rep_cell_weights(history(), reps, ["all"], "capacity", co.plan_year, levels)
+        plan = allocate(
+            region_months,
+            pd.DataFrame({"region": [region], "product_line": ["all"], "share": [1.0]}),
+            weights,
+            avail[avail["rep_id"].isin(reps["rep_id"])],
+        )["plan"]
+        sums = plan.groupby("rep_id")["target_amount"].sum()
+        out.update({r: int(sums.get(r, 0)) for r in reps["rep_id"]})
+    return out
+
+
+def expected_statuses(thresholds: Mapping[str, float] | None = None) -> dict[str, str]:
+    """:func:`salesplan.retro.flags.classify_deviation` of every item of the retrospective month."""
+    co = _co()
+    r = co.retro
+    status = classify_deviation(r["actual"].to_numpy(), r["target"].to_numpy(), thresholds or co.thresholds)
+    return dict(zip(r["item"], status, strict=True))
+
+
+def expected_pvm() -> pd.Series:
+    """:func:`salesplan.metrics.price_volume_mix` of actual against plan by product line, totals
+    (``volume, price, mix, change``)."""
+    co = _co()
+    pvm = metrics.price_volume_mix(co.pvm_plan, co.pvm_actual, key=["product_line"])
+    return metrics.pvm_summary(pvm)
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+
+
+def _guard(check: str, answer: Any, example: str) -> Feedback | None:
+    return not_answered(check, example) if answer is None else None
+
+
+def _rate_fb(check: str, rate: float, expected: float, mistakes: list[tuple[float, str]]) -> str | None:
+    if abs(rate - expected) <= RATE_TOLERANCE:
+        return None
+    line = f"the CAGR {pct(rate, 2)} is {'too high' if rate > expected else 'too low'} (expected {pct(expected, 2)})"
+    for value, hint in mistakes:
+        if abs(rate - value) <= RATE_TOLERANCE:
+            return f"{line}: {hint}"
+    return line
+
+
+def _merge(a: Feedback, extra: list[str]) -> Feedback:
+    if not extra:
+        return a
+    status = "wrong" if a.status in ("correct", "wrong") else a.status
+    headline = a.headline if a.status == "wrong" else "the main number is right, but:"
+    return Feedback(a.check, status, headline, [*extra, *a.details], a.hints)
+
+
+# --------------------------------------------------------------------------------------
+# exercise 1: the annual number three ways
+
+
+def check_baseline(answer: Any) -> Feedback:
+    """Exercise 1a. ``answer``: the baseline (a number) or ``{"cagr": rate, "baseline": amount}``.
+
+    Expected: :func:`salesplan.targets.baseline` — ``CAGR = (LY / sales n years earlier) ** (1 / n) - 1``,
+    ``baseline = LY x (1 + CAGR) x (1 + price change) + new products + new regions``.
+    Tolerance: 50 K on the baseline, 0.05 points on the CAGR.
+    """
+    check, example = "1a baseline", '{"cagr": 0.07, "baseline": 135_000_000}'
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    co = _co()
+    exp = expected_baseline()
+    steps = exp.set_index("step")["amount"]
+    rate, n = exp.attrs["cagr"], exp.attrs["cagr_years"]
+    annual = history().groupby(history()["month"].dt.year)["net_amount"].sum()
+    first = float(annual.iloc[-1 - n])
+    growths = metrics.yoy(annual, annual.shift(1)).dropna().iloc[-n:]
+    wrong_rates = [
+        (metrics.cagr(first, float(annual.iloc[-1]), n + 1), f"you divided by {n + 1} years: {n + 1} yearly values span {n} steps of growth, so the exponent is 1/{n}"),
+        (float(growths.mean()), "that is the average of the yearly growth rates; CAGR compounds: (last / first) ** (1 / n) - 1"),
+        (expected_baseline(cagr_years=n - 1).attrs["cagr"], f"that is the growth over {n - 1} years; the method uses the last {n} (targets.cagr_years)"),
+    ]  # fmt: skip
+    try:
+        if isinstance(answer, Mapping | pd.DataFrame) or (isinstance(answer, pd.Series) and len(answer) > 1):
+            given = as_mapping(answer, ["cagr", "baseline"], value_columns=["value", "amount"])
+            value = as_number(given.get("baseline"), "baseline")
+            user_rate = as_number(given["cagr"], "cagr") if "cagr" in given else None
+        else:
+            value, user_rate = as_number(answer, "baseline"), None
+    except (AnswerError, KeyError) as exc:
+        return invalid(check, f"cannot read the answer: {exc}", example)
+    organic = float(steps["last_year"] + steps["cagr_growth"])
+    price_pct = float(co.increments.get("price_change_pct", 0.0))
+    mistakes = [
+        Mistake("no increments", {"baseline": organic}, "that is last year grown by the CAGR only: add the stated increments (price change, new products, new regions)"),
+        Mistake("stretch", {"baseline": float(steps["stretch"])}, "that is the stretch value (baseline x (1 + stretch_pct)); the base value comes first"),
+        Mistake("price on last year", {"baseline": float(steps["baseline"]) - float(steps["last_year"]) * float(rate) * price_pct}, "apply the price change to last year grown by the CAGR, not to last year"),
+    ]  # fmt: skip
+    for r, hint in wrong_rates:
+        mistakes.append(
+            Mistake(
+                "rate",
+                {"baseline": float(steps["baseline"]) + float(steps["last_year"]) * (r - rate) * (1 + price_pct)},
+                hint,
+            )
+        )
+    fb = compare(check, {"baseline": value}, {"baseline": float(steps["baseline"])}, MONEY_TOLERANCE, mistakes,
+                 label=lambda _k: "the baseline", tolerance_text="50 K",
+                 general_hint="baseline = LY x (1 + CAGR) x (1 + price change) + new products + new regions")  # fmt: skip
+    extra = []
+    if user_rate is not None and (line := _rate_fb(check, user_rate, rate, wrong_rates)) is not None:
+        extra.append(line)
+    return _merge(fb, extra)
+
+
+def check_top_down(answer: Any) -> Feedback:
+    """Exercise 1b. ``answer``: HQ's number by industry growth x multiplier (a number).
+
+    Expected: :func:`salesplan.targets.top_down` — ``LY x (1 + industry growth x multiplier)``. Tolerance 50 K.
+    """
+    check, example = "1b top-down (industry growth)", "134_000_000"
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    try:
+        value = as_number(answer, "top-down")
+    except AnswerError as exc:
+        return invalid(check, str(exc), example)
+    co, ly = _co(), last_year()
+    g, k = co.market["industry_growth"], co.market["multiplier"]
+    base = float(expected_baseline().set_index("step").loc["baseline", "amount"])
+    mistakes = [
+        Mistake("whole x k", {"v": ly * (1 + g) * k}, "the multiplier scales the growth rate, not the whole number: LY x (1 + g x k)"),
+        Mistake("no k", {"v": expected_top_down(multiplier=1.0)}, f"that is the market's own growth; the method aims to outgrow it: multiply the growth rate by {k}"),
+        Mistake("growth only", {"v": ly * g * k}, "that is only the increment: add it to last year's sales"),
+        Mistake("baseline", {"v": expected_top_down(last=base)}, "start from last year's actual sales (LY), not from the baseline"),
+    ]  # fmt: skip
+    return compare(check, {"v": value}, {"v": expected_top_down()}, MONEY_TOLERANCE, mistakes,
+                   label=lambda _k: "the top-down number", tolerance_text="50 K",
+                   general_hint="top-down = LY x (1 + industry growth x multiplier)")  # fmt: skip
+
+
+def check_market_share(answer: Any) -> Feedback:
+    """Exercise 1c. ``answer``: HQ's number by target market share x market size (a number).
+
+    Expected: :func:`salesplan.targets.top_down` with ``method: market_share``. Tolerance 50 K.
+    """
+    check, example = "1c top-down (market share)", "130_000_000"
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    try:
+        value = as_number(answer, "market-share number")
+    except AnswerError as exc:
+        return invalid(check, str(exc), example)
+    m = _co().market
+    mistakes = [
+        Mistake("percent", {"v": m["market_size"] * m["market_share"] * 100}, "the share is a fraction (13.5 % = 0.135), not a percentage number"),
+        Mistake("current share", {"v": last_year()}, "that is last year's sales: the method multiplies the *target* share by the market size"),
+        Mistake("plus", {"v": m["market_size"] * (1 + m["market_share"])}, "multiply the market size by the share; do not add the share to 1"),
+    ]  # fmt: skip
+    return compare(check, {"v": value}, {"v": expected_market_share()}, MONEY_TOLERANCE, mistakes,
+                   label=lambda _k: "the market-share number", tolerance_text="50 K",
+                   general_hint="top-down = market size x target market share")  # fmt: skip
+
+
+def check_bottom_up_regions(answer: Any) -> Feedback:
+    """Exercise 1d. ``answer``: each region's bottom-up number (dict region -> amount, a Series or a
+    DataFrame with ``region`` and ``bottom_up``).
+
+    Expected: :func:`salesplan.targets.bottom_up_regions` —
+    ``LY_r x (1 + CAGR_r) x resource factor_r x potential index_r``. Tolerance 50 K per region.
+    """
+    check, example = "1d bottom-up by region", '{"North": 28_000_000, "East": 55_000_000, ...}'
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    co = _co()
+    exp = expected_regions().set_index("region")
+    try:
+        given = as_mapping(answer, co.regions, ["region"], ["bottom_up", "amount", "value"])
+    except AnswerError as exc:
+        return invalid(check, f"cannot read the answer: {exc}", example)
+    company_rate = expected_baseline(increments={}).attrs["cagr"]
+    mistakes = [
+        Mistake("no potential", expected_regions(potential_index={})["bottom_up"].set_axis(co.regions).to_dict(),
+                "you left out the potential index: multiply by the region's market-potential index (0.8-1.2)"),
+        Mistake("no resource", expected_regions(resource_factor={})["bottom_up"].set_axis(co.regions).to_dict(),
+                "you left out the resource-input factor (South gets 1.1 for its new hire)"),
+        Mistake("company cagr", (exp["bottom_up"] / (1 + exp["cagr"]) * (1 + company_rate)).to_dict(),
+                "that uses the company's CAGR; each region grows at its own CAGR"),
+        Mistake("years", expected_regions(cagr_years=_cagr_years() - 1)["bottom_up"].set_axis(co.regions).to_dict(),
+                f"that region CAGR spans {_cagr_years() - 1} years; use the same {_cagr_years()} years as the company baseline"),
+        Mistake("no growth", (exp["bottom_up"] / (1 + exp["cagr"])).to_dict(),
+                "the region's CAGR is missing: LY x (1 + CAGR) first, then the factors"),
+    ]  # fmt: skip
+    return compare(check, given, exp["bottom_up"].to_dict(), MONEY_TOLERANCE, mistakes, tolerance_text="50 K per region",
+                   general_hint="region = LY(region) x (1 + CAGR(region)) x resource factor x potential index")  # fmt: skip
+
+
+def check_bottom_up_reps(answer: Any) -> Feedback:
+    """Exercise 1e. ``answer``: each rep's bottom-up number (dict rep -> amount, Series or DataFrame with
+    ``rep_id`` and ``bottom_up``).
+
+    Expected: :func:`salesplan.targets.bottom_up_reps` — ``LY annualised x (1 + personal growth) x level
+    coefficient x availability`` (a rep without last-year sales takes the region's average). Tolerance 50 K.
+    """
+    check, example = "1e bottom-up by rep", '{"N1": 25_000_000, "N2": 7_000_000, ...}'
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    exp = expected_reps().set_index("rep_id")
+    reps = list(exp.index)
+    try:
+        given = as_mapping(answer, reps, ["rep_id", "rep"], ["bottom_up", "amount", "value"])
+    except AnswerError as exc:
+        return invalid(check, f"cannot read the answer: {exc}", example)
+
+    def values(frame: pd.DataFrame) -> dict[str, float]:
+        return frame.set_index("rep_id")["bottom_up"].to_dict()
+
+    not_annualised = (exp["bottom_up"] * exp["last_year"] / exp["annualised"]).where(exp["last_year"] > 0)
+    mistakes = [
+        Mistake("levels", values(expected_reps(flat_levels=True)), "you left out the level coefficient (junior 0.7 ... lead 1.2): multiply the rep's own base by it"),
+        Mistake("ramp", values(expected_reps(ramp=[1.0])), "a new hire ramps up (25 / 50 / 75 / 100 % in the first months): use the availability, not a full year"),
+        Mistake("leaver", values(expected_reps(keep_leavers=True)), "this rep leaves during the year: nothing after the leave date, so the availability is lower"),
+        Mistake("annualise", not_annualised.dropna().to_dict(), "this rep joined during last year: scale their sales to a full year (LY x 12 / months employed) first"),
+        Mistake("no base", {r: 0.0 for r in exp.index[exp["last_year"] <= 0]}, "a rep without last-year sales takes the average annualised base of their region's reps"),
+    ]  # fmt: skip
+    return compare(check, given, exp["bottom_up"].to_dict(), MONEY_TOLERANCE, mistakes, tolerance_text="50 K per rep",
+                   general_hint="rep = LY annualised x (1 + personal growth) x level coefficient x availability")  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------
+# exercise 2: top-down vs bottom-up
+
+
+def check_reconciliation(answer: Any) -> Feedback:
+    """Exercise 2a. ``answer``: ``{"gap": top-down - bottom-up, "final": the reconciled target}``.
+
+    Expected: :func:`salesplan.targets.reconcile` with the exercise's rule (blend, top-down weight from
+    ``targets.reconcile.top_down_weight``), bottom-up = the sum of the regions. Tolerance 50 K.
+    """
+    check, example = "2a gap and reconciled target", '{"gap": 2_500_000, "final": 133_000_000}'
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    try:
+        given = as_mapping(answer, ["gap", "final"], value_columns=["value", "amount"])
+    except AnswerError as exc:
+        return invalid(check, f"cannot read the answer: {exc}", example)
+    rec = expected_reconciliation()
+    w = float(rec["weight"])
+    mistakes = [
+        Mistake("sign", {"gap": -float(rec["gap"])}, "the gap is top-down minus bottom-up (positive: HQ asks for more than the parts offer)"),
+        Mistake("swapped", {"final": float(expected_reconciliation(top_down_weight=1 - w)["final"])}, f"the weight {w:g} belongs to the top-down number: final = w x top-down + (1 - w) x bottom-up"),
+        Mistake("scale", {"final": float(expected_reconciliation(rule="scale_to_top_down")["final"])}, "that is the scale-to-top-down rule; this exercise's rule is the blend"),
+        Mistake("bottom-up", {"final": float(rec["bottom_up"])}, "that is the bottom-up sum as it stands; the rule blends it with the top-down number"),
+        Mistake("reps", {"gap": float(rec["top_down"]) - float(expected_reps()["bottom_up"].sum())}, "the bottom-up side here is the sum of the regions, not of the reps"),
+    ]  # fmt: skip
+    return compare(check, given, {"gap": float(rec["gap"]), "final": float(rec["final"])}, MONEY_TOLERANCE, mistakes,
+                   tolerance_text="50 K", general_hint="gap = top-down - bottom-up; final = w x top-down + (1 - w) x bottom-up")  # fmt: skip
+
+
+def _whole_units(given: Mapping[str, Any], keys: list[str]) -> list[str]:
+    out = []
+    for k in keys:
+        if k in given:
+            try:
+                v = as_number(given[k], k)
+            except AnswerError:
+                continue
+            if not float(v).is_integer():
+                out.append(f"{k} is {v:,.2f}: targets are whole currency units")
+    return out
+
+
+def _sum_line(given: Mapping[str, Any], keys: list[str], total: int, what: str) -> list[str]:
+    try:
+        s = sum(as_number(given[k], k) for k in keys if k in given)
+    except AnswerError:
+        return []
+    if all(k in given for k in keys) and s != total:
+        return [
+            f"your {what} add up to {s:,.0f}, {abs(s - total):,.0f} {'over' if s > total else 'short of'} {total:,}: "
+            "round with the largest remainder (floor every part, give the spare units to the largest remainders) "
+            "so the parts add up exactly"
+        ]
+    return []
+
+
+def check_reconciled_regions(answer: Any) -> Feedback:
+    """Exercise 2b. ``answer``: each region's share of the reconciled target in whole units (dict, Series
+    or DataFrame), adding up exactly to it.
+
+    Expected: ``largest_remainder(bottom-up of each region, final)`` (:func:`salesplan.targets.largest_remainder`):
+    each region keeps its share of the bottom-up sum. Tolerance: 1 unit per region; the sum must be exact.
+    """
+    check, example = "2b reconciled regions", '{"North": 26_500_000, "East": 58_000_000, ...}'
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    co = _co()
+    try:
+        given = as_mapping(answer, co.regions, ["region"], ["reconciled", "target", "amount", "value"])
+    except AnswerError as exc:
+        return invalid(check, f"cannot read the answer: {exc}", example)
+    rec = expected_reconciliation()
+    last = history()[history()["month"].dt.year == co.plan_year - 1].groupby("region")["net_amount"].sum()
+    mistakes = [
+        Mistake("top-down total", expected_reconciled_regions(total=int(np.floor(float(rec["top_down"]) + 0.5))), "those shares scale to the top-down number; scale to the reconciled target (final)"),
+        Mistake("last-year shares", expected_reconciled_regions(weights=last), "those are last year's shares; keep each region's share of the bottom-up sum"),
+        Mistake("unscaled", expected_regions().set_index("region")["bottom_up"].to_dict(), "those are the bottom-up numbers before reconciliation: scale them by final / bottom-up sum"),
+    ]  # fmt: skip
+    fb = compare(check, given, expected_reconciled_regions(), 1.0, mistakes, tolerance_text="1 unit per region",
+                 general_hint="region = final x region bottom-up / sum of the regions' bottom-up, in whole units")  # fmt: skip
+    return _merge(fb, _sum_line(given, co.regions, annual_target(), "regions") + _whole_units(given, co.regions))
+
+
+# --------------------------------------------------------------------------------------
+# exercise 3: phasing
+
+
+def _month_values(answer: Any) -> dict[int, float]:
+    given = as_mapping(answer, [str(m) for m in MONTHS], ["month", "month_of_year"], ["target_amount", "target", "amount", "share", "value"],
+                       aliases={k: str(v) for k, v in MONTH_ALIASES.items()})  # fmt: skip
+    out = {}
+    for k, v in given.items():
+        key = k
+        if isinstance(k, str) and k not in {str(m) for m in MONTHS}:
+            ts = pd.to_datetime(k, errors="coerce")
+            key = str(ts.month) if pd.notna(ts) else k
+        out[key] = v
+    return out
+
+
+def check_phasing(answer: Any, template: str = "seasonality") -> Feedback:
+    """Exercise 3. ``answer``: the twelve monthly targets of the annual target (a list Jan-Dec, a dict or
+    Series by month 1-12 or month name, or a DataFrame with ``month`` and ``target_amount``), or the
+    twelve monthly shares (fractions adding up to 1).
+
+    Expected: :func:`salesplan.targets.phase_total` of :func:`salesplan.targets.monthly_shares` —
+    ``share_m = index_m / 12`` (seasonality) or ``share_m = q_share x index_m / sum of the quarter's
+    indices`` (a quarterly template). Amounts: whole units, 1 unit per month, the sum exact; shares: 0.01
+    points per month.
+    """
+    check = f"{'3a' if template == 'seasonality' else '3b'} phasing ({template.replace('_', ' ')})"
+    example = "[9_000_000, 8_500_000, ...] (12 months, Jan-Dec) or {1: ..., 2: ..., ...}"
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    try:
+        given = _month_values(answer)
+        values = {k: as_number(v, k) for k, v in given.items()}
+    except AnswerError as exc:
+        return invalid(check, f"cannot read the answer: {exc}", example)
+    co = _co()
+    total = annual_target()
+    exp = expected_phasing(template)
+    is_share = sum(values.values()) < 1.5
+    col = "share" if is_share else "target_amount"
+
+    def as_dict(frame: pd.DataFrame) -> dict[str, float]:
+        return {str(m): float(v) for m, v in zip(frame["month_of_year"], frame[col], strict=True)}
+
+    templates = co.targets_config["phasing"]["quarterly_templates"]
+    mistakes = []
+    if template != "seasonality":
+        mistakes.append(Mistake("even", as_dict(expected_phasing(template, even_within=True)),
+                                "within a quarter the months follow the seasonality index, not a third each"))  # fmt: skip
+    for other in ["seasonality", *templates]:
+        if other != template:
+            mistakes.append(Mistake(other, as_dict(expected_phasing(other)), f"that month follows the {other.replace('_', ' ')} phasing; this task asks for {template.replace('_', ' ')}"))  # fmt: skip
+    monthly = co.monthly_sales()
+    mistakes += [
+        Mistake("pooled", as_dict(_profile_phasing(monthly.mean(axis=1), total)), "that index pools all years, so their growth leaks into the later months: divide each month by its own year's monthly mean, then average over the years"),
+        Mistake("last year", as_dict(_profile_phasing(monthly[co.plan_year - 1], total)), "that follows last year alone; the index averages every complete year"),
+    ]  # fmt: skip
+    label = {str(m): MONTH_NAMES[m - 1] for m in MONTHS}.get
+    if is_share:
+        fb = compare(check, values, as_dict(exp), SHARE_TOLERANCE, mistakes, label=label, fmt=lambda v: pct(v, 2),
+                     tolerance_text="0.01 points per month")  # fmt: skip
+        s = sum(values.values())
+        extra = [] if abs(s - 1) < 1e-9 else [f"your shares add up to {pct(s, 4)}; they must make exactly 100 %"]
+    else:
+        fb = compare(check, values, as_dict(exp), 1.0, mistakes, label=label, tolerance_text="1 unit per month",
+                     general_hint="month = annual target x share; shares from the index (or the template) add up to 100 %")  # fmt: skip
+        keys = [str(m) for m in MONTHS]
+        extra = _sum_line(values, keys, total, "months") + _whole_units(values, keys)
+    return _merge(fb, extra)
+
+
+# --------------------------------------------------------------------------------------
+# exercise 4: allocation
+
+
+def check_region_split(answer: Any) -> Feedback:
+    """Exercise 4b. ``answer``: the annual target split over regions by capacity, whole units (dict,
+    Series or DataFrame with ``region``).
+
+    Expected: ``largest_remainder(capacity share, annual target)`` with ``capacity_r = sum over the region's
+    reps of level coefficient x mean availability`` (:func:`salesplan.targets.cell_bases`). Tolerance: 1 unit
+    per region; the sum must be exact.
+    """
+    check, example = "4b regions by capacity", '{"North": 30_000_000, ...}'
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    co = _co()
+    try:
+        given = as_mapping(answer, co.regions, ["region"], ["target", "target_amount", "amount", "value"])
+    except AnswerError as exc:
+        return invalid(check, f"cannot read the answer: {exc}", example)
+    mistakes = [
+        Mistake("head count", expected_region_split(flat_levels=True, ramp=[1.0], keep_leavers=True), "that splits by head count: weight each rep by level coefficient x availability"),
+        Mistake("no availability", expected_region_split(ramp=[1.0], keep_leavers=True), "the level coefficients are right, but a new hire ramps up and a leaver stops: use each rep's mean availability"),
+        Mistake("levels", expected_region_split(flat_levels=True), "the availability is right, but apply the level coefficient to each rep before adding up the region"),
+        Mistake("ramp", expected_region_split(ramp=[1.0]), "the new hire ramps up 25 / 50 / 75 / 100 %: their first months count less"),
+        Mistake("leaver", expected_region_split(keep_leavers=True), "the leaver carries nothing after the leave date: count their months up to it only"),
+        Mistake("last year", expected_region_split(basis="last_year"), "those are last year's sales shares; this split is by capacity"),
+        Mistake("reconciled", expected_reconciled_regions(), "those are the reconciled bottom-up numbers of exercise 2; here the basis is capacity"),
+    ]  # fmt: skip
+    fb = compare(check, given, expected_region_split(), 1.0, mistakes, tolerance_text="1 unit per region",
+                 general_hint="region = target x capacity_r / sum of capacities; capacity_r = sum of level coefficient x mean availability")  # fmt: skip
+    return _merge(fb, _sum_line(given, co.regions, annual_target(), "regions") + _whole_units(given, co.regions))
+
+
+def check_availability(answer: Any) -> Feedback:
+    """Exercise 4a. ``answer``: each rep's availability in each month of the plan year: a DataFrame rep x
+    month (1-12), or a dict rep -> 12 values.
+
+    Expected: :func:`salesplan.targets.rep_availability` — the k-th month on board gets ``ramp[k-1]``
+    (25 / 50 / 75 / 100 %), nothing before the hire month and after the leave date. Tolerance 0.001.
+    """
+    check = "4a availability"
+    example = '{"N1": [1, 1, ...], "S3": [0, 0, 0, 0.25, ...], ...} or a DataFrame rep x month'
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    exp = expected_availability()
+    reps = list(exp.index)
+    try:
+        frame = answer
+        if isinstance(answer, Mapping):
+            frame = pd.DataFrame({k: list(v) for k, v in answer.items()}).T
+        if not isinstance(frame, pd.DataFrame):
+            raise AnswerError(f"a {type(answer).__name__}; expected a DataFrame rep x month or a dict rep -> 12 values")
+        if "rep_id" in frame.columns and "month" in frame.columns and "availability" in frame.columns:
+            m = frame["month"]
+            m = pd.to_datetime(m).dt.month if not pd.api.types.is_integer_dtype(m) else m
+            frame = frame.assign(month=m).pivot(index="rep_id", columns="month", values="availability")
+        if frame.shape[1] != 12:
+            raise AnswerError(f"{frame.shape[1]} columns; expected 12 months")
+        frame = frame.set_axis(MONTHS, axis=1)
+    except (AnswerError, ValueError, TypeError) as exc:
+        return invalid(check, f"cannot read the answer: {exc}", example)
+    given = {f"{rep} {MONTH_NAMES[m - 1]}": frame.loc[rep, m] for rep in frame.index for m in MONTHS}
+    expected = {f"{rep} {MONTH_NAMES[m - 1]}": float(exp.loc[rep, m]) for rep in reps for m in MONTHS}
+
+    def flat(frame: pd.DataFrame) -> dict[str, float]:
+        return {f"{rep} {MONTH_NAMES[m - 1]}": float(frame.loc[rep, m]) for rep in frame.index for m in MONTHS}
+
+    mistakes = [
+        Mistake("ramp", flat(expected_availability(ramp=[1.0])), "a new hire ramps up: 25 % in the hire month, then 50 %, 75 %, 100 %"),
+        Mistake("late", flat(expected_availability(ramp=[0.0, *_ramp(None)])), "the hire month is the first month on board (25 %), not month zero"),
+        Mistake("leaver", flat(expected_availability(keep_leavers=True)), "nothing after the leave date: the months after it are 0"),
+    ]  # fmt: skip
+    unknown = sorted(set(map(str, frame.index)) - set(reps))
+    fb = compare(check, given, expected, 0.001, mistakes, fmt=lambda v: f"{v:.2f}", tolerance_text="0.001")
+    return _merge(fb, [f"not on board in {_co().plan_year}: {', '.join(unknown)}"] if unknown else [])
+
+
+def check_rep_targets(answer: Any) -> Feedback:
+    """Exercise 4c. ``answer``: each rep's annual target in whole units (dict rep -> amount, Series, or a
+    DataFrame with ``rep_id`` and ``target_amount``), each region's reps adding up exactly to the region.
+
+    Expected: every month of the region split over its reps on board by ``level coefficient x availability``
+    (:func:`salesplan.targets.allocate`, capacity basis), summed over the year. Tolerance: 12 units per rep
+    (one per month of rounding); each region's sum must be exact.
+    """
+    check, example = "4c rep targets", '{"N1": 24_000_000, "N2": 14_000_000, ...}'
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    co = _co()
+    exp = expected_rep_targets()
+    reps = list(exp)
+    try:
+        given = as_mapping(answer, reps, ["rep_id", "rep"], ["target_amount", "target", "amount", "value"])
+    except AnswerError as exc:
+        return invalid(check, f"cannot read the answer: {exc}", example)
+    mistakes = [
+        Mistake("levels", expected_rep_targets(flat_levels=True), "did you apply the level coefficient to each rep's weight? A senior carries more than a junior"),
+        Mistake("ramp", expected_rep_targets(ramp=[1.0]), "the new hire ramps up 25 / 50 / 75 / 100 %: weight their first months by that"),
+        Mistake("leaver", expected_rep_targets(keep_leavers=True), "the leaver has no quota after the leave date; their region's months go to the reps still there"),
+        Mistake("january", expected_rep_targets(hire_in_january=True), "the new hire starts in their hire month, not in January"),
+        Mistake("year", expected_rep_targets(split_the_year=True), "that splits the whole year at once; split month by month, because who is on board (and the season) changes during the year"),
+    ]  # fmt: skip
+    fb = compare(check, given, exp, 12.0, mistakes, tolerance_text="12 units per rep",
+                 general_hint="rep month = region month x (level coefficient x availability) / sum over the region's reps that month")  # fmt: skip
+    team = _team().set_index("rep_id")["region"]
+    months = region_month_targets().sum(axis=1)
+    extra: list[str] = _whole_units(given, reps)
+    for region in co.regions:
+        members = [r for r in reps if team[r] == region]
+        extra += _sum_line(given, members, int(months[region]), f"{region} reps")
+    return _merge(fb, extra)
+
+
+# --------------------------------------------------------------------------------------
+# exercise 5: the retrospective
+
+
+def _status(value: Any) -> str:
+    s = str(value).strip().casefold()
+    s = STATUS_ALIASES.get(s, s)
+    return s.replace(" ", "_").replace("-", "_")
+
+
+def check_statuses(answer: Any) -> Feedback:
+    """Exercise 5a. ``answer``: each item's status (dict item -> ``green``, ``yellow``, ``red``, ``dark_red``
+    or ``ahead``; also 绿 / 黄 / 红 / 深红 / 领先), a Series or a DataFrame with ``item`` and ``status``.
+
+    Expected: :func:`salesplan.retro.flags.classify_deviation` with ``retro.thresholds`` — behind by up to
+    5 % green, 5-10 % yellow, 10-15 % red, more than 15 % dark red, more than 5 % ahead "ahead"; exactly on
+    a boundary counts as the milder status.
+    """
+    check, example = "5a red / yellow / green", '{"North": "green", "East": "ahead", ...}'
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    co = _co()
+    items = list(co.retro["item"])
+    try:
+        given = as_mapping(answer, items, ["item"], ["status", "flag", "colour", "color"])
+    except AnswerError as exc:
+        return invalid(check, f"cannot read the answer: {exc}", example)
+    given = {k: _status(v) for k, v in given.items()}
+    exp = expected_statuses()
+    t = co.thresholds
+    r = co.retro.set_index("item")
+    d = pd.Series(deviation(r["actual"].to_numpy(), r["target"].to_numpy()), index=r.index)
+    variants = [
+        ({k: s for k, s in zip(items, classify_deviation(2 - r["target"] / r["actual"], 1.0, t), strict=True)},
+         "measure the deviation against the plan (actual / plan - 1), not against the actual"),
+        ({k: s for k, s in zip(items, classify_deviation(1 - d.abs(), 1.0, t), strict=True)},
+         "this item is ahead of plan, not behind: more than 5 % ahead is 'ahead'"),
+        ({k: s for k, s in zip(items, classify_deviation(r["actual"], r["target"], {k: max(v - 1e-6, 0) for k, v in t.items()}), strict=True)},
+         "exactly on a band edge counts as the milder status (exactly 5 % behind is still green)"),
+    ]  # fmt: skip
+    missing = [k for k in items if k not in given]
+    unknown = [k for k in given if k not in exp]
+    details, hints = [], []
+    if missing:
+        details.append(f"missing: {', '.join(missing)}")
+    if unknown:
+        details.append(f"not expected here: {', '.join(unknown)} (items: {', '.join(items)})")
+    known = {"green", "yellow", "red", "dark_red", "ahead", "no_target"}
+    off = [k for k in items if k in given and given[k] != exp[k]]
+    for k in off:
+        line = f"{k} is {given[k]!r}, expected {exp[k]!r} ({d[k]:+.1%} against plan)"
+        if given[k] not in known:
+            line += ": use green, yellow, red, dark_red or ahead"
+        else:
+            hint = next((h for v, h in variants if v[k] == given[k]), None)
+            line += (
+                f": {hint}"
+                if hint
+                else f": the bands are {pct(t['yellow'], 0)} / {pct(t['red'], 0)} / {pct(t['dark_red'], 0)} behind plan"
+            )
+        details.append(line)
+    if not details:
+        return Feedback(check, "correct", f"correct ({len(items)} items).")
+    hints.append("deviation = actual / plan - 1; behind by <= 5 % green, <= 10 % yellow, <= 15 % red, more dark red")
+    n = len(off) + len(missing)
+    return Feedback(check, "wrong", f"{n} of {len(items)} {'item is' if n == 1 else 'items are'} off.", details, hints)
+
+
+def check_pvm(answer: Any) -> Feedback:
+    """Exercise 5b. ``answer``: the variance of actual against plan split into ``{"volume": ..., "price": ...,
+    "mix": ...}`` (a dict, Series or DataFrame with those labels).
+
+    Expected: :func:`salesplan.metrics.price_volume_mix` with the plan as base and the actual as current —
+    ``volume = (Q1 - Q0) x plan average price``, ``price = sum (P1 - P0) x Q1``, ``mix = the rest``. Tolerance 1 K.
+    """
+    check, example = "5b price / volume / mix", '{"volume": -1_000_000, "price": 50_000, "mix": 1_200_000}'
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    try:
+        given = as_mapping(answer, ["volume", "price", "mix"], ["label", "effect", "step"], ["value", "amount", "effect"],
+                           aliases={"volume_effect": "volume", "price_effect": "price", "mix_effect": "mix"})  # fmt: skip
+    except AnswerError as exc:
+        return invalid(check, f"cannot read the answer: {exc}", example)
+    given = {k: v for k, v in given.items() if k in ("volume", "price", "mix")}
+    co = _co()
+    exp = expected_pvm()
+    keys = ["volume", "price", "mix"]
+    expected = {k: float(exp[k]) for k in keys}
+    # Price at planned units: the library's price effect with plan and actual swapped, sign turned back.
+    swapped = metrics.pvm_summary(metrics.price_volume_mix(co.pvm_actual, co.pvm_plan, key=["product_line"]))
+    price_q0 = -float(swapped["price"])
+    # Each line on its own (no mix): the library run line by line.
+    per_line = [
+        metrics.pvm_summary(metrics.price_volume_mix(co.pvm_plan[co.pvm_plan["product_line"] == line],
+                                                     co.pvm_actual[co.pvm_actual["product_line"] == line], key=["product_line"]))
+        for line in co.pvm_plan["product_line"]
+    ]  # fmt: skip
+    volume_lines = float(sum(p["volume"] for p in per_line))
+    change = float(exp["change"])
+    mistakes = [
+        Mistake("price at plan units", {"price": price_q0, "mix": change - expected["volume"] - price_q0}, "price effect = (actual price - plan price) x *actual* units"),
+        Mistake("no mix", {"volume": volume_lines, "mix": 0.0}, "that is each line's own volume change; the volume effect is the change in *total* units at the plan's average price and mix, and the shift between lines is the mix"),
+        Mistake("sign", {k: -v for k, v in expected.items()}, "effects are actual minus plan: a shortfall is negative"),
+        Mistake("swap", {"volume": expected["price"], "price": expected["volume"]}, "price and volume are swapped"),
+    ]  # fmt: skip
+    fb = compare(check, given, expected, 1_000.0, mistakes, tolerance_text="1 K",
+                 general_hint="volume = (Q1 - Q0) x plan avg price; price = sum (P1 - P0) x Q1; mix = variance - volume - price")  # fmt: skip
+    extra = []
+    try:
+        total = sum(as_number(given[k], k) for k in keys if k in given)
+        if all(k in given for k in keys) and abs(total - change) > 1_000:
+            extra.append(f"your effects add up to {money(total)}; they must add up to the variance {money(change)}")
+    except AnswerError:
+        pass
+    return _merge(fb, extra)
+
+
+GENERIC_OWNERS = {
+    "",
+    "team",
+    "the team",
+    "sales",
+    "sales team",
+    "everyone",
+    "all",
+    "we",
+    "us",
+    "management",
+    "tbd",
+    "?",
+    "大家",
+    "团队",
+}
+DATE_PATTERN = re.compile(
+    r"\d{4}-\d{2}(-\d{2})?|\d{1,2}[/.]\d{1,2}|\b(by|until|before|end of|week|month|Q[1-4])\b|"
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|[月日周前]",
+    re.IGNORECASE,
+)
+
+
+def check_five_why(answer: Any) -> Feedback:
+    """Exercise 5c. ``answer``: a 5-Why for one flagged item: ``{"item": ..., "whys": [five answers],
+    "owner": a person or role, "next_step": what happens by when}``.
+
+    Checked: the item is red or dark red (by :func:`salesplan.retro.flags.classify_deviation`), five
+    different non-empty whys, a named owner (not "the team"), a next step with a date or deadline.
+    """
+    check = "5c 5-Why"
+    example = '{"item": "West", "whys": ["...", "...", "...", "...", "..."], "owner": "West region lead", "next_step": "... by 2026-07-15"}'
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    if not isinstance(answer, Mapping):
+        return invalid(check, f"a {type(answer).__name__}; expected a dict with item, whys, owner, next_step", example)
+    a = {str(k).strip().casefold(): v for k, v in answer.items()}
+    exp = expected_statuses()
+    lookup = {k.casefold(): k for k in exp}
+    details: list[str] = []
+    item = lookup.get(str(a.get("item", "")).strip().casefold())
+    flagged = [k for k, s in exp.items() if s in ("red", "dark_red")]
+    if item is None:
+        details.append(f"item {a.get('item')!r} is not in the retrospective (items: {', '.join(exp)})")
+    elif item not in flagged:
+        details.append(f"{item} is {exp[item]}: a 5-Why is for a red or dark-red item ({', '.join(flagged)})")
+    whys = a.get("whys") or []
+    whys = [str(w).strip() for w in (whys if isinstance(whys, list | tuple) else [whys]) if str(w).strip()]
+    if len(whys) < 5:
+        details.append(
+            f"{len(whys)} why{'s' if len(whys) != 1 else ''}: ask 'why?' again until you reach a cause the team can act on (five times)"
+        )
+    repeated = sorted({w for w in whys if whys.count(w) > 1})
+    if repeated:
+        details.append(f"the same answer twice ({repeated[0]!r}): each why goes one level deeper")
+    owner = str(a.get("owner") or "").strip()
+    if owner.casefold() in GENERIC_OWNERS:
+        details.append("no owner named: name one person or role who acts (a group owns nothing)")
+    step = str(a.get("next_step") or "").strip()
+    if len(step.split()) < 3 and len(step) < 6:
+        details.append("the next step is missing or too short: say what will be done")
+    elif not DATE_PATTERN.search(step):
+        details.append("the next step has no date: say by when (e.g. 'by 2026-07-15')")
+    if details:
+        return Feedback(check, "wrong", f"{len(details)} thing{'s' if len(details) != 1 else ''} to fix.", details,
+                        ["a 5-Why ends at a cause the team controls, with one owner and a dated next step"])  # fmt: skip
+    escalation = _co().config["retro"]["escalation"].get(exp[item], "")
+    return Feedback(
+        check, "correct", f"complete: {item} ({exp[item]}), {len(whys)} whys, owner {owner}. Escalation: {escalation}."
+    )
+
+
+def givens(number: int) -> dict[str, Any]:
+    """What exercise ``number`` starts from (the agreed results of the exercises before it, from the library):
+
+    * 2: ``top_down`` (1b), ``bottom_up_regions`` (1d, Series by region), ``rule``, ``top_down_weight``,
+      ``annual_target`` (the agreed number, for 2b);
+    * 3: ``annual_target``, ``monthly_sales`` (month x year), ``templates`` (``targets.phasing.quarterly_templates``);
+    * 4: ``annual_target``, ``team`` (reps on board with level coefficient), ``ramp``, ``region_months``
+      (for 4c: each region's capacity split phased by seasonality, region x month);
+    * 5: ``retro`` (item, level, target, actual), ``thresholds``, ``plan`` and ``actual`` by product line.
+    """
+    co = _co()
+    if number == 2:
+        rec = expected_reconciliation()
+        return {
+            "top_down": float(rec["top_down"]),
+            "bottom_up_regions": expected_regions().set_index("region")["bottom_up"],
+            "rule": co.reconcile_rule,
+            "top_down_weight": float(rec["weight"]),
+            "annual_target": annual_target(),
+        }
+    if number == 3:
+        return {
+            "annual_target": annual_target(),
+            "monthly_sales": co.monthly_sales(),
+            "templates": dict(co.targets_config["phasing"]["quarterly_templates"]),
+        }
+    if number == 4:
+        return {
+            "annual_target": annual_target(),
+            "team": co.team(),
+            "ramp": list(co.targets_config["ramp"]),
+            "region_months": region_month_targets(),
+        }
+    if number == 5:
+        return {
+            "retro": co.retro.copy(),
+            "thresholds": co.thresholds,
+            "plan": co.pvm_plan.copy(),
+            "actual": co.pvm_actual.copy(),
+        }
+    raise KeyError(f"exercise {number} has no givens beyond ws.company(); givens exist for exercises 2-5")
