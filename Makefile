@@ -47,7 +47,7 @@ test-lib: sample-data
 	$(BIN)/pytest tests
 
 test-notebooks: sample-data
-	$(BIN)/pytest --nbval-lax --nbval-current-env --nbval-sanitize-with $(SANITIZE) -p no:cacheprovider notebooks/
+	$(BIN)/pytest --nbval-lax --nbval-current-env --nbval-sanitize-with $(SANITIZE) -p no:cacheprovider notebooks/ notebooks/workshop/
 
 notebooks: sample-data  ## re-execute every notebook in place (committed notebooks carry fresh outputs)
 	@for nb in $(NOTEBOOKS); do \
