@@ -498,10 +498,12 @@ def check_bottom_up_reps(answer: Any) -> Feedback:
         return frame.set_index("rep_id")["bottom_up"].to_dict()
 
     not_annualised = (exp["bottom_up"] * exp["last_year"] / exp["annualised"]).where(exp["last_year"] > 0)
+    full_year = (exp["bottom_up"] / exp["availability"]).where((exp["availability"] < 1) & (exp["availability"] > 0))
     mistakes = [
         Mistake("levels", values(expected_reps(flat_levels=True)), "you left out the level coefficient (junior 0.7 ... lead 1.2): multiply the rep's own base by it"),
         Mistake("ramp", values(expected_reps(ramp=[1.0])), "a new hire ramps up (25 / 50 / 75 / 100 % in the first months): use the availability, not a full year"),
         Mistake("leaver", values(expected_reps(keep_leavers=True)), "this rep leaves during the year: nothing after the leave date, so the availability is lower"),
+        Mistake("full year", full_year.dropna().to_dict(), "this rep is not on board all year: multiply by their availability (the mean of their monthly shares)"),
         Mistake("annualise", not_annualised.dropna().to_dict(), "this rep joined during last year: scale their sales to a full year (LY x 12 / months employed) first"),
         Mistake("no base", {r: 0.0 for r in exp.index[exp["last_year"] <= 0]}, "a rep without last-year sales takes the average annualised base of their region's reps"),
     ]  # fmt: skip
@@ -812,12 +814,12 @@ def check_statuses(answer: Any) -> Feedback:
     r = co.retro.set_index("item")
     d = pd.Series(deviation(r["actual"].to_numpy(), r["target"].to_numpy()), index=r.index)
     variants = [
+        ({k: s for k, s in zip(items, classify_deviation(r["actual"], r["target"], {k: max(v - 1e-6, 0) for k, v in t.items()}), strict=True)},
+         "exactly on a band edge counts as the milder status (exactly 5 % behind is still green)"),
         ({k: s for k, s in zip(items, classify_deviation(2 - r["target"] / r["actual"], 1.0, t), strict=True)},
          "measure the deviation against the plan (actual / plan - 1), not against the actual"),
         ({k: s for k, s in zip(items, classify_deviation(1 - d.abs(), 1.0, t), strict=True)},
          "this item is ahead of plan, not behind: more than 5 % ahead is 'ahead'"),
-        ({k: s for k, s in zip(items, classify_deviation(r["actual"], r["target"], {k: max(v - 1e-6, 0) for k, v in t.items()}), strict=True)},
-         "exactly on a band edge counts as the milder status (exactly 5 % behind is still green)"),
     ]  # fmt: skip
     missing = [k for k in items if k not in given]
     unknown = [k for k in given if k not in exp]
