@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from salesplan import cli, runner
+from salesplan import cli, config, plans, runner, targets
 
 MONTH = "2026-10"
 
@@ -155,6 +156,7 @@ def test_missing_data_folder_and_config_exit_2(tmp_path: Path, data_copy: Path, 
             "between 1 and 99",
         ),
         (["targets", "approve", "--year", "2027"], "--version"),
+        (["targets", "approve", "--year", "2027", "--version", "v1", "--from-month", "July"], "YYYY-MM"),
         (["targets", "delete"], "invalid choice"),
         ([], "COMMAND"),
     ],
@@ -232,13 +234,63 @@ def test_every_command_has_help(capsys) -> None:
         assert option in out
 
 
-def test_targets_commands_report_library_errors_without_traceback(tmp_path: Path, capsys) -> None:
-    code, out, _ = run_cli(["targets", "list", "--targets-dir", str(tmp_path)], capsys)
-    assert code == 0 and "No saved target versions." in out
+def test_targets_commands_report_library_errors_without_traceback(data_copy: Path, capsys) -> None:
+    code, out, _ = run_cli(["targets", "list", "--data", str(data_copy)], capsys)
+    assert code == 0 and "none (drafts are saved by notebooks/02_targets)" in out
+    assert re.search(r"2026 2026-01 \.\. 2026-12 +supplied +supplied +targets\.csv", out)
     code, _, err = run_cli(
-        ["targets", "approve", "--year", "2027", "--version", "v9", "--targets-dir", str(tmp_path)], capsys
+        ["targets", "approve", "--year", "2027", "--version", "v9", "--by", "A", "--data", str(data_copy)], capsys
     )
     assert code == 2 and "v9" in err and "2027" in err
+    code, _, err = run_cli(
+        ["targets", "approve", "--year", "2027", "--version", "v1", "--data", str(data_copy)], capsys
+    )
+    assert code == 2 and "--by" in err
+
+
+def _save_draft(data_dir: Path, factor: float, from_month: int = 1) -> str:
+    from salesplan.io import load_data
+
+    supplied = load_data(data_dir, config.load_config("config/salesplan.yaml")).targets
+    plan = supplied[supplied["year"] == 2026].copy()
+    plan.loc[plan["month"] >= from_month, "target_amount"] = (
+        plan.loc[plan["month"] >= from_month, "target_amount"] * factor
+    ).round()
+    return targets.save_plan(plan, {"factor": factor}, 2026, targets_dir=plans.plan_folder(data_dir)).version
+
+
+def test_the_approve_command_pages_print_works_as_printed(data_copy: Path, capsys) -> None:
+    version = _save_draft(data_copy, 1.02)
+    command = plans.approve_command(2026, version, data_copy)
+    args = shlex.split(command)
+    assert args[0] == "salesplan"
+    code, out, err = run_cli(args[1:], capsys)
+    assert code == 0, err
+    assert f"Approved {version} of 2026 for the whole year by NAME" in out
+    code, out, _ = run_cli(["targets", "list", "--data", str(data_copy), "--year", "2026"], capsys)
+    assert code == 0 and "approved by NAME" in out
+    assert re.search(rf"2026 2026-01 \.\. 2026-12 +approved +{version} .*NAME", out)
+
+
+def test_a_revision_applies_forward_and_a_large_one_is_flagged(data_copy: Path, capsys) -> None:
+    base = _save_draft(data_copy, 1.0)
+    assert (
+        run_cli(
+            ["targets", "approve", "--year", "2026", "--version", base, "--by", "CFO", "--data", str(data_copy)], capsys
+        )[0]
+        == 0
+    )
+    revised = _save_draft(data_copy, 1.25, from_month=10)
+    code, out, _ = run_cli(
+        ["targets", "approve", "--year", "2026", "--version", revised, "--from-month", "2026-10", "--by", "CFO",
+         "--note", "Q4 push", "--data", str(data_copy)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0
+    assert "for 2026-10 onwards" in out
+    assert "Flagged: Q4 moves +25.0 %" in out
+    assert "2026-01 .. 2026-09: approved version " + base in out
+    assert "2026-10 .. 2026-12: approved version " + revised in out
 
 
 def test_library_bugs_keep_their_traceback(monkeypatch) -> None:

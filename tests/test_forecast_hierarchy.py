@@ -92,7 +92,7 @@ def test_landing_table_arithmetic_and_probability(fc) -> None:
     rest = f[(f["unique_id"] == "region=N") & (f["ds"] <= "2025-12-01")]["blended"].sum()
     assert easy.loc["region=N", "landing"] == pytest.approx(ytd["N"] + rest)
     assert easy.loc["region=N", "gap"] == pytest.approx(
-        easy.loc["region=N", "target"] - easy.loc["region=N", "landing"]
+        easy.loc["region=N", "landing"] - easy.loc["region=N", "target"]
     )
     assert easy.loc["region=N", "run_rate_needed"] == pytest.approx((easy.loc["region=N", "target"] - ytd["N"]) / 3)
     assert easy.loc["total", "target"] == pytest.approx(easy.loc[["region=N", "region=S"], "target"].sum())

@@ -34,7 +34,7 @@ def test_landing_is_ytd_plus_remaining_forecast() -> None:
     assert dist.scale > np.sqrt(np.diag(fit.cov)[:3].sum())
     summary = landing_summary(dist, point=160.0, ytd=100.0, target=190.0, remaining=3)
     assert summary["landing"] == 160.0
-    assert summary["gap"] == pytest.approx(30.0)
+    assert summary["gap"] == pytest.approx(-30.0)
     assert summary["run_rate_needed"] == pytest.approx((190 - 100) / 3)
     assert summary["lo_95"] < summary["lo_80"] < 160 < summary["hi_80"] < summary["hi_95"]
     assert summary["p_hit"] == pytest.approx(dist.prob_at_least(190.0))

@@ -14,8 +14,9 @@ from salesplan.retro.flags import (
     region_leads,
 )
 from salesplan.retro.periods import RetroInputError, window
+from salesplan.status import StatusInputError
 
-THRESHOLDS = {"yellow": 0.05, "red": 0.10, "dark_red": 0.15}
+THRESHOLDS = {"yellow": 0.05, "red": 0.10, "dark_red": 0.15, "ahead": 0.05}
 
 
 @pytest.mark.parametrize(
@@ -69,7 +70,7 @@ def test_thresholds_come_from_config_values():
     ],
 )
 def test_bad_thresholds_are_named(bad):
-    with pytest.raises(RetroInputError, match="retro.thresholds"):
+    with pytest.raises(StatusInputError, match="retro.thresholds"):
         check_thresholds(bad)
 
 

@@ -111,13 +111,90 @@ def test_select_rejects_unknown_names_and_lists_the_available_ones() -> None:
         runner.select_notebooks(paths, " , ")
 
 
-def test_declared_parameters_reads_the_tagged_cell(tmp_path: Path) -> None:
-    full = make_notebook(tmp_path / "a.ipynb", FULL_PARAMETERS + "\nlevels: list = [80]\nx, y = 1, 2", [])
-    assert runner.declared_parameters(full) == ["month", "data_dir", "config_path", "levels"]
-    assert runner.declared_parameters(make_notebook(tmp_path / "b.ipynb", None, ["month = 1"])) == []
-    broken = make_notebook(tmp_path / "c.ipynb", "month = (", [])
-    with pytest.raises(runner.RunInputError, match="parameters cell is not valid Python"):
-        runner.declared_parameters(broken)
+def test_notebook_parameters_come_from_papermill(tmp_path: Path) -> None:
+    full = make_notebook(tmp_path / "a.ipynb", FULL_PARAMETERS + "\nlevels = [80, 95]  # interval levels", ["pass"])
+    params = runner.notebook_parameters(full)
+    assert list(params) == ["month", "data_dir", "config_path", "levels"]
+    assert params["levels"]["help"] == "interval levels"
+    assert runner.notebook_parameters(make_notebook(tmp_path / "b.ipynb", None, ["month = 1"])) == {}
+
+
+def test_the_project_pack_declares_every_notebook_and_its_order() -> None:
+    pack = runner.load_pack()
+    names = [e.name for e in pack]
+    assert names == sorted(p.stem for p in (runner.PROJECT_ROOT / "notebooks").glob(runner.NOTEBOOK_GLOB))
+    deps = runner.dependencies(pack)
+    # The retrospective reads the forecast the forecast notebook stores; nothing else waits.
+    assert deps["04_retrospective"] == {"03_forecast"}
+    assert all(not d for name, d in deps.items() if name != "04_retrospective")
+
+
+def test_pack_file_errors_are_input_errors(tmp_path: Path) -> None:
+    make_notebook(tmp_path / "00_a.ipynb", FULL_PARAMETERS, ["pass"])
+    (tmp_path / "pack.yaml").write_text("notebooks:\n  - name: 00_a\n    reeds: [data]\n", encoding="utf-8")
+    with pytest.raises(runner.RunInputError, match="unknown key.*reeds"):
+        runner.load_pack(tmp_path)
+    (tmp_path / "pack.yaml").write_text("notebooks:\n  - name: 01_missing\n", encoding="utf-8")
+    with pytest.raises(runner.RunInputError, match="01_missing.ipynb does not exist"):
+        runner.load_pack(tmp_path)
+
+
+def test_user_parameters_reach_only_declaring_notebooks_and_unknown_ones_are_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "nb"
+    make_notebook(folder / "00_a.ipynb", FULL_PARAMETERS + "\nscenario = 'base'", ["print(scenario)"])
+    make_notebook(folder / "01_b.ipynb", FULL_PARAMETERS, ["print(month)"])
+    pack = runner.load_pack(folder)
+    with pytest.raises(runner.RunInputError, match=r"unknown parameter\(s\) senario.*00_a: scenario; 01_b: \(none\)"):
+        runner.run_notebooks(
+            MONTH, pack, parameters=PARAMS, user_parameters={"senario": "x"}, reports_dir=tmp_path / "r"
+        )
+    with pytest.raises(runner.RunInputError, match="use --month"):
+        runner.run_notebooks(MONTH, pack, parameters=PARAMS, user_parameters={"month": "x"}, reports_dir=tmp_path / "r")
+    assert not (tmp_path / "r" / MONTH).exists()
+    result = runner.run_notebooks(
+        MONTH,
+        pack,
+        parameters=PARAMS,
+        user_parameters={"scenario": "stretch"},
+        reports_dir=tmp_path / "r",
+        progress=None,
+    )
+    by_name = {r.name: r for r in result.notebooks}
+    assert by_name["00_a"].parameters["scenario"] == "stretch"
+    assert "scenario" not in by_name["01_b"].parameters
+    executed = nbformat.read(tmp_path / "r" / MONTH / "00_a.ipynb", as_version=4)
+    assert "stretch" in "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+
+
+def test_parse_parameter_follows_papermill() -> None:
+    assert [runner.parse_parameter(v) for v in ("True", "None", "3", "2.5", "v2")] == [True, None, 3, 2.5, "v2"]
+
+
+def test_dependent_notebooks_wait_for_what_they_read(tmp_path: Path) -> None:
+    folder = tmp_path / "nb"
+    # 01 writes a file 02 reads; 00 is independent. With two jobs 02 must still see 01's file.
+    make_notebook(folder / "00_a.ipynb", FULL_PARAMETERS + "\noutput_dir = None", ["import time; time.sleep(1)"])
+    make_notebook(
+        folder / "01_b.ipynb",
+        FULL_PARAMETERS + "\noutput_dir = None",
+        ["import pathlib, time; time.sleep(2); (pathlib.Path(output_dir) / 'b.txt').write_text('from b')"],
+    )
+    make_notebook(
+        folder / "02_c.ipynb",
+        FULL_PARAMETERS + "\noutput_dir = None",
+        ["import pathlib; print((pathlib.Path(output_dir) / 'b.txt').read_text())"],
+    )
+    (folder / "pack.yaml").write_text(
+        "notebooks:\n  - {name: 00_a, reads: [data]}\n  - {name: 01_b, reads: [data], writes: [b]}\n"
+        "  - {name: 02_c, reads: [b]}\n",
+        encoding="utf-8",
+    )
+    result = runner.run_notebooks(
+        MONTH, runner.load_pack(folder), parameters=PARAMS, reports_dir=tmp_path / "r", jobs=2, progress=None
+    )
+    assert [r.status for r in result.notebooks] == ["ok", "ok", "ok"]
+    c = {r.name: r for r in result.notebooks}
+    assert c["02_c"].started >= c["01_b"].started
 
 
 def test_damaged_notebook_is_an_input_error(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from salesplan.targets import (
     approve_version,
     list_versions,
     load_assumptions,
-    load_plan,
+    read_approvals,
+    read_version,
     save_plan,
 )
 
@@ -90,42 +91,47 @@ def test_existing_version_file_is_never_overwritten(tmp_path):
     assert (tmp_path / "targets_2026_v1.assumptions.yaml").read_text() == "sha256: other\n"
 
 
-def test_list_approve_and_load_priority(tmp_path):
-    fallback = _plan(7).assign(month=[1, 2, 2])
-    plan, source = load_plan(2026, targets_dir=tmp_path, fallback=fallback)
-    assert "input" in source and plan["target_amount"].sum() == 82
-    with pytest.raises(TargetVersionError, match="no targets for 2026"):
-        load_plan(2026, targets_dir=tmp_path)
-
+def test_list_shows_drafts_and_approvals(tmp_path):
     save_plan(_plan(100), ASSUMPTIONS, 2026, targets_dir=tmp_path)
-    save_plan(_plan(200), ASSUMPTIONS, 2026, targets_dir=tmp_path)
-    plan, source = load_plan(2026, targets_dir=tmp_path, fallback=fallback)
-    assert "latest" in source and plan["target_amount"].sum() == 275 and (plan["version"] == "v2").all()
-
-    approve_version(2026, "v1", targets_dir=tmp_path)
+    save_plan(_plan(200), ASSUMPTIONS, 2026, targets_dir=tmp_path, scenario="stretch")
+    approve_version(2026, "v1", targets_dir=tmp_path, by="Li Wei", note="board 2025-12-12")
     before = _digests(tmp_path)
-    save_plan(_plan(300), ASSUMPTIONS, 2026, targets_dir=tmp_path)  # a later run adds v3 ...
-    plan, source = load_plan(2026, targets_dir=tmp_path)
-    assert "approved" in source and plan["target_amount"].sum() == 175  # ... but the approved v1 stays in force
-    assert {k: v for k, v in _digests(tmp_path).items() if k in before} == before
-
-    plan, source = load_plan(2026, targets_dir=tmp_path, version="v3")
-    assert plan["target_amount"].sum() == 375 and "requested" in source
+    save_plan(_plan(300), ASSUMPTIONS, 2026, targets_dir=tmp_path)  # a later run adds a draft v3
+    assert {k: v for k, v in _digests(tmp_path).items() if k in before and k != "approvals.jsonl"} == {
+        k: v for k, v in before.items() if k != "approvals.jsonl"
+    }
     versions = list_versions(tmp_path)
     assert versions["version"].tolist() == ["v1", "v2", "v3"]
-    assert versions["approved"].tolist() == [True, False, False]
+    assert versions["status"].tolist() == ["approved by Li Wei", "draft", "draft"]
+    assert versions["scenario"].tolist() == ["base", "stretch", "base"]
     assert versions["total"].tolist() == [175, 275, 375]
     assert versions["sha256"].str.len().eq(64).all()
+
+
+def test_approvals_are_an_append_only_log(tmp_path):
+    save_plan(_plan(100), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+    save_plan(_plan(200), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+    first = approve_version(2026, "v1", targets_dir=tmp_path, by="Li Wei")
+    log = (tmp_path / "approvals.jsonl").read_bytes()
+    second = approve_version(2026, "v2", targets_dir=tmp_path, by="Wang Fang", note="Q3", from_month="2026-07")
+    assert (tmp_path / "approvals.jsonl").read_bytes().startswith(log)  # earlier lines never rewritten
+    assert [a.version for a in read_approvals(tmp_path)] == ["v1", "v2"]
+    assert first.from_month == "2026-01" and second.from_month == "2026-07"
+    assert second.sha256 == hashlib.sha256((tmp_path / "targets_2026_v2.csv").read_bytes()).hexdigest()
 
 
 def test_errors_are_clear(tmp_path):
     save_plan(_plan(), ASSUMPTIONS, 2026, targets_dir=tmp_path)
     with pytest.raises(TargetVersionError, match="cannot approve v9 of 2026"):
-        approve_version(2026, "v9", targets_dir=tmp_path)
+        approve_version(2026, "v9", targets_dir=tmp_path, by="A")
     with pytest.raises(TargetVersionError, match="v5 not found"):
-        load_plan(2026, targets_dir=tmp_path, version=5)
+        read_version(2026, 5, targets_dir=tmp_path)
     with pytest.raises(TargetVersionError, match="not of the form"):
-        approve_version(2026, "latest", targets_dir=tmp_path)
+        approve_version(2026, "latest", targets_dir=tmp_path, by="A")
+    with pytest.raises(TargetVersionError, match="--by NAME"):
+        approve_version(2026, "v1", targets_dir=tmp_path, by=" ")
+    with pytest.raises(TargetVersionError, match="a month of 2026"):
+        approve_version(2026, "v1", targets_dir=tmp_path, by="A", from_month="2027-03")
     with pytest.raises(TargetInputError, match="expected only 2027"):
         save_plan(_plan(), ASSUMPTIONS, 2027, targets_dir=tmp_path)
     with pytest.raises(TargetInputError, match="whole currency units"):

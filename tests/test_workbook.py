@@ -11,7 +11,7 @@ import yaml
 
 from salesplan import io as sio
 from salesplan.config import PROJECT_ROOT
-from salesplan.workbook import Workbook, WorkbookError, open_workbook, resolve_month
+from salesplan.workbook import MonthContext, WorkbookError, open_workbook, resolve_month
 
 FIXTURES = Path(__file__).parent / "fixtures" / "good"
 CUSTOMER_HEADERS = {"客户编号": "customer_id", "客户名称": "customer_name", "行业": "industry", "区域": "region"}
@@ -32,7 +32,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
 def test_open_workbook_defaults_to_latest_complete_month(setup: tuple[Path, Path]) -> None:
     data_dir, config_path = setup
     wb = open_workbook(data_dir=data_dir, config_path=config_path)
-    assert isinstance(wb, Workbook)
+    assert isinstance(wb, MonthContext)
     # The fixture's last order is on 2025-02-28, the last day of February.
     assert wb.month == pd.Period("2025-02", freq="M")
     assert wb.as_of == pd.Timestamp("2025-02-28")

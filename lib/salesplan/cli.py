@@ -40,18 +40,20 @@ def _say(line: str) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from salesplan.config import load_config, resolve_path
+    from salesplan.config import load_settings, resolve_path
     from salesplan.io import load_data
-    from salesplan.workbook import Workbook, resolve_month
+    from salesplan.workbook import MonthContext, resolve_month
 
     data_dir = resolve_path(args.data)
     if not data_dir.is_dir():
         raise _InputError(f"data folder {data_dir} does not exist (run `salesplan sample` to create the sample data)")
-    config = load_config(args.config)
+    settings = load_settings(args.config)
+    config = settings.as_dict()
     data = load_data(data_dir, config)
     month = resolve_month(None, data.orders)
     # The workbook's summary is the one definition of "rows and date coverage per table".
-    book = Workbook(
+    book = MonthContext(
+        settings=settings,
         config=config,
         data=data,
         cube=pd.DataFrame(),
@@ -77,6 +79,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from salesplan.runner import run_month
 
+    parameters = _run_parameters(args)
     result = run_month(
         args.month,
         data_dir=args.data,
@@ -84,6 +87,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         only=args.only,
         notebooks_dir=args.notebooks,
         reports_dir=args.reports,
+        plan_version=args.plan,
+        parameters=parameters,
         jobs=args.jobs,
         timeout=args.timeout,
         progress=_say,
@@ -91,6 +96,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say(f"Done in {result.duration_s:.1f} s. Report index:")
     _say(str(result.index.resolve()))
     return EXIT_OK
+
+
+def _run_parameters(args: argparse.Namespace) -> dict[str, object]:
+    """Notebook parameters from ``-f FILE`` (YAML mapping) then ``-p NAME VALUE`` (later wins)."""
+    import yaml
+
+    from salesplan.config import resolve_path
+    from salesplan.runner import parse_parameter
+
+    values: dict[str, object] = {}
+    for name in args.parameters_file or []:
+        path = resolve_path(name)
+        try:
+            content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise _InputError(f"-f {name}: cannot read {path} ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            raise _InputError(f"-f {name}: not valid YAML ({exc})") from None
+        if not isinstance(content, dict):
+            raise _InputError(f"-f {name}: expected a mapping of parameter names to values")
+        values.update({str(k): v for k, v in content.items()})
+    for name, value in args.parameter or []:
+        values[name] = parse_parameter(value)
+    return values
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -122,18 +151,78 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_targets(args: argparse.Namespace) -> int:
-    from salesplan import targets
+def _supplied_targets(data_dir: Path, config_path: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The targets table supplied with the data and its source files (None when the folder has none)."""
+    from salesplan.config import load_config
+    from salesplan.io import load_data
 
-    kwargs = {"targets_dir": args.targets_dir} if args.targets_dir else {}
-    if args.action == "list":
-        versions = targets.list_versions(**kwargs)
-        _say(versions.to_string(index=False) if len(versions) else "No saved target versions.")
-    else:
-        if args.year is None or args.version is None:
-            raise _InputError("targets approve needs --year and --version")
-        result = targets.approve_version(args.year, args.version, **kwargs)
-        _say(f"Approved target version {args.version!r} for {args.year}" + (f": {result}" if result else ""))
+    if not data_dir.is_dir():
+        return None, None
+    data = load_data(data_dir, load_config(config_path))
+    return data.targets, data.sources
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from salesplan import plans, targets
+    from salesplan.config import load_settings, resolve_path
+
+    data_dir = resolve_path(args.data)
+    folder = plans.plan_folder(data_dir)
+    if args.action == "approve":
+        if args.year is None or args.version is None or not args.by:
+            raise _InputError(
+                "targets approve needs --year, --version and --by (who approves), e.g. "
+                + plans.approve_command(2027, "v1", args.data)
+            )
+        settings = load_settings(args.config)
+        entry = targets.approve_version(
+            args.year, args.version, folder, by=args.by, note=args.note or "", from_month=args.from_month
+        )
+        scope = "the whole year" if entry.from_month.endswith("-01") else f"{entry.from_month} onwards"
+        _say(f"Approved {entry.version} of {entry.year} for {scope} by {entry.by} (sha256 {entry.sha256[:12]}).")
+        supplied, sources = _supplied_targets(data_dir, args.config)
+        plan = plans.resolve_plan(
+            entry.year,
+            data_dir,
+            supplied=supplied,
+            supplied_files=sources,
+            revision_flag_share=settings.targets.revision_flag_share,
+        )
+        _say(plan.describe())
+        mine = plan.revisions[
+            (plan.revisions["version"] == entry.version) & (plan.revisions["approved_at"] == entry.approved_at)
+        ]
+        for row in mine[mine["flagged"]].itertuples():
+            _say(
+                f"Flagged: {row.quarter} moves {row.change * 100:+.1f} % ({row.before:,.0f} -> {row.after:,.0f}), more "
+                f"than the {settings.targets.revision_flag_share * 100:.0f} % a revision may move a quarter without "
+                "an explicit exception."
+            )
+        return EXIT_OK
+    versions = targets.list_versions(folder)
+    supplied, sources = _supplied_targets(data_dir, args.config)
+    years = sorted(
+        set(versions["year"].astype(int))
+        | (set() if supplied is None else set(pd.to_numeric(supplied["year"]).astype(int)))
+    )
+    if args.year is not None:
+        years = [int(args.year)]
+        versions = versions[versions["year"] == int(args.year)]
+    _say(f"Plans for the data in {data_dir} (saved in {folder})\n")
+    _say("Saved versions:")
+    _say(
+        versions.drop(columns="sha256").to_string(index=False)
+        if len(versions)
+        else "  none (drafts are saved by notebooks/02_targets)"
+    )
+    log = pd.DataFrame([a.__dict__ for a in targets.read_approvals(folder)])
+    if args.year is not None and len(log):
+        log = log[log["year"] == int(args.year)]
+    _say("\nApprovals (oldest first):")
+    _say(log.drop(columns="sha256").to_string(index=False) if len(log) else "  none")
+    _say("\nIn force, by month:")
+    overview = plans.plans_overview(data_dir, years, supplied=supplied, supplied_files=sources)
+    _say(overview.drop(columns=["sha256"]).to_string(index=False) if len(overview) else "  no plan for any year")
     return EXIT_OK
 
 
@@ -233,10 +322,35 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=1,
         metavar="N",
-        help="run up to N notebooks at once (they must be independent; default: 1, in numbered order)",
+        help="run up to N notebooks at once, each after the notebooks whose output it reads "
+        "(notebooks/pack.yaml; default: 1, in the pack's order)",
     )
     p.add_argument(
-        "--timeout", type=_positive_float, metavar="SECONDS", help="time limit per notebook cell (default: none)"
+        "--timeout",
+        type=_positive_int,
+        metavar="SECONDS",
+        help="time limit per notebook cell, whole seconds (default: none)",
+    )
+    p.add_argument(
+        "--plan",
+        metavar="VERSION",
+        help="measure against this saved plan version (e.g. v2) instead of the plan in force",
+    )
+    p.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="a parameter for the notebooks that declare it (as papermill: True/False/None/numbers, else text)",
+    )
+    p.add_argument(
+        "-f",
+        "--parameters-file",
+        dest="parameters_file",
+        action="append",
+        metavar="FILE",
+        help="YAML file of notebook parameters (name: value); -p values win",
     )
     p.set_defaults(handler=cmd_run)
 
@@ -273,16 +387,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "targets",
-        help="list or approve saved target versions",
-        description="List the saved target versions, or approve one (the approved version is the plan the "
-        "retrospective compares against).",
+        help="list plans and what is in force, or approve a saved version",
+        description="List the saved target versions (drafts), the approvals and which plan is in force for each "
+        "month, or approve a saved version: for the whole year, or with --from-month as a revision that applies "
+        "from that month forward only. Plans live in the 'targets' folder beside the data folder.",
     )
-    p.add_argument("action", choices=["list", "approve"], help="list versions, or approve --year Y --version V")
-    p.add_argument("--year", type=int, help="plan year (approve)")
-    p.add_argument("--version", help="version name (approve)")
+    p.add_argument("action", choices=["list", "approve"], help="list, or approve --year Y --version V --by NAME")
+    p.add_argument("--year", type=int, help="plan year")
+    p.add_argument("--version", help="version to approve, e.g. v2")
     p.add_argument(
-        "--targets-dir", dest="targets_dir", metavar="DIR", help="folder of saved versions (default: data/targets)"
+        "--from-month",
+        dest="from_month",
+        type=_month,
+        metavar="YYYY-MM",
+        help="approve as a revision from this month on",
     )
+    p.add_argument("--by", help="who approves (recorded in the audit log)")
+    p.add_argument("--note", help="what was agreed (recorded in the audit log)")
+    data_options(p)
     p.set_defaults(handler=cmd_targets)
     return parser
 

@@ -1,8 +1,10 @@
 """The monthly run: execute the numbered notebooks for one month and publish the report.
 
 ``run_month`` loads and validates the data, picks the month (default: the latest complete
-month in the data), then runs every ``notebooks/NN_*.ipynb`` in numbered order through
-papermill and writes ``reports/YYYY-MM/``:
+month in the data), settles the plan in force (:mod:`salesplan.plans`), then runs the
+notebooks declared in ``notebooks/pack.yaml`` through papermill (a notebook waits for every
+earlier one that writes something it reads; ``jobs`` run side by side) and writes
+``reports/YYYY-MM/``:
 
 - each executed notebook (``.ipynb``) and its HTML export (code, prompts and the
   parameter cells hidden),
@@ -19,7 +21,6 @@ an exclusive ``flock`` on ``reports/.YYYY-MM.lock``.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import fcntl
 import json
@@ -130,12 +131,107 @@ class RunResult:
 # --------------------------------------------------------------------------- notebooks
 
 
-def discover_notebooks(notebooks_dir: str | os.PathLike[str] | None = None) -> list[Path]:
-    """The run's notebooks: ``NN_*.ipynb`` in ``notebooks_dir``, in numbered (name) order."""
+PACK_FILE = "pack.yaml"
+RUNNER_PARAMETERS = ("month", "data_dir", "config_path", "output_dir", "plan_version")
+"""Parameters the run sets itself (``--month``, ``--data``, ``--config``, the run folder, ``--plan``)."""
+
+
+@dataclass(frozen=True)
+class PackEntry:
+    """One notebook of the monthly pack: its file, what it reads and writes, its parameters."""
+
+    path: Path
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def load_pack(notebooks_dir: str | os.PathLike[str] | None = None) -> list[PackEntry]:
+    """The declared pack (``pack.yaml`` in ``notebooks_dir``), in its order; without a pack file
+    every ``NN_*.ipynb`` in numbered order, declaring nothing (so all independent)."""
+    import yaml
+
     folder = Path(notebooks_dir) if notebooks_dir is not None else PROJECT_ROOT / "notebooks"
     if not folder.is_dir():
         raise RunInputError(f"notebooks folder {folder} does not exist")
-    return sorted(folder.glob(NOTEBOOK_GLOB), key=lambda p: p.name)
+    pack_file = folder / PACK_FILE
+    if not pack_file.exists():
+        return [PackEntry(p) for p in sorted(folder.glob(NOTEBOOK_GLOB), key=lambda p: p.name)]
+    try:
+        content = yaml.safe_load(pack_file.read_text(encoding="utf-8")) or {}
+        entries = content["notebooks"]
+        pack = []
+        for i, item in enumerate(entries):
+            unknown = set(item) - {"name", "reads", "writes"}
+            if unknown:
+                raise ValueError(f"entry {i}: unknown key(s) {', '.join(sorted(unknown))}")
+            path = folder / f"{item['name']}.ipynb"
+            if not path.exists():
+                raise ValueError(f"entry {i}: {path.name} does not exist")
+            pack.append(PackEntry(path, tuple(item.get("reads") or ()), tuple(item.get("writes") or ())))
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
+        raise RunInputError(f"{pack_file}: not a valid pack declaration ({exc})") from None
+    return pack
+
+
+def discover_notebooks(notebooks_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The run's notebooks, in the pack's order."""
+    return [entry.path for entry in load_pack(notebooks_dir)]
+
+
+def dependencies(pack: Sequence[PackEntry]) -> dict[str, set[str]]:
+    """For each notebook, the earlier notebooks of ``pack`` that write something it reads."""
+    out: dict[str, set[str]] = {}
+    for i, entry in enumerate(pack):
+        out[entry.name] = {e.name for e in pack[:i] if set(e.writes) & set(entry.reads)}
+    return out
+
+
+def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """The parameters a notebook declares (``papermill.inspect_notebook``): name -> default, type, help."""
+    import papermill as pm
+
+    try:
+        return dict(pm.inspect_notebook(str(notebook)))
+    except Exception as exc:  # papermill raises several types for unreadable notebooks
+        raise RunInputError(f"{notebook}: not a readable notebook ({type(exc).__name__}: {exc})") from None
+
+
+def parse_parameter(text: str) -> Any:
+    """A ``-p NAME VALUE`` value as papermill's CLI reads it: True/False/None, int, float, else the string."""
+    if text in ("True", "False"):
+        return text == "True"
+    if text == "None":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def check_user_parameters(user: Mapping[str, Any], declared: Mapping[str, Sequence[str]]) -> None:
+    """Refuse parameters no notebook declares, and those the run sets itself (with the option to use)."""
+    options = {"month": "--month", "data_dir": "--data", "config_path": "--config", "plan_version": "--plan"}
+    for name in user:
+        if name in options:
+            raise RunInputError(f"parameter {name!r} is set by the run: use {options[name]}")
+        if name == "output_dir":
+            raise RunInputError("parameter 'output_dir' is set by the run (the report folder being built)")
+    known = sorted({n for names in declared.values() for n in names} - set(RUNNER_PARAMETERS))
+    unknown = sorted(set(user) - set(known))
+    if unknown:
+        listing = "; ".join(
+            f"{nb}: {', '.join(n for n in names if n not in RUNNER_PARAMETERS) or '(none)'}"
+            for nb, names in declared.items()
+        )
+        raise RunInputError(
+            f"unknown parameter(s) {', '.join(unknown)}: no notebook of this run declares them. Declared: {listing}"
+        )
 
 
 def select_notebooks(notebooks: Sequence[Path], only: str | Sequence[str] | None) -> list[Path]:
@@ -162,31 +258,6 @@ def select_notebooks(notebooks: Sequence[Path], only: str | Sequence[str] | None
         available = ", ".join(nb.stem for nb in notebooks) or "(none)"
         raise RunInputError(f"--only: no notebook matches {', '.join(map(repr, unknown))}; available: {available}")
     return [nb for nb in notebooks if nb in chosen]
-
-
-def declared_parameters(notebook: str | os.PathLike[str] | nbformat.NotebookNode) -> list[str]:
-    """Names assigned in the notebook's cell tagged ``parameters`` (empty when it has none)."""
-    nb = notebook if isinstance(notebook, nbformat.NotebookNode) else nbformat.read(notebook, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            try:
-                tree = ast.parse(cell.source)
-            except SyntaxError as exc:
-                where = getattr(notebook, "name", "notebook")
-                raise RunInputError(f"{where}: parameters cell is not valid Python: {exc}") from None
-            names: list[str] = []
-            for node in tree.body:
-                if isinstance(node, ast.Assign):
-                    targets = node.targets
-                elif isinstance(node, ast.AnnAssign):
-                    targets = [node.target]
-                else:
-                    continue
-                for target in targets:
-                    if isinstance(target, ast.Name) and target.id not in names:
-                        names.append(target.id)
-            return names
-    return []
 
 
 def notebook_title(nb: nbformat.NotebookNode, fallback: str) -> str:
@@ -505,11 +576,13 @@ def check_month(month: str) -> str:
 
 def run_notebooks(
     month: str,
-    notebooks: Sequence[Path],
+    notebooks: Sequence[Path | PackEntry],
     *,
-    parameters: Mapping[str, str],
+    parameters: Mapping[str, Any],
+    user_parameters: Mapping[str, Any] | None = None,
     reports_dir: str | os.PathLike[str] | None = None,
     sources: list[dict[str, Any]] | None = None,
+    plan: Mapping[str, Any] | None = None,
     jobs: int = 1,
     timeout: float | None = None,
     progress: Callable[[str], None] | None = print,
@@ -517,11 +590,14 @@ def run_notebooks(
 ) -> RunResult:
     """Execute ``notebooks`` for ``month`` and publish ``reports_dir/YYYY-MM/``.
 
-    ``parameters`` holds the candidate values (``month``, ``data_dir``, ``config_path``
-    as strings); each notebook receives those its parameters cell declares. A notebook
-    that declares ``output_dir`` receives the report folder being built: files it writes
-    there are published with the report and linked from the index. ``jobs > 1``
-    runs that many notebooks at once (they must not depend on each other's side effects).
+    ``parameters`` holds the run's values (``month``, ``data_dir``, ``config_path``,
+    ``plan_version``); ``user_parameters`` those given with ``-p``/``-f`` (a name no notebook
+    declares is refused). Each notebook receives the values its parameters cell declares
+    (:func:`notebook_parameters`). A notebook that declares ``output_dir`` receives the report
+    folder being built: files it writes there are published with the report and linked from
+    the index. ``jobs > 1`` runs up to that many notebooks at once, each after the earlier
+    notebooks that write something it reads (:func:`dependencies`). ``plan``: the plan in force
+    (:meth:`salesplan.plans.PlanInForce.provenance`), recorded in run.json and on the index.
     Raises :class:`LockError` when the month is busy and :class:`NotebookFailedError`
     (after keeping the build in ``YYYY-MM.failed/``) when a notebook fails; the previous
     report of the month is then untouched.
@@ -531,41 +607,47 @@ def run_notebooks(
         raise RunInputError(f"--jobs must be at least 1, got {jobs}")
     if not notebooks:
         raise RunInputError("no notebooks to run (expected files named NN_name.ipynb)")
+    pack = [nb if isinstance(nb, PackEntry) else PackEntry(Path(nb)) for nb in notebooks]
     say = progress or (lambda _line: None)
     reports = Path(reports_dir) if reports_dir is not None else PROJECT_ROOT / "reports"
     t_start = time.perf_counter()
     started = datetime.now(UTC).isoformat(timespec="seconds")
 
-    plans: list[tuple[Path, NotebookResult, list[str]]] = []
-    for path in notebooks:
+    declared = {entry.name: list(notebook_parameters(entry.path)) for entry in pack}
+    user = dict(user_parameters or {})
+    check_user_parameters(user, declared)
+    plans: list[tuple[PackEntry, NotebookResult]] = []
+    for entry in pack:
         try:
-            nb = nbformat.read(path, as_version=4)
+            nb = nbformat.read(entry.path, as_version=4)
         except Exception as exc:  # nbformat raises several types for damaged files
-            raise RunInputError(f"{path}: not a readable notebook ({type(exc).__name__}: {exc})") from None
-        declared = declared_parameters(nb)
-        passed = {k: str(v) for k, v in parameters.items() if k in declared and v is not None}
+            raise RunInputError(f"{entry.path}: not a readable notebook ({type(exc).__name__}: {exc})") from None
+        names = declared[entry.name]
+        passed = {k: v for k, v in {**parameters, **user}.items() if k in names and v is not None}
         result = NotebookResult(
-            name=path.stem, status="not_run", title=notebook_title(nb, path.stem), parameters=passed
+            name=entry.name, status="not_run", title=notebook_title(nb, entry.name), parameters=passed
         )
-        plans.append((path, result, declared))
+        plans.append((entry, result))
+    waits_for = dependencies(pack)
 
     with run_lock(reports, month):
         _recover(reports, month)
         build = reports / f".tmp-{month}-{os.getpid()}"
         build.mkdir(parents=True)
-        for _path, result, declared in plans:
-            if "output_dir" in declared:
+        for entry, result in plans:
+            if "output_dir" in declared[entry.name]:
                 result.parameters["output_dir"] = str(build)
         say(f"Running {len(plans)} notebook(s) for {month} -> {reports / month}")
         failures: list[NotebookResult] = []
+        done: list[int] = []
 
-        def finish(path: Path, result: NotebookResult, outcome: Mapping[str, Any], position: int) -> None:
+        def finish(entry: PackEntry, result: NotebookResult, outcome: Mapping[str, Any]) -> None:
             result.started = outcome["started"]
             result.duration_s = outcome["duration_s"]
-            result.ipynb = f"{path.stem}.ipynb"
+            result.ipynb = f"{entry.name}.ipynb"
             if outcome["error"] is None:
                 executed = nbformat.read(build / result.ipynb, as_version=4)
-                result.html = f"{path.stem}.html"
+                result.html = f"{entry.name}.html"
                 export_html(executed, build / result.html, result.title)
                 result.headlines = read_headlines(executed)
                 result.status = "ok"
@@ -573,15 +655,17 @@ def run_notebooks(
                 result.status = "failed"
                 result.error = dict(outcome["error"])
                 failures.append(result)
-            say(f"[{position}/{len(plans)}] {result.name:<28} {result.status:<6} {result.duration_s:6.1f} s")
+            done.append(1)
+            say(f"[{len(done)}/{len(plans)}] {result.name:<28} {result.status:<6} {result.duration_s:6.1f} s")
+
+        def execute(entry: PackEntry, result: NotebookResult) -> tuple:
+            return (_execute, str(entry.path), str(build / f"{entry.name}.ipynb"), result.parameters, str(cwd), timeout)
 
         try:
             if jobs == 1:
-                for i, (path, result, _nb) in enumerate(plans, start=1):
-                    outcome = _execute(
-                        str(path), str(build / f"{path.stem}.ipynb"), result.parameters, str(cwd), timeout
-                    )
-                    finish(path, result, outcome, i)
+                for entry, result in plans:
+                    fn, *args = execute(entry, result)
+                    finish(entry, result, fn(*args))
                     if failures:
                         break  # later notebooks build on the same data; stop at the first failure
             else:
@@ -589,23 +673,34 @@ def run_notebooks(
                 # workers start with the runner's imports in place (spawn re-imports for seconds);
                 # they only drive papermill, and kernels are fresh processes, so nothing touches
                 # state inherited from the parent's thread pools (pyarrow reading the data).
+                finished: set[str] = set()
+                pending = list(plans)
                 with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
-                    futures = {
-                        pool.submit(
-                            _execute, str(path), str(build / f"{path.stem}.ipynb"), result.parameters, str(cwd), timeout
-                        ): (path, result)
-                        for path, result, _nb in plans
-                    }
-                    for i, future in enumerate(as_completed(futures), start=1):
-                        path, result = futures[future]
-                        finish(path, result, future.result(), i)
+                    running: dict[Any, tuple[PackEntry, NotebookResult]] = {}
+                    while pending or running:
+                        if not failures:
+                            for entry, result in list(pending):
+                                if len(running) >= jobs:
+                                    break
+                                if waits_for[entry.name] <= finished:
+                                    fn, *args = execute(entry, result)
+                                    running[pool.submit(fn, *args)] = (entry, result)
+                                    pending.remove((entry, result))
+                        elif not running:
+                            break  # a notebook failed: start nothing new, let the running ones end
+                        if not running:
+                            break
+                        future = next(as_completed(running))
+                        entry, result = running.pop(future)
+                        finish(entry, result, future.result())
+                        finished.add(entry.name)
         except BaseException:
             # Interrupted or broken beyond one notebook: keep what was built for a look, then stop.
             failed_dir = _keep_failed(build, month)
             say(f"Run stopped; partial results kept in {failed_dir}")
             raise
 
-        results = [r for _p, r, _nb in plans]
+        results = [r for _e, r in plans]
         failure = next((r for r in results if any(r is f for f in failures)), None)  # the first in numbered order
         run_info = {
             "month": month,
@@ -613,7 +708,11 @@ def run_notebooks(
             "started": started,
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "duration_s": round(time.perf_counter() - t_start, 2),
-            "parameters": {**{k: (None if v is None else str(v)) for k, v in parameters.items()}, "jobs": jobs},
+            "parameters": {
+                **{k: (None if v is None else str(v)) for k, v in {**parameters, **user}.items()},
+                "jobs": jobs,
+            },
+            "plan": dict(plan or {}),
             "inputs": sources or [],
             "versions": package_versions(),
             "git": git_state(cwd),
@@ -661,40 +760,65 @@ def run_month(
     only: str | Sequence[str] | None = None,
     notebooks_dir: str | os.PathLike[str] | None = None,
     reports_dir: str | os.PathLike[str] | None = None,
+    plan_version: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
     jobs: int = 1,
     timeout: float | None = None,
     progress: Callable[[str], None] | None = print,
 ) -> RunResult:
-    """Validate the data, then run the notebooks for ``month`` (default: the latest complete
-    month in the orders) and publish ``reports/YYYY-MM/``.
+    """Validate the data, settle the month (default: the latest complete month in the orders)
+    and the plan in force, then run the pack's notebooks and publish ``reports/YYYY-MM/``.
 
-    Relative paths are taken from the project root. Raises
-    ``salesplan.schema.DataValidationError`` (nothing in ``reports_dir`` touched),
-    ``salesplan.config.ConfigError``, :class:`RunInputError`, :class:`LockError` or
-    :class:`NotebookFailedError`.
+    ``plan_version``: an explicitly requested plan version (``--plan vN``), which must exist;
+    ``parameters``: values for the notebooks that declare them (``-p``/``-f``). Relative paths
+    are taken from the project root. Raises ``salesplan.schema.DataValidationError`` (nothing
+    in ``reports_dir`` touched), ``salesplan.config.ConfigError``, :class:`RunInputError`,
+    :class:`LockError` or :class:`NotebookFailedError`.
     """
-    from salesplan.config import load_config
+    from salesplan.config import load_settings
     from salesplan.io import load_data
+    from salesplan.plans import resolve_plan
+    from salesplan.targets import TargetVersionError
     from salesplan.workbook import resolve_month
 
     if month is not None:
         check_month(month)
-    notebooks = select_notebooks(discover_notebooks(resolve_path(notebooks_dir) if notebooks_dir else None), only)
+    pack = load_pack(resolve_path(notebooks_dir) if notebooks_dir else None)
+    chosen = set(select_notebooks([e.path for e in pack], only))
+    pack = [e for e in pack if e.path in chosen]
     data_path = resolve_path(data_dir)
     if not data_path.is_dir():
         raise RunInputError(f"data folder {data_path} does not exist")
-    config = load_config(config_path)
-    data = load_data(data_path, config)
+    settings = load_settings(config_path)
+    data = load_data(data_path, settings.as_dict())
     # The notebooks would reject a month outside the data one by one; refuse it once, up front.
     month = str(resolve_month(month, data.orders))
+    try:
+        plan = resolve_plan(
+            int(month[:4]),
+            data_path,
+            requested=plan_version,
+            supplied=data.targets,
+            supplied_files=data.sources,
+            revision_flag_share=settings.targets.revision_flag_share,
+        )
+    except TargetVersionError as exc:
+        raise RunInputError(f"--plan: {exc}") from None
     sources = json.loads(data.sources.to_json(orient="records", date_format="iso", default_handler=str))
     del data  # the notebooks load their own copy; keep the runner's memory small
     return run_notebooks(
         month,
-        notebooks,
-        parameters={"month": month, "data_dir": str(data_dir), "config_path": str(config_path)},
+        pack,
+        parameters={
+            "month": month,
+            "data_dir": str(data_dir),
+            "config_path": str(config_path),
+            "plan_version": plan_version,
+        },
+        user_parameters=parameters,
         reports_dir=resolve_path(reports_dir) if reports_dir else None,
         sources=sources,
+        plan=plan.provenance(int(month[5:])),
         jobs=jobs,
         timeout=timeout,
         progress=progress,

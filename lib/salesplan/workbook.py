@@ -1,27 +1,40 @@
-"""The notebooks' entry point: configuration, validated data, monthly facts and the month.
+"""The month context every notebook opens: the month's facts, built once and read by every page.
 
 Every notebook's second cell is::
 
-    wb = open_workbook(month=month, data_dir=data_dir, config_path=config_path)
+    wb = open_workbook(month=month, data_dir=data_dir, config_path=config_path, ...)
 
-after which ``wb.config``, ``wb.data`` (a :class:`salesplan.io.Dataset`), ``wb.cube``
-(monthly facts), ``wb.month`` (the month reported on, a ``pd.Period``) and ``wb.as_of``
-(the last order date) are available and the chart theme is applied.
+after which the notebook reads, never recomputes:
+
+- ``wb.settings`` (typed, validated) and ``wb.config`` (the same as a nested dict),
+- ``wb.data`` (a :class:`salesplan.io.Dataset`), ``wb.cube`` (monthly facts), ``wb.month``
+  (the month reported on, a ``pd.Period``) and ``wb.as_of`` (the last order date),
+- ``wb.plan`` (the plan in force for the month's year, :mod:`salesplan.plans`, with its
+  provenance) and ``wb.plan_for(year)`` for another year,
+- ``wb.forecast()`` and ``wb.landing()``: the forecast and year-end landing, fitted once per
+  run and stored in the run folder (a notebook run by hand fits it if absent and keeps it in
+  ``data/interim/forecast``),
+- ``wb.previous_summary()``: last month's published summary, if there is one.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from salesplan.config import load_config, resolve_path
+from salesplan.config import PROJECT_ROOT, load_settings, resolve_path
 from salesplan.cube import build_cube, latest_complete_month
 from salesplan.io import Dataset, load_data
+from salesplan.plans import PlanInForce, resolve_plan
+from salesplan.settings import Settings
+
+if TYPE_CHECKING:
+    from salesplan.forecast.hierarchy import HierarchyForecast
 
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -34,15 +47,137 @@ class WorkbookError(ValueError):
 
 
 @dataclass
-class Workbook:
-    """What a notebook works with: ``config``, ``data``, ``cube``, ``month``, ``data_dir``, ``as_of``."""
+class MonthContext:
+    """What a notebook works with (module docstring). ``plan_version``: an explicitly requested
+    plan version (else the rule of :mod:`salesplan.plans`); ``output_dir``: the run folder
+    being built (None by hand)."""
 
+    settings: Settings
     config: dict[str, Any]
     data: Dataset
     cube: pd.DataFrame
     month: pd.Period
     data_dir: Path
     as_of: pd.Timestamp
+    plan_version: str | None = None
+    output_dir: Path | None = None
+    _plans: dict[int, PlanInForce] = field(default_factory=dict, repr=False)
+    _forecast: Any = field(default=None, repr=False)
+    _landing: pd.DataFrame | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ the plan in force
+
+    def plan_for(self, year: int) -> PlanInForce:
+        """The plan in force for ``year`` (the requested version applies to the report year only)."""
+        year = int(year)
+        if year not in self._plans:
+            self._plans[year] = resolve_plan(
+                year,
+                self.data_dir,
+                requested=self.plan_version if year == self.month.year else None,
+                supplied=self.data.targets,
+                supplied_files=self.data.sources,
+                revision_flag_share=self.settings.targets.revision_flag_share,
+            )
+        return self._plans[year]
+
+    @property
+    def plan(self) -> PlanInForce:
+        """The plan in force for the report month's year."""
+        return self.plan_for(self.month.year)
+
+    def plan_rows(self, *years: int) -> pd.DataFrame:
+        """The plan rows in force for ``years`` (default: the report year) in the tidy form the
+        retrospective uses (``month`` a first-of-month timestamp); no rows without a plan."""
+        from salesplan.retro.flags import empty_plan, plan_months
+
+        parts = [self.plan_for(y).frame for y in (years or (self.month.year,))]
+        parts = [p for p in parts if len(p)]
+        return plan_months(pd.concat(parts, ignore_index=True)) if parts else empty_plan()
+
+    # ------------------------------------------------------------------ forecast and landing
+
+    def _forecast_folder(self) -> Path:
+
+        if self.output_dir is not None:
+            return Path(self.output_dir) / "forecast"
+        return PROJECT_ROOT / "data" / "interim" / "forecast" / self._forecast_key()[:16]
+
+    def _forecast_key(self) -> str:
+        from salesplan.forecast.store import forecast_key
+
+        inputs = self.data.sources[["table", "sha256"]].to_dict(orient="records")
+        return forecast_key(inputs, str(self.month), self.config["forecast"])
+
+    def forecast(self) -> HierarchyForecast:
+        """The forecast of every series as of the report month: read from the run folder, or
+        fitted (with the P(hit) recalibration) and stored there when absent."""
+        if self._forecast is None:
+            from salesplan.forecast import forecast_hierarchy
+            from salesplan.forecast.store import load_or_fit
+
+            cut = self.cube.loc[self.cube["month"] <= self.month.to_timestamp()]
+            self._forecast = load_or_fit(
+                self._forecast_folder(),
+                self._forecast_key(),
+                lambda: forecast_hierarchy(
+                    cut, self.month, self.config["forecast"], pipeline=self.data.pipeline, reps=self.data.reps
+                ),
+            )
+        return self._forecast
+
+    def landing(self) -> pd.DataFrame:
+        """Year-end landing of the total, each region and each product line against the plan in
+        force: ``unique_id, dimension, item, ytd, landing, lo_L, hi_L, target, gap`` (landing -
+        target, negative = short), ``run_rate_needed, p_hit_model, p_hit, status``
+        (:func:`salesplan.status.landing_status`)."""
+        if self._landing is None:
+            from salesplan.forecast import landing_table
+            from salesplan.status import landing_status
+
+            fc = self.forecast()
+            plan = self.plan.frame if self.plan.has_plan else None
+            parts = [
+                landing_table(self.cube, plan, self.month, by, self.config["forecast"], fc=fc)
+                for by in (["region"], ["product_line"])
+            ]
+            table = pd.concat([parts[0], parts[1].iloc[1:]], ignore_index=True)
+            table["status"] = landing_status(
+                table["p_hit"],
+                table["landing"],
+                table["target"],
+                self.config["retro"]["thresholds"],
+                self.config["risk"]["probability"],
+            )
+            self._landing = table
+        return self._landing
+
+    def forecast_months(self) -> dict[str, float]:
+        """The total's forecast for each remaining month of the year ("YYYY-MM" -> amount), which
+        next month's report compares its actual with."""
+        total = self.forecast().forecast
+        total = total.loc[total["unique_id"] == "total"].sort_values("ds")
+        rest = total.loc[(total["ds"] > self.month.to_timestamp()) & (total["ds"].dt.year == self.month.year)]
+        return {f"{ds:%Y-%m}": float(v) for ds, v in zip(rest["ds"], rest["blended"], strict=True)}
+
+    # ------------------------------------------------------------------ the previous report
+
+    @property
+    def reports_root(self) -> Path:
+        """The reports folder: the parent of the run folder being built, else the project's ``reports``."""
+        return Path(self.output_dir).parent if self.output_dir is not None else PROJECT_ROOT / "reports"
+
+    def previous_summary(self) -> tuple[dict[str, Any] | None, str]:
+        """Last month's published retrospective summary and a sentence saying where it came from
+        (None and the reason when no report of that month was published)."""
+        from salesplan.retro import export, mom
+        from salesplan.retro.periods import previous_month
+
+        prev = previous_month(self.month)
+        path = mom.previous_summary_path(self.reports_root, self.month)
+        if path.exists():
+            return export.read_summary(path), f"the published report of {prev} ({path.parent.name}/{path.name})"
+        return None, f"no published report of {prev} was found"
 
     def summary(self) -> pd.DataFrame:
         """One row per table: ``table, files, rows, first_date, last_date`` (files as a
@@ -132,26 +267,41 @@ def open_workbook(
     month: str | None = None,
     data_dir: str | os.PathLike[str] = "data/raw",
     config_path: str | os.PathLike[str] = "config/salesplan.yaml",
+    plan_version: str | None = None,
+    output_dir: str | os.PathLike[str] | None = None,
     *,
     use_cache: bool = True,
-) -> Workbook:
-    """Load the configuration and the validated data, build the monthly facts, settle the
-    report month and apply the chart theme.
+) -> MonthContext:
+    """Load the settings and the validated data, build the monthly facts, settle the report
+    month and apply the chart theme; the plan, forecast and previous report are read on first use.
 
-    Relative ``data_dir`` and ``config_path`` are taken from the project root. ``month`` is
-    "YYYY-MM" within the data's complete months; None picks the latest complete month.
-    Raises ``DataValidationError`` for bad data and ``WorkbookError`` for a bad month.
+    Relative ``data_dir``, ``config_path`` and ``output_dir`` are taken from the project root.
+    ``month`` is "YYYY-MM" within the data's complete months; None picks the latest complete
+    month. ``plan_version``: an explicitly requested plan version ("v2"), checked here.
+    Raises ``DataValidationError`` for bad data, ``ConfigError`` for bad settings,
+    ``WorkbookError`` for a bad month and ``TargetVersionError`` for a missing version.
     """
-    config = load_config(config_path)
+    if not resolve_path(data_dir).is_dir():
+        raise WorkbookError(
+            f"data folder {resolve_path(data_dir)} does not exist: put the exports there, or write the sample "
+            "company with `make sample-data` (or `salesplan sample`)"
+        )
+    settings = load_settings(config_path)
+    config = settings.as_dict()
     folder = resolve_path(data_dir)
     data = load_data(folder, config, use_cache=use_cache)
     period = resolve_month(month, data.orders)
     _apply_theme()
-    return Workbook(
+    ctx = MonthContext(
+        settings=settings,
         config=config,
         data=data,
         cube=build_cube(data),
         month=period,
         data_dir=folder,
         as_of=pd.Timestamp(data.orders["order_date"].max()),
+        plan_version=None if plan_version in (None, "") else str(plan_version),
+        output_dir=None if output_dir in (None, "") else resolve_path(output_dir),
     )
+    ctx.plan_for(period.year)  # a requested version that does not exist fails here, before any page
+    return ctx

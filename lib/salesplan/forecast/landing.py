@@ -6,7 +6,7 @@ forecast for the ``r = 12 - m`` remaining months:
     landing        = YTD + sum(forecast_{m+1..12}),            YTD = A_1 + ... + A_m
     landing path p = YTD + sum(path_p[m+1..12])                 (sample paths, months correlated)
     P(hit)         = P(landing path >= target)
-    gap            = target - landing                           (> 0: short of target)
+    gap            = landing - target                           (< 0: short of target)
     run rate       = (target - YTD) / r                         (needed per remaining month)
 
 Months are correlated (a level that is too high is too high every month), so the spread of
@@ -176,7 +176,7 @@ def landing_summary(
     """Landing figures for one series: landing, interval bounds, P(hit), gap and run rate.
 
     Interval ``lo_L, hi_L``: the ``0.5 -/+ L/200`` quantiles of ``dist``; ``p_hit = P(total >=
-    target)``; ``gap = target - landing``; ``run_rate_needed = (target - ytd) / remaining``
+    target)``; ``gap = landing - target`` (negative = short, the sign used everywhere); ``run_rate_needed = (target - ytd) / remaining``
     (NaN when no month remains).
     """
     out: dict[str, float] = {"ytd": float(ytd), "landing": float(point)}
@@ -186,7 +186,7 @@ def landing_summary(
         out[f"hi_{lv}"] = float(hi)
     out["target"] = float(target)
     out["p_hit"] = float(dist.prob_at_least(target)) if np.isfinite(target) else float("nan")
-    out["gap"] = float(target - point)
+    out["gap"] = float(point - target)
     out["run_rate_needed"] = float((target - ytd) / remaining) if remaining > 0 else float("nan")
     return out
 

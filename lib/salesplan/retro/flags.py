@@ -4,20 +4,15 @@ line and rep, with the escalation level, the owner and blank meeting columns."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from salesplan.metrics import attainment
 from salesplan.retro.periods import RetroInputError, Window, as_period, window
+from salesplan.status import SEVERITY, STATUS_ORDER, check_thresholds, deviation  # noqa: F401  (re-exported)
+from salesplan.status import deviation_status as classify_deviation
 from salesplan.targets.allocation import UNASSIGNED
-
-STATUS_ORDER: tuple[str, ...] = ("dark_red", "red", "yellow", "green", "ahead", "no_target")
-"""Statuses, most severe first. ``ahead`` = ahead of plan by more than the ahead threshold."""
-
-SEVERITY: dict[str, int] = {"ahead": 0, "green": 1, "yellow": 2, "red": 3, "dark_red": 4}
-"""Rank of a status for "better / worse" comparisons (``no_target`` has no rank)."""
 
 LEVELS: dict[str, list[str]] = {
     "region": ["region"],
@@ -47,65 +42,6 @@ FLAG_COLUMNS: list[str] = [
     "cause_5why",
     "next_step",
 ]
-
-# Deviations are rounded before comparison so 95/100 - 1 = -0.05000000000000004 stays
-# exactly 5 % behind (green) instead of flipping to yellow on floating error.
-_DEVIATION_DECIMALS = 9
-
-
-def check_thresholds(thresholds: Mapping[str, float]) -> dict[str, float]:
-    """Validate the flag thresholds (fractions behind plan): ``0 <= yellow < red < dark_red``;
-    ``ahead`` (fraction ahead of plan, default = ``yellow``) must be >= 0. Returns them as floats."""
-    missing = [k for k in ("yellow", "red", "dark_red") if k not in thresholds]
-    if missing:
-        raise RetroInputError(f"retro.thresholds: missing key(s) {', '.join(missing)}; need yellow, red, dark_red")
-    try:
-        out = {k: float(thresholds[k]) for k in ("yellow", "red", "dark_red")}
-        out["ahead"] = float(thresholds.get("ahead", out["yellow"]))
-    except (TypeError, ValueError):
-        raise RetroInputError(f"retro.thresholds: values must be numbers, got {dict(thresholds)!r}") from None
-    if not 0 <= out["yellow"] < out["red"] < out["dark_red"]:
-        raise RetroInputError(
-            "retro.thresholds: need 0 <= yellow < red < dark_red, got "
-            f"yellow={out['yellow']:g}, red={out['red']:g}, dark_red={out['dark_red']:g}"
-        )
-    if out["ahead"] < 0:
-        raise RetroInputError(f"retro.thresholds.ahead must be >= 0, got {out['ahead']:g}")
-    return out
-
-
-def deviation(actual: Any, target: Any) -> Any:
-    """Deviation from plan: ``actual / target - 1`` (negative = behind), rounded to 1e-9.
-
-    NaN where the target is 0, negative or missing (see :func:`salesplan.metrics.attainment`).
-    """
-    if isinstance(actual, list | tuple):
-        actual = np.asarray(actual, dtype=float)
-    if isinstance(target, list | tuple):
-        target = np.asarray(target, dtype=float)
-    return np.round(attainment(actual, target) - 1.0, _DEVIATION_DECIMALS)
-
-
-def classify_deviation(actual: Any, target: Any, thresholds: Mapping[str, float]) -> np.ndarray:
-    """Status of each item from its deviation ``d = actual / target - 1`` (``behind = -d``):
-
-    * ``no_target``: target 0, negative or missing (attainment undefined)
-    * ``ahead``:     d > ahead threshold (default: the yellow threshold, 5 %)
-    * ``green``:     behind <= yellow (within 5 % of plan, exactly 5 % behind is green)
-    * ``yellow``:    yellow < behind <= red (5-10 %, level 1)
-    * ``red``:       red < behind <= dark_red (10-15 %, level 2)
-    * ``dark_red``:  behind > dark_red (above 15 %, level 3)
-
-    Elementwise on scalars, arrays or Series; returns an array of strings.
-    """
-    t = check_thresholds(thresholds)
-    d = np.atleast_1d(np.asarray(deviation(actual, target), dtype=float))
-    behind = -d
-    return np.select(
-        [np.isnan(d), d > t["ahead"], behind <= t["yellow"], behind <= t["red"], behind <= t["dark_red"]],
-        ["no_target", "ahead", "green", "yellow", "red"],
-        default="dark_red",
-    ).astype(object)
 
 
 def empty_plan() -> pd.DataFrame:

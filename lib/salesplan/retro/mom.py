@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from salesplan.retro.export import SUMMARY_FILE
-from salesplan.retro.flags import SEVERITY
 from salesplan.retro.periods import as_period, previous_month
+from salesplan.status import SEVERITY
 
 CHANGE_ORDER = ("worse", "better", "new", "gone", "unchanged")
 

@@ -20,9 +20,14 @@ import pandas as pd
 from salesplan.config import deep_merge
 from salesplan.targets.allocation import (
     BASES,
+    NO_TIER,
+    TOTALS,
     UNASSIGNED,
     allocate,
     cell_bases,
+    fit_to_totals,
+    product_line_tiers,
+    region_cell_shares,
     rep_availability,
     rep_cell_weights,
 )
@@ -38,7 +43,7 @@ from salesplan.targets.annual import (
 )
 from salesplan.targets.phasing import monthly_shares, phase_total, phasing_from_config
 from salesplan.targets.process import funnel_rates, process_targets, result_targets
-from salesplan.targets.rounding import TargetInputError, largest_remainder
+from salesplan.targets.rounding import TargetInputError, controlled_round, largest_remainder
 from salesplan.targets.versions import (
     CONTRACT_COLUMNS,
     PLAN_COLUMNS,
@@ -48,8 +53,9 @@ from salesplan.targets.versions import (
     canonical_plan,
     list_versions,
     load_assumptions,
-    load_plan,
     plan_hash,
+    read_approvals,
+    read_version,
     rep_month_targets,
     save_plan,
     targets_dir_for,
@@ -58,7 +64,9 @@ from salesplan.targets.versions import (
 __all__ = [
     "BASES",
     "CONTRACT_COLUMNS",
+    "NO_TIER",
     "PLAN_COLUMNS",
+    "TOTALS",
     "UNASSIGNED",
     "SaveResult",
     "TargetInputError",
@@ -76,19 +84,24 @@ __all__ = [
     "cell_bases",
     "coherence_report",
     "compare_scenarios",
+    "controlled_round",
+    "fit_to_totals",
     "funnel_rates",
     "history_before",
     "largest_remainder",
     "last_history_month",
     "list_versions",
     "load_assumptions",
-    "load_plan",
+    "read_approvals",
+    "read_version",
     "monthly_shares",
     "phase_total",
     "phasing_from_config",
     "plan_hash",
     "process_targets",
+    "product_line_tiers",
     "reconcile",
+    "region_cell_shares",
     "rep_availability",
     "rep_cell_weights",
     "rep_month_targets",
@@ -102,7 +115,7 @@ __all__ = [
 
 def scenario_config(targets_cfg: dict[str, Any], scenario: str) -> dict[str, Any]:
     """The ``targets`` section with scenario ``scenario``'s overrides (``targets.scenarios``) deep-merged over it."""
-    scenarios = targets_cfg.get("scenarios") or {}
+    scenarios = targets_cfg["scenarios"]
     if scenario not in scenarios:
         raise TargetInputError(
             f"targets.scenarios: no scenario {scenario!r}; defined: {', '.join(scenarios) or 'none'}"
@@ -152,6 +165,18 @@ class TargetPlan:
     result: pd.DataFrame
     process: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    region_trace: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Where each region's annual target came from: ``region, tier, tier_factor, last_year, bottom_up,
+    reconciled, final, rule, reason`` (``reason`` says why ``final`` differs from ``reconciled``)."""
+    product_line_trace: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Each region x product line: ``region, product_line, tier, tier_factor, basis_share, share, bottom_up``
+    (none: the method has no product-line bottom-up), ``reconciled, final, rule, reason``."""
+    rep_trace: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Each rep on board (and a region's unassigned months): ``rep_id, region, level, bottom_up, basis_view,
+    reconciled, final, rule, reason``."""
+    team_reconciliation: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The team view per region, like :attr:`reconciliation` one level down: ``region, target, unassigned,
+    top_down`` (what the reps carry), ``bottom_up`` (sum of the reps), ``gap, gap_pct, rule, weight, final``."""
 
     @property
     def total(self) -> int:
@@ -186,6 +211,15 @@ def build_targets(
 
     ``targets_cfg`` is the ``targets`` config section (scenario overrides are applied here); ``reps`` the
     reps table (``rep_id, region, level, hire_date, leave_date?``); ``pipeline`` optional for process targets.
+
+    With ``allocation.region_totals: reconciled`` (the method) each region's year is its reconciled
+    bottom-up number, ``T_r = largest_remainder(bottom_up_r, total)``; the allocation basis (with the
+    product-line tier weights) splits ``T_r`` over the region's product lines; months follow phasing, every
+    cell's year and every month's total held exactly. With ``basis`` the basis's shares split the total
+    (every region grows alike). With ``allocation.rep_totals: reconciled`` each rep's year is their
+    bottom-up number reconciled to what the region's reps carry, by ``reconcile.rule`` (see
+    :func:`~salesplan.targets.allocation.allocate`). :attr:`TargetPlan.region_trace`,
+    :attr:`~TargetPlan.product_line_trace` and :attr:`~TargetPlan.rep_trace` say where every number came from.
     """
     cfg = scenario_config(targets_cfg, scenario)
     year = int(plan_year)
@@ -196,9 +230,28 @@ def build_targets(
         history[col] = history[col].astype(str)
     cagr_years = int(cfg["cagr_years"])
     periods = annual_periods(history, years=cagr_years + 1)
-    base = baseline(periods, cagr_years, cfg.get("increments") or {}, float(cfg.get("stretch_pct", 0.0)))
+    base = baseline(periods, cagr_years, cfg["increments"], float(cfg["stretch_pct"]))
     last_year = float(periods["amount"].iloc[0])
     td = top_down(last_year, cfg["top_down"])
+
+    alloc = cfg["allocation"]
+    basis = alloc["basis"]
+    if basis not in (*BASES, "blend"):
+        raise TargetInputError(
+            f"targets.allocation.basis: expected one of {', '.join((*BASES, 'blend'))}, got {basis!r}"
+        )
+    for key in ("region_totals", "rep_totals"):
+        if alloc[key] not in TOTALS:
+            raise TargetInputError(f"targets.allocation.{key}: expected reconciled or basis, got {alloc[key]!r}")
+    region_totals, rep_totals = alloc["region_totals"], alloc["rep_totals"]
+    tier_cfg = cfg["tier_factors"]
+    region_tiers = {str(r): str(t) for r, t in cfg["region_tiers"].items()}
+    unknown = sorted(set(region_tiers.values()) - set(tier_cfg["region"]))
+    if unknown:
+        raise TargetInputError(
+            f"targets.region_tiers: unknown tier(s) {', '.join(unknown)}; known: {', '.join(tier_cfg['region'])}"
+        )
+    region_weight = {r: float(tier_cfg["region"][t]) for r, t in region_tiers.items()}
 
     team = active_reps(reps, year)
     if team.empty:
@@ -210,31 +263,28 @@ def build_targets(
         raise TargetInputError("history: no product lines to allocate to")
     bu_cfg = cfg["bottom_up"]
     levels = {str(k): float(v) for k, v in bu_cfg["level_coefficient"].items()}
-    bu_regions = bottom_up_regions(
-        history, regions, cagr_years, bu_cfg.get("resource_factor") or {}, bu_cfg.get("potential_index") or {}
-    )
     bu_reps = bottom_up_reps(history, team, availability, float(bu_cfg["personal_growth"]), levels)
+    bu_regions = bottom_up_regions(
+        history, regions, cagr_years, bu_cfg["resource_factor"], bu_cfg["potential_index"],
+        tier_factor=region_weight, rep_bottom_up=bu_reps.groupby("region")["bottom_up"].sum(),
+    )  # fmt: skip
     rec_cfg = cfg["reconcile"]
-    source = rec_cfg.get("bottom_up", "regions")
+    source = rec_cfg["bottom_up"]
     if source not in ("regions", "reps"):
         raise TargetInputError(f"targets.reconcile.bottom_up: expected regions or reps, got {source!r}")
     bu_total = float((bu_regions if source == "regions" else bu_reps)["bottom_up"].sum())
-    rec = reconcile(td, bu_total, rec_cfg["rule"], float(rec_cfg.get("top_down_weight", 0.5)))
+    rec = reconcile(td, bu_total, rec_cfg["rule"], float(rec_cfg["top_down_weight"]))
     rec["bottom_up_source"] = source
     total = int(rec["final"])
     if total < 0:
         raise TargetInputError(
             f"targets: the reconciled annual target is negative ({total}); check the history and settings"
         )
+    rule = "scale_to_top_down" if rec["rule"] == "scale_to_top_down" else f"blend (top-down weight {rec['weight']:g})"
 
     phasing = phasing_from_config(cfg["phasing"], history)
     months = phase_total(total, phasing, year)
-    basis = cfg["allocation"]["basis"]
-    if basis not in (*BASES, "blend"):
-        raise TargetInputError(
-            f"targets.allocation.basis: expected one of {', '.join((*BASES, 'blend'))}, got {basis!r}"
-        )
-    blend = cfg["allocation"].get("blend_weights") or {}
+    blend = alloc["blend_weights"]
     bases = cell_bases(
         history, year, regions, lines, availability, team, levels,
         region_potential=bu_regions.set_index("region")["bottom_up"], blend_weights=blend,
@@ -243,25 +293,62 @@ def build_targets(
         history, team, lines, basis, year, levels,
         rep_potential=bu_reps.set_index("rep_id")["bottom_up"], blend_weights=blend,
     )  # fmt: skip
+    line_tiers = product_line_tiers(history, lines, {k: float(v) for k, v in tier_cfg["product_line"].items()})
+    shares = region_cell_shares(
+        bases, basis, pd.Series(region_weight, dtype="float64"), line_tiers.set_index("product_line")["tier_factor"]
+    )
+    notes = []
+    bu_region = bu_regions["bottom_up"].clip(lower=0).to_numpy(dtype="float64")
+    region_lr = largest_remainder(bu_region, total)
+    no_bottom_up = bu_region.sum() <= 0
+    cell_totals = None
+    if region_totals == "reconciled":
+        if no_bottom_up:
+            notes.append(f"no region has a bottom-up number: region totals follow the {basis} basis")
+            by_region = shares.groupby("region", sort=False)["share"].sum().reindex(bu_regions["region"])
+            region_final = largest_remainder(by_region.fillna(0).to_numpy(), total)
+        else:
+            region_final = region_lr
+        cell_totals = _cell_totals(shares, dict(zip(bu_regions["region"], region_final, strict=True)))
+    # Under blend the region's amount split by the basis is the team's top-down view (see allocate).
+    w_td = float(rec["weight"]) if rec["rule"] == "blend" else 0.0
     parts = allocate(
         months[["month", "target_amount"]],
-        bases[["region", "product_line"]].assign(share=bases[basis]),
+        shares[["region", "product_line", "share"]],
         weights,
         availability,
-        float(cfg.get("over_assignment_buffer", 0.0) or 0.0),
+        float(cfg["over_assignment_buffer"]),
+        cell_totals=cell_totals,
+        rep_bottom_up=bu_reps.set_index("rep_id")["bottom_up"],
+        rep_totals=rep_totals,
+        rep_top_down_weight=w_td,
     )
     plan = parts["plan"].assign(year=year)
     region_plan = plan.groupby("region")["target_amount"].sum()
     region_rec = bu_regions[["region", "last_year", "bottom_up"]].assign(
-        reconciled=largest_remainder(bu_regions["bottom_up"].clip(lower=0).to_numpy(), total),
+        reconciled=region_lr,
         plan=lambda d: d["region"].map(region_plan).fillna(0).astype("int64"),
     )
-    notes = []
+    region_trace = _region_trace(
+        bu_regions, region_tiers, region_plan, total, rule if region_totals == "reconciled" else f"basis: {basis}",
+        region_totals, basis, no_bottom_up,
+    )  # fmt: skip
+    line_trace = _line_trace(shares, line_tiers, parts["cells"], region_plan, basis, region_totals)
+    rep_trace, team_rec = _rep_traces(parts["reps"], bu_reps, region_plan, rec, rule, rep_totals, basis)
     if (plan["rep_id"] == UNASSIGNED).any():
         gaps = sorted(plan.loc[plan["rep_id"] == UNASSIGNED, "region"].unique())
         notes.append(f"no rep on board for some months in: {', '.join(gaps)} (target kept as '{UNASSIGNED}')")
     if float(bases[basis].sum()) == 0:
         notes.append(f"allocation basis {basis} has no data before {year}: region x product cells split evenly")
+    staffed = bu_regions.loc[bu_regions["source"] == "reps", "region"].tolist()
+    if staffed:
+        notes.append(f"no sales yet in {', '.join(staffed)}: their bottom-up is the sum of their reps' numbers")
+    off = rep_trace[(rep_trace["rep_id"] != UNASSIGNED) & (rep_trace["reason"].str.startswith("hire/leave"))]
+    if len(off):
+        notes.append(
+            "the months on board cannot carry the reconciled number of: " + ", ".join(off["rep_id"])
+            + " (see rep_trace)"
+        )  # fmt: skip
     idle = sorted(set(team["rep_id"]) - set(plan["rep_id"]))
     if idle:
         notes.append(f"on board but without any target (no basis in their region): {', '.join(idle)}")
@@ -286,10 +373,173 @@ def build_targets(
         cells=parts["cells"],
         availability=availability,
         plan=plan[["year", "month", "region", "product_line", "rep_id", "target_amount", "quota_amount"]],
-        result=result_targets(plan, history, float(cfg.get("gross_margin_goal", 0.0))),
-        process=process_targets(plan, history, pipeline, cfg.get("process") or {}, availability),
+        result=result_targets(plan, history, float(cfg["gross_margin_goal"])),
+        process=process_targets(plan, history, pipeline, cfg["process"], availability),
         notes=notes,
+        region_trace=region_trace,
+        product_line_trace=line_trace,
+        rep_trace=rep_trace,
+        team_reconciliation=team_rec,
     )
+
+
+def _cell_totals(shares: pd.DataFrame, region_totals: dict[str, int]) -> pd.DataFrame:
+    """Each cell's whole-unit year: ``largest_remainder(within-region share, T_r)`` region by region."""
+    out = []
+    for region, cells in shares.groupby("region", sort=False):
+        amounts = largest_remainder(cells["within"].to_numpy(), int(region_totals[region]))
+        out.append(cells[["region", "product_line"]].assign(target_amount=amounts))
+    return pd.concat(out, ignore_index=True)
+
+
+def _reason(final: float, reconciled: float, otherwise: str) -> str:
+    """Why ``final`` differs from ``reconciled``: nothing, whole-unit rounding (less than a unit), or
+    ``otherwise``."""
+    diff = abs(float(final) - float(reconciled))
+    if diff == 0:
+        return ""
+    return "whole-unit rounding" if diff < 1 else otherwise
+
+
+def _region_trace(
+    bu_regions: pd.DataFrame,
+    region_tiers: dict[str, str],
+    region_plan: pd.Series,
+    total: int,
+    rule: str,
+    region_totals: str,
+    basis: str,
+    no_bottom_up: bool,
+) -> pd.DataFrame:
+    """``reconciled_r = total * bottom_up_r / sum bottom_up`` beside the region's final year."""
+    bu = bu_regions["bottom_up"].clip(lower=0)
+    out = bu_regions[["region"]].assign(
+        tier=bu_regions["region"].map(region_tiers).fillna(NO_TIER),
+        tier_factor=bu_regions["tier_factor"],
+        last_year=bu_regions["last_year"],
+        bottom_up=bu_regions["bottom_up"],
+        reconciled=total * bu / bu.sum() if bu.sum() > 0 else np.nan,
+        final=bu_regions["region"].map(region_plan).fillna(0).astype("int64"),
+        rule=rule,
+    )
+    if region_totals == "basis":
+        why = f"region_totals: basis ({basis} shares of the total)"
+    elif no_bottom_up:
+        why = f"no region has a bottom-up number ({basis} shares of the total)"
+    else:
+        # Cannot happen: the cells of a region add up to its reconciled whole-unit year.
+        why = "allocation differs from the reconciled number"
+    out["reason"] = [
+        why if not np.isfinite(r) else _reason(f, r, why) for f, r in zip(out["final"], out["reconciled"], strict=True)
+    ]
+    return out.reset_index(drop=True)
+
+
+def _line_trace(
+    shares: pd.DataFrame,
+    line_tiers: pd.DataFrame,
+    cells: pd.DataFrame,
+    region_plan: pd.Series,
+    basis: str,
+    region_totals: str,
+) -> pd.DataFrame:
+    """Each region x product line: ``reconciled = region's final year * within-region share``."""
+    final = cells.groupby(["region", "product_line"])["target_amount"].sum()
+    basis_in_region = shares.groupby("region")["basis_share"].transform("sum")
+    tiers = line_tiers.set_index("product_line")
+    out = shares[["region", "product_line"]].assign(
+        tier=shares["product_line"].map(tiers["tier"]).fillna(NO_TIER),
+        tier_factor=shares["product_line"].map(tiers["tier_factor"]).fillna(1.0),
+        basis_share=(shares["basis_share"] / basis_in_region.where(basis_in_region > 0)).fillna(0.0),
+        share=shares["within"],
+        bottom_up=np.nan,
+        reconciled=shares["region"].map(region_plan).fillna(0).to_numpy() * shares["within"].to_numpy(),
+        final=pd.MultiIndex.from_frame(shares[["region", "product_line"]]).map(final).fillna(0).astype("int64"),
+        rule=f"{basis} share of the region x tier weight",
+    )
+    why = (
+        "months rounded one by one (region_totals: basis)"
+        if region_totals == "basis"
+        else "allocation differs from the region's split"
+    )
+    out["reason"] = [_reason(f, r, why) for f, r in zip(out["final"], out["reconciled"], strict=True)]
+    return out.reset_index(drop=True)
+
+
+def _rep_traces(
+    reps_view: pd.DataFrame,
+    bu_reps: pd.DataFrame,
+    region_plan: pd.Series,
+    rec: pd.Series,
+    rule: str,
+    rep_totals: str,
+    basis: str,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rep trace (every rep on board, plus each region's unassigned months) and the team view by region.
+
+    Team view: ``top_down`` = what the region's reps carry (its year less the unassigned months),
+    ``bottom_up`` = the sum of its reps' bottom-up numbers, ``gap = top_down - bottom_up``; ``weight`` = the
+    weight of the basis split (the team's top-down view) in each rep's number (0 under scale_to_top_down:
+    the bottom-up shape scaled to the team's amount).
+    """
+    info = bu_reps.set_index("rep_id")
+    carried = reps_view.set_index("rep_id") if len(reps_view) else pd.DataFrame()
+    rows = []
+    for row in reps_view.itertuples(index=False):
+        if row.rep_id == UNASSIGNED:
+            rows.append(
+                (row.rep_id, row.region, "", np.nan, np.nan, row.reconciled, row.final, "no rep on board",
+                 "no rep on board in these months")
+            )  # fmt: skip
+            continue
+        team_bu = reps_view.loc[(reps_view["region"] == row.region) & (reps_view["rep_id"] != UNASSIGNED)]
+        if row.fit == "dates":
+            why = (
+                "hire/leave dates: the months on board cannot carry the reconciled number"
+                if row.final < row.reconciled
+                else "hire/leave dates: carries months colleagues on board cannot"
+            )
+        elif rep_totals == "basis":
+            why = f"rep_totals: basis ({basis} shares)"
+        elif not (team_bu["bottom_up"].fillna(0) > 0).any():
+            why = f"no bottom-up in the region ({basis} shares)"
+        else:
+            why = "allocation differs from the reconciled number"
+        rows.append(
+            (row.rep_id, row.region, str(info.loc[row.rep_id, "level"]), row.bottom_up, row.basis_view,
+             row.reconciled, row.final, rule if rep_totals == "reconciled" else f"basis: {basis}",
+             _reason(row.final, row.reconciled, why))
+        )  # fmt: skip
+    for rep in info.index.difference(carried.index if len(carried) else pd.Index([])):
+        r = info.loc[rep]
+        rows.append(
+            (rep, str(r["region"]), str(r["level"]), float(r["bottom_up"]), 0.0, 0.0, 0, "",
+             "no month on board with a share of the region's amount")
+        )  # fmt: skip
+    cols = ["rep_id", "region", "level", "bottom_up", "basis_view", "reconciled", "final", "rule", "reason"]
+    trace = pd.DataFrame(rows, columns=cols).astype({"final": "int64"})
+    # Reps by region, each region's unassigned months last.
+    trace = (
+        trace.assign(_last=trace["rep_id"].eq(UNASSIGNED))
+        .sort_values(["region", "_last", "rep_id"])
+        .drop(columns="_last")
+        .reset_index(drop=True)
+    )
+
+    team = []
+    for region, target in region_plan.items():
+        t = trace[trace["region"] == region]
+        lost = int(t.loc[t["rep_id"] == UNASSIGNED, "final"].sum())
+        reps_only = t[t["rep_id"] != UNASSIGNED]
+        carry, bu = int(target) - lost, float(bu_reps.loc[bu_reps["region"] == region, "bottom_up"].sum())
+        team.append(
+            {"region": region, "target": int(target), "unassigned": lost, "top_down": carry, "bottom_up": bu,
+             "gap": carry - bu, "gap_pct": (carry - bu) / bu if bu > 0 else np.nan,
+             "rule": rule if rep_totals == "reconciled" else f"basis: {basis}",
+             "weight": float(rec["weight"]) if rec["rule"] == "blend" and rep_totals == "reconciled" else 0.0,
+             "final": int(reps_only["final"].sum())}
+        )  # fmt: skip
+    return trace, pd.DataFrame(team)
 
 
 def coherence_report(tp: TargetPlan) -> pd.DataFrame:
@@ -320,7 +570,7 @@ def coherence_report(tp: TargetPlan) -> pd.DataFrame:
         ]  # fmt: skip
     checks.append(("target: month -> year", 1, abs(int(months["target_amount"].sum()) - tp.total)))
     checks.append(("target: rep -> year", 1, abs(int(plan["target_amount"].sum()) - tp.total)))
-    buffer = float(tp.config.get("over_assignment_buffer", 0.0) or 0.0)
+    buffer = float(tp.config["over_assignment_buffer"])
     quota_total = int(np.floor(tp.total * (1 + buffer) + 0.5))
     checks.append(("quota: rep -> year x (1 + buffer)", 1, abs(int(plan["quota_amount"].sum()) - quota_total)))
     amounts = plan[["target_amount", "quota_amount"]]
@@ -343,7 +593,7 @@ def compare_scenarios(
     Returns a table ``scenario, last_year, baseline, top_down, bottom_up, gap, final, growth`` (growth =
     final / last year - 1) with one row per scenario, and the plans by scenario name.
     """
-    names = scenarios or list((targets_cfg.get("scenarios") or {}).keys())
+    names = scenarios or list(targets_cfg["scenarios"])
     plans = {name: build_targets(cube, reps, targets_cfg, plan_year, name, pipeline) for name in names}
     rows = []
     for name, tp in plans.items():

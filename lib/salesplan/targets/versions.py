@@ -7,8 +7,13 @@ A version is a pair of files in the targets folder (default ``data/targets/``)::
 
 The content hash is ``sha256(canonical plan CSV + canonical assumptions JSON)``. Saving a plan whose
 hash equals an existing version of that year writes nothing. Version files are created with
-exclusive-create semantics and are never modified afterwards; approvals live in ``approved.yaml``
-(year -> version), the one file in the folder that is rewritten (atomically).
+exclusive-create semantics and are never modified afterwards. A saved version is a *draft*:
+it is in force only once approved.
+
+Approvals are an append-only audit log, ``approvals.jsonl``: one JSON line per approval with
+the year, version, the first month it applies to (a mid-year revision applies from that
+month forward only), who approved it, a note, when, and the SHA-256 of the plan file it
+approved. Which plan is in force for a month is decided by :mod:`salesplan.plans`.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ PLAN_COLUMNS = ["year", "month", "region", "product_line", "rep_id", "target_amo
 CONTRACT_COLUMNS = ["year", "month", "region", "product_line", "rep_id", "target_amount", "version"]
 """Columns :func:`load_plan` returns (the data contract's targets table)."""
 
-APPROVALS_FILE = "approved.yaml"
+APPROVALS_LOG = "approvals.jsonl"
+LEGACY_APPROVALS_FILE = "approved.yaml"  # year -> version, written by earlier releases; still read
 _VERSION_RE = re.compile(r"^targets_(\d{4})_v(\d+)\.(csv|assumptions\.yaml)$")
 
 
@@ -188,6 +194,7 @@ def save_plan(
     year: int,
     targets_dir: str | os.PathLike[str] | None = None,
     note: str = "",
+    scenario: str = "base",
 ) -> SaveResult:
     """Save ``plan_df`` for ``year`` as a new version unless an identical one exists.
 
@@ -220,6 +227,7 @@ def save_plan(
             "sha256": digest,
             "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "note": note,
+            "scenario": scenario,
             "total": int(plan["target_amount"].sum()),
             "assumptions": _plain(assumptions),
         }
@@ -233,39 +241,117 @@ def save_plan(
         except FileExistsError:
             meta_path.unlink()  # ours, just written: never pair it with someone else's plan file
             continue
-        return SaveResult(version, csv_path, True, f"saved new version {version} of {year} ({csv_path.name})")
+        return SaveResult(
+            version, csv_path, True, f"saved draft {version} of {year} ({csv_path.name}); not in force until approved"
+        )
 
 
-def _read_approvals(folder: Path) -> dict[int, str]:
-    path = folder / APPROVALS_FILE
-    if not path.exists():
-        return {}
-    try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise TargetVersionError(f"{path}: cannot read the approval registry ({exc})") from None
-    if not isinstance(content, dict):
-        raise TargetVersionError(f"{path}: the approval registry must map year -> version")
-    return {int(k): str(v) for k, v in content.items()}
+@dataclass(frozen=True)
+class Approval:
+    """One line of the approvals log: ``version`` of ``year`` is the plan from ``from_month`` on."""
+
+    year: int
+    version: str
+    from_month: str  # "YYYY-MM"
+    by: str
+    note: str
+    approved_at: str | None  # UTC, ISO 8601; None for approvals recorded by earlier releases
+    sha256: str | None  # of the plan file when it was approved
 
 
-def approve_version(year: int, version: str, targets_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Mark ``version`` (``"v3"`` or ``3``) as the approved plan of ``year``; returns the registry path.
+def plan_file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes (the checksum pages print for the plan they used)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
-    The version files stay untouched; only ``approved.yaml`` is rewritten (atomically).
-    """
+
+def read_approvals(targets_dir: str | os.PathLike[str] | None = None) -> list[Approval]:
+    """Every approval recorded in the folder, oldest first (legacy ``approved.yaml`` entries first)."""
     folder = targets_dir_path(targets_dir)
+    out: list[Approval] = []
+    legacy = folder / LEGACY_APPROVALS_FILE
+    if legacy.exists():
+        try:
+            content = yaml.safe_load(legacy.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise TargetVersionError(f"{legacy}: cannot read the approval registry ({exc})") from None
+        if not isinstance(content, dict):
+            raise TargetVersionError(f"{legacy}: the approval registry must map year -> version")
+        out += [Approval(int(y), _normalise_version(v), f"{int(y)}-01", "", "", None, None) for y, v in content.items()]
+    log = folder / APPROVALS_LOG
+    if log.exists():
+        for number, line in enumerate(log.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                out.append(
+                    Approval(
+                        year=int(entry["year"]),
+                        version=_normalise_version(entry["version"]),
+                        from_month=str(entry["from_month"]),
+                        by=str(entry["by"]),
+                        note=str(entry.get("note") or ""),
+                        approved_at=entry.get("approved_at"),
+                        sha256=entry.get("sha256"),
+                    )
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                raise TargetVersionError(f"{log}, line {number}: not a valid approval record ({exc})") from None
+    return out
+
+
+def approve_version(
+    year: int,
+    version: str,
+    targets_dir: str | os.PathLike[str] | None = None,
+    *,
+    by: str,
+    note: str = "",
+    from_month: str | None = None,
+) -> Approval:
+    """Approve saved ``version`` (``"v3"`` or ``3``) of ``year`` as the plan, for the whole year or,
+    with ``from_month`` ("YYYY-MM" within the year), from that month forward only (a revision:
+    earlier months keep the plan they were measured against).
+
+    Appends one line to ``approvals.jsonl`` (never rewritten); the version files stay untouched.
+    ``by`` (who approves) is required.
+    """
+    from filelock import FileLock
+
+    folder = targets_dir_path(targets_dir)
+    year = int(year)
     version = _normalise_version(version)
+    if not str(by or "").strip():
+        raise TargetVersionError("an approval needs the name of who approves it (--by NAME)")
+    start = f"{year}-01" if from_month is None else str(from_month).strip()
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", start) or int(start[:4]) != year:
+        raise TargetVersionError(f"--from-month {from_month!r}: expected a month of {year} as YYYY-MM, e.g. {year}-07")
     files = _version_files(folder)
-    if "csv" not in files.get((int(year), int(version[1:])), {}):
-        known = ", ".join(f"v{n}" for (y, n) in sorted(files) if y == int(year)) or "none"
+    paths = files.get((year, int(version[1:])), {})
+    if "csv" not in paths:
+        known = ", ".join(f"v{n}" for (y, n) in sorted(files) if y == year) or "none"
         raise TargetVersionError(
             f"cannot approve {version} of {year}: no such saved version in {folder} (saved: {known})"
         )
-    approvals = _read_approvals(folder)
-    approvals[int(year)] = version
-    _write_replace(folder / APPROVALS_FILE, yaml.safe_dump(dict(sorted(approvals.items()))).encode("utf-8"))
-    return folder / APPROVALS_FILE
+    entry = Approval(
+        year=year,
+        version=version,
+        from_month=start,
+        by=str(by).strip(),
+        note=str(note or "").strip(),
+        approved_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        sha256=plan_file_sha256(paths["csv"]),
+    )
+    line = json.dumps(entry.__dict__, ensure_ascii=False, sort_keys=True) + "\n"
+    with FileLock(str(folder / f".{APPROVALS_LOG}.lock")), open(folder / APPROVALS_LOG, "a", encoding="utf-8") as fh:
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return entry
 
 
 def _normalise_version(version: str | int) -> str:
@@ -277,27 +363,40 @@ def _normalise_version(version: str | int) -> str:
 
 
 def list_versions(targets_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """Saved versions, one row each: ``year, version, created, approved, sha256, total, note`` (oldest first)."""
+    """Saved versions, one row each (oldest first): ``year, version, created, scenario, total, note,
+    status, sha256`` where ``status`` is ``draft`` or how it was approved (``approved``, or
+    ``approved from YYYY-MM`` for a revision; several approvals are listed together)."""
     folder = targets_dir_path(targets_dir)
-    approvals = _read_approvals(folder)
+    approvals = read_approvals(folder)
     rows = []
     for (year, number), paths in sorted(_version_files(folder).items()):
         if "csv" not in paths:
             continue  # an interrupted save: not a version
         meta = _read_meta(paths["assumptions.yaml"]) if "assumptions.yaml" in paths else {}
+        own = [a for a in approvals if a.year == year and a.version == f"v{number}"]
+        status = (
+            "; ".join(
+                "approved"
+                + ("" if a.from_month == f"{year}-01" else f" from {a.from_month}")
+                + (f" by {a.by}" if a.by else "")
+                for a in own
+            )
+            or "draft"
+        )
         rows.append(
             {
                 "year": year,
                 "version": f"v{number}",
                 "created": meta.get("created"),
-                "approved": approvals.get(year) == f"v{number}",
-                "sha256": meta.get("sha256"),
+                "scenario": meta.get("scenario", "base"),
                 "total": meta.get("total"),
                 "note": meta.get("note", ""),
+                "status": status,
+                "sha256": plan_file_sha256(paths["csv"]),
             }
         )
-    columns = ["year", "version", "created", "approved", "sha256", "total", "note"]
-    return pd.DataFrame(rows, columns=columns).astype({"year": "int64", "approved": bool})
+    columns = ["year", "version", "created", "scenario", "total", "note", "status", "sha256"]
+    return pd.DataFrame(rows, columns=columns).astype({"year": "int64"})
 
 
 def load_assumptions(year: int, version: str, targets_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -330,55 +429,20 @@ def rep_month_targets(plan: pd.DataFrame, amount: str = "target_amount") -> pd.D
     )
 
 
-def load_plan(
-    year: int,
-    targets_dir: str | os.PathLike[str] | None = None,
-    version: str | None = None,
-    fallback: pd.DataFrame | None = None,
-) -> tuple[pd.DataFrame, str]:
-    """The plan of ``year`` in the data contract's columns, and a sentence saying where it came from.
-
-    Priority: the explicit ``version`` -> the approved version -> the latest saved version -> the
-    ``fallback`` rows of that year (e.g. the ``targets*`` input table) -> :class:`TargetVersionError`.
-    """
-    year = int(year)
+def read_version(
+    year: int, version: str, targets_dir: str | os.PathLike[str] | None = None
+) -> tuple[pd.DataFrame, Path]:
+    """A saved version's plan in the data contract's columns (:data:`CONTRACT_COLUMNS` first) and its file."""
     folder = targets_dir_path(targets_dir)
-    files = {n: p for (y, n), p in _version_files(folder).items() if y == year and "csv" in p}
-    chosen: int | None = None
-    if version is not None:
-        chosen = int(_normalise_version(version)[1:])
-        if chosen not in files:
-            known = ", ".join(f"v{n}" for n in sorted(files)) or "none"
-            raise TargetVersionError(f"targets {year} v{chosen} not found in {folder} (saved: {known})")
-        how = "requested version"
-    elif (approved := _read_approvals(folder).get(year)) is not None:
-        chosen = int(approved[1:])
-        if chosen not in files:
-            raise TargetVersionError(
-                f"{folder / APPROVALS_FILE}: approved version {approved} of {year} has no plan file in {folder}"
-            )
-        how = "approved version"
-    elif files:
-        chosen = max(files)
-        how = "latest saved version (none approved)"
-    if chosen is not None:
-        path = files[chosen]["csv"]
-        plan = pd.read_csv(path, dtype={"region": str, "product_line": str, "rep_id": str, "version": str})
-        missing = sorted(set(CONTRACT_COLUMNS) - set(plan.columns))
-        if missing:
-            raise TargetVersionError(f"{path}: missing column(s) {', '.join(missing)}")
-        plan = plan[CONTRACT_COLUMNS + [c for c in plan.columns if c not in CONTRACT_COLUMNS]]
-        return plan, f"{how} v{chosen} of {year} ({path.name})"
-    if fallback is not None:
-        rows = fallback[pd.to_numeric(fallback["year"], errors="coerce") == year].copy()
-        if not rows.empty:
-            if "version" not in rows.columns:
-                rows["version"] = "input"
-            rows = rows.reset_index(drop=True)
-            return rows[CONTRACT_COLUMNS + [c for c in rows.columns if c not in CONTRACT_COLUMNS]], (
-                f"targets input table ({len(rows)} rows of {year}); no saved version in {folder}"
-            )
-    raise TargetVersionError(
-        f"no targets for {year}: no saved version in {folder} and no {year} rows in the targets input; "
-        "run notebooks/02_targets.ipynb or add a targets file to data/raw"
-    )
+    version = _normalise_version(version)
+    files = {n: p for (y, n), p in _version_files(folder).items() if y == int(year) and "csv" in p}
+    number = int(version[1:])
+    if number not in files:
+        known = ", ".join(f"v{n}" for n in sorted(files)) or "none"
+        raise TargetVersionError(f"targets {year} {version} not found in {folder} (saved: {known})")
+    path = files[number]["csv"]
+    plan = pd.read_csv(path, dtype={"region": str, "product_line": str, "rep_id": str, "version": str})
+    missing = sorted(set(CONTRACT_COLUMNS) - set(plan.columns))
+    if missing:
+        raise TargetVersionError(f"{path}: missing column(s) {', '.join(missing)}")
+    return plan[CONTRACT_COLUMNS + [c for c in plan.columns if c not in CONTRACT_COLUMNS]], path

@@ -1,0 +1,149 @@
+"""One rule per status: how a figure gets its colour, in one place for every page.
+
+* :func:`deviation_status`: actual against plan (the method's 5 / 10 / 15 % bands, and
+  "ahead" beyond the ahead threshold), used by flags, first screens and KPI tables.
+* :func:`probability_status`: a probability of hitting the plan against the risk bands
+  (``risk.probability``: at least ``high`` green, at least ``medium`` yellow, else red).
+* :func:`landing_status`: the year-end landing, the worse of the two above (P(hit) and the
+  landing's gap to the annual target), the same on the index, the forecast and the
+  retrospective.
+* :func:`fmt_probability`: P(hit) as pages print it, "< 1 %" and "> 99 %" at the extremes.
+
+Gaps follow one sign convention everywhere: ``gap = actual (or landing) - target``,
+negative = behind plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from salesplan.metrics import attainment
+
+
+class StatusInputError(ValueError):
+    """Thresholds or bands that cannot classify anything (missing, not numbers, out of order)."""
+
+
+STATUS_ORDER: tuple[str, ...] = ("dark_red", "red", "yellow", "green", "ahead", "no_target")
+"""Statuses, most severe first. ``ahead`` = ahead of plan by more than the ahead threshold."""
+
+SEVERITY: dict[str, int] = {"ahead": 0, "green": 1, "yellow": 2, "red": 3, "dark_red": 4}
+"""Rank of a status for "better / worse" comparisons (``no_target`` has no rank)."""
+
+# Deviations are rounded before comparison so 95/100 - 1 = -0.05000000000000004 stays
+# exactly 5 % behind (green) instead of flipping to yellow on floating error.
+_DEVIATION_DECIMALS = 9
+
+
+def check_thresholds(thresholds: Mapping[str, float]) -> dict[str, float]:
+    """Validate the flag thresholds (fractions behind plan): ``0 <= yellow < red < dark_red``;
+    ``ahead`` (fraction ahead of plan) must be >= 0. Returns them as floats."""
+    missing = [k for k in ("yellow", "red", "dark_red", "ahead") if k not in thresholds]
+    if missing:
+        raise StatusInputError(
+            f"retro.thresholds: missing key(s) {', '.join(missing)}; need yellow, red, dark_red, ahead"
+        )
+    try:
+        out = {k: float(thresholds[k]) for k in ("yellow", "red", "dark_red")}
+        out["ahead"] = float(thresholds["ahead"])
+    except (TypeError, ValueError):
+        raise StatusInputError(f"retro.thresholds: values must be numbers, got {dict(thresholds)!r}") from None
+    if not 0 <= out["yellow"] < out["red"] < out["dark_red"]:
+        raise StatusInputError(
+            "retro.thresholds: need 0 <= yellow < red < dark_red, got "
+            f"yellow={out['yellow']:g}, red={out['red']:g}, dark_red={out['dark_red']:g}"
+        )
+    if out["ahead"] < 0:
+        raise StatusInputError(f"retro.thresholds.ahead must be >= 0, got {out['ahead']:g}")
+    return out
+
+
+def deviation(actual: Any, target: Any) -> Any:
+    """Deviation from plan: ``actual / target - 1`` (negative = behind), rounded to 1e-9.
+
+    NaN where the target is 0, negative or missing (see :func:`salesplan.metrics.attainment`).
+    """
+    if isinstance(actual, list | tuple):
+        actual = np.asarray(actual, dtype=float)
+    if isinstance(target, list | tuple):
+        target = np.asarray(target, dtype=float)
+    return np.round(attainment(actual, target) - 1.0, _DEVIATION_DECIMALS)
+
+
+def deviation_status(actual: Any, target: Any, thresholds: Mapping[str, float]) -> np.ndarray:
+    """Status of each item from its deviation ``d = actual / target - 1`` (``behind = -d``):
+
+    * ``no_target``: target 0, negative or missing (attainment undefined)
+    * ``ahead``:     d > ahead threshold (default: the yellow threshold, 5 %)
+    * ``green``:     behind <= yellow (within 5 % of plan, exactly 5 % behind is green)
+    * ``yellow``:    yellow < behind <= red (5-10 %, level 1)
+    * ``red``:       red < behind <= dark_red (10-15 %, level 2)
+    * ``dark_red``:  behind > dark_red (above 15 %, level 3)
+
+    Elementwise on scalars, arrays or Series; returns an array of strings.
+    """
+    t = check_thresholds(thresholds)
+    d = np.atleast_1d(np.asarray(deviation(actual, target), dtype=float))
+    behind = -d
+    return np.select(
+        [np.isnan(d), d > t["ahead"], behind <= t["yellow"], behind <= t["red"], behind <= t["dark_red"]],
+        ["no_target", "ahead", "green", "yellow", "red"],
+        default="dark_red",
+    ).astype(object)
+
+
+def probability_status(p_hit: Any, bands: Mapping[str, float]) -> np.ndarray:
+    """Status of a probability of hitting the plan: ``green`` when ``p >= bands["high"]``,
+    ``yellow`` when ``p >= bands["medium"]``, else ``red``; ``no_target`` where ``p`` is NaN.
+    ``bands``: the ``risk.probability`` settings (the method's 70 % / 30 %)."""
+    p = np.atleast_1d(np.asarray(p_hit, dtype=float))
+    high, medium = float(bands["high"]), float(bands["medium"])
+    return np.select([np.isnan(p), p >= high, p >= medium], ["no_target", "green", "yellow"], default="red").astype(
+        object
+    )
+
+
+def worse(a: Any, b: Any) -> np.ndarray:
+    """Elementwise the more severe of two statuses (``no_target`` only where both have none)."""
+    a = np.atleast_1d(np.asarray(a, dtype=object))
+    b = np.atleast_1d(np.asarray(b, dtype=object))
+    rank_a = np.array([SEVERITY.get(x, -1) for x in a])
+    rank_b = np.array([SEVERITY.get(x, -1) for x in b])
+    return np.where(rank_b > rank_a, b, a).astype(object)
+
+
+def landing_status(
+    p_hit: Any, landing: Any, target: Any, thresholds: Mapping[str, float], bands: Mapping[str, float]
+) -> np.ndarray:
+    """Status of a year-end landing: the worse of :func:`probability_status` of ``p_hit`` and
+    :func:`deviation_status` of ``landing`` against the annual ``target``. A landing 3 % short
+    with a 0.2 % chance of reaching the target is red, not green; one on target with a 50 %
+    chance is yellow. ``no_target`` without a target."""
+    return worse(probability_status(p_hit, bands), deviation_status(landing, target, thresholds))
+
+
+P_FLOOR = 0.01
+"""Probabilities below this (or above 1 - this) print as "< 1 %" / "> 99 %"."""
+
+PROBABILITY_NOTE = (
+    'P(hit) is printed as "< 1 %" or "> 99 %" at the extremes: the company\'s own backtests '
+    "hold a few hundred cases, too few to tell 0.2 % from 0.9 % apart, and the model's tails "
+    "rest on the normal/Student-t shape of its errors, which no data here can confirm that far out."
+)
+
+
+def fmt_probability(p: Any) -> str:
+    """P(hit) for pages: "< 1 %", "> 99 %", else a whole percentage ("37 %"); "–" when missing."""
+    if p is None:
+        return "–"
+    value = float(p)
+    if np.isnan(value):
+        return "–"
+    if value < P_FLOOR:
+        return "< 1 %"
+    if value > 1 - P_FLOOR:
+        return "> 99 %"
+    return f"{value * 100:.0f} %"
