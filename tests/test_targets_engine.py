@@ -215,8 +215,17 @@ def test_build_targets_is_coherent_and_respects_leavers_and_ramp():
     s2 = plan[plan["rep_id"] == "S2"].groupby("month")["target_amount"].sum()
     assert s2[s2.index < pd.Timestamp("2026-04-01")].sum() == 0
     assert 0 < s2[pd.Timestamp("2026-04-01")] < s2[pd.Timestamp("2026-08-01")]
-    # The default basis is last year's share: West had no sales, so it carries nothing.
-    assert plan.loc[plan["region"] == "West", "target_amount"].sum() == 0
+    # West had no sales: its bottom-up is its one rep's (W1, hired February), so it carries W1's number from
+    # February and its January stays unassigned (nobody on board).
+    west = plan[plan["region"] == "West"]
+    assert set(west["rep_id"]) == {"W1", UNASSIGNED}
+    assert west.loc[west["rep_id"] == UNASSIGNED, "month"].unique().tolist() == [pd.Timestamp("2026-01-01")]
+    assert west["target_amount"].sum() == tp.region_trace.set_index("region").loc["West", "final"] > 0
+    # With shares only (region_totals: basis, last year's shares) West, without sales, carries nothing.
+    shares_only = build_targets(
+        cube, reps, {**CFG, "allocation": {**CFG["allocation"], "region_totals": "basis"}}, 2026
+    )
+    assert shares_only.plan.loc[shares_only.plan["region"] == "West", "target_amount"].sum() == 0
     # Contract columns and whole numbers.
     contract = tp.contract()
     assert contract["month"].between(1, 12).all() and contract["target_amount"].dtype == np.int64
@@ -343,6 +352,10 @@ def test_zero_rows_are_left_out_and_idle_reps_noted():
     cube, reps = _company()
     tp = build_targets(cube, reps, CFG, 2026)
     assert ((tp.plan["target_amount"] > 0) | (tp.plan["quota_amount"] > 0)).all()
+    assert "W1" in set(tp.plan["rep_id"])
     # W1 sits in West, which had no sales: under last year's shares nobody there carries a target.
-    assert "W1" not in set(tp.plan["rep_id"])
-    assert any("W1" in n for n in tp.notes)
+    cfg = {**CFG, "allocation": {**CFG["allocation"], "region_totals": "basis"}}
+    shares_only = build_targets(cube, reps, cfg, 2026)
+    assert "W1" not in set(shares_only.plan["rep_id"])
+    assert any("W1" in n for n in shares_only.notes)
+    assert shares_only.rep_trace.set_index("rep_id").loc["W1", "final"] == 0

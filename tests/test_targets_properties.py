@@ -48,7 +48,9 @@ def companies(draw):
     if cube["net_amount"].sum() <= 0:  # the method needs a positive year to grow from
         cube.loc[0, "net_amount"] = 1e4
     overrides = {
-        "allocation": {"basis": draw(st.sampled_from(["last_year", "trailing_12m", "potential", "capacity", "blend"]))},
+        "allocation": {"basis": draw(st.sampled_from(["last_year", "trailing_12m", "potential", "capacity", "blend"])),
+                       "region_totals": draw(st.sampled_from(["reconciled", "basis"])),
+                       "rep_totals": draw(st.sampled_from(["reconciled", "basis"]))},
         "over_assignment_buffer": draw(st.sampled_from([0.0, 0.05, 0.1, 0.333])),
         "phasing": {"method": draw(st.sampled_from(["seasonality", "quarterly_template", "monthly_profile"])),
                     "template": draw(st.sampled_from(["front_loaded", "q4_heavy", "adjustment"])),
@@ -56,7 +58,11 @@ def companies(draw):
         "reconcile": {"rule": draw(st.sampled_from(["scale_to_top_down", "blend"])),
                       "bottom_up": draw(st.sampled_from(["regions", "reps"]))},
         "ramp": draw(st.sampled_from([[1.0], [0.25, 0.5, 0.75, 1.0], [0.0, 0.5, 1.0]])),
+        "region_tiers": {r: draw(st.sampled_from(["strategic", "potential", "opportunistic"])) for r in regions
+                         if draw(st.booleans())},
+        "tier_factors": {"region": {"strategic": draw(st.sampled_from([1.0, 1.5])), "opportunistic": 0.5}},
     }  # fmt: skip
+
     return cube, reps, deep_merge(CFG, overrides)
 
 

@@ -151,7 +151,30 @@ class Phasing(_Section):
 
 class Allocation(_Section):
     basis: Literal["last_year", "trailing_12m", "potential", "capacity", "blend"]
+    region_totals: Literal["reconciled", "basis"]
+    rep_totals: Literal["reconciled", "basis"]
     blend_weights: dict[Literal["last_year", "trailing_12m", "capacity", "potential"], NonNegative]
+
+
+class RegionTierFactors(_Section):
+    """Weight of each region tier (the method's strategic / potential / opportunistic); 1.0 is neutral."""
+
+    strategic: NonNegative
+    potential: NonNegative
+    opportunistic: NonNegative
+
+
+class ProductTierFactors(_Section):
+    """Weight of each product tier (core / emerging / long_tail, the products' ``tier``); 1.0 is neutral."""
+
+    core: NonNegative
+    emerging: NonNegative
+    long_tail: NonNegative
+
+
+class TierFactors(_Section):
+    region: RegionTierFactors
+    product_line: ProductTierFactors
 
 
 class ProcessTargets(_Section):
@@ -168,6 +191,8 @@ class TargetsSettings(_Section):
     reconcile: Reconcile
     phasing: Phasing
     allocation: Allocation
+    region_tiers: dict[str, Literal["strategic", "potential", "opportunistic"]]
+    tier_factors: TierFactors
     ramp: Annotated[list[Share], Field(min_length=1)]
     over_assignment_buffer: NonNegative
     gross_margin_goal: Share

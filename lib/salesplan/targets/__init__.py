@@ -334,7 +334,8 @@ def build_targets(
         region_totals, basis, no_bottom_up,
     )  # fmt: skip
     line_trace = _line_trace(shares, line_tiers, parts["cells"], region_plan, basis, region_totals)
-    rep_trace, team_rec = _rep_traces(parts["reps"], bu_reps, region_plan, rec, rule, rep_totals, basis)
+    region_years = pd.Series(region_rec["plan"].to_numpy(), index=region_rec["region"])
+    rep_trace, team_rec = _rep_traces(parts["reps"], bu_reps, region_years, rec, rule, rep_totals, basis)
     if (plan["rep_id"] == UNASSIGNED).any():
         gaps = sorted(plan.loc[plan["rep_id"] == UNASSIGNED, "region"].unique())
         notes.append(f"no rep on board for some months in: {', '.join(gaps)} (target kept as '{UNASSIGNED}')")
@@ -469,7 +470,7 @@ def _line_trace(
 def _rep_traces(
     reps_view: pd.DataFrame,
     bu_reps: pd.DataFrame,
-    region_plan: pd.Series,
+    region_years: pd.Series,
     rec: pd.Series,
     rule: str,
     rep_totals: str,
@@ -527,7 +528,7 @@ def _rep_traces(
     )
 
     team = []
-    for region, target in region_plan.items():
+    for region, target in region_years.items():
         t = trace[trace["region"] == region]
         lost = int(t.loc[t["rep_id"] == UNASSIGNED, "final"].sum())
         reps_only = t[t["rep_id"] != UNASSIGNED]

@@ -7,12 +7,18 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from salesplan.targets.rounding import TargetInputError, largest_remainder
+from salesplan.targets.rounding import TargetInputError, controlled_round, largest_remainder
 
 UNASSIGNED = "(unassigned)"
 """rep_id of a region's target for months in which the region has no rep on board."""
 
 BASES = ("last_year", "trailing_12m", "potential", "capacity")
+
+TOTALS = ("reconciled", "basis")
+"""Where a level's annual totals come from (``targets.allocation.region_totals`` / ``rep_totals``)."""
+
+NO_TIER = "(none)"
+"""Tier label of a region or product line without a tier (weight 1.0)."""
 
 
 def rep_availability(reps: pd.DataFrame, year: int, ramp: Sequence[float]) -> pd.DataFrame:
@@ -200,35 +206,206 @@ def rep_cell_weights(
     return frame[["rep_id", "region", "product_line", "weight"]]
 
 
+def product_line_tiers(
+    history: pd.DataFrame,
+    product_lines: Sequence[str],
+    tier_factor: dict[str, float],
+    value: str = "net_amount",
+) -> pd.DataFrame:
+    """Each product line's tier and tier weight, from the tier of the SKUs it sold in the last 12 months.
+
+    ``tier_factor_l = sum_t sales_(l,t) * factor_t / sum_t sales_(l,t)`` over the line's tiers ``t``
+    (positive net sales of the 12 months ending at the last history month), so a line whose SKUs are all
+    one tier takes that tier's weight. ``tier`` is the tier with the most sales. A line without sales or
+    history without a ``tier`` column has no tier (:data:`NO_TIER`, weight 1.0).
+    Returns ``product_line, tier, tier_factor``.
+    """
+    lines = list(product_lines)
+    out = pd.DataFrame({"product_line": lines, "tier": NO_TIER, "tier_factor": 1.0})
+    if "tier" not in history.columns or history.empty:
+        return out
+    end = pd.Timestamp(history["month"].max())
+    sales = _window(history, end).groupby(["product_line", "tier"])[value].sum().clip(lower=0)
+    sales = sales[sales > 0]
+    unknown = sorted({str(t) for t in sales.index.get_level_values("tier")} - set(tier_factor))
+    if unknown:
+        raise TargetInputError(
+            f"products: tier(s) {', '.join(unknown)} have no weight in targets.tier_factors.product_line "
+            f"({', '.join(tier_factor)})"
+        )
+    for i, line in enumerate(lines):
+        if line not in sales.index.get_level_values("product_line"):
+            continue
+        s = sales.xs(line, level="product_line")
+        out.loc[i, "tier"] = str(s.idxmax())
+        out.loc[i, "tier_factor"] = float(
+            (s * s.index.map(lambda t: tier_factor[str(t)]).astype(float)).sum() / s.sum()
+        )
+    return out
+
+
+def region_cell_shares(
+    bases: pd.DataFrame,
+    basis: str,
+    region_factor: pd.Series,
+    line_factor: pd.Series,
+) -> pd.DataFrame:
+    """Each region x product line cell's share of its region and of the company, with tier weights.
+
+    With ``b`` the basis share of the cell (:func:`cell_bases`), ``f_l`` the product line's tier weight and
+    ``g_r`` the region's::
+
+        within_(r,l) = b_(r,l) * f_l / sum_l' b_(r,l') * f_l'                (sums to 1 in each region)
+        share_(r,l)  = g_r * B_r * within_(r,l),   B_r = sum_l b_(r,l)      (the company split, normalised
+                                                                             by the largest remainder)
+
+    so product-line tiers move amounts between a region's lines only, and region tiers between regions.
+    A region without any basis takes the company's line split of the basis (``sum_r b_(r,l) * f_l``), the
+    tier weights alone if the basis is empty everywhere, even lines if those are all zero.
+    With all weights 1.0, ``share`` is the basis share itself (``b * 1 * B_r / B_r``).
+    Returns ``region, product_line, basis_share, within, share``.
+    """
+    cells = bases[["region", "product_line"]].copy()
+    b = bases[basis].clip(lower=0).fillna(0.0).to_numpy(dtype="float64")
+    f = cells["product_line"].map(line_factor).fillna(1.0).to_numpy(dtype="float64")
+    g = cells["region"].map(region_factor).fillna(1.0).to_numpy(dtype="float64")
+    weighted = pd.Series(b * f, index=cells.index)
+    region_sum = weighted.groupby(cells["region"]).transform("sum")
+    basis_sum = pd.Series(b, index=cells.index).groupby(cells["region"]).transform("sum")
+    company = weighted.groupby(cells["product_line"]).sum()
+    if company.sum() <= 0:
+        company = cells.drop_duplicates("product_line").set_index("product_line")["product_line"].map(line_factor)
+        company = company.fillna(1.0).astype(float)
+    if company.sum() <= 0:
+        company = company * 0 + 1.0
+    fallback = cells["product_line"].map(company / company.sum()).to_numpy(dtype="float64")
+    within = np.where(region_sum > 0, weighted / region_sum.where(region_sum > 0, 1.0), fallback)
+    ratio = (basis_sum / region_sum.where(region_sum > 0, 1.0)).to_numpy(dtype="float64")
+    share = np.where(region_sum > 0, b * f * g * ratio, 0.0)
+    return cells.assign(basis_share=b, within=within, share=share)
+
+
+def fit_to_totals(
+    seed: np.ndarray, row_totals: np.ndarray, col_totals: np.ndarray, tol: float, max_iter: int = 5000
+) -> tuple[np.ndarray, bool]:
+    """Iterative proportional fitting (RAS): scale ``seed`` so its rows sum to ``row_totals`` and its columns
+    to ``col_totals``, keeping its zeros (a rep off board in a month stays at 0).
+
+    Alternately ``y_pk *= R_p / sum_k y_pk`` (rows) and ``y_pk *= X_k / sum_p y_pk`` (columns) until every row
+    is within ``tol`` of its total. The result always ends on a column step, so the columns add up exactly;
+    when the zeros make the row totals impossible (e.g. a leaver whose months on board cannot carry their
+    share) the rows end where the iteration stops moving them (the reps who can carry more take the rest)
+    and ``converged`` is False. A column whose entries
+    all went to zero while it still has an amount falls back to the seed's split of it.
+    Returns ``(fitted table, converged)``.
+    """
+    y = np.asarray(seed, dtype="float64").copy()
+    rows = np.asarray(row_totals, dtype="float64")
+    cols = np.asarray(col_totals, dtype="float64")
+    seed_cols = y.sum(axis=0)
+    converged = False
+    previous = np.full(rows.shape, np.inf)
+    for _ in range(max_iter):
+        r = y.sum(axis=1)
+        y *= np.divide(rows, r, out=np.zeros_like(rows), where=r > 0)[:, None]
+        c = y.sum(axis=0)
+        empty = (c <= 0) & (cols > 0) & (seed_cols > 0)
+        if empty.any():
+            y[:, empty] = seed[:, empty]
+            c = y.sum(axis=0)
+        y *= np.divide(cols, c, out=np.zeros_like(cols), where=c > 0)[None, :]
+        fitted = y.sum(axis=1)
+        if np.max(np.abs(fitted - rows), initial=0.0) <= tol:
+            converged = True
+            break
+        # Rows that no longer move cannot get closer: the zeros make their totals impossible.
+        if np.max(np.abs(fitted - previous), initial=0.0) <= tol * 1e-3:
+            break
+        previous = fitted
+    return y, converged
+
+
+def _round_reps(y: np.ndarray, x: np.ndarray, wanted: np.ndarray, exact: np.ndarray) -> np.ndarray:
+    """Whole units for a region's rep x cell-month table ``y``: columns add up to ``x`` exactly, and each rep's
+    year is ``wanted`` rounded down or up where ``exact`` (the fit reached it), else its fitted total rounded."""
+    fitted = y.sum(axis=1)
+    aim = np.where(exact, wanted, fitted)
+    slack = 1e-6 * max(1.0, float(x.sum()))
+    for lo, hi in (
+        (np.floor(aim), np.ceil(aim)),
+        (np.floor(fitted), np.ceil(fitted)),
+        (np.floor(fitted - slack), np.ceil(fitted + slack)),
+    ):
+        out = controlled_round(y, x, lo, hi)
+        if out is not None:
+            return out
+    # Cannot happen for a table whose columns add up (the last bounds hold the table itself); kept so a
+    # numerical corner degrades to exact columns with rep years within a unit per month.
+    return np.column_stack([largest_remainder(y[:, k], int(x[k])) for k in range(y.shape[1])])
+
+
 def allocate(
     months: pd.DataFrame,
     cell_share: pd.DataFrame,
     rep_weights: pd.DataFrame,
     availability: pd.DataFrame,
     buffer: float = 0.0,
+    *,
+    cell_totals: pd.DataFrame | None = None,
+    rep_bottom_up: pd.Series | None = None,
+    rep_totals: str = "basis",
+    rep_top_down_weight: float = 0.0,
 ) -> dict[str, pd.DataFrame]:
     """Break the monthly totals down to month x region x product line x rep, exactly.
 
-    1. ``cell_month`` = ``largest_remainder(cell share, month total)`` for each month (constant cell shares);
-    2. ``rep`` rows = ``largest_remainder(weight_rep * availability_rep,month, cell_month)``; when no rep of
-       the region is on board that month the cell's amount goes to rep ``(unassigned)``, so a leaver's share
-       stays in their region;
-    3. quotas with the over-assignment buffer: ``Q = round(year total * (1 + buffer))`` is split down the same
+    1. Month x cell. Without ``cell_totals``: ``cell_month = largest_remainder(cell share, month total)`` for
+       each month (constant cell shares; the cells' years follow from the months). With ``cell_totals``
+       (``region, product_line, target_amount``: each cell's whole-unit year): the table
+       ``x_(m,c) = M_m * C_c / total`` rounded by :func:`~salesplan.targets.rounding.controlled_round`, so
+       every month adds up to its total ``M_m`` *and* every cell's year to ``C_c``.
+    2. Reps. In a month in which no rep of the region is on board, the cell's amount goes to rep
+       ``(unassigned)``, so a leaver's share stays in their region. The rest, ``A_r`` for region ``r``, goes
+       to the reps with ``v_(p,m,l) = weight_(p,l) * availability_(p,m)``:
+
+       * the basis view: ``basis_p = sum over cell-months k of x_k * v_(p,k) / sum_q v_(q,k)``;
+       * the reconciled view (with ``rep_bottom_up``, ``bu_p``), by the top level's rule::
+
+             reconciled_p = A_r * (w * basis_p / A_r + (1 - w) * bu_p / sum_q bu_q)
+
+         ``w = rep_top_down_weight`` (0 under scale_to_top_down: the bottom-up shape scaled to the region's
+         amount; the top-down weight under blend, the region's amount split by the basis being the
+         top-down view of the team). Without any bottom-up in the region the basis view is used.
+       * ``rep_totals = "basis"``: each cell-month split by ``largest_remainder(v, x_k)`` (the basis view in
+         whole units); ``"reconciled"``: the basis split fitted by :func:`fit_to_totals` to rows
+         ``reconciled_p`` and columns ``x_k``, then rounded by controlled rounding, so every rep's year is
+         their reconciled number rounded down or up (when their months on board can carry it) and every
+         cell-month adds up exactly.
+    3. Quotas with the over-assignment buffer: ``Q = round(year total * (1 + buffer))`` is split down the same
        tree (months by target, cells by target, reps by target), so quotas too add up at every level.
 
     ``months``: ``month, target_amount``; ``cell_share``: ``region, product_line, share``;
     ``rep_weights``: :func:`rep_cell_weights`; ``availability``: :func:`rep_availability`.
     Rep rows with neither target nor quota are left out of ``plan``.
-    Returns the intermediate levels (``months``, ``cells``, ``plan``) so every level can be checked.
+    Returns the intermediate levels (``months``, ``cells``, ``plan``) so every level can be checked, and
+    ``reps``: ``rep_id, region, bottom_up, basis_view, reconciled, fitted, final, fit`` (one row per rep
+    who can carry an amount, plus one :data:`UNASSIGNED` row per region holding one; ``fit``: ``exact``,
+    ``dates`` when the months on board could not carry the reconciled number, ``basis``).
     """
     if buffer < 0:
         raise TargetInputError(f"targets.over_assignment_buffer must be >= 0, got {buffer!r}")
+    if rep_totals not in TOTALS:
+        raise TargetInputError(f"targets.allocation.rep_totals: expected reconciled or basis, got {rep_totals!r}")
+    if rep_totals == "reconciled" and rep_bottom_up is None:
+        raise TargetInputError("allocate: rep_totals 'reconciled' needs the reps' bottom-up numbers")
     cells = cell_share.reset_index(drop=True)
-    rows = []
-    for m in months.itertuples(index=False):
-        amounts = largest_remainder(cells["share"].to_numpy(), int(m.target_amount))
-        rows.append(cells[["region", "product_line"]].assign(month=m.month, target_amount=amounts))
-    cell_month = pd.concat(rows, ignore_index=True)
+    if cell_totals is None:
+        rows = []
+        for m in months.itertuples(index=False):
+            amounts = largest_remainder(cells["share"].to_numpy(), int(m.target_amount))
+            rows.append(cells[["region", "product_line"]].assign(month=m.month, target_amount=amounts))
+        cell_month = pd.concat(rows, ignore_index=True)
+    else:
+        cell_month = _months_by_cell(months, cells[["region", "product_line"]], cell_totals)
 
     total = int(months["target_amount"].sum())
     quota_total = int(np.floor(total * (1 + float(buffer)) + 0.5))
@@ -244,29 +421,118 @@ def allocate(
     rep_month["w"] = rep_month["weight"] * rep_month["availability"]
     rep_month = rep_month[rep_month["w"] > 0].sort_values(["month", "region", "product_line", "rep_id"])
     rep_month = rep_month.reset_index(drop=True)
+    target, unassigned, reps = _split_to_reps(
+        cell_month, rep_month, rep_bottom_up, rep_totals, float(rep_top_down_weight)
+    )
     groups = rep_month.groupby(["month", "region", "product_line"], sort=False).indices
     w_all = rep_month["w"].to_numpy()
-    target = np.zeros(len(rep_month), dtype="int64")
     quota = np.zeros(len(rep_month), dtype="int64")
-    unassigned = []
+    unassigned_quota = {}
     for c in cell_month.itertuples(index=False):
         idx = groups.get((c.month, c.region, c.product_line))
         if idx is None:
-            unassigned.append(
-                (c.month, c.region, c.product_line, UNASSIGNED, int(c.target_amount), int(c.quota_amount))
-            )
+            unassigned_quota[(c.month, c.region, c.product_line)] = int(c.quota_amount)
             continue
-        t = largest_remainder(w_all[idx], int(c.target_amount))
-        target[idx] = t
+        t = target[idx]
         quota[idx] = largest_remainder(w_all[idx] if c.target_amount == 0 else t, int(c.quota_amount))
+    unassigned_rows = [(*key, UNASSIGNED, amount, unassigned_quota[key]) for key, amount in unassigned.items()]
     parts = [
         rep_month[["month", "region", "product_line", "rep_id"]].assign(target_amount=target, quota_amount=quota),
         pd.DataFrame(
-            unassigned, columns=["month", "region", "product_line", "rep_id", "target_amount", "quota_amount"]
+            unassigned_rows, columns=["month", "region", "product_line", "rep_id", "target_amount", "quota_amount"]
         ).astype({"target_amount": "int64", "quota_amount": "int64"}),
     ]
     plan = pd.concat([p for p in parts if len(p)], ignore_index=True)
     # Rows carrying nothing are left out: the plan file lists only real numbers, and a product line or rep
     # without any amount does not change the saved plan.
     plan = plan[(plan["target_amount"] != 0) | (plan["quota_amount"] != 0)]
-    return {"months": month_q, "cells": cell_month, "plan": plan.reset_index(drop=True)}
+    return {"months": month_q, "cells": cell_month, "plan": plan.reset_index(drop=True), "reps": reps}
+
+
+def _months_by_cell(months: pd.DataFrame, cells: pd.DataFrame, cell_totals: pd.DataFrame) -> pd.DataFrame:
+    """Month x cell whole units adding up both ways: to each month's total and to each cell's year."""
+    years = cells.merge(cell_totals, on=["region", "product_line"], how="left")["target_amount"]
+    years = years.fillna(0).astype("int64").to_numpy()
+    month_totals = months["target_amount"].astype("int64").to_numpy()
+    total = int(month_totals.sum())
+    if int(years.sum()) != total:
+        raise TargetInputError(
+            f"allocate: the cells' years sum to {int(years.sum())}, the months to {total}; they must be equal"
+        )
+    table = np.outer(month_totals, years) / total if total > 0 else np.zeros((len(month_totals), len(years)))
+    amounts = controlled_round(table, years, month_totals, month_totals)
+    if amounts is None:  # pragma: no cover - the product table has exactly these margins, so a rounding exists
+        raise TargetInputError("allocate: could not round the month x cell table to whole units")
+    rows = [cells.assign(month=m, target_amount=amounts[i]) for i, m in enumerate(months["month"])]
+    return pd.concat(rows, ignore_index=True)
+
+
+def _split_to_reps(
+    cell_month: pd.DataFrame,
+    rep_month: pd.DataFrame,
+    rep_bottom_up: pd.Series | None,
+    rep_totals: str,
+    w_td: float,
+) -> tuple[np.ndarray, dict[tuple, int], pd.DataFrame]:
+    """Targets of ``rep_month``'s rows (in its order), the unassigned cell-months, and the rep view table."""
+    target = np.zeros(len(rep_month), dtype="int64")
+    unassigned: dict[tuple, int] = {}
+    trace = []
+    keys = ["month", "region", "product_line"]
+    position = {k: i for i, k in enumerate(zip(*(rep_month[c] for c in keys), rep_month["rep_id"], strict=True))}
+    for region, cm in cell_month.groupby("region", sort=True):
+        rm = rep_month[rep_month["region"] == region]
+        reps = sorted(rm["rep_id"].unique())
+        col_keys = list(zip(cm["month"], cm["region"], cm["product_line"], strict=True))
+        x = cm["target_amount"].to_numpy(dtype="int64")
+        v = np.zeros((len(reps), len(col_keys)))
+        col_of = {k: j for j, k in enumerate(col_keys)}
+        row_of = {r: i for i, r in enumerate(reps)}
+        for r in rm.itertuples(index=False):
+            v[row_of[r.rep_id], col_of[(r.month, r.region, r.product_line)]] = r.w
+        carried = v.sum(axis=0) > 0
+        for j in np.flatnonzero(~carried):
+            unassigned[col_keys[j]] = int(x[j])
+        lost = int(x[~carried].sum())
+        if lost:
+            trace.append((UNASSIGNED, region, np.nan, np.nan, float(lost), float(lost), lost, "unassigned"))
+        if not reps:
+            continue
+        vk, xk = v[:, carried], x[carried]
+        amount = int(xk.sum())
+        basis_view = (vk * (xk / vk.sum(axis=0))[None, :]) if vk.size else vk
+        basis_total = basis_view.sum(axis=1)
+        bu = (
+            rep_bottom_up.reindex(reps).fillna(0.0).clip(lower=0).to_numpy(dtype="float64")
+            if rep_bottom_up is not None
+            else np.full(len(reps), np.nan)
+        )
+        if rep_bottom_up is not None and bu.sum() > 0 and amount > 0:
+            wanted = amount * (w_td * basis_total / amount + (1 - w_td) * bu / bu.sum())
+        else:
+            wanted = basis_total.copy()
+        if rep_totals == "reconciled":
+            # Fit to a ten-thousandth of a unit (or float precision on large amounts); a rep still a hundredth
+            # of a unit off their number cannot reach it within their months on board.
+            tol = max(1e-4, 1e-12 * float(amount))
+            fitted_table, _ = fit_to_totals(basis_view, wanted, xk.astype("float64"), tol)
+            fitted = fitted_table.sum(axis=1)
+            exact = np.abs(fitted - wanted) <= max(1e-2, 10 * tol)
+            whole = _round_reps(fitted_table, xk, wanted, exact)
+            fit = np.where(exact, "exact", "dates")
+        else:
+            fitted = basis_total
+            whole = np.column_stack(
+                [largest_remainder(vk[:, j], int(xk[j])) for j in range(vk.shape[1])]
+            ) if vk.size else np.zeros_like(vk, dtype="int64")  # fmt: skip
+            fit = np.full(len(reps), "basis")
+        carried_keys = [k for k, c in zip(col_keys, carried, strict=True) if c]
+        for i, rep in enumerate(reps):
+            for j, k in enumerate(carried_keys):
+                if vk[i, j] > 0:
+                    target[position[(*k, rep)]] = whole[i, j]
+                elif whole[i, j]:  # pragma: no cover - rounding never moves units onto a structural zero
+                    raise TargetInputError(f"allocate: {rep} would carry an amount in a month off board")
+            trace.append((rep, region, bu[i], basis_total[i], wanted[i], fitted[i], int(whole[i].sum()), str(fit[i])))
+    cols = ["rep_id", "region", "bottom_up", "basis_view", "reconciled", "fitted", "final", "fit"]
+    return target, unassigned, pd.DataFrame(trace, columns=cols)

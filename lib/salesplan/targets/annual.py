@@ -106,11 +106,11 @@ def baseline(periods: pd.DataFrame, cagr_years: int, increments: dict[str, float
 def top_down(last_year: float, cfg: dict[str, Any]) -> float:
     """HQ's number. ``industry_growth``: ``LY * (1 + industry_growth * multiplier)`` (multiplier 1.3-1.5,
     outgrowing the market); ``market_share``: ``market_size * market_share``."""
-    method = cfg.get("method", "industry_growth")
+    method = cfg["method"]
     if method == "industry_growth":
         return float(last_year) * (1 + float(cfg["industry_growth"]) * float(cfg["multiplier"]))
     if method == "market_share":
-        size, share = cfg.get("market_size"), cfg.get("market_share")
+        size, share = cfg["market_size"], cfg["market_share"]
         if size is None or share is None:
             raise TargetInputError(
                 "targets.top_down: method market_share needs market_size and market_share set in config/salesplan.yaml"
@@ -135,18 +135,27 @@ def bottom_up_regions(
     resource_factor: dict[str, float],
     potential_index: dict[str, float],
     value: str = "net_amount",
+    *,
+    tier_factor: dict[str, float] | None = None,
+    rep_bottom_up: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Region level: ``bottom_up_r = LY_r * (1 + CAGR_r) * resource_factor_r * potential_index_r``.
+    """Region level: ``bottom_up_r = LY_r * (1 + CAGR_r) * resource_factor_r * potential_index_r * tier_r``.
 
     ``LY_r`` = the region's last 12 months; ``CAGR_r`` over the same years as the company baseline. A
-    region whose CAGR is undefined (too short or zero history) takes the company CAGR; a region with no
-    sales gets 0 here (capacity-based allocation can still give it a target). Factors default to 1.0;
-    the method's range for the potential index is 0.8-1.2.
-    Columns: ``region, last_year, cagr, resource_factor, potential_index, bottom_up``.
+    region whose CAGR is undefined (too short or zero history) takes the company CAGR. A region with no
+    sales takes the sum of its reps' bottom-up numbers (``rep_bottom_up``, region -> sum, e.g. a new region
+    staffed for the plan year) in place of ``LY_r * (1 + CAGR_r)``, and 0 without reps (capacity-based
+    allocation can still give it a target). Factors default to 1.0 for a region not listed; the method's
+    range for the potential index is 0.8-1.2; ``tier_r`` is the weight of the region's tier
+    (strategic / potential / opportunistic, ``targets.tier_factors.region``).
+    Columns: ``region, last_year, cagr, resource_factor, potential_index, tier_factor, source, bottom_up``
+    (``source``: ``history`` or ``reps`` for a region without sales).
     """
     end = last_history_month(history)
-    company = baseline(annual_periods(history, value, int(cagr_years) + 1), cagr_years, {}, 0.0)
+    flat = {"new_products": 0.0, "new_regions": 0.0, "price_change_pct": 0.0}
+    company = baseline(annual_periods(history, value, int(cagr_years) + 1), cagr_years, flat, 0.0)
     n, company_rate = company.attrs["cagr_years"], company.attrs["cagr"]
+    tiers = tier_factor or {}
     rows = []
     for region in regions:
         h = history[history["region"] == region]
@@ -156,12 +165,17 @@ def bottom_up_regions(
         rate = company_rate if not np.isfinite(rate) else rate
         rf = float(resource_factor.get(region, 1.0))
         pi = float(potential_index.get(region, 1.0))
-        if rf < 0 or pi < 0:
-            raise TargetInputError(f"targets.bottom_up: resource_factor and potential_index of {region} must be >= 0")
-        rows.append((region, ly, rate, rf, pi, max(ly, 0.0) * (1 + rate) * rf * pi))
-    return pd.DataFrame(
-        rows, columns=["region", "last_year", "cagr", "resource_factor", "potential_index", "bottom_up"]
-    )
+        tf = float(tiers.get(region, 1.0))
+        if rf < 0 or pi < 0 or tf < 0:
+            raise TargetInputError(
+                f"targets.bottom_up: resource_factor, potential_index and tier factor of {region} must be >= 0"
+            )
+        grown, source = max(ly, 0.0) * (1 + rate), "history"
+        if ly <= 0 and rep_bottom_up is not None and float(rep_bottom_up.get(region, 0.0)) > 0:
+            grown, source = float(rep_bottom_up[region]), "reps"
+        rows.append((region, ly, rate, rf, pi, tf, source, grown * rf * pi * tf))
+    cols = ["region", "last_year", "cagr", "resource_factor", "potential_index", "tier_factor", "source", "bottom_up"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def bottom_up_reps(

@@ -88,17 +88,17 @@ def phasing_from_config(
     phasing: dict[str, Any], history: pd.DataFrame | None, value: str = "net_amount"
 ) -> pd.DataFrame:
     """:func:`monthly_shares` with the ``targets.phasing`` config section."""
-    method = phasing.get("method", "seasonality")
+    method = phasing["method"]
     template = None
     if method == "quarterly_template":
-        name = phasing.get("template")
-        templates = phasing.get("quarterly_templates") or {}
+        name = phasing["template"]
+        templates = phasing["quarterly_templates"]
         if name not in templates:
             raise TargetInputError(
                 f"targets.phasing.template: {name!r} is not one of the quarterly_templates ({', '.join(templates)})"
             )
         template = templates[name]
-    return monthly_shares(method, history, template=template, profile=phasing.get("monthly_profile"), value=value)
+    return monthly_shares(method, history, template=template, profile=phasing["monthly_profile"], value=value)
 
 
 def phase_total(total: int, shares: pd.DataFrame, year: int) -> pd.DataFrame:
