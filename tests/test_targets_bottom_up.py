@@ -9,7 +9,7 @@ from scipy import optimize
 
 from salesplan.config import deep_merge, load_defaults
 from salesplan.settings import TargetsSettings
-from salesplan.targets import UNASSIGNED, build_targets, coherence_report
+from salesplan.targets import UNASSIGNED, build_targets, coherence_report, controlled_round, region_cell_shares
 
 CFG = load_defaults()["targets"]
 LEVELS = ["junior", "mid", "senior", "lead"]
@@ -379,3 +379,30 @@ def test_default_plan_follows_the_reconciled_bottom_up(company):
         if cfg["reconcile"]["rule"] == "scale_to_top_down" and bu_team.sum() > 0 and (carried["basis_view"] > 0).all():
             expected = carried["final"].sum() * bu_team / bu_team.sum()
             assert carried["reconciled"].to_numpy() == pytest.approx(expected.to_numpy(), abs=1e-6 * max(1, tp.total))
+
+
+def test_region_cell_shares_fall_back_to_the_company_mix_then_the_tier_weights():
+    bases = pd.DataFrame(
+        {"region": ["N", "N", "S", "S"], "product_line": ["A", "B", "A", "B"], "last_year": [0.6, 0.2, 0.0, 0.0]}
+    )
+    line_factor = pd.Series({"A": 1.0, "B": 3.0})
+    out = region_cell_shares(bases, "last_year", pd.Series({"N": 2.0}, dtype=float), line_factor)
+    out = out.set_index(["region", "product_line"])
+    # N: A : B = 0.6 x 1 : 0.2 x 3 = 1 : 1. S has no basis: the company's weighted mix, also 1 : 1.
+    assert out["within"].tolist() == pytest.approx([0.5, 0.5, 0.5, 0.5])
+    # Company split: N's basis 0.8 x its tier weight 2 spread 1 : 1; S none.
+    assert out["share"].tolist() == pytest.approx([0.8, 0.8, 0.0, 0.0])
+    # An empty basis everywhere: the lines' tier weights alone (A : B = 1 : 3).
+    empty = region_cell_shares(bases.assign(last_year=0.0), "last_year", pd.Series(dtype=float), line_factor)
+    assert empty["within"].tolist() == pytest.approx([0.25, 0.75, 0.25, 0.75])
+    assert (empty["share"] == 0).all()
+
+
+def test_controlled_round_keeps_both_margins():
+    # 2 x 3 table with rows 10, 5 and columns 6, 4, 5; every entry its value rounded down or up.
+    table = np.outer([10, 5], [6, 4, 5]) / 15
+    out = controlled_round(table, [6, 4, 5], [10, 5], [10, 5])
+    assert out.sum(axis=0).tolist() == [6, 4, 5] and out.sum(axis=1).tolist() == [10, 5]
+    assert np.all(np.abs(out - table) < 1)
+    # Columns that the table's rows cannot reach: no rounding.
+    assert controlled_round(np.array([[0.5, 0.5]]), [1, 1], [0], [1]) is None

@@ -341,6 +341,9 @@ def build_targets(
         notes.append(f"no rep on board for some months in: {', '.join(gaps)} (target kept as '{UNASSIGNED}')")
     if float(bases[basis].sum()) == 0:
         notes.append(f"allocation basis {basis} has no data before {year}: region x product cells split evenly")
+    absent = sorted(set(region_tiers) - set(regions))
+    if absent:
+        notes.append(f"targets.region_tiers names regions without sales or reps: {', '.join(absent)}")
     staffed = bu_regions.loc[bu_regions["source"] == "reps", "region"].tolist()
     if staffed:
         notes.append(f"no sales yet in {', '.join(staffed)}: their bottom-up is the sum of their reps' numbers")

@@ -274,8 +274,7 @@ def region_cell_shares(
     basis_sum = pd.Series(b, index=cells.index).groupby(cells["region"]).transform("sum")
     company = weighted.groupby(cells["product_line"]).sum()
     if company.sum() <= 0:
-        company = cells.drop_duplicates("product_line").set_index("product_line")["product_line"].map(line_factor)
-        company = company.fillna(1.0).astype(float)
+        company = pd.Series(line_factor, dtype="float64").reindex(company.index).fillna(1.0)
     if company.sum() <= 0:
         company = company * 0 + 1.0
     fallback = cells["product_line"].map(company / company.sum()).to_numpy(dtype="float64")
