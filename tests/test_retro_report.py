@@ -14,12 +14,13 @@ from salesplan import plots  # noqa: E402
 from salesplan.config import load_defaults  # noqa: E402
 from salesplan.plots import retro as retro_plots  # noqa: E402
 from salesplan.publish import normalise_figures  # noqa: E402
-from salesplan.retro.flags import deviation_flags, flag_counts, flag_matrix  # noqa: E402
+from salesplan.retro.flags import deviation_flags, flag_matrix  # noqa: E402
 from salesplan.retro.kpi import format_kpi_table, kpi_table  # noqa: E402
 from salesplan.retro.landing import landing_comparison  # noqa: E402
 from salesplan.retro.periods import window  # noqa: E402
 from salesplan.retro.report import (  # noqa: E402
     first_screen_text,
+    flag_counts_by_period,
     headline_figures,
     publish_figures,
     summary_for_month,
@@ -30,6 +31,7 @@ from salesplan.targets.allocation import UNASSIGNED  # noqa: E402
 
 CONFIG = load_defaults()
 THRESHOLDS = CONFIG["retro"]["thresholds"]
+BANDS = CONFIG["risk"]["probability"]
 
 
 def _data():
@@ -80,21 +82,37 @@ def test_headline_figures_and_first_screen():
     assert fig["ytd_gap"] == pytest.approx(6 * 4 * 50.0)
     assert fig["annual_target"] == 12 * 4 * 1050.0 + 2 * 1050.0  # the unassigned December rows count
     flags = deviation_flags(cube, plan, "2026-06", reps, THRESHOLDS)
-    counts = flag_counts(flags)
-    text = first_screen_text(fig, counts, "2026-06", THRESHOLDS)
-    assert "Retrospective 2026-06" in text and "P(hit annual target) 40.0%" in text
-    assert "[green]" in text and "Flags (month + YTD items)" in text
-    published = normalise_figures(publish_figures(fig, counts, THRESHOLDS))
-    labels = [f["label"] for f in published]
-    assert labels[:3] == ["Month actual", "YTD actual", "YTD attainment"] and "P(hit annual target)" in labels
-    assert (
-        published[-1]["value"]
-        == f"{counts['dark_red'] + counts['red']} / {counts['yellow']} / {counts['green'] + counts['ahead']}"
+    counts = flag_counts_by_period(flags)
+    # Month and year-to-date items are counted apart, each period once per item.
+    assert counts.loc["month"].sum() == (flags["period"] == "month").sum()
+    assert counts.loc["ytd"].sum() == (flags["period"] == "ytd").sum()
+    text = first_screen_text(fig, counts, "2026-06", THRESHOLDS, BANDS)
+    assert "Retrospective 2026-06" in text and "P(hit annual target) 40 %" in text
+    # 50,000 against 52,500: 4.8 % short (green by the gap) but a 40 % chance: yellow by P(hit).
+    assert "[yellow]" in text.splitlines()[5]
+    assert "Month: dark red" in text and "Year to date: dark red" in text
+    published = normalise_figures(publish_figures(fig, counts, THRESHOLDS, BANDS))
+    by_label = {f["label"]: f for f in published}
+    assert by_label["Landing"]["status"] == by_label["P(hit annual target)"]["status"] == "yellow"
+    assert by_label["Flags, month"]["value"] == (
+        f"{counts.loc['month', 'dark_red'] + counts.loc['month', 'red']} red / {counts.loc['month', 'yellow']} yellow / "
+        f"{counts.loc['month', 'green']} green / {counts.loc['month', 'ahead']} ahead"
     )
     no_landing = headline_figures(cube, plan, "2026-06")
     assert np.isnan(no_landing["landing"])
-    assert "Landing        not available" in first_screen_text(no_landing, counts, "2026-06", THRESHOLDS)
-    assert all(f["label"] != "Landing" for f in publish_figures(no_landing, counts, THRESHOLDS))
+    assert "Landing        not available" in first_screen_text(no_landing, counts, "2026-06", THRESHOLDS, BANDS)
+    assert all(f["label"] != "Landing" for f in publish_figures(no_landing, counts, THRESHOLDS, BANDS))
+
+
+def test_a_landing_close_to_target_with_a_tiny_chance_is_red_everywhere():
+    cube, plan, reps = _data()
+    fig = headline_figures(
+        cube, plan, "2026-09", {"landing": 50_000.0, "low": 49_900.0, "high": 50_100.0, "level": 80, "p_hit": 0.002}
+    )
+    counts = flag_counts_by_period(deviation_flags(cube, plan, "2026-09", reps, THRESHOLDS))
+    published = {f["label"]: f for f in normalise_figures(publish_figures(fig, counts, THRESHOLDS, BANDS))}
+    assert published["Landing"]["status"] == "red" and published["P(hit annual target)"]["value"] == "< 1 %"
+    assert "[red]" in first_screen_text(fig, counts, "2026-09", THRESHOLDS, BANDS)
 
 
 def test_unassigned_plan_counts_in_totals_but_is_not_a_rep():
@@ -117,14 +135,11 @@ def test_year_review_has_yoy_per_level():
 def test_summary_for_month_recomputes_from_the_cut():
     cube, plan, reps = _data()
 
-    def fake_landing(cut, month):
-        assert cut["month"].max() == pd.Timestamp("2026-05-01")  # nothing after the month
-        return {"landing": 1.0, "low": 0.5, "high": 1.5, "level": 80, "p_hit": 0.5}, {"2026-06": 7.0}
-
-    summary = summary_for_month(cube, plan, "2026-05", reps, CONFIG, fake_landing, "input")
+    summary = summary_for_month(cube, plan, "2026-05", reps, CONFIG, "input")
     assert summary["month"] == "2026-05"
     assert summary["figures"]["ytd_actual"] == pytest.approx(5 * 4 * 1100.0)
-    assert summary["forecast_months"] == {"2026-06": 7.0}
+    assert summary["figures"]["landing"] is None  # JSON has no NaN: no landing is null
+    assert summary["forecast_months"] == {}
     assert {f["period"] for f in summary["flags"]} == {"month", "ytd"}
 
 
@@ -165,6 +180,6 @@ def test_charts_render_with_titles_and_chinese_names():
 def test_december_first_screen_says_the_year_is_closed():
     cube, plan, reps = _data()
     fig = headline_figures(cube, plan, "2026-12", {"landing": 1.0, "low": 1.0, "high": 1.0, "level": 80, "p_hit": 0.0})
-    counts = flag_counts(deviation_flags(cube, plan, "2026-12", reps, THRESHOLDS))
-    text = first_screen_text(fig, counts, "2026-12", THRESHOLDS)
+    counts = flag_counts_by_period(deviation_flags(cube, plan, "2026-12", reps, THRESHOLDS))
+    text = first_screen_text(fig, counts, "2026-12", THRESHOLDS, BANDS)
     assert "year closed at" in text and "annual target reached" in text

@@ -81,7 +81,9 @@ def load_defaults() -> dict[str, Any]:
     return _read_yaml(DEFAULTS_FILE)
 
 
-def _merged(path: str | os.PathLike[str] | None, overrides: dict[str, Any] | None) -> tuple[dict[str, Any], Path | None]:
+def _merged(
+    path: str | os.PathLike[str] | None, overrides: dict[str, Any] | None
+) -> tuple[dict[str, Any], Path | None]:
     config = load_defaults()
     file = None
     if path is not None:

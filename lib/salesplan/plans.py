@@ -113,6 +113,17 @@ class PlanInForce:
             return lead if len(segments) == 1 else f"{lead}. Year {self.year} by months: {text}"
         return f"Plan {self.year}: {text}"
 
+    def headline_figure(self, month: int | str | pd.Period) -> dict[str, Any]:
+        """The plan used, as a headline figure (:func:`salesplan.publish.headline`) for every page."""
+        row = self.month(month)
+        value = {
+            "requested": f"{row['version']} (requested)",
+            "approved": f"{row['version']} (approved)",
+            "supplied": "supplied targets table",
+            "none": "no plan",
+        }[row["source"]]
+        return {"label": f"Plan {self.year}", "value": value, "raw": None, "note": _segment_text(row)}
+
     def provenance(self, month: int | str | pd.Period | None = None) -> dict[str, Any]:
         """The plan used, as plain JSON-ready values (for run.json, summaries and exports)."""
         out: dict[str, Any] = {

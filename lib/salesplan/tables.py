@@ -21,14 +21,15 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
-def fmt_money(value: float | None, unit: str = "", decimals: int | None = None) -> str:
-    """Money with thousands separators, in ``unit`` (K, M, B); "–" for a missing value."""
+def fmt_money(value: float | None, unit: str = "", decimals: int | None = None, signed: bool = False) -> str:
+    """Money with thousands separators, in ``unit`` (K, M, B); "–" for a missing value.
+    ``signed``: always show the sign (gaps: negative = behind plan)."""
     if _missing(value):
         return "–"
     scale = _SCALE[unit]
     if decimals is None:
         decimals = 0 if unit == "" else 1
-    return f"{float(value) / scale:,.{decimals}f}{(' ' + unit) if unit else ''}"
+    return f"{float(value) / scale:{'+' if signed else ''},.{decimals}f}{(' ' + unit) if unit else ''}"
 
 
 def fmt_pct(value: float | None, decimals: int = 1, signed: bool = False) -> str:

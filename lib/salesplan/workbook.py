@@ -152,6 +152,27 @@ class MonthContext:
             self._landing = table
         return self._landing
 
+    def landing_total(self) -> dict[str, Any]:
+        """The company total's landing: ``landing, low, high, level`` (the first interval level),
+        ``p_hit``, ``gap`` and ``status``, as the first screen and the summary use it."""
+        row = self.landing().set_index("unique_id").loc["total"]
+        level = int(self.settings.forecast.levels[0])
+        return {
+            "landing": float(row["landing"]),
+            "low": float(row[f"lo_{level}"]),
+            "high": float(row[f"hi_{level}"]),
+            "level": float(level),
+            "p_hit": float(row["p_hit"]),
+            "gap": float(row["gap"]),
+            "status": str(row["status"]),
+        }
+
+    def plans_table(self, *years: int) -> pd.DataFrame | None:
+        """The plan rows in force for ``years`` in contract form (``month`` 1-12), None without any."""
+        parts = [self.plan_for(y).frame for y in years]
+        parts = [p for p in parts if len(p)]
+        return pd.concat(parts, ignore_index=True) if parts else None
+
     def forecast_months(self) -> dict[str, float]:
         """The total's forecast for each remaining month of the year ("YYYY-MM" -> amount), which
         next month's report compares its actual with."""
@@ -167,17 +188,26 @@ class MonthContext:
         """The reports folder: the parent of the run folder being built, else the project's ``reports``."""
         return Path(self.output_dir).parent if self.output_dir is not None else PROJECT_ROOT / "reports"
 
-    def previous_summary(self) -> tuple[dict[str, Any] | None, str]:
-        """Last month's published retrospective summary and a sentence saying where it came from
-        (None and the reason when no report of that month was published)."""
-        from salesplan.retro import export, mom
+    def previous_summary(self) -> tuple[dict[str, Any], str]:
+        """Last month's retrospective summary and a sentence saying where it came from: the
+        published ``retro_summary.json`` of that month, else its flags and actual-vs-plan
+        figures recomputed from the data cut at that month's end (no landing: a landing is only
+        compared with a published one)."""
+        from salesplan.retro import export, mom, report
         from salesplan.retro.periods import previous_month
 
         prev = previous_month(self.month)
         path = mom.previous_summary_path(self.reports_root, self.month)
         if path.exists():
             return export.read_summary(path), f"the published report of {prev} ({path.parent.name}/{path.name})"
-        return None, f"no published report of {prev} was found"
+        plan = self.plan_for(prev.year)
+        summary = report.summary_for_month(
+            self.cube, self.plan_rows(prev.year), prev, self.data.reps, self.config, plan.describe(prev.month)
+        )
+        return summary, (
+            f"a recomputation from the current data cut at the end of {prev} (no published report of {prev} "
+            "found; it has no landing to compare with)"
+        )
 
     def summary(self) -> pd.DataFrame:
         """One row per table: ``table, files, rows, first_date, last_date`` (files as a

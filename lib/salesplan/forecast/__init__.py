@@ -26,6 +26,7 @@ from salesplan.forecast.hierarchy import (
     hierarchy_series,
     hit_calibration,
     landing_table,
+    target_series,
 )
 from salesplan.forecast.landing import (
     BacktestCut,
@@ -84,6 +85,7 @@ __all__ = [
     "reliability_table",
     "series_id",
     "stage_win_rates",
+    "target_series",
     "validate_series",
     "views_used",
     "weighted_pipeline",

@@ -320,3 +320,20 @@ def hit_calibration(
         prior_cases=float(cal.get("prior_cases", 50.0)),
         min_cases=int(cal.get("min_cases", 100)),
     )
+
+
+def target_series(plan: pd.DataFrame | None, uids: Sequence[str]) -> dict[str, pd.DataFrame | None]:
+    """The monthly target of each series id (``total``, ``region=East``, ...) from a plan in
+    contract form: ``{uid: DataFrame(ds, target_amount)}``, None for every id without a plan."""
+    out: dict[str, pd.DataFrame | None] = {}
+    for uid in uids:
+        if plan is None or not len(plan):
+            out[uid] = None
+            continue
+        t = plan
+        for key, value in parse_id(uid).items():
+            t = t[t[key].astype(str) == value]
+        g = t.groupby(["year", "month"])["target_amount"].sum().reset_index()
+        g["ds"] = pd.to_datetime({"year": g["year"], "month": g["month"], "day": 1})
+        out[uid] = g[["ds", "target_amount"]]
+    return out

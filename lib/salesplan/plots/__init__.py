@@ -15,6 +15,7 @@ from salesplan.plots.base import (
     money_formatter,
     new_figure,
     pct_axis,
+    show,
     waterfall,
 )
 
@@ -31,5 +32,6 @@ __all__ = [
     "money_formatter",
     "new_figure",
     "pct_axis",
+    "show",
     "waterfall",
 ]

@@ -251,3 +251,12 @@ def heatmap(
     ax.set_xlabel(matrix.columns.name or "")
     ax.set_ylabel(matrix.index.name or "")
     return ax
+
+
+def show(fig) -> None:
+    """Display a finished figure in the notebook and release it (a cell can then show several)."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    display(fig)
+    plt.close(fig)

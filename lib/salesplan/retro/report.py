@@ -3,27 +3,49 @@ published for the run's index page, and the same summary recomputed for an earli
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from salesplan.metrics import attainment, yoy
+from salesplan.metrics import yoy
 from salesplan.retro.export import build_summary
-from salesplan.retro.flags import actual_vs_plan, classify_deviation, deviation_flags, flag_counts, plan_months
+from salesplan.retro.flags import actual_vs_plan, deviation_flags, plan_months
 from salesplan.retro.periods import as_period, window
-from salesplan.tables import fmt_money, fmt_pct
+from salesplan.status import STATUS_ORDER, deviation_status, fmt_probability, landing_status
+from salesplan.tables import fmt_money, fmt_pct, rag_label, rag_style, style_table
 
 _PUBLISH_STATUS = {"ahead": "green", "green": "green", "yellow": "yellow", "red": "red", "dark_red": "dark_red"}
+"""Index badges: "ahead" shows as green there (the index has four colours); tables keep "ahead"."""
+
+PERIOD_NAMES = {"month": "Month", "ytd": "Year to date", "quarter": "Quarter", "half": "Half-year"}
+
+
+def flag_counts_by_period(flags: pd.DataFrame, periods: tuple[str, ...] = ("month", "ytd")) -> pd.DataFrame:
+    """Items per status for each period, counted apart (a month item and a year-to-date item are
+    two items of two periods): rows ``periods``, columns :data:`~salesplan.status.STATUS_ORDER`."""
+    part = flags.loc[flags["period"].isin(periods)]
+    table = pd.crosstab(part["period"], part["status"]).reindex(index=list(periods), columns=list(STATUS_ORDER))
+    return table.fillna(0).astype(int)
+
+
+def counts_text(counts: pd.DataFrame) -> str:
+    """Flag counts as one line per period: "Month: dark red 1, red 2, yellow 3, green 10, ahead 4"."""
+    lines = []
+    for period, row in counts.iterrows():
+        shown = ", ".join(f"{status.replace('_', ' ')} {int(n)}" for status, n in row.items() if status != "no_target")
+        extra = f", no target {int(row['no_target'])}" if row.get("no_target", 0) else ""
+        lines.append(f"{PERIOD_NAMES.get(str(period), str(period))}: {shown}{extra}")
+    return "\n".join(lines)
 
 
 def headline_figures(
     cube: pd.DataFrame, plan: pd.DataFrame, month: str | pd.Period, landing: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Month and year-to-date actual vs target, attainment and gap, the annual target and the
-    statistical landing (``landing``: a row of :func:`salesplan.retro.landing.statistical_landing`
-    for the total, or None).
+    statistical landing (``landing``: the total's row of
+    :meth:`salesplan.workbook.MonthContext.landing`, or None).
 
     ``gap = actual - target`` (negative = behind); attainment NaN without a target.
     """
@@ -44,31 +66,42 @@ def headline_figures(
         "ytd_attainment": float(ytd["attainment"]),
         "ytd_gap": float(ytd["gap"]),
         "annual_target": annual,
-        "landing": float(land.get("landing", np.nan)),
-        "landing_low": float(land.get("low", np.nan)),
-        "landing_high": float(land.get("high", np.nan)),
-        "landing_level": float(land.get("level", np.nan)),
-        "p_hit": float(land.get("p_hit", np.nan)),
+        "landing": float(land["landing"]) if land else np.nan,
+        "landing_low": float(land["low"]) if land else np.nan,
+        "landing_high": float(land["high"]) if land else np.nan,
+        "landing_level": float(land["level"]) if land else np.nan,
+        "p_hit": float(land["p_hit"]) if land else np.nan,
     }
+
+
+def landing_figure_status(
+    figures: Mapping[str, Any], thresholds: Mapping[str, float], bands: Mapping[str, float]
+) -> str:
+    """The landing's status by :func:`salesplan.status.landing_status` (P(hit) and the gap)."""
+    return str(landing_status(figures["p_hit"], figures["landing"], figures["annual_target"], thresholds, bands)[0])
 
 
 def first_screen_text(
     figures: Mapping[str, Any],
-    counts: pd.Series,
+    counts: pd.DataFrame,
     month: str | pd.Period,
     thresholds: Mapping[str, float],
+    bands: Mapping[str, float],
     unit: str = "M",
 ) -> str:
     """The first screen as plain, deterministic text: month and YTD actual vs target,
-    attainment, gap and status; the landing with its interval and P(hit); and the flag counts."""
+    attainment, gap and status; the landing with its interval, P(hit) and status; the flag
+    counts per period (:func:`flag_counts_by_period`)."""
     p = as_period(month)
     lines = [f"Retrospective {p} (year to date: {p.year}-01 .. {p})", ""]
+    if not np.isfinite(figures["annual_target"]) or figures["annual_target"] <= 0:
+        lines.append(f"No plan for {p.year}: actuals only, no attainment, flags or commissions.")
     for key, label in (("month", f"Month {p}"), ("ytd", "Year to date")):
-        status = classify_deviation(figures[f"{key}_actual"], figures[f"{key}_target"], thresholds)[0]
+        status = deviation_status(figures[f"{key}_actual"], figures[f"{key}_target"], thresholds)[0]
         lines.append(
             f"{label:<14} actual {fmt_money(figures[f'{key}_actual'], unit):>10}  target "
             f"{fmt_money(figures[f'{key}_target'], unit):>10}  attainment {fmt_pct(figures[f'{key}_attainment']):>7}  "
-            f"gap {fmt_money(figures[f'{key}_gap'], unit):>9}  [{status}]"
+            f"gap {fmt_money(figures[f'{key}_gap'], unit, signed=True):>9}  [{status}]"
         )
     lines.append(f"{'Annual target':<14} {fmt_money(figures['annual_target'], unit)}")
     if p.month == 12:
@@ -77,30 +110,34 @@ def first_screen_text(
             f"{'Landing':<14} year closed at {fmt_money(figures['ytd_actual'], unit)}: annual target {reached}"
         )
     elif np.isfinite(figures["landing"]):
+        gap = figures["landing"] - figures["annual_target"]
         lines.append(
             f"{'Landing':<14} {fmt_money(figures['landing'], unit)} "
             f"({figures['landing_level']:.0f} % interval {fmt_money(figures['landing_low'], unit)} .. "
-            f"{fmt_money(figures['landing_high'], unit)}), "
-            f"{fmt_pct(attainment(figures['landing'], figures['annual_target']))} "
-            f"of target; P(hit annual target) {fmt_pct(figures['p_hit'])}"
+            f"{fmt_money(figures['landing_high'], unit)}), gap {fmt_money(gap, unit, signed=True)}, "
+            f"P(hit annual target) {fmt_probability(figures['p_hit'])}  "
+            f"[{landing_figure_status(figures, thresholds, bands)}]"
         )
     else:
         lines.append(f"{'Landing':<14} not available")
     lines.append("")
-    lines.append(
-        "Flags (month + YTD items): "
-        + ", ".join(f"{status.replace('_', ' ')} {int(n)}" for status, n in counts.items())
-    )
+    lines.append("Flags (items per period):")
+    lines.append(counts_text(counts))
     return "\n".join(lines)
 
 
 def publish_figures(
-    figures: Mapping[str, Any], counts: pd.Series, thresholds: Mapping[str, float], unit: str = "M"
+    figures: Mapping[str, Any],
+    counts: pd.DataFrame,
+    thresholds: Mapping[str, float],
+    bands: Mapping[str, float],
+    unit: str = "M",
 ) -> list[dict[str, Any]]:
-    """The first screen as figures for :func:`salesplan.publish.headline` (the run's index page)."""
+    """The first screen as figures for :func:`salesplan.publish.headline` (the run's index page),
+    with the same status rules as every page (:mod:`salesplan.status`)."""
 
     def status(actual: float, target: float) -> str | None:
-        return _PUBLISH_STATUS.get(str(classify_deviation(actual, target, thresholds)[0]))
+        return _PUBLISH_STATUS.get(str(deviation_status(actual, target, thresholds)[0]))
 
     out = [
         {
@@ -114,46 +151,45 @@ def publish_figures(
             "label": "YTD actual",
             "value": fmt_money(figures["ytd_actual"], unit),
             "raw": figures["ytd_actual"],
-            "note": f"target {fmt_money(figures['ytd_target'], unit)}, gap {fmt_money(figures['ytd_gap'], unit)}",
-            "status": status(figures["ytd_actual"], figures["ytd_target"]),
-        },
-        {
-            "label": "YTD attainment",
-            "value": fmt_pct(figures["ytd_attainment"]),
-            "raw": figures["ytd_attainment"],
-            "note": "",
+            "note": f"target {fmt_money(figures['ytd_target'], unit)}, gap "
+            f"{fmt_money(figures['ytd_gap'], unit, signed=True)}, attainment {fmt_pct(figures['ytd_attainment'])}",
             "status": status(figures["ytd_actual"], figures["ytd_target"]),
         },
     ]
     if np.isfinite(figures["landing"]):
+        landing_state = _PUBLISH_STATUS.get(landing_figure_status(figures, thresholds, bands))
+        gap = figures["landing"] - figures["annual_target"]
         out += [
             {
                 "label": "Landing",
                 "value": fmt_money(figures["landing"], unit),
                 "raw": figures["landing"],
-                "note": f"{figures['landing_level']:.0f} % interval {fmt_money(figures['landing_low'], unit)} .. "
-                f"{fmt_money(figures['landing_high'], unit)}; annual target {fmt_money(figures['annual_target'], unit)}",
-                "status": status(figures["landing"], figures["annual_target"]),
+                "note": f"gap {fmt_money(gap, unit, signed=True)} to the annual target "
+                f"{fmt_money(figures['annual_target'], unit)}; {figures['landing_level']:.0f} % interval "
+                f"{fmt_money(figures['landing_low'], unit)} .. {fmt_money(figures['landing_high'], unit)}",
+                "status": landing_state,
             },
             {
                 "label": "P(hit annual target)",
-                "value": fmt_pct(figures["p_hit"]),
+                "value": fmt_probability(figures["p_hit"]),
                 "raw": figures["p_hit"],
-                "note": "",
-                "status": None,
+                "note": "the landing's status follows P(hit) and the gap",
+                "status": landing_state,
             },
         ]
-    out.append(
-        {
-            "label": "Flags red / yellow / green",
-            "value": f"{int(counts.get('dark_red', 0) + counts.get('red', 0))} / {int(counts.get('yellow', 0))} / "
-            f"{int(counts.get('green', 0) + counts.get('ahead', 0))}",
-            "raw": None,
-            "note": f"dark red {int(counts.get('dark_red', 0))}, ahead {int(counts.get('ahead', 0))}, "
-            f"no target {int(counts.get('no_target', 0))}",
-            "status": None,
-        }
-    )
+    for period in counts.index:
+        row = counts.loc[period]
+        out.append(
+            {
+                "label": f"Flags, {PERIOD_NAMES.get(str(period), str(period)).lower()}",
+                "value": f"{int(row['dark_red'] + row['red'])} red / {int(row['yellow'])} yellow / "
+                f"{int(row['green'])} green / {int(row['ahead'])} ahead",
+                "raw": None,
+                "note": f"of which dark red {int(row['dark_red'])}"
+                + (f"; no target {int(row['no_target'])}" if row["no_target"] else ""),
+                "status": None,
+            }
+        )
     return out
 
 
@@ -163,20 +199,19 @@ def summary_for_month(
     month: str | pd.Period,
     reps: pd.DataFrame,
     config: Mapping[str, Any],
-    landing_fn: Callable[[pd.DataFrame, pd.Period], tuple[Mapping[str, Any] | None, Mapping[str, float]]] | None = None,
     targets_source: str = "",
 ) -> dict[str, Any]:
-    """The summary a report for ``month`` would have published, recomputed from the data cut at
-    the end of that month (used when no earlier report exists). ``landing_fn(cube, month)``
-    returns the total's landing row and the monthly forecasts; without it the summary has no landing."""
+    """The flags and actual-vs-plan figures a report for ``month`` would have published,
+    recomputed from the data cut at the end of that month (used when no report of that month
+    was published). It has no landing: a landing is only compared with a published one, so
+    the forecast is fitted once per run."""
     p = as_period(month)
     cut = cube.loc[cube["month"] <= p.to_timestamp()]
     retro = config["retro"]
-    flags = deviation_flags(cut, plan, p, reps, retro["thresholds"], retro["escalation"], retro.get("product_owners"))
-    landing, forecast_months = landing_fn(cut, p) if landing_fn is not None else (None, {})
-    figures = headline_figures(cut, plan, p, landing)
-    figures["flag_counts"] = flag_counts(flags).to_dict()
-    return build_summary(p, figures, flags, forecast_months, targets_source)
+    flags = deviation_flags(cut, plan, p, reps, retro["thresholds"], retro["escalation"], retro["product_owners"])
+    figures = headline_figures(cut, plan, p, None)
+    figures["flag_counts"] = flag_counts_by_period(flags).to_dict(orient="index")
+    return build_summary(p, figures, flags, {}, targets_source)
 
 
 def year_review(cube: pd.DataFrame, plan: pd.DataFrame, month: str | pd.Period) -> pd.DataFrame:
@@ -204,3 +239,34 @@ def year_review(cube: pd.DataFrame, plan: pd.DataFrame, month: str | pd.Period) 
             )[["level", "item", "actual", "target", "attainment", "gap", "previous_year", "yoy"]]
         )
     return pd.concat(parts, ignore_index=True)
+
+
+def flag_table(
+    flags: pd.DataFrame,
+    period: str,
+    caption: str,
+    statuses: tuple[str, ...] | None = None,
+    unit: str = "M",
+):
+    """The flags of one period as a styled table (status with its symbol and colour): level,
+    item, owner, actual, target, gap, attainment, deviation, status, escalation and the meeting
+    columns, most severe first within each level; ``statuses`` keeps only those."""
+    part = flags.loc[flags["period"] == period]
+    if statuses:
+        part = part.loc[part["status"].isin(statuses)]
+    table = part.assign(
+        status=part["status"].map(rag_label), level=part["level"].str.replace("_", " ")
+    )[
+        ["level", "item", "owner", "actual", "target", "gap", "attainment", "deviation", "status", "escalation",
+         "cause_5why", "next_step"]
+    ].rename(columns={"cause_5why": "cause (5-Why)", "next_step": "next step"})  # fmt: skip
+    styled = style_table(
+        table,
+        money=["actual", "target", "gap"],
+        pct=["attainment"],
+        signed_pct=["deviation"],
+        unit=unit,
+        caption=caption,
+        hide_index=True,
+    )
+    return rag_style(styled, "status")
