@@ -112,7 +112,8 @@ def commission_simulation(
 ) -> dict[str, Any]:
     """What the plan would pay: each rep's monthly quota with an attainment spread drawn from
     last year (actual against last year's plan in force where there is one, else each rep's
-    months against their own year total, phased like the plan), simulated ``n_sims`` times
+    months of the last complete calendar year against their own year total, phased like the
+    plan), simulated ``n_sims`` times
     (:func:`salesplan.commission.simulate_payout`). Returns ``payout`` (the simulation),
     ``spread`` (rep-months of attainment), ``spread_source`` (a sentence) and ``quota_total``."""
     ly_start = tp.history_through - pd.DateOffset(months=11)
@@ -126,8 +127,17 @@ def commission_simulation(
         spread = attainment_history(actual, rep_month_targets(last_year_plan))
         source = f"actual against the {tp.year - 1} plan in force"
     else:
+        # A phased plan of a rep's own year total needs a whole calendar year: the last complete one.
+        through = tp.history_through
+        full_year = through.year if through.month == 12 else through.year - 1
+        in_year = history[history["month"].dt.year == full_year]
+        actual = (
+            in_year.groupby(["rep_id", "month"], as_index=False)["net_amount"]
+            .sum()
+            .rename(columns={"net_amount": "actual"})
+        )
         spread = attainment_history(actual, month_shares=tp.phasing[["month_of_year", "share"]])
-        source = "each rep's months against their own year total, phased like the plan"
+        source = f"each rep's months of {full_year} against their own year total, phased like the plan (no plan for {tp.year - 1})"
     quotas = rep_month_targets(tp.plan, amount="quota_amount")
     quotas = quotas[quotas["rep_id"] != UNASSIGNED]
     if "team" in reps:

@@ -1,0 +1,32 @@
+"""Notebooks narrate, the library computes: no function or class definitions and no try/except in a cell
+(lambdas inside pandas method chains are fine: they select, they do not define a formula)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from salesplan.config import PROJECT_ROOT
+
+NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").rglob("*.ipynb"))
+FORBIDDEN = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Try, ast.ClassDef)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
+def test_cells_hold_calls_not_definitions(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(cell.source)
+        bad = [type(node).__name__ for node in ast.walk(tree) if isinstance(node, FORBIDDEN)]
+        assert not bad, f"{path.name} cell {i}: {', '.join(bad)} belongs in lib/salesplan, not in a notebook"
+
+
+def test_every_pack_notebook_states_the_plan_it_used() -> None:
+    for name in ("00_data_check", "01_review", "02_targets", "03_forecast", "04_retrospective"):
+        text = (PROJECT_ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8")
+        assert "headline_figure(" in text and ".describe(" in text, name
