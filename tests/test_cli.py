@@ -226,7 +226,7 @@ def test_failing_notebook_exits_1_naming_notebook_cell_and_error(
 
 
 def test_every_command_has_help(capsys) -> None:
-    for command in ([], ["run"], ["validate"], ["sample"], ["forecast"], ["targets"]):
+    for command in ([], ["run"], ["validate"], ["sample"], ["forecast"], ["targets"], ["workshop"]):
         code, out, _ = run_cli([*command, "--help"], capsys)
         assert code == 0 and "usage: salesplan" in out
     code, out, _ = run_cli(["run", "--help"], capsys)
@@ -313,4 +313,28 @@ def test_long_problem_lists_are_saved_in_full_outside_reports(data_copy: Path, p
     assert csv, err
     saved = pd.read_csv(csv.group(1), dtype=str)
     assert (saved["value"] == "telepathy").sum() == cli.SHOWN_PROBLEMS + 10
+    assert digest(previous_report) == before
+
+
+def test_workshop_handouts_are_written_self_contained(tmp_path: Path, capsys) -> None:
+    code, out, _ = run_cli(["workshop", "handouts", "--out", str(tmp_path / "h")], capsys)
+    assert code == 0 and "glossary.html" in out
+    pages = sorted((tmp_path / "h").glob("*.html"))
+    assert len(pages) == 6
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "<script" not in text and "http://" not in text and "https://" not in text
+
+
+def test_run_refuses_unknown_parameters_and_bad_files(data_copy: Path, previous_report: Path, capsys) -> None:
+    before = digest(previous_report)
+    args = ["run", "--data", str(data_copy), "--reports", str(previous_report), "--month", MONTH]
+    code, _, err = run_cli([*args, "-p", "senario", "stretch"], capsys)
+    assert code == 2 and "senario" in err and "02_targets: plan_year, scenario, version_note" in err
+    code, _, err = run_cli([*args, "-p", "month", "2026-09"], capsys)
+    assert code == 2 and "use --month" in err
+    code, _, err = run_cli([*args, "-f", str(data_copy / "nope.yaml")], capsys)
+    assert code == 2 and "nope.yaml" in err
+    code, _, err = run_cli([*args, "--timeout", "30.5"], capsys)
+    assert code == 2 and "whole number" in err
     assert digest(previous_report) == before

@@ -226,6 +226,18 @@ def cmd_targets(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_workshop(args: argparse.Namespace) -> int:
+    from salesplan.config import resolve_path
+    from salesplan.workshop.handouts import build_handouts
+
+    out = resolve_path(args.out)
+    written = build_handouts(out)
+    _say(f"{len(written)} handout page(s) written to {out}:")
+    for path in written:
+        _say(f"  {path.name}")
+    return EXIT_OK
+
+
 class _InputError(ValueError):
     """A bad command-line value found after parsing (missing file, incomplete options)."""
 
@@ -406,6 +418,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", help="what was agreed (recorded in the audit log)")
     data_options(p)
     p.set_defaults(handler=cmd_targets)
+
+    p = sub.add_parser(
+        "workshop",
+        help="workshop material: printable handouts",
+        description="Write the goal-decomposition workshop's printable handouts (one self-contained HTML page "
+        "per exercise and a Chinese-English glossary); see notebooks/workshop/README.md.",
+    )
+    p.add_argument("action", choices=["handouts"], help="handouts: write the printable pages")
+    p.add_argument("--out", default="reports/workshop", metavar="DIR", help="output folder (default: reports/workshop)")
+    p.set_defaults(handler=cmd_workshop)
     return parser
 
 
