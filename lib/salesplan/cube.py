@@ -1,6 +1,8 @@
 """Monthly facts: the one aggregation of order lines every report reads.
 
-``build_cube`` sums the order lines per month and dimension combination once;
+``build_cube`` (``cube_from_lines`` for bare frames) sums the order lines per month and
+dimension combination once; :class:`Groups` is the integer-code group-by it shares with
+:mod:`salesplan.aggregates` (which stores the cube and the other aggregates per input hash);
 ``monthly_totals`` rolls the cube up to any subset of dimensions as gap-free monthly
 series; ``latest_complete_month`` says which month a report should close on.
 """
@@ -36,6 +38,12 @@ def month_start(dates: pd.Series) -> pd.Series:
 
 def build_cube(data: Dataset) -> pd.DataFrame:
     """Aggregate order lines to one row per ``month, region, product_line, tier, rep_id,
+    customer_id, channel`` (:func:`cube_from_lines` on the dataset's orders and products)."""
+    return cube_from_lines(data.orders, data.products)
+
+
+def cube_from_lines(orders: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
+    """Aggregate order lines to one row per ``month, region, product_line, tier, rep_id,
     customer_id, channel``.
 
     Measures: sums of ``net_amount``, ``cost_amount``, ``paid_amount`` and ``quantity``;
@@ -43,12 +51,13 @@ def build_cube(data: Dataset) -> pd.DataFrame:
     with a positive amount (sales without returns); ``return_amount`` = sum over lines with
     a negative amount (returns, negative), so ``gross_amount + return_amount = net_amount``.
     ``cost_amount`` / ``paid_amount`` are NaN where the input has no values for them.
-    ``product_line`` and ``tier`` come from the products table by ``sku``.
+    ``product_line`` and ``tier`` come from ``products`` by ``sku``. Rows are sorted by the
+    keys (missing labels last). ``orders`` needs ``order_date``, ``sku``, ``quantity``,
+    ``net_amount`` and the dimensions other than ``product_line`` and ``tier``.
     """
-    orders = data.orders
     n = len(orders)
     net = orders["net_amount"].to_numpy(dtype="float64")
-    lookup = data.products.drop_duplicates("sku").set_index("sku")
+    lookup = products.drop_duplicates("sku").set_index("sku")
 
     # Group on integer codes: one hash pass per dimension, then bincount sums. Much faster
     # and lighter than a groupby over seven text columns of millions of order lines.
@@ -63,31 +72,58 @@ def build_cube(data: Dataset) -> pd.DataFrame:
             codes[dim] = sku_level[sku_codes] if n else sku_codes
         else:
             codes[dim], labels[dim] = pd.factorize(orders[dim], use_na_sentinel=False)
-    group = _combine([month_codes, *codes.values()], [len(months), *(len(labels[d]) for d in DIMENSIONS)])
-    group, _ = pd.factorize(group)
-    size = int(group.max()) + 1 if n else 0
-    first = np.zeros(size, dtype=np.int64)
-    first[group[::-1]] = np.arange(n, dtype=np.int64)[::-1]  # first line of each group
+    groups = Groups([month_codes, *codes.values()], [len(months), *(len(labels[d]) for d in DIMENSIONS)])
 
-    def total(values: np.ndarray) -> np.ndarray:
-        return np.bincount(group, weights=values, minlength=size)
-
-    cube = pd.DataFrame({"month": pd.DatetimeIndex(months).take(month_codes[first]).astype("datetime64[ns]")})
+    cube = pd.DataFrame({"month": pd.DatetimeIndex(months).take(month_codes[groups.first]).astype("datetime64[ns]")})
     for dim in DIMENSIONS:
-        cube[dim] = np.asarray(labels[dim], dtype=object).take(codes[dim][first]) if n else np.array([], dtype=object)
-    cube["net_amount"] = total(net)
+        cube[dim] = groups.labels(codes[dim], labels[dim])
+    cube["net_amount"] = groups.sum(net)
     for column in ("cost_amount", "paid_amount"):
-        values = _optional(orders, column)
-        present = ~np.isnan(values)
-        sums = total(np.where(present, values, 0.0))
-        # NaN (not 0) where a group has no cost / payment values at all.
-        cube[column] = np.where(total(present.astype("float64")) > 0, sums, np.nan)
-    cube["quantity"] = np.rint(total(orders["quantity"].to_numpy(dtype="float64"))).astype("int64")
-    cube["lines"] = np.bincount(group, minlength=size).astype("int64")
-    cube["gross_amount"] = total(np.where(net > 0, net, 0.0))
-    cube["return_amount"] = total(np.where(net < 0, net, 0.0))
+        cube[column] = groups.sum_present(_optional(orders, column))
+    cube["quantity"] = np.rint(groups.sum(orders["quantity"].to_numpy(dtype="float64"))).astype("int64")
+    cube["lines"] = groups.count()
+    cube["gross_amount"] = groups.sum(np.where(net > 0, net, 0.0))
+    cube["return_amount"] = groups.sum(np.where(net < 0, net, 0.0))
     keys = ["month", *DIMENSIONS]
     return cube.sort_values(keys, kind="stable").reset_index(drop=True)[keys + MEASURES]
+
+
+class Groups:
+    """Rows grouped by several integer code arrays (from ``pd.factorize``): the group of
+    every row, the first row of every group, and sums per group by ``np.bincount``.
+
+    The one group-by the aggregations share: hashing small integer codes once and summing
+    with bincount is several times faster and lighter than ``DataFrame.groupby`` over text
+    columns of millions of rows."""
+
+    def __init__(self, codes: list[np.ndarray], sizes: list[int]) -> None:
+        group, _ = pd.factorize(_combine(codes, sizes))
+        self.group: np.ndarray = group
+        n = len(group)
+        self.size: int = int(group.max()) + 1 if n else 0
+        first = np.zeros(self.size, dtype=np.int64)
+        first[group[::-1]] = np.arange(n, dtype=np.int64)[::-1]  # first row of each group
+        self.first: np.ndarray = first
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        """Sum of ``values`` (float) per group."""
+        return np.bincount(self.group, weights=values, minlength=self.size)
+
+    def sum_present(self, values: np.ndarray) -> np.ndarray:
+        """Sum of the non-NaN ``values`` per group; NaN (not 0) where a group has none."""
+        present = ~np.isnan(values)
+        sums = self.sum(np.where(present, values, 0.0))
+        return np.where(self.sum(present.astype("float64")) > 0, sums, np.nan)
+
+    def count(self) -> np.ndarray:
+        """Rows per group (int64)."""
+        return np.bincount(self.group, minlength=self.size).astype("int64")
+
+    def labels(self, codes: np.ndarray, uniques: np.ndarray | pd.Index) -> np.ndarray:
+        """The label of each group (object array) from a key column's codes and uniques."""
+        if not len(self.first):
+            return np.array([], dtype=object)
+        return np.asarray(uniques, dtype=object).take(codes[self.first])
 
 
 def _combine(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray:

@@ -347,6 +347,26 @@ class RiskSettings(_Section):
     impact: Bands
 
 
+_EXAMPLE = {"spark": "spark://host:7077 or local[2]", "ray": "ray://host:10001"}
+
+
+class EngineSettings(_Section):
+    """Where the heavy work runs: the aggregation of order lines and the forecast's series."""
+
+    aggregation: Literal["auto", "pandas", "duckdb"]
+    aggregation_memory_mb: PositiveInt
+    forecast: Literal["local", "dask", "spark", "ray"]
+    address: str | None
+
+    @model_validator(mode="after")
+    def _address(self) -> EngineSettings:
+        # An address for Spark or Ray must name where the cluster is; Dask alone can start a
+        # throwaway local cluster, which is still useful for trying the distributed path.
+        if self.forecast in ("spark", "ray") and not self.address:
+            raise ValueError(f"forecast {self.forecast} needs the cluster's address (e.g. {_EXAMPLE[self.forecast]})")
+        return self
+
+
 class Settings(_Section):
     """Every business assumption the workbook uses (see ``defaults.yaml`` for values and meaning)."""
 
@@ -361,6 +381,7 @@ class Settings(_Section):
     kpi: KpiSettings
     forecast: ForecastSettings
     risk: RiskSettings
+    engine: EngineSettings
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as the nested plain dict the library functions take (every key present)."""
