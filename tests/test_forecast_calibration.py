@@ -171,9 +171,11 @@ def test_workbook_calibration_and_landing_table() -> None:
 
     cube = _cube()
     # 33 months of history: one backtest year (12 months back) for each of the 12 series.
-    few = hit_calibration(cube, "2025-09", CONFIG)
+    beta = {**CONFIG["p_hit_calibration"], "method": "beta", "back": [12, 24], "min_cases": 100, "prior_cases": 50}
+    beta["plan_factors"] = [0.9, 0.95, 1.0, 1.05, 1.1]
+    few = hit_calibration(cube, "2025-09", {**CONFIG, "p_hit_calibration": beta})
     assert few.method == "identity" and few.n_cases == 12 * 5
-    cfg = {**CONFIG, "p_hit_calibration": {"back": [12], "min_cases": 20, "plan_factors": [0.9, 1.0, 1.1]}}
+    cfg = {**CONFIG, "p_hit_calibration": {**beta, "back": [12], "min_cases": 20, "plan_factors": [0.9, 1.0, 1.1]}}
     learned = hit_calibration(cube, "2025-09", cfg)
     assert learned.method == "beta" and learned.n_cases == 12 * 3
 

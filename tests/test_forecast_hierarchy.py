@@ -10,18 +10,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from salesplan.config import deep_merge, load_defaults
 from salesplan.forecast import forecast_hierarchy, landing_table
 from salesplan.plots.forecast import fan_chart, pipeline_view
 
 REPS = pd.DataFrame({"rep_id": ["r1", "r2", "r3"], "region": ["N", "N", "S"]})
-CONFIG = {
-    "levels": [80, 95],
-    "horizon": 4,
-    "season_length": 12,
-    "reconciliation": "mint_shrink",
-    "max_origins": 12,
-    "pipeline": {"stage_probability": {"proposal": 0.4}, "blend_weights": [0.5, 0.3], "min_closed": 10},
-}
+CONFIG = deep_merge(
+    load_defaults()["forecast"],
+    {
+        "levels": [80, 95],
+        "horizon": 4,
+        "season_length": 12,
+        "reconciliation": "mint_shrink",
+        "max_origins": 12,
+        "pipeline": {"stage_probability": {"proposal": 0.4}, "blend_weights": [0.5, 0.3], "min_closed": 10},
+        # The recalibration has tests of its own (test_forecast_calibration); here the model's P(hit).
+        "p_hit_calibration": {"method": "identity"},
+    },
+)
 
 
 def _cube() -> pd.DataFrame:

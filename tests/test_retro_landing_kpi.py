@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 
 from salesplan.config import load_defaults
-from salesplan.retro import landing
 from salesplan.retro.kpi import (
     KPI_COLUMNS,
     average_order_value,
@@ -172,39 +171,3 @@ def test_kpi_table_has_eight_kpis_with_goals_and_status():
     assert set(trend["kpi"]) == set(t.index)
     assert trend.groupby("kpi").size().eq(DEFAULTS["kpi"]["trend_months"]).all()
     assert customer_months(cube)["net_amount"].sum() == pytest.approx(cube["net_amount"].sum())
-
-
-def test_statistical_landing_comes_from_the_forecast_library():
-    rng = np.random.default_rng(3)
-    rows = [
-        {
-            "month": m,
-            "region": r,
-            "product_line": pl,
-            "rep_id": f"R{r}",
-            "net_amount": 1000.0 * (1 + 0.3 * np.sin(m.month)) * (1.5 if r == "E" else 1.0) + rng.normal(0, 20),
-        }
-        for m in pd.date_range("2023-01-01", "2026-09-01", freq="MS")
-        for r in ("E", "W")
-        for pl in ("P", "Q")
-    ]
-    cube = pd.DataFrame(rows)
-    plan = pd.DataFrame(
-        [
-            {"year": 2026, "month": mo, "region": r, "product_line": pl, "rep_id": "R", "target_amount": 1000.0}
-            for mo in range(1, 13)
-            for r in ("E", "W")
-            for pl in ("P", "Q")
-        ]
-    )
-    config = DEFAULTS["forecast"]
-    table, months = landing.statistical_landing(cube, plan, "2026-09", config, by=("region",))
-    assert list(months) == ["2026-10", "2026-11", "2026-12"]
-    t = table.set_index("unique_id")
-    assert set(t.index) == {"total", "region=E", "region=W"}
-    ytd = cube.loc[(cube["month"] >= "2026-01-01"), "net_amount"].sum()
-    assert t.loc["total", "ytd_actual"] == pytest.approx(ytd)
-    assert t.loc["total", "annual_target"] == 48_000.0
-    assert t.loc["total", "low"] <= t.loc["total", "landing"] <= t.loc["total", "high"]
-    assert 0.0 <= t.loc["total", "p_hit"] <= 1.0
-    assert t.loc["total", "landing"] == pytest.approx(ytd + sum(months.values()))

@@ -92,3 +92,47 @@ def test_summary_and_missing_values(setup: tuple[Path, Path]) -> None:
     assert missing.loc[("customers", "industry"), "share"] == pytest.approx(1 / 3)
     assert missing.loc[("orders", "net_amount"), "missing"] == 0
     assert "pipeline" not in missing.index.get_level_values("table")
+
+
+def test_the_forecast_is_fitted_once_and_read_back_from_the_run_folder(
+    setup: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import salesplan.forecast as forecast_lib
+    from salesplan.status import landing_status
+
+    data_dir, config_path = setup
+    run_dir = tmp_path / "run"
+    fits = []
+    real = forecast_lib.forecast_hierarchy
+
+    def counting(*args, **kwargs):
+        fits.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(forecast_lib, "forecast_hierarchy", counting)
+    first = open_workbook(data_dir=data_dir, config_path=config_path, output_dir=run_dir)
+    landing = first.landing()
+    assert len(fits) == 1 and (run_dir / "forecast" / "meta.json").exists()
+    assert first.landing() is landing and len(fits) == 1  # once per context too
+
+    # Another page of the same run reads the stored forecast: same figures, no second fit.
+    second = open_workbook(data_dir=data_dir, config_path=config_path, output_dir=run_dir)
+    again = second.landing()
+    assert len(fits) == 1
+    pd.testing.assert_frame_equal(again, landing)
+    # The status column is the one rule's, from P(hit) and the gap.
+    expected = landing_status(
+        landing["p_hit"],
+        landing["landing"],
+        landing["target"],
+        first.config["retro"]["thresholds"],
+        first.config["risk"]["probability"],
+    )
+    assert list(landing["status"]) == list(expected)
+    assert (landing["gap"] == landing["landing"] - landing["target"]).all()
+
+    # Other settings make another forecast: the stored one is not reused.
+    other = tmp_path / "other.yaml"
+    other.write_text(config_path.read_text(encoding="utf-8") + "forecast:\n  levels: [90]\n", encoding="utf-8")
+    open_workbook(data_dir=data_dir, config_path=other, output_dir=run_dir).forecast()
+    assert len(fits) == 2

@@ -622,17 +622,21 @@ def default_n_jobs() -> int:
 
 
 def engine_options(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The engine's settings from a ``forecast`` config section, as ``fit_series`` keywords.
-
-    Keys read (defaults in brackets): ``season_length`` (12), ``max_origins`` (36),
-    ``temporal_levels`` (2, 3, 4, 6, 12) and ``temporal_min_points`` (24).
-    """
-    cfg = dict(config or {})
+    """The engine's settings from a ``forecast`` settings section, as ``fit_series`` keywords:
+    ``season_length``, ``max_origins``, ``temporal_levels`` and ``temporal_min_points``. Without a
+    section (a file forecast outside the workbook), the engine's own defaults."""
+    if config is None:
+        return {
+            "season_length": 12,
+            "max_origins": 36,
+            "temporal_levels": tuple(DEFAULT_TEMPORAL_LEVELS),
+            "temporal_min_points": DEFAULT_TEMPORAL_MIN_POINTS,
+        }
     return {
-        "season_length": int(cfg.get("season_length", 12)),
-        "max_origins": int(cfg.get("max_origins", 36)),
-        "temporal_levels": tuple(int(k) for k in cfg.get("temporal_levels", DEFAULT_TEMPORAL_LEVELS) or ()),
-        "temporal_min_points": int(cfg.get("temporal_min_points", DEFAULT_TEMPORAL_MIN_POINTS)),
+        "season_length": int(config["season_length"]),
+        "max_origins": int(config["max_origins"]),
+        "temporal_levels": tuple(int(k) for k in config["temporal_levels"] or ()),
+        "temporal_min_points": int(config["temporal_min_points"]),
     }
 
 

@@ -127,9 +127,9 @@ def forecast_hierarchy(
     weighted pipeline: ``config["pipeline"]`` (:mod:`salesplan.forecast.pipeline`).
     """
     p = _as_period(month)
-    horizon = max(int(config.get("horizon", 12)), 12 - p.month)
-    lv = [int(x) for x in config.get("levels", [80, 95])]
-    season = int(config.get("season_length", 12))
+    horizon = max(int(config["horizon"]), 12 - p.month)
+    lv = [int(x) for x in config["levels"]]
+    season = int(config["season_length"])
     history = hierarchy_series(cube, p, levels, value)
     fits = fit_series(
         history[["unique_id", "ds", "y"]], horizon, n_jobs=n_jobs, keep_errors=True, **engine_options(config)
@@ -138,7 +138,9 @@ def forecast_hierarchy(
     # One-month-ahead cross-validation errors, dated, for the MinT error covariance.
     err_rows = []
     for uid, f in fits.items():
-        if f.cv_errors is None or f.y is None:
+        # A series without any observed error adds nothing to the covariance (and an all-NaN
+        # frame would make the concatenation's dtypes depend on pandas' version).
+        if f.cv_errors is None or f.y is None or not np.isfinite(f.cv_errors[:, 0]).any():
             continue
         # Origin t forecasts month t of the series (0-based), i.e. n - 1 - t months before the last.
         n = len(f.y)
@@ -148,19 +150,17 @@ def forecast_hierarchy(
     reps_region = None
     if reps is not None and {"rep_id", "region"} <= set(reps.columns):
         reps_region = dict(zip(reps["rep_id"].astype(str), reps["region"].astype(str), strict=False))
-    method = str(config.get("reconciliation", "mint_shrink"))
+    method = str(config["reconciliation"])
     rec = reconcile(base[["unique_id", "ds", "forecast"]], method=method, errors=errors, reps_region=reps_region)
 
     first = (p + 1).to_timestamp()
-    pcfg = dict(config.get("pipeline", {}) or {})
+    pcfg = config["pipeline"]
     win_rates = pipe = blend_weights = None
     if pipeline is not None and len(pipeline):
         as_of = (p + 1).to_timestamp() - pd.Timedelta(days=1)
-        win_rates = stage_win_rates(
-            pipeline, pcfg.get("stage_probability", {}), int(pcfg.get("min_closed", 10)), as_of=as_of
-        )
+        win_rates = stage_win_rates(pipeline, pcfg["stage_probability"], int(pcfg["min_closed"]), as_of=as_of)
         pipe = weighted_pipeline_series(pipeline, win_rates, as_of, levels).rename(columns={"month": "ds"})
-        caps = list(pcfg.get("blend_weights", [0.5, 0.3, 0.1]))
+        caps = list(pcfg["blend_weights"])
         past = pipeline_history(pipeline, win_rates, history, levels, as_of, max_lead=max(len(caps), 1))
         coverage = pipeline_coverage(pipeline, win_rates, history, levels, as_of, history=past)
         total_fit = fits.get("total")
@@ -199,7 +199,7 @@ def forecast_hierarchy(
     level_of = history.drop_duplicates("unique_id").set_index("unique_id")["level"]
     out.insert(1, "level", out["unique_id"].map(level_of))
     calibration = None
-    if str((config.get("p_hit_calibration") or {}).get("method", "identity")) != "identity":
+    if str(config["p_hit_calibration"]["method"]) != "identity":
         calibration = hit_calibration(cube, p, config, levels, value)
     return HierarchyForecast(
         month=p,
@@ -305,20 +305,20 @@ def hit_calibration(
     min_cases``) override the defaults. Too little history gives the identity map.
     """
     cfg = dict(config or {})
-    cal = dict(cfg.get("p_hit_calibration") or {})
+    cal = cfg["p_hit_calibration"]
     history = hierarchy_series(cube, month, levels, value)[["unique_id", "ds", "y"]]
     pairs = hit_backtest(
         history,
-        back=tuple(int(b) for b in cal.get("back", (12, 24))),
-        factors=tuple(float(f) for f in cal.get("plan_factors", (0.9, 0.95, 1.0, 1.05, 1.1))),
+        back=tuple(int(b) for b in cal["back"]),
+        factors=tuple(float(f) for f in cal["plan_factors"]),
         **engine_options(cfg),
     )
     return fit_hit_calibration(
         pairs["p_hit"].to_numpy(),
         pairs["hit"].to_numpy(dtype=float),
-        method=str(cal.get("method", "beta")),
-        prior_cases=float(cal.get("prior_cases", 50.0)),
-        min_cases=int(cal.get("min_cases", 100)),
+        method=str(cal["method"]),
+        prior_cases=float(cal["prior_cases"]),
+        min_cases=int(cal["min_cases"]),
     )
 
 

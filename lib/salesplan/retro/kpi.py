@@ -270,8 +270,8 @@ def kpi_table(
     ``kpi, month, value`` over the last ``trend_months`` months.
     """
     p = as_period(month)
-    n = int(goals.get("trend_months", 12))
-    repeat_months = int(goals.get("repeat_window_months", 12))
+    n = int(goals["trend_months"])
+    repeat_months = int(goals["repeat_window_months"])
     stage_probability = stage_probability or {}
     ytd, mon = window(p, "ytd"), window(p, "month")
     wins = month_windows(p, n)
@@ -302,7 +302,7 @@ def kpi_table(
     add(
         "Sales attainment",
         "pct",
-        float(goals.get("attainment_goal", 1.0)),
+        float(goals["attainment_goal"]),
         attainment_value(cube, plan_m, mon),
         attainment_value(cube, plan_m, ytd),
         [attainment_value(cube, plan_m, w) for w in wins],
@@ -371,7 +371,7 @@ def kpi_table(
     if orders is not None and {"order_id", "order_date", "net_amount"} <= set(orders.columns):
         totals = order_totals(orders)
         last_year_ytd = Window("ly", "", ytd.start - pd.DateOffset(years=1), ytd.end - pd.DateOffset(years=1))
-        aov_goal = average_order_value(totals, last_year_ytd) * (1.0 + float(goals.get("aov_growth_goal", 0.0)))
+        aov_goal = average_order_value(totals, last_year_ytd) * (1.0 + float(goals["aov_growth_goal"]))
         add(
             "Average order value",
             "money",

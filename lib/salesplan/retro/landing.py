@@ -3,13 +3,12 @@ statistical landing from the forecast library, each with what it assumes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from salesplan.forecast.hierarchy import forecast_hierarchy, landing_table
 from salesplan.metrics import MetricInputError, attainment, seasonality_index
 from salesplan.retro.flags import plan_months
 from salesplan.retro.periods import as_period, window
@@ -113,55 +112,3 @@ def landing_comparison(
         attainment=attainment(out["landing"], annual_target),
         gap=out["landing"] - annual_target,
     ).astype({"low": float, "high": float})
-
-
-def statistical_landing(
-    cube: pd.DataFrame,
-    plan: pd.DataFrame,
-    month: str | pd.Period,
-    forecast_config: Mapping[str, Any],
-    by: Sequence[str] = ("region", "product_line"),
-    pipeline: pd.DataFrame | None = None,
-    reps: pd.DataFrame | None = None,
-) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Statistical year-end landing, its interval and the probability of hitting the annual
-    target for the total and each value of the ``by`` dimensions, from the forecast library
-    (:func:`salesplan.forecast.hierarchy.forecast_hierarchy` over the forecast report's series,
-    fitted once, and
-    :func:`salesplan.forecast.hierarchy.landing_table`; formulas in :mod:`salesplan.forecast.landing`).
-
-    Returns ``(table, forecast_months)``: table columns ``unique_id, dimension, item,
-    ytd_actual, annual_target, landing, low, high, level, p_hit`` (interval at the first of
-    the configured ``levels``); ``forecast_months`` maps each remaining month of the year
-    (``"YYYY-MM"``) to the total's forecast, which next month's report compares its actual with.
-    """
-    p = as_period(month)
-    level = int(list(forecast_config.get("levels", [80]))[0])
-    dims = [str(d) for d in by]
-    # The same series as the forecast report (all of its levels), so both show the same landing.
-    fc = forecast_hierarchy(
-        cube.loc[cube["month"] <= p.to_timestamp()], p, forecast_config, pipeline=pipeline, reps=reps
-    )
-    plan_m = plan_months(plan)
-    parts = [landing_table(cube, plan_m, p, by=(d,), config=forecast_config, fc=fc) for d in dims] or [
-        landing_table(cube, plan_m, p, by=(), config=forecast_config, fc=fc)
-    ]
-    table = pd.concat(parts, ignore_index=True).drop_duplicates("unique_id", keep="first")
-    table = pd.DataFrame(
-        {
-            "unique_id": table["unique_id"],
-            "dimension": table["dimension"],
-            "item": table["item"],
-            "ytd_actual": table["ytd"],
-            "annual_target": table["target"],
-            "landing": table["landing"],
-            "low": table[f"lo_{level}"],
-            "high": table[f"hi_{level}"],
-            "level": float(level),
-            "p_hit": table["p_hit"],
-        }
-    ).reset_index(drop=True)
-    total = fc.forecast.loc[fc.forecast["unique_id"] == "total"].sort_values("ds")
-    remaining = total.loc[(total["ds"] > p.to_timestamp()) & (total["ds"].dt.year == p.year)]
-    forecast_months = {f"{ds:%Y-%m}": float(v) for ds, v in zip(remaining["ds"], remaining["blended"], strict=True)}
-    return table, forecast_months
