@@ -87,6 +87,10 @@ def test_forward_revision_changes_only_months_from_its_start(data_dir):
     assert _monthly(before) == [1000] * 12
     assert _monthly(after) == [1000] * 7 + [1300] * 5  # January-July keep what they were measured against
     assert after.month(7)["version"] == "v1" and after.month(8)["version"] == "v2"
+    assert after.approvals[["version", "from_month", "by", "note"]].values.tolist() == [
+        ["v1", "2026-01", "A", ""],
+        ["v2", "2026-08", "B", "Q3 push"],
+    ]
     segments = after.segments()
     assert segments["months"].tolist() == ["2026-01 .. 2026-07", "2026-08 .. 2026-12"]
     # +30 % on the touched months of Q3 and Q4: beyond the 10 % the method allows without an exception.

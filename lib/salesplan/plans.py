@@ -59,6 +59,7 @@ class PlanInForce:
     row per month 1-12 with ``source`` (requested / approved / supplied / none), ``version``,
     ``approved_at``, ``approved_by``, ``note``, ``sha256`` of the plan file and ``file`` (its
     name). ``revisions``: the year's approvals with how much each moved each quarter it touched.
+    ``approvals``: the year's lines of the append-only approval log (oldest first).
     """
 
     year: int
@@ -66,6 +67,7 @@ class PlanInForce:
     months: pd.DataFrame
     folder: Path
     revisions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    approvals: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def has_plan(self) -> bool:
@@ -277,7 +279,11 @@ def resolve_plan(
             target_amount=pd.to_numeric(frame["target_amount"]),
         )
     months = months.astype({"month": int})
-    plan = PlanInForce(year=year, frame=frame.reset_index(drop=True), months=months, folder=folder)
+    log = pd.DataFrame(
+        [a.__dict__ for a in read_approvals(folder) if a.year == year],
+        columns=["year", "version", "from_month", "by", "note", "approved_at", "sha256"],
+    )
+    plan = PlanInForce(year=year, frame=frame.reset_index(drop=True), months=months, folder=folder, approvals=log)
     if requested is None and revision_flag_share is not None:
         plan.revisions = revision_changes(year, folder, revision_flag_share, supplied=_supplied_rows(supplied, year))
     return plan
