@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from salesplan import metrics as m
-from salesplan.tables import fmt_int, fmt_money, fmt_pct
+from salesplan.tables import escape_labels, escape_styler, fmt_int, fmt_money, fmt_pct
 
 DIMENSION_LABELS = {
     "region": "Region",
@@ -663,9 +663,10 @@ def style_review_table(
         fmt[label.get(c, c)] = lambda v: "–" if pd.isna(v) else f"{v * 100:+.1f} pts"
     for c in ints:
         fmt[label.get(c, c)] = fmt_int
-    view = view.rename(columns=label)
+    view = escape_labels(view.rename(columns=label))
     fmt = {k: v for k, v in fmt.items() if k in view.columns}
-    styler = view.style.format(fmt, na_rep="–")
+    # Names of regions, reps and customers are data: escaped, so they show as text in a page.
+    styler = view.style.format(fmt, na_rep="–", escape="html")
     grow = [label[c] for c in growth if c in label]
     if grow:
         styler = styler.background_gradient(cmap="RdYlGn", subset=grow, vmin=-0.25, vmax=0.25)
@@ -680,8 +681,7 @@ def style_review_table(
     att = [label[c] for c in attainment if c in label]
     if att:
         styler = styler.map(band_colour, subset=att)
-    if caption:
-        styler = styler.set_caption(caption)
+    styler = escape_styler(styler, caption)
     return styler.set_table_styles(
         [
             {"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left;"},

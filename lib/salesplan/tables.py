@@ -2,10 +2,16 @@
 
 Formatting is presentation only: functions here never change values, they return
 strings or ``Styler`` objects for display.
+
+Every text that comes from data (cell values, row and column labels, axis names, the
+caption) is HTML-escaped on the way into a page: a rep or customer called
+``<script>…</script>`` is shown as that text, never run as markup. :func:`escape_styler`
+is the one place that does it; :func:`style_table` and :func:`rag_style` apply it.
 """
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Iterable, Mapping
 
@@ -51,6 +57,29 @@ def rag_label(status: str | None) -> str:
     return f"{RAG_SYMBOL.get(str(status), '')} {status}".strip()
 
 
+def escape_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its axis names HTML-escaped (pandas' Styler prints them verbatim;
+    labels and values are escaped by :func:`escape_styler`). Values are not touched."""
+
+    def clean(names: Iterable[object]) -> list[object]:
+        return [html.escape(n) if isinstance(n, str) else n for n in names]
+
+    return frame.rename_axis(index=clean(frame.index.names), columns=clean(frame.columns.names))
+
+
+def escape_styler(styler: Styler, caption: str | None = None) -> Styler:
+    """Escape the row and column labels of ``styler`` and set ``caption`` escaped.
+
+    Cell values are escaped by ``Styler.format(..., escape="html")``, which every formatter
+    in this module passes; this adds the labels (pandas leaves them raw by default) and the
+    caption (written into the page as given).
+    """
+    styler = styler.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
+    if caption:
+        styler = styler.set_caption(html.escape(caption))
+    return styler
+
+
 def style_table(
     frame: pd.DataFrame,
     money: Iterable[str] = (),
@@ -61,15 +90,14 @@ def style_table(
     caption: str | None = None,
     hide_index: bool = False,
 ) -> Styler:
-    """A Styler with money / percentage / count formats by column and a caption."""
+    """A Styler with money / percentage / count formats by column and a caption; every value,
+    label and the caption are HTML-escaped (text from data is shown, never interpreted)."""
     fmt: dict[str, object] = {}
     fmt.update({c: (lambda v, u=unit: fmt_money(v, u)) for c in money})
     fmt.update({c: fmt_pct for c in pct})
     fmt.update({c: (lambda v: fmt_pct(v, signed=True)) for c in signed_pct})
     fmt.update({c: fmt_int for c in ints})
-    styler = frame.style.format(fmt, na_rep="–")
-    if caption:
-        styler = styler.set_caption(caption)
+    styler = escape_styler(escape_labels(frame).style.format(fmt, na_rep="–", escape="html"), caption)
     if hide_index:
         styler = styler.hide(axis="index")
     return styler.set_table_styles(
@@ -81,8 +109,14 @@ def style_table(
 
 
 def rag_style(styler: Styler, column: str, palette: Mapping[str, str] | None = None) -> Styler:
-    """Colour the cells of ``column`` (holding green / yellow / red / dark_red / ahead) by status."""
+    """Colour the cells of ``column`` (holding green / yellow / red / dark_red / ahead) by status.
+
+    The status cells are (re-)formatted escaped, so a styler built elsewhere cannot put a raw
+    status text into a page through this function either; the colours come from the palette,
+    never from the data.
+    """
     colours = dict(palette or RAG)
+    styler = styler.format(na_rep="–", escape="html", subset=[column])
 
     def colour(value: object) -> str:
         key = str(value).split()[-1] if isinstance(value, str) and value else ""
