@@ -140,14 +140,21 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_forecast(args: argparse.Namespace) -> int:
     from salesplan.config import resolve_path
-    from salesplan.forecast import forecast_file
+    from salesplan.forecast import forecast_file_on
 
     source = resolve_path(args.input)
     if not source.is_file():
         raise _InputError(f"--input: file {source} does not exist")
+    if args.engine in ("spark", "ray") and not args.address:
+        raise _InputError(f"--engine {args.engine} needs --address (the cluster to run on)")
+    if args.address and args.engine == "local":
+        raise _InputError("--address needs --engine dask, spark or ray")
     out = resolve_path(args.out)
-    forecast_file(source, horizon=args.horizon, levels=args.levels, out_path=out)
-    _say(f"Forecast ({args.horizon} periods, levels {', '.join(map(str, args.levels))}) written to {out}")
+    forecast_file_on(
+        source, horizon=args.horizon, levels=args.levels, out_path=out, engine=args.engine, address=args.address
+    )
+    where = "" if args.engine == "local" else f" on {args.engine}" + (f" at {args.address}" if args.address else "")
+    _say(f"Forecast ({args.horizon} periods, levels {', '.join(map(str, args.levels))}){where} written to {out}")
     return EXIT_OK
 
 
@@ -395,6 +402,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="interval levels in percent (default: 80 95)",
     )
     p.add_argument("--out", required=True, metavar="FILE", help="output file (.csv or .parquet)")
+    p.add_argument(
+        "--engine",
+        choices=["local", "dask", "spark", "ray"],
+        default="local",
+        help="where the series are fitted: this machine (default) or a cluster through Fugue; same results",
+    )
+    p.add_argument(
+        "--address",
+        metavar="URL",
+        help="the cluster: tcp://scheduler:8786 (dask; omitted = a local cluster), spark://master:7077 or "
+        "local[N] (spark), ray://head:10001 (ray)",
+    )
     p.set_defaults(handler=cmd_forecast)
 
     p = sub.add_parser(

@@ -1,12 +1,20 @@
 """Forecasts, calibrated intervals, hierarchy reconciliation, weighted pipeline, landing and P(hit).
 
 Submodules: ``engine`` (any monthly series: models, cross-validation, calibrated intervals,
-sample paths, ``forecast_frame`` / ``forecast_file``), ``reconcile`` (coherent hierarchy),
-``pipeline`` (stage win rates, weighted pipeline, blend), ``landing`` (year-end landing,
-P(hit), its recalibration on backtests, Brier score), ``backtest`` (rolling-origin accuracy
-vs seasonal naive) and ``hierarchy`` (the workbook's company forecast and landing table).
+sample paths, ``forecast_frame`` / ``forecast_file``), ``backends`` (the same fits on this
+machine or on a Dask, Spark or Ray cluster through Fugue: ``fit_series_on``),
+``reconcile`` (coherent hierarchy), ``pipeline`` (stage win rates, weighted pipeline,
+blend), ``landing`` (year-end landing, P(hit), its recalibration on backtests, Brier
+score), ``backtest`` (rolling-origin accuracy vs seasonal naive) and ``hierarchy`` (the
+workbook's company forecast and landing table).
 """
 
+from salesplan.forecast.backends import (
+    BackendError,
+    fit_series_distributed,
+    fit_series_on,
+    forecast_file_on,
+)
 from salesplan.forecast.backtest import backtest
 from salesplan.forecast.engine import (
     ForecastInputError,
@@ -50,6 +58,7 @@ from salesplan.forecast.pipeline import blend, pipeline_coverage, stage_win_rate
 from salesplan.forecast.reconcile import parse_id, reconcile, series_id
 
 __all__ = [
+    "BackendError",
     "BacktestCut",
     "ForecastInputError",
     "HierarchyForecast",
@@ -64,8 +73,11 @@ __all__ = [
     "fit_hit_calibration",
     "engine_options",
     "fit_series",
+    "fit_series_distributed",
+    "fit_series_on",
     "fits_to_frame",
     "forecast_file",
+    "forecast_file_on",
     "forecast_frame",
     "forecast_hierarchy",
     "hierarchy_series",
