@@ -376,3 +376,121 @@ def test_semicolon_separated_export(data_dir: Path, config: dict) -> None:
     (data_dir / "products.csv").write_text(text, encoding="utf-8")
     data = load(data_dir, config, use_cache=False)
     assert list(data.products["sku"]) == ["P-001", "P-002", "P-003"]
+
+
+# --------------------------------------------------------------------------- read faithfully or refuse
+
+
+def test_line_breaks_inside_quoted_cells_keep_line_numbers(data_dir: Path, config: dict) -> None:
+    (data_dir / "orders_2025.csv").write_text(
+        ORDER_HEADER
+        + '2025-01-03,SO-0101,C003,R01,"North\nEast",P-001,direct,4,400.0,,\n'
+        + "2025-01-04,SO-0102,C003,R01,North,P-001,mail,4,400.0,,\n"
+        + "2025-01-05,SO-0103,C003,R01,North,P-001,direct,4\n"
+        + "2025-01-06,SO-0104,C003,R01,North,P-001,mail,4,400.0,,\n",
+        encoding="utf-8",
+    )
+    report = report_of(data_dir, config)
+    # The first record spans lines 2-3, so the following records are on lines 4, 5 and 6.
+    assert report[["row", "rule"]].astype({"row": int}).values.tolist() == [
+        [4, "not one of: direct, distributor, online"],
+        [5, "wrong number of fields (header has 11)"],
+        [6, "not one of: direct, distributor, online"],
+    ]
+
+
+def test_utf16_export_with_bom_is_read(data_dir: Path, config: dict) -> None:
+    text = (data_dir / "products.csv").read_text(encoding="utf-8")
+    (data_dir / "products.csv").write_bytes(text.encode("utf-16"))
+    data = load(data_dir, config, use_cache=False)
+    assert list(data.products["sku"]) == ["P-001", "P-002", "P-003"]
+
+
+def test_c1_control_character_is_located(data_dir: Path, config: dict) -> None:
+    (data_dir / "products.csv").write_text(
+        "sku,product_line,tier\nP-001,Pumps,core\nP-002,Val\u0085ves,core\nP-003,Parts,core\n", encoding="utf-8"
+    )
+    report = report_of(data_dir, config)
+    assert report[["file", "row", "column", "value", "rule"]].values.tolist() == [
+        ["products.csv", 3, "product_line", "Val\\x85ves", "control character U+0085 at character 4"]
+    ]
+
+
+def test_xlsx_without_a_sheet_holding_the_columns_lists_every_sheet(data_dir: Path, config: dict) -> None:
+    (data_dir / "products.csv").unlink()
+    book = openpyxl.Workbook()
+    book.active.title = "Lines"
+    book.active.append(["sku", "line"])
+    book.create_sheet("Tiers").append(["sku", "tier"])
+    book.save(data_dir / "products.xlsx")
+    report = report_of(data_dir, config)
+    assert report[report["file"] == "products.xlsx"]["rule"].tolist() == [
+        "no sheet holds the products columns: 'Lines' lacks product_line, tier; 'Tiers' lacks product_line; "
+        "set io.sheet.products"
+    ]
+
+
+def test_xlsx_sheet_choice_follows_header_mapping(data_dir: Path, config: dict) -> None:
+    config["columns"]["products"] = {"型号": "sku"}
+    (data_dir / "products.csv").unlink()
+    book = openpyxl.Workbook()
+    book.active.title = "Notes"
+    book.active.append(["exported", "2026-03-01"])
+    sheet = book.create_sheet("Data")
+    for row in [["型号", "product_line", "tier"], ["P-001", "Pumps", "core"], ["P-002", "Valves", "core"]]:
+        sheet.append(row)
+    sheet.append(["P-003", "Parts", "core"])
+    book.save(data_dir / "products.xlsx")
+    assert list(load(data_dir, config, use_cache=False).products["sku"]) == ["P-001", "P-002", "P-003"]
+
+
+def test_xlsx_title_row_is_refused(data_dir: Path, config: dict) -> None:
+    (data_dir / "products.csv").unlink()
+    write_xlsx(
+        data_dir / "products.xlsx",
+        [["Product master"], ["sku", "product_line", "tier"], ["P-001", "Pumps", "core"]],
+    )
+    report = report_of(data_dir, config)
+    assert report[report["file"] == "products.xlsx"][["row", "value"]].values.tolist() == [[1, "Product master"]]
+
+
+def test_xlsx_date_cells_pass_a_configured_text_format(data_dir: Path, config: dict) -> None:
+    config["io"]["date_format"] = {"reps": "%d.%m.%Y"}
+    (data_dir / "reps.csv").unlink()
+    write_xlsx(
+        data_dir / "reps.xlsx",
+        [
+            ["rep_id", "rep_name", "region", "level", "hire_date"],
+            ["R01", "张伟", "North", "senior", pd.Timestamp("2019-03-01").to_pydatetime()],
+            ["R02", "Li Na", "South", "junior", "15.07.2023"],
+        ],
+    )
+    data = load(data_dir, config, use_cache=False)
+    assert list(data.reps["hire_date"].dt.strftime("%Y-%m-%d")) == ["2019-03-01", "2023-07-15"]
+
+
+def test_parquet_infinity_and_control_characters_are_refused(data_dir: Path, config: dict) -> None:
+    (data_dir / "targets.csv").unlink()
+    pd.DataFrame(
+        {
+            "year": [2025, 2025],
+            "month": [1, 2],
+            "region": ["North", "So\x00uth"],
+            "product_line": ["Pumps", "Pumps"],
+            "rep_id": ["R01", "R02"],
+            "target_amount": [float("inf"), 10.0],
+        }
+    ).to_parquet(data_dir / "targets.parquet")
+    report = report_of(data_dir, config)
+    assert report[["row", "column", "rule"]].values.tolist() == [
+        [2, "target_amount", "not a finite number (inf / nan are refused)"],
+        [3, "region", "control character U+0000 at character 3"],
+    ]
+
+
+def test_reading_settings_are_part_of_the_cache_key(data_dir: Path, config: dict) -> None:
+    sources = pd.DataFrame({"table": ["orders"], "file": ["o.csv"], "sha256": ["x"]})
+    same = load_config(None, overrides={"columns": {"customers": CUSTOMER_HEADERS}})
+    other = load_config(None, overrides={"columns": {"customers": CUSTOMER_HEADERS}, "io": {"sheet": {"orders": "A"}}})
+    assert sio.cache_key(sources, config) == sio.cache_key(sources, same)
+    assert sio.cache_key(sources, config) != sio.cache_key(sources, other)

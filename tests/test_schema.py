@@ -13,12 +13,16 @@ from hypothesis import strategies as st
 
 from salesplan.config import load_defaults
 from salesplan.schema import (
+    ARROW_STR,
     FILE_COL,
     REPORT_COLUMNS,
+    CurrencySighting,
     DataValidationError,
     cap_report,
+    check_currencies,
     check_keys,
     check_references,
+    check_text,
     date_window,
     failures,
     format_report,
@@ -26,6 +30,8 @@ from salesplan.schema import (
     parse_bools,
     parse_dates,
     parse_numbers,
+    read_dates,
+    read_numbers,
     validate_table,
 )
 
@@ -258,3 +264,189 @@ def test_format_report_aligns_chinese_text() -> None:
 
     starts = {width(line[: line.index("not one of")]) for line in lines[2:]}
     assert len(starts) == 1
+
+
+# --------------------------------------------------------------------------- reading rules
+
+
+def rules_of(reading) -> list[tuple[list[int], str]]:
+    return [(list(np.flatnonzero(mask)), rule) for mask, rule in reading.problems]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (
+            ["2025-03-01", "2025/3/2", "2025年3月3日", "2025-03-04 10:30"],
+            ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04"],
+        ),
+        (["20250301", "20250302"], ["2025-03-01", "2025-03-02"]),
+        (["13-03-2025", "01-10-2025"], ["2025-03-13", "2025-10-01"]),  # 13 settles: day-first
+        (["03/13/2025", "01/10/2025"], ["2025-03-13", "2025-01-10"]),  # 13 settles: month-first
+        (["05.05.2025", "07.07.2025"], ["2025-05-05", "2025-07-07"]),  # both readings agree
+        (["２０２５-０３-０１"], ["2025-03-01"]),  # full-width digits
+    ],
+)
+def test_read_dates_one_layout_per_column(values: list[str], expected: list[str]) -> None:
+    reading = read_dates(pd.Series(values, dtype=ARROW_STR))
+    assert not reading.problems
+    assert list(reading.values.dt.strftime("%Y-%m-%d")) == expected
+
+
+def test_read_dates_never_reads_one_column_two_ways() -> None:
+    # The old reader took 13-03-2025 day-first and 01-10-2026 month-first in one column.
+    reading = read_dates(pd.Series(["13-03-2025", "01-10-2026"], dtype=ARROW_STR))
+    assert list(reading.values.dt.strftime("%Y-%m-%d")) == ["2025-03-13", "2026-10-01"]
+
+
+def test_read_dates_refuses_an_ambiguous_column_at_its_first_example() -> None:
+    series = pd.Series(["01-10-2026", "01-10-2026", "03-04-2026"], index=[2, 3, 4], dtype=ARROW_STR)
+    reading = read_dates(series, setting="io.date_format.orders")
+    [(cells, rule)] = rules_of(reading)
+    assert cells == [0, 1]  # the cells holding the first example; 03-04-2026 is named in the rule
+    assert "01-10-2026 (row 2: 1 Oct 2026 or 10 Jan 2026)" in rule and "03-04-2026 (row 4" in rule
+    assert 'set io.date_format.orders: "%d-%m-%Y" or "%m-%d-%Y"' in rule
+
+
+def test_read_dates_configured_format_and_serials() -> None:
+    text = pd.Series(["01-10-2026", "45658", "2026-10-01"], dtype=ARROW_STR)
+    reading = read_dates(text, date_format="%d-%m-%Y", text_serials=True, setting="io.date_format.x")
+    assert list(reading.values.dt.strftime("%Y-%m-%d").fillna("")) == ["2026-10-01", "2025-01-01", ""]
+    assert rules_of(reading) == [([2], "not a date in the format %d-%m-%Y (io.date_format.x)")]
+
+
+def test_read_dates_typed_xlsx_cells() -> None:
+    cells = pd.Series([pd.Timestamp("2025-01-02"), 45658, 45658.5, "2025-01-04", None, True], dtype=object)
+    reading = read_dates(cells, excel_cells=True)
+    assert list(reading.values.astype(str)) == [
+        "2025-01-02 00:00:00",
+        "2025-01-01 00:00:00",
+        "2025-01-01 12:00:00",
+        "2025-01-04 00:00:00",
+        "NaT",
+        "NaT",
+    ]
+    assert [rule for _, rule in rules_of(reading)] == [
+        "not a date: unknown layout (read are e.g. 2025-03-31, 31-03-2025, 20250331; set io.date_format)"
+    ]
+    # Outside an XLSX sheet a number is no date.
+    assert rules_of(read_dates(pd.Series([45658, None]))) == [([0], "not a date (a number)")]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1,234.50", 1234.5),
+        ("(1,234)", -1234.0),
+        ("-¥1,234.5", -1234.5),
+        ("¥-5", -5.0),
+        ("(¥5)", -5.0),
+        ("￥１，２３４．５", 1234.5),
+        ("CNY 100", 100.0),
+        ("rmb100", 100.0),
+        ("$7", 7.0),
+        ("１２３", 123.0),
+        ("1e5", 100000.0),
+        (".5", 0.5),
+    ],
+)
+def test_read_numbers_documented_forms(text: str, value: float) -> None:
+    reading = read_numbers(pd.Series(["1", text], dtype=ARROW_STR), money=True)
+    assert not reading.problems
+    assert reading.values.tolist() == [1.0, value]
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("inf", "not a finite number (inf / nan are refused)"),
+        ("-Infinity", "not a finite number (inf / nan are refused)"),
+        ("NaN", "not a finite number (inf / nan are refused)"),
+        ("1e400", "not a finite number (inf / nan are refused)"),
+        ("(-5)", "not a number"),
+        ("(5", "not a number"),
+        ("¥$5", "not a number"),
+        ("1,23", "decimal comma is not read (export numbers with a decimal point)"),
+        ("12 345", "not a number"),
+        ("5元", "not a number"),
+    ],
+)
+def test_read_numbers_refusals(text: str, rule: str) -> None:
+    reading = read_numbers(pd.Series(["1", text], dtype=ARROW_STR), money=True)
+    assert rules_of(reading) == [([1], rule)]
+    assert reading.values.isna().tolist() == [False, True]
+
+
+def test_read_numbers_currency_only_in_amounts_and_counted() -> None:
+    quantity = read_numbers(pd.Series(["¥5", "6"], dtype=ARROW_STR))
+    assert rules_of(quantity) == [([0], "currency marker in a column that is not an amount")]
+    amount = read_numbers(pd.Series(["¥5", "6", "RMB 7", "$1"], dtype=ARROW_STR), money=True)
+    assert amount.currencies == {"¥ (CNY)": (2, 0), "$": (1, 3)}
+
+
+def test_read_numbers_limit_and_typed_infinity() -> None:
+    reading = read_numbers(pd.Series([1.0, np.inf, 2e15]), limit=1e15)
+    assert rules_of(reading) == [
+        ([1], "not a finite number (inf / nan are refused)"),
+        ([2], "implausibly large (beyond ±1e+15)"),
+    ]
+
+
+def test_orders_refuse_huge_quantity_and_non_finite_amount(config: dict) -> None:
+    order = {
+        "order_date": "2025-01-03",
+        "order_id": "SO-1",
+        "customer_id": "C1",
+        "rep_id": "R1",
+        "region": "North",
+        "sku": "P-1",
+        "channel": "direct",
+        "quantity": "2",
+        "net_amount": "100",
+    }
+    raw = frame(
+        [
+            order,
+            order | {"order_id": "SO-2", "quantity": "10000000000000"},
+            order | {"order_id": "SO-3", "net_amount": "nan"},
+        ]
+    )
+    _, report = validate_table(raw, "orders", config, "o.csv", TODAY)
+    assert normalise_report(report)[["row", "column", "value", "rule"]].values.tolist() == [
+        [3, "quantity", "10000000000000", "implausibly large (beyond ±1e+12)"],
+        [4, "net_amount", "nan", "not a finite number (inf / nan are refused)"],
+    ]
+
+
+def test_long_contract_cell_is_refused(config: dict) -> None:
+    raw = frame([products(), products(sku="P-2", product_line="x" * 1001)])
+    _, report = validate_table(raw, "products", config, "p.csv", TODAY)
+    assert report[["row", "column", "rule"]].values.tolist() == [
+        [3, "product_line", "cell longer than 1000 characters"]
+    ]
+
+
+def test_check_text_names_the_character_offset() -> None:
+    raw = frame([{"a": "ok", "b": "tab\tand\nnewline"}, {"a": "x\x1by", "b": "\x85"}])
+    report = check_text(raw, "f.csv")
+    assert report[["row", "column", "value", "rule"]].values.tolist() == [
+        [3, "a", "x\\x1by", "control character U+001B at character 2"],
+        [3, "b", "\\x85", "control character U+0085 at character 1"],
+    ]
+
+
+def test_check_currencies_keeps_the_most_used() -> None:
+    seen = [
+        CurrencySighting("a.csv", 2, "net_amount", "¥5", "¥ (CNY)", 10),
+        CurrencySighting("b.csv", 7, "net_amount", "$5", "$", 3),
+    ]
+    assert check_currencies(seen).values.tolist() == [
+        [
+            "b.csv",
+            7,
+            "net_amount",
+            "$5",
+            "amounts in $ (3 cells) but in ¥ (CNY) elsewhere (e.g. a.csv row 2); one currency per data folder",
+        ]
+    ]
+    assert check_currencies(seen[:1]).empty
