@@ -18,7 +18,7 @@ import pytest
 from salesplan import publish, runner
 
 MONTH = "2026-10"
-PARAMS = {"month": MONTH, "data_dir": "/data-dir-marker", "config_path": "config/salesplan.yaml"}
+PARAMS = {"month": MONTH, "data_dir": "data/dir-marker", "config_path": "config/salesplan.yaml"}
 FULL_PARAMETERS = 'month = None\ndata_dir = "data/raw"\nconfig_path = "config/salesplan.yaml"'
 
 
@@ -296,21 +296,19 @@ def test_run_publishes_notebooks_html_index_and_run_json(notebooks: Path, tmp_pa
         assert len(cells) == 1
         return cells[0].source
 
-    assert "/data-dir-marker" in injected("00_check") and "config_path" in injected("00_check")
+    assert "data/dir-marker" in injected("00_check") and "config_path" in injected("00_check")
     only_month = injected("01_only_month")
     assert MONTH in only_month and "data_dir" not in only_month and "config_path" not in only_month
     assert "output_dir" in only_month and "output_dir" not in injected("00_check")
     executed = nbformat.read(month_dir / "00_check.ipynb", as_version=4)
     assert any(
-        f"month={MONTH} data=/data-dir-marker" in o.get("text", "")
-        for c in executed.cells
-        for o in c.get("outputs", [])
+        f"month={MONTH} data=data/dir-marker" in o.get("text", "") for c in executed.cells for o in c.get("outputs", [])
     )
 
     # run.json
     info = json.loads((month_dir / "run.json").read_text(encoding="utf-8"))
     assert info["month"] == MONTH and info["status"] == "ok"
-    assert info["parameters"]["data_dir"] == "/data-dir-marker" and info["parameters"]["jobs"] == 1
+    assert info["parameters"]["data_dir"] == "data/dir-marker" and info["parameters"]["jobs"] == 1
     assert info["inputs"] == sources
     for package in ("python", "pandas", "numpy", "statsforecast", "papermill", "salesplan"):
         assert info["versions"][package], package
@@ -326,7 +324,7 @@ def test_run_publishes_notebooks_html_index_and_run_json(notebooks: Path, tmp_pa
     assert f"month={MONTH}" in page
     assert "CODE_MARKER" not in page and "import headline" not in page
     assert 'data_dir = "data/raw"' not in page  # the parameters cell
-    assert 'data_dir = "/data-dir-marker"' not in page  # the injected-parameters cell
+    assert 'data_dir = "data/dir-marker"' not in page  # the injected-parameters cell
     assert publish.HEADLINE_MIME not in page and '"figures"' not in page
     assert "Data &lt;check&gt;" in page
 
@@ -466,9 +464,11 @@ def test_reports_index_lists_only_complete_months(tmp_path: Path) -> None:
 
 def test_a_dying_kernel_fails_the_run_cleanly(tmp_path: Path) -> None:
     folder = tmp_path / "notebooks"
-    make_notebook(folder / "00_dies.ipynb", "month = None", ["import os\nos._exit(1)"])
+    make_notebook(folder / "00_dies.ipynb", "month = None", ["x = 1", "import os; os._exit(1)  # dies here", "y = 2"])
     reports = tmp_path / "reports"
-    with pytest.raises(runner.NotebookFailedError, match="00_dies.ipynb failed: DeadKernelError"):
+    # The cell the kernel died in is named: cells 0 markdown, 1 parameters, 2 injected, 3 x = 1.
+    expected = r"notebook 00_dies.ipynb died in cell 4 \('import os; os._exit\(1\)  # dies here'\): DeadKernelError"
+    with pytest.raises(runner.NotebookFailedError, match=expected):
         runner.run_notebooks(
             MONTH, runner.discover_notebooks(folder), parameters=PARAMS, reports_dir=reports, progress=None
         )

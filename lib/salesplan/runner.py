@@ -22,6 +22,7 @@ an exclusive ``flock`` on ``reports/.YYYY-MM.lock``.
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import json
 import logging
@@ -29,7 +30,9 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -69,6 +72,7 @@ VERSION_PACKAGES = (
     "jinja2",
 )
 TEMPLATES_DIR = Path(__file__).with_name("templates")
+PAGE_TEMPLATE = TEMPLATES_DIR / "notebook_page.html.j2"
 
 
 class RunError(Exception):
@@ -100,6 +104,107 @@ class NotebookFailedError(RunError):
         self.failed_dir = failed_dir
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """The run was stopped by SIGINT or SIGTERM; the message says what was stopped.
+
+    A ``KeyboardInterrupt``, so that no ``except Exception`` on the way (papermill, nbclient)
+    swallows it and whatever handles Ctrl-C handles it. ``exit_code`` follows the shell's
+    convention, 128 + the signal number: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    def __init__(self, signum: int, message: str = "") -> None:
+        super().__init__(message or f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _raise_interrupted(signum: int, _frame: object) -> None:
+    raise RunInterrupted(signum)
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """While active, SIGINT and SIGTERM raise :class:`RunInterrupted` in the main thread, so a
+    run stopped by Ctrl-C, ``kill`` or a scheduler cleans up (kernels, half-built folder, lock)
+    before the process exits. Outside the main thread (signals cannot be handled there) it
+    does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, _raise_interrupted) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[list[int]]:
+    """Record SIGINT/SIGTERM instead of acting on them while the block runs (the swap that
+    publishes a report, the clean-up after a stop): the caller decides afterwards. Yields the
+    list the signals received are appended to."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {signum: signal.signal(signum, lambda n, _f: received.append(n)) for signum in STOP_SIGNALS}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _ignore_interrupts_in_worker() -> None:
+    # Pool workers share the terminal's process group: Ctrl-C reaches them too. The parent
+    # decides what to stop; a Python-level handler (not SIG_IGN) so that kernels started by
+    # the worker still get the default SIGINT behaviour (handlers are reset on exec). SIGTERM,
+    # which the parent sends to stop a worker, just ends it (a forked worker would otherwise
+    # inherit the parent's handler and print a traceback on the way out).
+    signal.signal(signal.SIGINT, lambda _n, _f: None)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _descendants() -> dict[int, float]:
+    """This process's descendants (kernels, pool workers): pid -> create time."""
+    import psutil  # a dependency of ipykernel, so present wherever notebooks run
+
+    found = {}
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            found[proc.pid] = proc.create_time()
+    return found
+
+
+def _stop_processes(before: Mapping[int, float], grace_s: float = 5.0) -> int:
+    """Terminate the descendants started since ``before`` (a :func:`_descendants` snapshot):
+    the run's kernels and pool workers, not processes the caller had already started.
+    SIGTERM first, SIGKILL after ``grace_s``. Returns how many processes were stopped."""
+    import psutil
+
+    mine = []
+    for pid, created in _descendants().items():
+        if before.get(pid) != created:
+            with contextlib.suppress(psutil.Error):
+                mine.append(psutil.Process(pid))
+    for proc in mine:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _gone, alive = psutil.wait_procs(mine, timeout=grace_s)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=grace_s)
+    return len(mine)
+
+
 @dataclass
 class NotebookResult:
     """What happened to one notebook in a run."""
@@ -114,6 +219,15 @@ class NotebookResult:
     ipynb: str | None = None
     headlines: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, Any] | None = None
+    files: list[str] = field(default_factory=list)
+    """Files the notebook wrote into the report folder (relative paths), carried with its page."""
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    """``stderr`` output of the executed notebook (kept in the .ipynb, never shown on the page)."""
+    run_started: str | None = None
+    """Start of the run that executed the notebook (this run, or an earlier one for a carried page)."""
+    from_run: str | None = None
+    """For a page carried over from the previous report of the month: the start of the run that
+    executed it; None for a notebook this run executed."""
 
 
 @dataclass
@@ -304,7 +418,14 @@ def _html_exporter():
         from nbconvert import HTMLExporter
         from nbconvert.preprocessors import TagRemovePreprocessor
 
-        exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+        # Our page template drops everything the lab template loads from a CDN (require.js,
+        # MathJax, mermaid, widgets): a page opens complete offline and leaks nothing to the web.
+        exporter = HTMLExporter(
+            template_file=str(PAGE_TEMPLATE),
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+        )
         exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=set(HTML_REMOVE_TAGS)), enabled=True)
         # nbconvert warns once per notebook that chart images lack alt text; the titles say what they show.
         exporter.log.setLevel(logging.ERROR)
@@ -312,9 +433,28 @@ def _html_exporter():
     return _exporter
 
 
+def stderr_outputs(nb: nbformat.NotebookNode) -> list[dict[str, Any]]:
+    """Every ``stderr`` stream of an executed notebook (warnings, log lines): cell index and
+    text. A page never shows them (:func:`export_html`); the run lists them so they get fixed."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                found.append({"cell_index": index, "text": str(output.get("text", "")).strip()})
+    return found
+
+
 def export_html(nb: nbformat.NotebookNode, html_path: str | os.PathLike[str], title: str) -> None:
-    """Write the notebook as HTML without code, prompts or parameter cells (charts inline)."""
-    body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
+    """Write the notebook as HTML without code, prompts, parameter cells or ``stderr`` output
+    (warnings are for the person running the pack, not the reader), charts inline, nothing
+    loaded from the network."""
+    page = copy.deepcopy(nb)
+    for cell in page.cells:
+        if "outputs" in cell:
+            cell.outputs = [
+                o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+    body, _ = _html_exporter().from_notebook_node(page, resources={"metadata": {"name": title}})
     Path(html_path).write_text(body, encoding="utf-8")
 
 
@@ -361,25 +501,46 @@ def _execute(src: str, dst: str, parameters: dict[str, str], cwd: str, timeout: 
             "evalue": exc.evalue,
         }
     except Exception as exc:  # dead kernel, cell timeout, unreadable notebook: all end this notebook
+        # Where the kernel died or the time ran out: the cell papermill started last.
+        cell_index, cell = running_cell(dst)
         error = {
-            "cell_index": None,
-            "execution_count": None,
-            "first_line": "",
+            "cell_index": cell_index,
+            "execution_count": cell.get("execution_count") if cell else None,
+            "first_line": _first_line(cell.source) if cell else "",
             "ename": type(exc).__name__,
             "evalue": str(exc),
         }
     return {"started": started, "duration_s": round(time.perf_counter() - t0, 2), "error": error}
 
 
+def running_cell(path: str | os.PathLike[str]) -> tuple[int | None, nbformat.NotebookNode | None]:
+    """The cell that was executing when a notebook stopped: the last cell papermill started in
+    the (possibly partially written) output notebook ``path``. Its index and the cell, or
+    ``(None, None)`` when no cell had started or there is no readable notebook."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:  # missing or half-written file: nothing to point at
+        return None, None
+    # papermill saves the notebook at every cell start; its clean-up then marks even the cell
+    # the kernel died in "completed", but cells after it never get a start time.
+    started = [
+        (index, cell)
+        for index, cell in enumerate(nb.cells)
+        if (cell.get("metadata", {}).get("papermill") or {}).get("start_time")
+    ]
+    return started[-1] if started else (None, None)
+
+
 def describe_error(name: str, error: Mapping[str, Any]) -> str:
-    """One readable sentence: which notebook, which cell, which error."""
+    """One readable sentence: which notebook, which cell, which error ("died" when the kernel did)."""
     where = ""
     if error.get("cell_index") is not None:
         where = f" in cell {error['cell_index']}"
         if error.get("first_line"):
             where += f" ({error['first_line']!r})"
     evalue = str(error.get("evalue", "")).strip()
-    return f"notebook {name} failed{where}: {error.get('ename', 'Error')}: {evalue}"
+    verb = "died" if error.get("ename") == "DeadKernelError" else "failed"
+    return f"notebook {name} {verb}{where}: {error.get('ename', 'Error')}: {evalue}"
 
 
 # --------------------------------------------------------------------------- lock and folders
@@ -428,18 +589,25 @@ def run_lock(reports_dir: str | os.PathLike[str], month: str) -> Iterator[Path]:
         os.close(fd)
 
 
-def _recover(reports_dir: Path, month: str) -> None:
+def _recover(reports_dir: Path, month: str) -> list[str]:
     """Clean up after a run of ``month`` that was killed (caller holds the month's lock).
 
     A kill between the two renames of the swap leaves only the backup: put it back.
-    Leftover build and backup folders are then removed.
+    Leftover build and backup folders are then removed. Returns one phrase per thing found
+    (empty when there was nothing), for the run to say what it cleaned up.
     """
+    found = []
     final = reports_dir / month
     backups = sorted(reports_dir.glob(f".old-{month}-*"), key=lambda p: p.stat().st_mtime)
     if not final.exists() and backups:
-        os.rename(backups.pop(), final)
-    for leftover in [*backups, *reports_dir.glob(f".tmp-{month}-*")]:
+        restored = backups.pop()
+        os.rename(restored, final)
+        found.append(f"the published report {month} restored from {restored.name}")
+    for leftover in [*backups, *sorted(reports_dir.glob(f".tmp-{month}-*"))]:
         shutil.rmtree(leftover, ignore_errors=True)
+        kind = "half-built report" if leftover.name.startswith(".tmp-") else "old copy"
+        found.append(f"{kind} {leftover.name} removed")
+    return found
 
 
 def _swap_in(build: Path, final: Path) -> None:
@@ -471,6 +639,171 @@ def report_months(reports_dir: str | os.PathLike[str]) -> list[str]:
         (p.name for p in folder.iterdir() if p.is_dir() and MONTH_RE.match(p.name) and (p / "index.html").exists()),
         reverse=True,
     )
+
+
+# --------------------------------------------------------------------------- published paths
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """A path as published files record it: relative to the project root when inside it, else
+    only its last part (a folder or file name). Published pages and run.json travel by e-mail
+    and sit on shared drives; machine paths (home folders, user names, temp folders) stay home.
+    A relative path is kept as given (relative paths are taken from the project root)."""
+    raw = Path(path)
+    if not raw.is_absolute():
+        return raw.as_posix()
+    for candidate in (raw, raw.resolve()):
+        with contextlib.suppress(ValueError):
+            return candidate.relative_to(PROJECT_ROOT.resolve()).as_posix() or "."
+        with contextlib.suppress(ValueError):
+            return candidate.relative_to(PROJECT_ROOT).as_posix() or "."
+    return raw.name
+
+
+class PathScrubber:
+    """Replaces this machine's absolute paths in published text by their :func:`display_path`.
+
+    ``known`` maps absolute paths (the build folder, the reports, data and notebooks folders)
+    to what a published file shows instead; the project root and the home folder are always
+    known. Longer paths are replaced first, so a build folder inside the project becomes the
+    month folder, not "the project root + .tmp-...".
+    """
+
+    def __init__(self, known: Mapping[str | os.PathLike[str], str] = ()) -> None:
+        pairs: dict[str, str] = {}
+        for path, shown in dict(known).items():
+            for form in {str(Path(path)), str(Path(path).resolve())}:
+                pairs[form] = shown
+        for root in {str(PROJECT_ROOT), str(PROJECT_ROOT.resolve())}:
+            pairs.setdefault(root + os.sep, "")
+            pairs.setdefault(root, ".")
+        home = os.path.expanduser("~")
+        if home not in ("", "/", "~"):
+            pairs.setdefault(home, "~")
+        self.pairs = sorted(((k, v) for k, v in pairs.items() if k not in ("", "/")), key=lambda kv: -len(kv[0]))
+
+    def text(self, text: str) -> str:
+        """``text`` with every known absolute path replaced."""
+        for path, shown in self.pairs:
+            if path in text:
+                text = text.replace(path, shown)
+        return text
+
+    def value(self, value: Any) -> Any:
+        """A JSON-like value with every string scrubbed; a string that is an absolute path of its
+        own (``data_dir=/srv/exports``) becomes its :func:`display_path`."""
+        if isinstance(value, str):
+            scrubbed = self.text(value)
+            if scrubbed.startswith("/") and "\n" not in scrubbed and len(scrubbed) < 4096:
+                return display_path(scrubbed)
+            return scrubbed
+        if isinstance(value, Mapping):
+            return {k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(v) for v in value]
+        return value
+
+    def notebook(self, nb: nbformat.NotebookNode, *, input_path: str, output_path: str) -> None:
+        """Scrub an executed notebook in place: papermill's metadata (``input_path``,
+        ``output_path``, ``parameters``), the injected parameters cell and every text output
+        (a path printed while the report was being built would point at a folder that no
+        longer exists after the swap anyway)."""
+        meta = nb.metadata.get("papermill")
+        if meta is not None:
+            meta["input_path"] = input_path
+            meta["output_path"] = output_path
+            for key in ("parameters", "default_parameters", "environment_variables"):
+                if key in meta:
+                    meta[key] = self.value(meta[key])
+            if meta.get("exception") and isinstance(meta.get("exception"), str):
+                meta["exception"] = self.text(meta["exception"])
+        for cell in nb.cells:
+            if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+                cell.source = self.text(cell.source)
+            for output in cell.get("outputs", []):
+                if "text" in output:
+                    output["text"] = self.text(str(output["text"]))
+                if output.get("output_type") == "error":
+                    output["traceback"] = [self.text(line) for line in output.get("traceback", [])]
+                for mime, data in (output.get("data") or {}).items():
+                    if isinstance(data, str) and mime.startswith("text/"):
+                        output["data"][mime] = self.text(data)
+
+
+# --------------------------------------------------------------------------- carried pages
+
+
+def _is_hidden(rel: str) -> bool:
+    return any(part.startswith(".") for part in Path(rel).parts)
+
+
+def _snapshot(folder: Path, skip: set[str]) -> dict[str, tuple[int, int]]:
+    """Files under ``folder`` (relative path -> mtime, size), without ``skip`` and hidden files
+    (lock files of the library's caches are not part of a report)."""
+    found = {}
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder).as_posix()
+        if rel in skip or _is_hidden(rel) or not path.is_file():
+            continue
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            found[rel] = (st.st_mtime_ns, st.st_size)
+    return found
+
+
+def read_run_info(report_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The ``run.json`` of a published report, or None when there is none or it is unreadable."""
+    try:
+        info = json.loads((Path(report_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def carry_over(
+    previous_dir: Path,
+    build: Path,
+    ran: set[str],
+    keep: Sequence[str] | None = None,
+) -> list[NotebookResult]:
+    """Copy the pages of the published report ``previous_dir`` that this run did not rebuild
+    into ``build``, with the files each notebook wrote (recorded per notebook in run.json);
+    return their results, marked with the run they came from.
+
+    A run of some notebooks (``--only``) thus adds or replaces just those pages and never
+    removes the others. ``ran``: the notebooks this run executed; ``keep``: the notebooks of
+    the declared pack (None: every notebook of the previous report), so a notebook dropped
+    from the pack is not carried forever. A file the run wrote itself is never overwritten.
+    """
+    info = read_run_info(previous_dir)
+    if info is None:
+        return []
+    entries = [e for e in info.get("notebooks", []) if isinstance(e, Mapping) and e.get("status") == "ok"]
+    carried = []
+    fields = set(NotebookResult.__dataclass_fields__)
+    for entry in entries:
+        name = str(entry.get("name", ""))
+        if not name or name in ran or (keep is not None and name not in keep):
+            continue
+        result = NotebookResult(**{k: v for k, v in entry.items() if k in fields})
+        result.run_started = entry.get("run_started") or info.get("started")
+        result.from_run = entry.get("from_run") or result.run_started
+        files = [f for f in (result.html, result.ipynb, *result.files) if f]
+        if "files" not in entry:
+            # A report from before files were recorded per notebook: carry every file no
+            # notebook page accounts for, so nothing a notebook wrote is lost.
+            pages = {f for e in entries for f in (e.get("html"), e.get("ipynb")) if f}
+            extra = _snapshot(previous_dir, {"run.json", "index.html", *pages})
+            result.files = sorted(extra)
+            files += result.files
+        for rel in files:
+            source, target = previous_dir / rel, build / rel
+            if _is_hidden(rel) or not source.is_file() or target.exists():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+        carried.append(result)
+    return carried
 
 
 # --------------------------------------------------------------------------- run metadata
@@ -521,7 +854,12 @@ def write_month_index(
     extra_files: Sequence[str] = (),
 ) -> Path:
     """Write ``index.html`` of one month's report (primary headlines first, then notebooks)."""
-    primary = [{**block, "notebook": r.name} for r in results for block in r.headlines if block.get("primary")]
+    primary = [
+        {**block, "notebook": r.name, "from_run": r.from_run}
+        for r in results
+        for block in r.headlines
+        if block.get("primary")
+    ]
     page = (
         _jinja_env()
         .get_template("month_index.html.j2")
@@ -587,6 +925,7 @@ def run_notebooks(
     timeout: float | None = None,
     progress: Callable[[str], None] | None = print,
     cwd: Path = PROJECT_ROOT,
+    pack: Sequence[Path | PackEntry] | None = None,
 ) -> RunResult:
     """Execute ``notebooks`` for ``month`` and publish ``reports_dir/YYYY-MM/``.
 
@@ -594,30 +933,39 @@ def run_notebooks(
     ``plan_version``); ``user_parameters`` those given with ``-p``/``-f`` (a name no notebook
     declares is refused). Each notebook receives the values its parameters cell declares
     (:func:`notebook_parameters`). A notebook that declares ``output_dir`` receives the report
-    folder being built: files it writes there are published with the report and linked from
-    the index. ``jobs > 1`` runs up to that many notebooks at once, each after the earlier
-    notebooks that write something it reads (:func:`dependencies`). ``plan``: the plan in force
+    folder being built: files it writes there are published with the report, recorded per
+    notebook in run.json and linked from the index. ``jobs > 1`` runs up to that many
+    notebooks at once, each after the earlier notebooks that write something it reads
+    (:func:`dependencies`). ``plan``: the plan in force
     (:meth:`salesplan.plans.PlanInForce.provenance`), recorded in run.json and on the index.
-    Raises :class:`LockError` when the month is busy and :class:`NotebookFailedError`
-    (after keeping the build in ``YYYY-MM.failed/``) when a notebook fails; the previous
-    report of the month is then untouched.
+
+    The run adds or replaces the pages of the notebooks it ran: the other pages of the
+    month's published report (of notebooks in ``pack``, the declared pack; None: all) are
+    carried over with their files and marked with the run they come from (:func:`carry_over`).
+    Published files hold no absolute machine path (:class:`PathScrubber`).
+
+    Raises :class:`LockError` when the month is busy, :class:`NotebookFailedError` (after
+    keeping the build in ``YYYY-MM.failed/``) when a notebook fails and
+    :class:`RunInterrupted` on SIGINT/SIGTERM (kernels stopped, the build removed); the
+    previous report of the month is then untouched.
     """
     check_month(month)
     if jobs < 1:
         raise RunInputError(f"--jobs must be at least 1, got {jobs}")
     if not notebooks:
         raise RunInputError("no notebooks to run (expected files named NN_name.ipynb)")
-    pack = [nb if isinstance(nb, PackEntry) else PackEntry(Path(nb)) for nb in notebooks]
+    entries = [nb if isinstance(nb, PackEntry) else PackEntry(Path(nb)) for nb in notebooks]
+    keep = None if pack is None else [e.stem if isinstance(e, Path) else e.name for e in pack]
     say = progress or (lambda _line: None)
     reports = Path(reports_dir) if reports_dir is not None else PROJECT_ROOT / "reports"
     t_start = time.perf_counter()
     started = datetime.now(UTC).isoformat(timespec="seconds")
 
-    declared = {entry.name: list(notebook_parameters(entry.path)) for entry in pack}
+    declared = {entry.name: list(notebook_parameters(entry.path)) for entry in entries}
     user = dict(user_parameters or {})
     check_user_parameters(user, declared)
     plans: list[tuple[PackEntry, NotebookResult]] = []
-    for entry in pack:
+    for entry in entries:
         try:
             nb = nbformat.read(entry.path, as_version=4)
         except Exception as exc:  # nbformat raises several types for damaged files
@@ -625,31 +973,65 @@ def run_notebooks(
         names = declared[entry.name]
         passed = {k: v for k, v in {**parameters, **user}.items() if k in names and v is not None}
         result = NotebookResult(
-            name=entry.name, status="not_run", title=notebook_title(nb, entry.name), parameters=passed
+            name=entry.name,
+            status="not_run",
+            title=notebook_title(nb, entry.name),
+            parameters=passed,
+            run_started=started,
         )
         plans.append((entry, result))
-    waits_for = dependencies(pack)
+    waits_for = dependencies(entries)
+    own_files = {f"{e.name}.{ext}" for e in entries for ext in ("ipynb", "html")} | {"run.json", "index.html"}
 
     with run_lock(reports, month):
-        _recover(reports, month)
+        found = _recover(reports, month)
+        if found:
+            say(f"Found the remains of an interrupted run of {month} ({'; '.join(found)}); cleaned up.")
+        final = reports / month
         build = reports / f".tmp-{month}-{os.getpid()}"
         build.mkdir(parents=True)
+        # What published files show instead of this machine's paths: the build folder becomes
+        # the month folder it is swapped into; other absolute parameter values their short form.
+        known: dict[str, str] = {str(build): display_path(final), str(reports): display_path(reports)}
+        for value in {**parameters, **user}.values():
+            if isinstance(value, str | os.PathLike) and Path(value).is_absolute():
+                known[str(value)] = display_path(value)
+        for entry, _result in plans:
+            known[str(entry.path.parent)] = display_path(entry.path.parent)
+        scrub = PathScrubber(known)
         for entry, result in plans:
             if "output_dir" in declared[entry.name]:
                 result.parameters["output_dir"] = str(build)
-        say(f"Running {len(plans)} notebook(s) for {month} -> {reports / month}")
+        say(f"Running {len(plans)} notebook(s) for {month} -> {final}")
         failures: list[NotebookResult] = []
         done: list[int] = []
+        running: dict[str, dict[str, tuple[int, int]]] = {}  # notebook -> build snapshot at its start
+        children_before = _descendants()
+
+        def start(entry: PackEntry) -> None:
+            running[entry.name] = _snapshot(build, own_files)
 
         def finish(entry: PackEntry, result: NotebookResult, outcome: Mapping[str, Any]) -> None:
+            before = running.pop(entry.name, {})
             result.started = outcome["started"]
             result.duration_s = outcome["duration_s"]
             result.ipynb = f"{entry.name}.ipynb"
+            # Files new or changed while the notebook ran. Side by side (--jobs) a file written
+            # during overlapping runs is recorded for each of them: carrying one too many is
+            # harmless, as a file the run wrote itself is never replaced by a carried copy.
+            result.files = sorted(rel for rel, stamp in _snapshot(build, own_files).items() if before.get(rel) != stamp)
             if outcome["error"] is None:
                 executed = nbformat.read(build / result.ipynb, as_version=4)
+                scrub.notebook(
+                    executed,
+                    input_path=display_path(entry.path),
+                    output_path=f"{display_path(final)}/{result.ipynb}",
+                )
+                nbformat.write(executed, build / result.ipynb)
                 result.html = f"{entry.name}.html"
                 export_html(executed, build / result.html, result.title)
                 result.headlines = read_headlines(executed)
+                result.warnings = [{**w, "text": w["text"][:2000]} for w in stderr_outputs(executed)]
                 result.status = "ok"
             else:
                 result.status = "failed"
@@ -657,6 +1039,12 @@ def run_notebooks(
                 failures.append(result)
             done.append(1)
             say(f"[{len(done)}/{len(plans)}] {result.name:<28} {result.status:<6} {result.duration_s:6.1f} s")
+            if result.warnings:
+                first = _first_line(result.warnings[0]["text"])
+                say(
+                    f"      {result.name}: {len(result.warnings)} stderr output(s), kept out of the page "
+                    f"(see the .ipynb): {first[:160]}"
+                )
 
         def execute(entry: PackEntry, result: NotebookResult) -> tuple:
             return (_execute, str(entry.path), str(build / f"{entry.name}.ipynb"), result.parameters, str(cwd), timeout)
@@ -665,6 +1053,7 @@ def run_notebooks(
             if jobs == 1:
                 for entry, result in plans:
                     fn, *args = execute(entry, result)
+                    start(entry)
                     finish(entry, result, fn(*args))
                     if failures:
                         break  # later notebooks build on the same data; stop at the first failure
@@ -675,33 +1064,72 @@ def run_notebooks(
                 # state inherited from the parent's thread pools (pyarrow reading the data).
                 finished: set[str] = set()
                 pending = list(plans)
-                with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
-                    running: dict[Any, tuple[PackEntry, NotebookResult]] = {}
-                    while pending or running:
-                        if not failures:
-                            for entry, result in list(pending):
-                                if len(running) >= jobs:
-                                    break
-                                if waits_for[entry.name] <= finished:
-                                    fn, *args = execute(entry, result)
-                                    running[pool.submit(fn, *args)] = (entry, result)
-                                    pending.remove((entry, result))
-                        elif not running:
-                            break  # a notebook failed: start nothing new, let the running ones end
-                        if not running:
-                            break
-                        future = next(as_completed(running))
-                        entry, result = running.pop(future)
-                        finish(entry, result, future.result())
-                        finished.add(entry.name)
+                with ProcessPoolExecutor(
+                    max_workers=jobs, mp_context=get_context("fork"), initializer=_ignore_interrupts_in_worker
+                ) as pool:
+                    try:
+                        futures: dict[Any, tuple[PackEntry, NotebookResult]] = {}
+                        while pending or futures:
+                            if not failures:
+                                for entry, result in list(pending):
+                                    if len(futures) >= jobs:
+                                        break
+                                    if waits_for[entry.name] <= finished:
+                                        fn, *args = execute(entry, result)
+                                        start(entry)
+                                        futures[pool.submit(fn, *args)] = (entry, result)
+                                        pending.remove((entry, result))
+                            elif not futures:
+                                break  # a notebook failed: start nothing new, let the running ones end
+                            if not futures:
+                                break
+                            future = next(as_completed(futures))
+                            entry, result = futures.pop(future)
+                            finish(entry, result, future.result())
+                            finished.add(entry.name)
+                    except BaseException:
+                        # Stop the workers and their kernels now: leaving the pool's block would
+                        # otherwise wait for every running notebook to end.
+                        with _signals_held():
+                            _stop_processes(children_before)
+                        raise
+        except KeyboardInterrupt as exc:
+            signum = exc.signum if isinstance(exc, RunInterrupted) else signal.SIGINT
+            with _signals_held():  # a second Ctrl-C must not cut the clean-up short
+                # papermill may already have shut its kernel down on the way out; whatever
+                # is left of this run (kernels, pool workers) is stopped here.
+                _stop_processes(children_before)
+                shutil.rmtree(build, ignore_errors=True)
+            was = ", ".join(running) or "no notebook (between notebooks)"
+            published = (
+                f"the published report {display_path(final)} is untouched"
+                if (final / "index.html").exists()
+                else f"no report of {month} was published before, and none is now"
+            )
+            raise RunInterrupted(
+                signum,
+                f"stopped by {signal.Signals(signum).name} while running {was}: "
+                "its kernel(s) stopped, the half-built report removed, the lock released; "
+                f"{published}.",
+            ) from None
         except BaseException:
-            # Interrupted or broken beyond one notebook: keep what was built for a look, then stop.
-            failed_dir = _keep_failed(build, month)
+            # Broken beyond one notebook (a bug, out of memory): stop the kernels, keep what was
+            # built for a look, then stop.
+            with _signals_held():
+                _stop_processes(children_before)
+                failed_dir = _keep_failed(build, month)
             say(f"Run stopped; partial results kept in {failed_dir}")
             raise
 
         results = [r for _e, r in plans]
         failure = next((r for r in results if any(r is f for f in failures)), None)  # the first in numbered order
+        carried: list[NotebookResult] = []
+        if failure is None:
+            carried = carry_over(final, build, {r.name for r in results}, keep)
+            for result in carried:
+                say(f"      {result.name}: page kept from the run of {_when(result.from_run)}")
+        order = {name: i for i, name in enumerate(keep or [])}
+        published = sorted([*results, *carried], key=lambda r: (order.get(r.name, len(order)), r.name))
         run_info = {
             "month": month,
             "status": "failed" if failure else "ok",
@@ -717,8 +1145,9 @@ def run_notebooks(
             "versions": package_versions(),
             "git": git_state(cwd),
             "platform": {"system": platform.system(), "machine": platform.machine(), "cpus": os.cpu_count()},
-            "notebooks": [asdict(r) for r in results],
+            "notebooks": [asdict(r) for r in published],
         }
+        run_info = scrub.value(run_info)
         (build / "run.json").write_text(
             json.dumps(run_info, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
         )
@@ -730,26 +1159,42 @@ def run_notebooks(
             not_run = [r.name for r in results if r.status == "not_run"]
             if not_run:
                 message += f"\nNot run: {', '.join(not_run)}"
-            message += f"\nThe previous report in {reports / month} (if any) is unchanged."
+            message += f"\nThe previous report in {final} (if any) is unchanged."
             raise NotebookFailedError(message, notebook=failure.name, failed_dir=failed_dir)
 
         others = [m for m in report_months(reports) if m != month]
-        own = {"run.json", "index.html"} | {f for r in results for f in (r.html, r.ipynb) if f}
-        extra_files = sorted(p.name for p in build.iterdir() if p.is_file() and p.name not in own)
-        index = write_month_index(build, run_info, results, others, extra_files)
-        final = reports / month
-        _swap_in(build, final)
-        stale_failed = reports / f"{month}.failed"
-        if stale_failed.exists():
-            shutil.rmtree(stale_failed, ignore_errors=True)
-        write_reports_index(reports)
+        mine = {"run.json", "index.html"} | {f for r in published for f in (r.html, r.ipynb) if f}
+        extra_files = sorted(
+            p.name for p in build.iterdir() if p.is_file() and p.name not in mine and not _is_hidden(p.name)
+        )
+        index = write_month_index(
+            build, run_info, [NotebookResult(**n) for n in run_info["notebooks"]], others, extra_files
+        )
+        # Publishing is two renames and must not be cut in half by a stop: signals wait.
+        with _signals_held() as received:
+            _swap_in(build, final)
+            stale_failed = reports / f"{month}.failed"
+            if stale_failed.exists():
+                shutil.rmtree(stale_failed, ignore_errors=True)
+            write_reports_index(reports)
+        if received:
+            raise RunInterrupted(
+                received[0],
+                f"stopped by {signal.Signals(received[0]).name} just after publishing: "
+                f"the report {display_path(final)} is complete and in place.",
+            )
     return RunResult(
         month=month,
         report_dir=final,
         index=final / index.name,
-        notebooks=results,
+        notebooks=published,
         duration_s=run_info["duration_s"],
     )
+
+
+def _when(stamp: str | None) -> str:
+    """``2026-12-01T15:04:09+00:00`` as ``2026-12-01 15:04 UTC`` (as the index shows it)."""
+    return f"{stamp[:16].replace('T', ' ')} UTC" if stamp else "an earlier run"
 
 
 def run_month(
@@ -783,9 +1228,9 @@ def run_month(
 
     if month is not None:
         check_month(month)
-    pack = load_pack(resolve_path(notebooks_dir) if notebooks_dir else None)
-    chosen = set(select_notebooks([e.path for e in pack], only))
-    pack = [e for e in pack if e.path in chosen]
+    full_pack = load_pack(resolve_path(notebooks_dir) if notebooks_dir else None)
+    chosen = set(select_notebooks([e.path for e in full_pack], only))
+    pack = [e for e in full_pack if e.path in chosen]
     data_path = resolve_path(data_dir)
     if not data_path.is_dir():
         raise RunInputError(f"data folder {data_path} does not exist")
@@ -822,4 +1267,5 @@ def run_month(
         jobs=jobs,
         timeout=timeout,
         progress=progress,
+        pack=[entry.path for entry in full_pack],
     )
