@@ -77,22 +77,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from salesplan.runner import run_month
+    from salesplan.runner import run_month, stop_signals
 
     parameters = _run_parameters(args)
-    result = run_month(
-        args.month,
-        data_dir=args.data,
-        config_path=args.config,
-        only=args.only,
-        notebooks_dir=args.notebooks,
-        reports_dir=args.reports,
-        plan_version=args.plan,
-        parameters=parameters,
-        jobs=args.jobs,
-        timeout=args.timeout,
-        progress=_say,
-    )
+    # SIGINT (Ctrl-C) and SIGTERM (kill, a scheduler's timeout) stop the run cleanly: kernels
+    # stopped, the half-built folder removed, the lock released (main prints what was stopped).
+    with stop_signals():
+        result = run_month(
+            args.month,
+            data_dir=args.data,
+            config_path=args.config,
+            only=args.only,
+            notebooks_dir=args.notebooks,
+            reports_dir=args.reports,
+            plan_version=args.plan,
+            parameters=parameters,
+            jobs=args.jobs,
+            timeout=args.timeout,
+            progress=_say,
+        )
     _say(f"Done in {result.duration_s:.1f} s. Report index:")
     _say(str(result.index.resolve()))
     return EXIT_OK
@@ -491,9 +494,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except KeyboardInterrupt:
-        _err("interrupted")
-        return 130
+    except KeyboardInterrupt as exc:
+        # salesplan.runner.RunInterrupted (a KeyboardInterrupt) says what the run stopped and
+        # carries 130 (SIGINT) or 143 (SIGTERM); a bare Ctrl-C elsewhere is 130.
+        _err(f"salesplan {args.command}: {str(exc) or 'interrupted'}")
+        return int(getattr(exc, "exit_code", 130))
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("salesplan"):
             raise
