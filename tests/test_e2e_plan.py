@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from openpyxl import load_workbook
 
 from salesplan import cli, plans, targets
 from salesplan.config import load_config
@@ -99,7 +100,14 @@ def test_the_pack_follows_supplied_then_approved_and_revised_plans(sample: Path,
     summary = _summary(reports)
     assert summary["figures"]["ytd_target"] == pytest.approx(expected)
     assert summary["figures"]["month_target"] == pytest.approx(_ytd(rev, range(10, 11)))
+    book = load_workbook(reports / MONTH / f"pack_{MONTH}.xlsx", read_only=True)
+    assert {"Summary", "Plan in force", "Flags", "Commissions", "Landing", "Forecast", "KPIs"} <= set(book.sheetnames)
+    rows = {r[0]: r[1] for r in book["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert rows["Year-to-date target"] == pytest.approx(expected)
+    plan_rows = list(book["Plan in force"].iter_rows(min_row=2, values_only=True))
+    assert sum(r[5] for r in plan_rows) == pytest.approx(_ytd(up, range(1, 7)) + _ytd(rev, range(7, 13)))
     index = (reports / MONTH / "index.html").read_text(encoding="utf-8")
+    assert f"pack_{MONTH}.xlsx" in index
     assert f"2026-01 .. 2026-06: approved version {v_up.version}" in index
     assert f"2026-07 .. 2026-12: approved version {v_rev.version}" in index and "by CFO" in index
 
