@@ -70,6 +70,16 @@ def test_load_with_duckdb_stores_the_same_tables(sample: dict, tmp_path: Path) -
     assert stored.profile == sample["agg"].profile
 
 
+def test_cold_load_validates_then_aggregates_the_lines_in_memory(sample: dict, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    stored = agg_mod.load(sample["raw"], sample["config"], cache_dir=cache, engine="pandas")
+    entry = agg_mod.cache_entry(sample["raw"], sample["config"], cache)
+    assert (entry / "orders.parquet").exists() and stored.folder == entry / agg_mod.SUBDIR
+    for name in agg_mod.SCHEMAS:
+        pd.testing.assert_frame_equal(stored.read(name), sample["agg"].read(name))
+    assert stored.profile == sample["agg"].profile
+
+
 def test_cube_is_build_cube(sample: dict) -> None:
     pd.testing.assert_frame_equal(sample["agg"].cube, build_cube(sample["data"]))
 
