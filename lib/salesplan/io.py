@@ -445,9 +445,9 @@ def _pick_sheet(book: Any, file: str, table: str | None, config: dict[str, Any] 
             return book[wanted], pd.DataFrame(columns=REPORT_COLUMNS)
         listed = ", ".join(repr(n) for n in names)
         return None, failure(file, "", f"sheet {wanted!r} (io.sheet.{table}) not found; the workbook has {listed}")
-    if len(names) == 1 or table is None:
+    if len(names) == 1 or table is None or config is None:
         return book.worksheets[0], pd.DataFrame(columns=REPORT_COLUMNS)
-    mapping = {str(k).strip(): str(v).strip() for k, v in ((config or {}).get("columns", {}).get(table) or {}).items()}
+    mapping = {str(k).strip(): str(v).strip() for k, v in (config["columns"].get(table) or {}).items()}
     required = [f.name for f in TABLES[table] if f.required]
     lacks: dict[str, list[str]] = {}
     for name in names:
