@@ -52,7 +52,7 @@ def test_without_any_plan_every_page_says_so_and_nothing_is_flagged(sample: Path
     assert cli.main(["run", "--data", str(raw), "--reports", str(reports), "--jobs", "2"]) == 0
     month_dir = reports / MONTH
     assert "No plan for 2026" in (month_dir / "index.html").read_text(encoding="utf-8")
-    for page in ("00_data_check", "03_forecast", "04_retrospective"):
+    for page in ("00_data_check", "03_forecast", "04_retrospective", "05_commissions"):
         assert "No plan for 2026" in (month_dir / f"{page}.html").read_text(encoding="utf-8"), page
     assert "No plan for 2025" in (month_dir / "01_review.html").read_text(encoding="utf-8")
     flags = pd.read_csv(month_dir / "flags.csv", encoding="utf-8-sig")

@@ -80,3 +80,19 @@ def test_reps_without_a_target_earn_no_commission_line():
     assert set(lines["rep_id"]) == {"R1", "R2"}
     empty_lines, empty_statement = commission_report(cube, plan.iloc[0:0], "2026-03", RULES, reps, hm)
     assert empty_lines.empty and empty_statement.empty
+
+
+def test_statements_html_escapes_names_and_shows_the_arithmetic() -> None:
+    from salesplan.config import load_defaults
+    from salesplan.retro.pay import statements_html
+
+    line = {
+        "rep_id": "R1", "rep_name": "<script>alert(1)</script>", "team": "北区", "month": pd.Timestamp("2026-10-01"),
+        "actual": 1200.0, "target": 1000.0, "attainment": 1.2, "tier": ">=120%", "rate": 0.02,
+        "high_margin_actual": 0.0, "base_amount": 1200.0, "commission": 24.0, "quarter_excess_bonus": 0.0,
+        "team_adjustment": 0.0, "total_payout": 24.0, "qtd_payout": 24.0, "ytd_payout": 100.0,
+    }  # fmt: skip
+    html = statements_html(pd.DataFrame([line]), load_defaults()["commission"])
+    assert "<script>" not in html and "&lt;script&gt;" in html and "北区" in html
+    assert "1,200.00 / target 1,000.00 = 120.00%" in html and "year to date 100.00" in html
+    assert html.count("page-break-after: always") == 1

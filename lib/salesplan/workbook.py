@@ -173,6 +173,21 @@ class MonthContext:
         parts = [p for p in parts if len(p)]
         return pd.concat(parts, ignore_index=True) if parts else None
 
+    def commissions(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The month's commission lines per rep and the year-to-date statement against the plan in
+        force (:func:`salesplan.retro.pay.commission_report`); empty without a plan."""
+        from salesplan.retro import kpi, pay
+
+        high_end, basis = kpi.high_end_monthly(self.cube, self.data.orders, self.data.products)
+        return pay.commission_report(
+            self.cube,
+            self.plan_rows(),
+            self.month,
+            self.config["commission"],
+            self.data.reps,
+            high_end if basis == "high-margin products" else None,
+        )
+
     def forecast_months(self) -> dict[str, float]:
         """The total's forecast for each remaining month of the year ("YYYY-MM" -> amount), which
         next month's report compares its actual with."""

@@ -73,8 +73,12 @@ def commission_report(
     with_target = frame.groupby("rep_id")["target"].transform("sum") > 0
     frame = frame.loc[with_target]
     if frame.empty:
+        # Typed empty tables: pages sort and sum them like any other month's lines.
+        text = {"rep_id", "rep_name", "team", "tier", "month"}
         empty = pd.DataFrame(columns=[*STATEMENT_COLUMNS, "rep_name", "qtd_payout", "ytd_payout"])
-        return empty, pd.DataFrame(columns=STATEMENT_COLUMNS)
+        empty = empty.astype({c: float for c in empty.columns if c not in text})
+        statement = pd.DataFrame(columns=STATEMENT_COLUMNS)
+        return empty, statement.astype({c: float for c in statement.columns if c not in text})
     statement = commission_statement(frame, dict(rules))
     qtd = window(p, "qtd")
     sums = pd.DataFrame(
@@ -143,3 +147,30 @@ def team_rules_text(rules: Mapping[str, Any]) -> list[str]:
         f"high-margin sales count x{float(rules['high_margin_multiplier']):g}."
     )
     return out
+
+
+def statements_html(lines: pd.DataFrame, rules: Mapping[str, Any], currency: str = "") -> str:
+    """One printable statement per rep (a page each when printed): the month's arithmetic step by
+    step, as :func:`statement_text`, plus the quarter- and year-to-date payouts. Every value from
+    the data is escaped."""
+    from html import escape
+
+    blocks = []
+    for line in lines.to_dict(orient="records"):
+        text = statement_text(line, rules, currency).splitlines()
+        title, steps = text[0], text[1:]
+        rows = "".join(
+            f"<tr><th scope='row'>{escape(label.strip())}</th><td>{escape(value.strip())}</td></tr>"
+            for label, value in (step.split("=", 1) if "=" in step else (step, "") for step in steps)
+        )
+        team = f" &middot; team {escape(str(line.get('team') or ''))}" if line.get("team") else ""
+        qtd, ytd = f"{currency}{line['qtd_payout']:,.2f}", f"{currency}{line['ytd_payout']:,.2f}"
+        blocks.append(
+            "<section class='statement' style='break-after: page; page-break-after: always; margin: 0 0 1.5em 0;"
+            " padding: 0.6em 0.8em; border: 1px solid #ccc; max-width: 46em'>"
+            f"<h3 style='margin: 0 0 0.3em 0'>{escape(title)}{team}</h3>"
+            f"<table style='border-collapse: collapse'>{rows}</table>"
+            f"<p style='margin: 0.4em 0 0 0'>Quarter to date {escape(qtd)} &middot; year to date {escape(ytd)}</p>"
+            "</section>"
+        )
+    return "".join(blocks)
