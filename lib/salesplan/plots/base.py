@@ -18,16 +18,20 @@ from matplotlib.ticker import FuncFormatter
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 
-# Red/yellow/green chosen to stay apart for deuteranopes; status is also carried by a
-# symbol so colour is never the only signal.
+# Status colours from the Okabe-Ito and Tol palettes: bluish green, yellow, vermillion and
+# wine stay apart for deuteranopes and protanopes (and in greyscale by lightness), and every
+# status also carries a symbol, so colour is never the only signal. The same colours are used
+# by tables (salesplan.tables.rag_style), charts and the index.
 RAG = {
-    "green": "#1a9850",
-    "yellow": "#f2b705",
-    "red": "#d7301f",
-    "dark_red": "#7f0000",
-    "ahead": "#2166ac",
-    "none": "#bdbdbd",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "red": "#D55E00",
+    "dark_red": "#882255",
+    "ahead": "#0072B2",
+    "none": "#BDBDBD",
 }
+RAG_TEXT = {"green": "white", "yellow": "black", "red": "white", "dark_red": "white", "ahead": "white", "none": "black"}
+"""Text colour that stays readable on each status colour."""
 RAG_SYMBOL = {"green": "●", "yellow": "▲", "red": "■", "dark_red": "◆", "ahead": "★", "none": "–"}
 
 CJK_FAMILY = "Noto Sans CJK SC"

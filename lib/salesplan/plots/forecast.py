@@ -120,7 +120,8 @@ def landing_bars(landing: pd.DataFrame, title: str, level: int = 80, unit: str =
     ax.errorbar(d["landing"], y, xerr=err, fmt="none", ecolor=PALETTE[7], capsize=3, label=f"{level} % interval")
     ax.scatter(d["target"], y, marker="|", s=400, color=PALETTE[5], zorder=3, label="Annual target")
     ax.set_yticks(y, d["item"])
+    ax.set_xlim(left=0)  # bars from zero: their lengths compare honestly
     ax.set_title(title)
-    money_axis(ax, axis="x", unit=unit, label="Year-end net sales")
+    money_axis(ax, axis="x", unit=unit, label=f"Year-end net sales ({unit})")
     ax.legend(loc="lower right", fontsize="small", frameon=False)
     return ax

@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from salesplan.plots.base import PALETTE, RAG, RAG_SYMBOL, money_axis, pct_axis, waterfall
+from salesplan.plots.base import PALETTE, RAG, RAG_SYMBOL, RAG_TEXT, money_axis, pct_axis, waterfall
 
 STATUS_COLOURS = {**RAG, "no_target": RAG["none"], "no_data": RAG["none"]}
 # Symbols drawn in charts: the bundled CJK font lacks the heavy "x" of RAG_SYMBOL["dark_red"],
@@ -60,25 +60,65 @@ def variance_panels(steps: dict[str, pd.DataFrame], title: str, unit: str = "M",
     return fig
 
 
-def deviation_heatmap(deviation: pd.DataFrame, status: pd.DataFrame, title: str, limit: float = 0.2) -> Figure:
-    """Region x product line deviation from plan (fractions; negative = behind) on a diverging
-    scale clipped at +/- ``limit``, each cell annotated with its percentage and the symbol of
-    its ``status`` (same shape, from the flag table) so colour is not the only signal."""
-    fig, ax = plt.subplots(figsize=(10, max(2.8, 0.6 * len(deviation) + 1.6)))
+STATUS_LEGEND = {
+    "ahead": "ahead of plan",
+    "green": "on plan",
+    "yellow": "level 1: behind",
+    "red": "level 2: further behind",
+    "dark_red": "level 3: furthest behind",
+    "no_target": "no target",
+}
+
+
+def deviation_heatmap(
+    deviation: pd.DataFrame,
+    status: pd.DataFrame,
+    title: str,
+    limit: float = 0.2,
+    thresholds: dict[str, float] | None = None,
+) -> Figure:
+    """Region x product line status against plan: each cell coloured by its status from the flag
+    table (the same colours and bands as every table), annotated with its symbol and deviation
+    (actual / target - 1), with a legend of the statuses and their bands (``thresholds``: the
+    ``retro.thresholds`` settings, for the legend's text). ``limit`` is kept for callers and unused."""
+    from matplotlib.colors import to_rgb
+    from matplotlib.patches import Patch
+
+    fig, ax = plt.subplots(figsize=(10, max(2.8, 0.6 * len(deviation) + 2.2)))
     data = deviation.to_numpy(dtype=float)
-    im = ax.imshow(np.clip(data, -limit, limit), cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
+    labels = status.reindex(index=deviation.index, columns=deviation.columns)
+    colours = np.array(
+        [[to_rgb(STATUS_COLOURS.get(str(labels.iat[i, j]), RAG["none"])) for j in range(data.shape[1])]
+         for i in range(data.shape[0])]
+    ).reshape(data.shape[0], data.shape[1], 3)  # fmt: skip
+    ax.imshow(colours, aspect="auto")
     ax.set_xticks(range(deviation.shape[1]), [str(c) for c in deviation.columns], rotation=20, ha="right")
     ax.set_yticks(range(deviation.shape[0]), [str(i) for i in deviation.index])
     ax.grid(False)
-    labels = status.reindex(index=deviation.index, columns=deviation.columns)
     for (i, j), v in np.ndenumerate(data):
+        key = str(labels.iat[i, j])
+        text_colour = RAG_TEXT.get(key if key in RAG_TEXT else "none", "black")
         if np.isnan(v):
-            ax.text(j, i, "no target", ha="center", va="center", fontsize=8, color="#4d4d4d")
+            ax.text(j, i, "– no target", ha="center", va="center", fontsize=8, color="black")
             continue
-        symbol = CHART_SYMBOL.get(str(labels.iat[i, j]), "")
-        ax.text(j, i, f"{symbol} {v:+.1%}", ha="center", va="center", fontsize=9)
-    cbar = fig.colorbar(im, ax=ax, format=lambda v, _p: f"{v:+.0%}")
-    cbar.set_label("Deviation from plan (%)")
+        ax.text(j, i, f"{CHART_SYMBOL.get(key, '')} {v:+.1%}", ha="center", va="center", fontsize=9, color=text_colour)
+    t = thresholds or {}
+    bands = {
+        "ahead": f"more than {t['ahead']:.0%} ahead" if "ahead" in t else STATUS_LEGEND["ahead"],
+        "green": f"within {t['yellow']:.0%}" if "yellow" in t else STATUS_LEGEND["green"],
+        "yellow": f"{t['yellow']:.0%}-{t['red']:.0%} behind" if "red" in t else STATUS_LEGEND["yellow"],
+        "red": f"{t['red']:.0%}-{t['dark_red']:.0%} behind" if "dark_red" in t else STATUS_LEGEND["red"],
+        "dark_red": f"more than {t['dark_red']:.0%} behind" if "dark_red" in t else STATUS_LEGEND["dark_red"],
+    }
+    handles = [
+        Patch(
+            facecolor=STATUS_COLOURS[k], edgecolor="#666666", label=f"{CHART_SYMBOL[k]} {k.replace('_', ' ')}: {text}"
+        )
+        for k, text in bands.items()
+    ]
+    ax.legend(
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=3, fontsize="small", frameon=False
+    )
     ax.set_xlabel("Product line")
     ax.set_ylabel("Region")
     ax.set_title(title)
@@ -92,8 +132,7 @@ def landing_chart(landings: pd.DataFrame, annual_target: float, title: str, unit
     fig, ax = plt.subplots(figsize=(9, 0.55 * len(landings) + 1.8))
     y = np.arange(len(landings))
     values = landings["landing"].to_numpy(dtype=float)
-    colours = [RAG["green"] if v >= annual_target else RAG["red"] for v in np.nan_to_num(values)]
-    ax.barh(y, np.nan_to_num(values), color=colours, height=0.55)
+    ax.barh(y, np.nan_to_num(values), color=PALETTE[0], alpha=0.85, height=0.55, label="landing")
     low = landings["low"].to_numpy(dtype=float)
     high = landings["high"].to_numpy(dtype=float)
     has = ~np.isnan(low) & ~np.isnan(high)
@@ -109,11 +148,16 @@ def landing_chart(landings: pd.DataFrame, annual_target: float, title: str, unit
         )
     ax.axvline(annual_target, color="#222222", linestyle="--", linewidth=1.2, label="annual target")
     ax.set_yticks(y, landings["method"].astype(str))
+    # Bars start at zero so their lengths compare honestly; the labels carry the gap to target.
+    scale = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9}[unit]
+    for yi, v in zip(y, values, strict=True):
+        if np.isfinite(v):
+            gap = (v - annual_target) / scale
+            ax.text(v, yi, f"  {v / scale:,.1f} {unit} ({gap:+,.1f})", va="center", fontsize=8)
     finite = values[np.isfinite(values)]
-    lo = float(np.nanmin(np.r_[finite, low[has], annual_target]))
     hi = float(np.nanmax(np.r_[finite, high[has], annual_target]))
-    ax.set_xlim(max(0.0, lo - 0.15 * (hi - lo) - 0.02 * hi), hi + 0.1 * (hi - lo) + 0.01 * hi)
-    money_axis(ax, axis="x", unit=unit, label="Year-end net sales, axis cut")
+    ax.set_xlim(0.0, hi * 1.3)
+    money_axis(ax, axis="x", unit=unit, label=f"Year-end net sales ({unit})")
     ax.set_ylabel("Method")
     ax.set_title(title)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2)
