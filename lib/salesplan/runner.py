@@ -113,7 +113,10 @@ class RunInterrupted(KeyboardInterrupt):
     """
 
     def __init__(self, signum: int, message: str = "") -> None:
-        super().__init__(message or f"stopped by {signal.Signals(signum).name}")
+        # Without a message the stop came before any notebook ran (loading and checking the data).
+        super().__init__(
+            message or f"stopped by {signal.Signals(signum).name} before any notebook ran; no report changed"
+        )
         self.signum = signum
 
     @property
@@ -1049,6 +1052,25 @@ def run_notebooks(
         def execute(entry: PackEntry, result: NotebookResult) -> tuple:
             return (_execute, str(entry.path), str(build / f"{entry.name}.ipynb"), result.parameters, str(cwd), timeout)
 
+        def interrupted(exc: KeyboardInterrupt, doing: str) -> RunInterrupted:
+            """Clean up after SIGINT/SIGTERM and say what was stopped."""
+            signum = exc.signum if isinstance(exc, RunInterrupted) else signal.SIGINT
+            with _signals_held():  # a second Ctrl-C must not cut the clean-up short
+                # papermill may already have shut its kernel down on the way out; whatever
+                # is left of this run (kernels, pool workers) is stopped here.
+                _stop_processes(children_before)
+                shutil.rmtree(build, ignore_errors=True)
+            published = (
+                f"the published report {display_path(final)} is untouched"
+                if (final / "index.html").exists()
+                else f"no report of {month} was published before, and none is now"
+            )
+            return RunInterrupted(
+                signum,
+                f"stopped by {signal.Signals(signum).name} {doing}: its kernel(s) stopped, the half-built "
+                f"report removed, the lock released; {published}.",
+            )
+
         try:
             if jobs == 1:
                 for entry, result in plans:
@@ -1094,24 +1116,7 @@ def run_notebooks(
                             _stop_processes(children_before)
                         raise
         except KeyboardInterrupt as exc:
-            signum = exc.signum if isinstance(exc, RunInterrupted) else signal.SIGINT
-            with _signals_held():  # a second Ctrl-C must not cut the clean-up short
-                # papermill may already have shut its kernel down on the way out; whatever
-                # is left of this run (kernels, pool workers) is stopped here.
-                _stop_processes(children_before)
-                shutil.rmtree(build, ignore_errors=True)
-            was = ", ".join(running) or "no notebook (between notebooks)"
-            published = (
-                f"the published report {display_path(final)} is untouched"
-                if (final / "index.html").exists()
-                else f"no report of {month} was published before, and none is now"
-            )
-            raise RunInterrupted(
-                signum,
-                f"stopped by {signal.Signals(signum).name} while running {was}: "
-                "its kernel(s) stopped, the half-built report removed, the lock released; "
-                f"{published}.",
-            ) from None
+            raise interrupted(exc, "while running " + (", ".join(running) or "no notebook")) from None
         except BaseException:
             # Broken beyond one notebook (a bug, out of memory): stop the kernels, keep what was
             # built for a look, then stop.
@@ -1121,55 +1126,58 @@ def run_notebooks(
             say(f"Run stopped; partial results kept in {failed_dir}")
             raise
 
-        results = [r for _e, r in plans]
-        failure = next((r for r in results if any(r is f for f in failures)), None)  # the first in numbered order
-        carried: list[NotebookResult] = []
-        if failure is None:
-            carried = carry_over(final, build, {r.name for r in results}, keep)
-            for result in carried:
-                say(f"      {result.name}: page kept from the run of {_when(result.from_run)}")
-        order = {name: i for i, name in enumerate(keep or [])}
-        published = sorted([*results, *carried], key=lambda r: (order.get(r.name, len(order)), r.name))
-        run_info = {
-            "month": month,
-            "status": "failed" if failure else "ok",
-            "started": started,
-            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-            "duration_s": round(time.perf_counter() - t_start, 2),
-            "parameters": {
-                **{k: (None if v is None else str(v)) for k, v in {**parameters, **user}.items()},
-                "jobs": jobs,
-            },
-            "plan": dict(plan or {}),
-            "inputs": sources or [],
-            "versions": package_versions(),
-            "git": git_state(cwd),
-            "platform": {"system": platform.system(), "machine": platform.machine(), "cpus": os.cpu_count()},
-            "notebooks": [asdict(r) for r in published],
-        }
-        run_info = scrub.value(run_info)
-        (build / "run.json").write_text(
-            json.dumps(run_info, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
-        )
+        try:
+            results = [r for _e, r in plans]
+            failure = next((r for r in results if any(r is f for f in failures)), None)  # the first in numbered order
+            carried: list[NotebookResult] = []
+            if failure is None:
+                carried = carry_over(final, build, {r.name for r in results}, keep)
+                for result in carried:
+                    say(f"      {result.name}: page kept from the run of {_when(result.from_run)}")
+            order = {name: i for i, name in enumerate(keep or [])}
+            published = sorted([*results, *carried], key=lambda r: (order.get(r.name, len(order)), r.name))
+            run_info = {
+                "month": month,
+                "status": "failed" if failure else "ok",
+                "started": started,
+                "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+                "duration_s": round(time.perf_counter() - t_start, 2),
+                "parameters": {
+                    **{k: (None if v is None else str(v)) for k, v in {**parameters, **user}.items()},
+                    "jobs": jobs,
+                },
+                "plan": dict(plan or {}),
+                "inputs": sources or [],
+                "versions": package_versions(),
+                "git": git_state(cwd),
+                "platform": {"system": platform.system(), "machine": platform.machine(), "cpus": os.cpu_count()},
+                "notebooks": [asdict(r) for r in published],
+            }
+            run_info = scrub.value(run_info)
+            (build / "run.json").write_text(
+                json.dumps(run_info, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
+            )
 
-        if failure is not None:
-            failed_dir = _keep_failed(build, month)
-            message = describe_error(f"{failure.name}.ipynb", failure.error or {})
-            message += f"\nThe executed notebook is kept in {failed_dir / (failure.name + '.ipynb')}"
-            not_run = [r.name for r in results if r.status == "not_run"]
-            if not_run:
-                message += f"\nNot run: {', '.join(not_run)}"
-            message += f"\nThe previous report in {final} (if any) is unchanged."
-            raise NotebookFailedError(message, notebook=failure.name, failed_dir=failed_dir)
+            if failure is not None:
+                failed_dir = _keep_failed(build, month)
+                message = describe_error(f"{failure.name}.ipynb", failure.error or {})
+                message += f"\nThe executed notebook is kept in {failed_dir / (failure.name + '.ipynb')}"
+                not_run = [r.name for r in results if r.status == "not_run"]
+                if not_run:
+                    message += f"\nNot run: {', '.join(not_run)}"
+                message += f"\nThe previous report in {final} (if any) is unchanged."
+                raise NotebookFailedError(message, notebook=failure.name, failed_dir=failed_dir)
 
-        others = [m for m in report_months(reports) if m != month]
-        mine = {"run.json", "index.html"} | {f for r in published for f in (r.html, r.ipynb) if f}
-        extra_files = sorted(
-            p.name for p in build.iterdir() if p.is_file() and p.name not in mine and not _is_hidden(p.name)
-        )
-        index = write_month_index(
-            build, run_info, [NotebookResult(**n) for n in run_info["notebooks"]], others, extra_files
-        )
+            others = [m for m in report_months(reports) if m != month]
+            mine = {"run.json", "index.html"} | {f for r in published for f in (r.html, r.ipynb) if f}
+            extra_files = sorted(
+                p.name for p in build.iterdir() if p.is_file() and p.name not in mine and not _is_hidden(p.name)
+            )
+            index = write_month_index(
+                build, run_info, [NotebookResult(**n) for n in run_info["notebooks"]], others, extra_files
+            )
+        except KeyboardInterrupt as exc:
+            raise interrupted(exc, "while finishing the report") from None
         # Publishing is two renames and must not be cut in half by a stop: signals wait.
         with _signals_held() as received:
             _swap_in(build, final)
