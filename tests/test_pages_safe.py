@@ -332,3 +332,24 @@ def test_committed_notebooks_carry_no_stderr_output(path: str) -> None:
 def test_the_committed_notebooks_are_found() -> None:
     names = {Path(p).name for p in COMMITTED}
     assert {"00_data_check.ipynb", "04_retrospective.ipynb"} <= names
+
+
+def test_a_page_with_raw_markup_from_a_notebook_is_not_published(tmp_path: Path) -> None:
+    folder = tmp_path / "notebooks"
+    raw = "from IPython.display import HTML\nname = " + repr(IMG) + "\nHTML(f'<b>{name}</b>')"
+    make_notebook(folder / "00_raw.ipynb", "month = None", [raw])
+    reports = tmp_path / "reports"
+    with pytest.raises(runner.NotebookFailedError, match=r"00_raw.ipynb failed: UnsafePageError: 00_raw.html would"):
+        runner.run_notebooks(
+            MONTH, runner.discover_notebooks(folder), parameters={}, reports_dir=reports, progress=None
+        )
+    assert not (reports / MONTH).exists()
+
+
+def test_active_content_finds_scripts_handlers_and_remote_sources_not_prose_links() -> None:
+    assert runner.active_content('<p>See <a href="https://example.org">the docs</a>.</p><img src="data:x">') == []
+    found = runner.active_content(
+        '<script src="https://cdn/x.js"></script><img src=x onerror=alert(1)><a href="javascript:alert(1)">x</a>'
+    )
+    assert any("<script>" in f for f in found) and any("onerror" in f for f in found)
+    assert any("javascript:" in f for f in found) and any("https://cdn" in f for f in found)

@@ -461,6 +461,44 @@ def export_html(nb: nbformat.NotebookNode, html_path: str | os.PathLike[str], ti
     Path(html_path).write_text(body, encoding="utf-8")
 
 
+_ACTIVE_TAGS = frozenset({"script", "iframe", "object", "embed", "applet", "base", "frame", "frameset"})
+
+
+def active_content(page: str) -> list[str]:
+    """What in an exported page could run or load something in the reader's browser: script-like
+    elements, ``on*`` event attributes, ``javascript:`` links and remote sources (``src=https://…``;
+    a link to a web page in prose is fine).
+
+    The page template adds none of these, and every table, headline and index value is escaped,
+    so anything found came from a notebook output that put raw text into HTML (a name from the
+    data, say). The run refuses to publish such a page rather than mail it around.
+    """
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class _Scan(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag in _ACTIVE_TAGS:
+                found.append(f"<{tag}> element")
+            for name, value in attrs:
+                text = (value or "").strip().lower()
+                scripted = text.startswith(("javascript:", "vbscript:"))
+                # A link to a web page in prose is fine; something the browser would fetch is not.
+                remote = name != "href" and text.startswith(("http:", "https:", "//"))
+                if name.lower().startswith("on"):
+                    found.append(f"{name}= attribute on <{tag}>")
+                elif name in ("src", "href", "action", "formaction", "data", "srcset") and (scripted or remote):
+                    found.append(f"{name}={text[:60]!r} on <{tag}>")
+
+        handle_startendtag = handle_starttag
+
+    scan = _Scan(convert_charrefs=True)
+    scan.feed(page)
+    scan.close()
+    return found
+
+
 def _first_line(source: str) -> str:
     for line in (source or "").splitlines():
         if line.strip():
@@ -1036,6 +1074,19 @@ def run_notebooks(
                 result.headlines = read_headlines(executed)
                 result.warnings = [{**w, "text": w["text"][:2000]} for w in stderr_outputs(executed)]
                 result.status = "ok"
+                unsafe = active_content((build / result.html).read_text(encoding="utf-8"))
+                if unsafe:
+                    result.status = "failed"
+                    result.error = {
+                        "cell_index": None,
+                        "execution_count": None,
+                        "first_line": "",
+                        "ename": "UnsafePageError",
+                        "evalue": f"{result.html} would contain active content ({'; '.join(sorted(set(unsafe))[:5])}): "
+                        "a notebook output put raw text into HTML; show data through salesplan.tables.style_table "
+                        "or escape it",
+                    }
+                    failures.append(result)
             else:
                 result.status = "failed"
                 result.error = dict(outcome["error"])
