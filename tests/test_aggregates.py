@@ -72,7 +72,8 @@ def test_load_with_duckdb_stores_the_same_tables(sample: dict, tmp_path: Path) -
 
 def test_cold_load_validates_then_aggregates_the_lines_in_memory(sample: dict, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    stored = agg_mod.load(sample["raw"], sample["config"], cache_dir=cache, engine="pandas")
+    stored = agg_mod.load(sample["raw"], sample["config"], cache_dir=cache)
+    assert stored.engine == "pandas"  # auto: the lines were in memory and fit the budget
     entry = agg_mod.cache_entry(sample["raw"], sample["config"], cache)
     assert (entry / "orders.parquet").exists() and stored.folder == entry / agg_mod.SUBDIR
     for name in agg_mod.SCHEMAS:
@@ -95,6 +96,12 @@ def test_totals_add_up_to_the_lines(sample: dict) -> None:
     distinct = orders.groupby([month, "customer_id"])["order_id"].nunique()
     cm = agg.customer_month.set_index(["month", "customer_id"])["orders"]
     pd.testing.assert_series_equal(cm, distinct.rename_axis(["month", "customer_id"]), check_names=False)
+
+
+def test_auto_reads_the_cache_with_duckdb(sample: dict, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    load_data(sample["raw"], sample["config"], cache_dir=cache)
+    assert agg_mod.load(sample["raw"], sample["config"], cache_dir=cache).engine == "duckdb"
 
 
 def test_a_second_load_reads_instead_of_building(sample: dict, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -285,17 +292,18 @@ def test_no_lines_give_empty_tables() -> None:
 
 
 @pytest.mark.parametrize(
-    ("setting", "lines", "budget", "expected"),
+    ("setting", "lines", "budget", "in_memory", "expected"),
     [
-        ("auto", 1_000_000, 2048, "pandas"),
-        ("auto", 10_000_000, 2048, "duckdb"),
-        ("auto", 10_000_000, 4096, "pandas"),
-        ("pandas", 10**9, 1, "pandas"),
-        ("duckdb", 10, 2048, "duckdb"),
+        ("auto", 1_000_000, 2048, True, "pandas"),
+        ("auto", 10_000_000, 2048, True, "duckdb"),
+        ("auto", 10_000_000, 8192, True, "pandas"),
+        ("auto", 1_000, 2048, False, "duckdb"),
+        ("pandas", 10**9, 1, False, "pandas"),
+        ("duckdb", 10, 2048, True, "duckdb"),
     ],
 )
-def test_engine_choice(setting: str, lines: int, budget: int, expected: str) -> None:
-    assert agg_mod.choose_engine(setting, lines, budget) == expected
+def test_engine_choice(setting: str, lines: int, budget: int, in_memory: bool, expected: str) -> None:
+    assert agg_mod.choose_engine(setting, lines, budget, in_memory) == expected
 
 
 def test_engine_choice_refuses_unknown_names() -> None:

@@ -49,7 +49,8 @@ memory (integer codes and bincount, :class:`salesplan.cube.Groups`), and **DuckD
 validated ``orders.parquet``, out of core within ``engine.aggregation_memory_mb`` (spilling to
 a temporary folder beside the cache), for order lines that do not fit. ``engine.aggregation:
 auto`` picks DuckDB when the lines' pandas working set (:data:`PANDAS_BYTES_PER_LINE` per
-line) would exceed that budget.
+line) would exceed that budget, and whenever the lines would have to be read back from the
+cache anyway (:func:`choose_engine`).
 """
 
 from __future__ import annotations
@@ -83,9 +84,9 @@ AGGREGATES_FORMAT = 1
 SUBDIR = "aggregates"
 ENGINES = ("pandas", "duckdb")
 # Peak memory of the pandas build per order line (the line columns it reads, their integer
-# codes and the group arrays), measured on the sample at 0.3 M and 3 M lines (about 250
-# bytes a line) with a margin: benchmarks/README.md, "Scale".
-PANDAS_BYTES_PER_LINE = 300
+# codes and the group arrays): about 380 bytes a line from 0.3 M to 3 M lines, measured by
+# benchmarks/scale.py (benchmarks/README.md, "Scale").
+PANDAS_BYTES_PER_LINE = 400
 
 # The line columns the aggregates read (cost and paid are optional: NaN when absent).
 LINE_COLUMNS = [
@@ -502,15 +503,18 @@ class Aggregates:
         return str(self.meta["engine"])
 
 
-def choose_engine(setting: str, lines: int, memory_mb: int) -> str:
+def choose_engine(setting: str, lines: int, memory_mb: int, in_memory: bool = True) -> str:
     """The aggregation engine for ``lines`` order lines: ``setting`` when it names one, else
     (``auto``) DuckDB when the pandas working set (:data:`PANDAS_BYTES_PER_LINE` a line)
-    would exceed ``memory_mb``."""
+    would exceed ``memory_mb``, or when the lines are not in memory already: read from the
+    Parquet cache, DuckDB was twice as fast as pandas with under half its peak memory at
+    0.3 M and 3 M lines (benchmarks/README.md, "Scale")."""
     if setting in ENGINES:
         return setting
     if setting != "auto":
         raise ValueError(f"engine.aggregation {setting!r}: expected auto, pandas or duckdb")
-    return "duckdb" if lines * PANDAS_BYTES_PER_LINE > int(memory_mb) * 2**20 else "pandas"
+    too_big = lines * PANDAS_BYTES_PER_LINE > int(memory_mb) * 2**20
+    return "duckdb" if too_big or not in_memory else "pandas"
 
 
 def cache_entry(
@@ -596,7 +600,9 @@ def load(
                 meta = {"format": AGGREGATES_FORMAT, "engine": "pandas", "profile": profile_pandas(data.orders)}
                 return Aggregates(None, meta, build_pandas(data.orders, data.products))
         lines = len(data.orders) if data is not None else pq.read_metadata(entry / "orders.parquet").num_rows
-        chosen = choose_engine(engine or settings["aggregation"], lines, settings["aggregation_memory_mb"])
+        chosen = choose_engine(
+            engine or settings["aggregation"], lines, settings["aggregation_memory_mb"], in_memory=data is not None
+        )
         started = time.perf_counter()
         staged = Path(tempfile.mkdtemp(prefix=f".{SUBDIR}-", dir=entry))
         try:
