@@ -87,6 +87,29 @@ STAGES = ("lead", "contact", "needs_analysis", "proposal", "negotiation", "contr
 # Chance to move on from each stage; from `contract` it is the chance to win.
 STAGE_ADVANCE = (0.50, 0.60, 0.62, 0.70, 0.80, 0.88)
 
+# Share of revenue that comes through tracked opportunities (projects won in the pipeline,
+# booked as orders of the same customer, rep, product line, close month and amount); the rest
+# is run-rate business (repeat orders, small deals) that never enters the CRM.
+PROJECT_SHARE = 0.25
+
+# Month-to-month variability, measured on the M3 competition's monthly MICRO (N1402-N1875) and
+# INDUSTRY (N1876-N2209) series (benchmarks/README.md, "A realistic sample"): after removing
+# seasonality (ratio to a centred 2x12 moving average), the median standard deviation of the
+# month-over-month log change is 0.27 (MICRO) and 0.07 (INDUSTRY), 0.17 pooled; split as a local
+# level (noise variance = -lag-1 autocovariance of the changes, persistent variance = the
+# rest), the noise sd is 0.18 / 0.04 and the persistent (random-walk) sd 0.04 / 0.04 per month.
+# The sample's regions already carry INDUSTRY-sized month noise from their many customers; what
+# it lacked were persistent shocks (a good or bad quarter that lasts). They are AR(1) on the log
+# level, which looks like a random walk over a few months yet keeps each region's growth story
+# over three years: innovation sd per month and persistence, for a region and for a product line
+# within a region (the bottom series, MICRO-like).
+REGION_SHOCK = (0.02, 0.85)
+LINE_SHOCK = (0.04, 0.85)
+REGION_NOISE = 0.045  # month-only shock of a region's total (on top of its customers' own noise)
+
+# Opportunities opened per month (times the company size factor).
+OPPORTUNITIES_PER_MONTH = 600
+
 BASE_CUSTOMERS = 2000
 BASE_LINES = 300_000
 # Revenue of the last complete year (currency units).
@@ -396,6 +419,17 @@ def _rep_books(rng: Generator, cal: _Calendar, customers: pd.DataFrame, reps: pd
 # --------------------------------------------------------------------------- orders
 
 
+def _ar1(rng: Generator, rows: int, months: int, sd: float, phi: float) -> np.ndarray:
+    """``rows x months`` AR(1) paths ``x_t = phi x_{t-1} + e_t``, ``e_t ~ N(0, sd)``, started in their
+    stationary distribution (sd ``sd / sqrt(1 - phi^2)``): persistent log-level shocks."""
+    e = rng.normal(0.0, sd, (rows, months))
+    x = np.empty_like(e)
+    x[:, 0] = e[:, 0] / np.sqrt(1.0 - phi**2)
+    for t in range(1, months):
+        x[:, t] = phi * x[:, t - 1] + e[:, t]
+    return x
+
+
 def _expected_revenue(rng: Generator, cal: _Calendar, customers: pd.DataFrame, size_factor: float) -> np.ndarray:
     """Expected net sales per customer and month (customers x months).
 
@@ -408,7 +442,7 @@ def _expected_revenue(rng: Generator, cal: _Calendar, customers: pd.DataFrame, s
     region = customers["_region"].to_numpy()
     growth = np.array([REGION_GROWTH[r] for r in REGIONS])
     region_trend = (1.0 + growth[:, None]) ** cal.t[None, :]
-    shock = np.exp(rng.normal(0.0, 0.045, (len(REGIONS), cal.n)))
+    shock = np.exp(rng.normal(0.0, REGION_NOISE, (len(REGIONS), cal.n)) + _ar1(rng, len(REGIONS), cal.n, *REGION_SHOCK))
     m = np.arange(cal.n)
     start = customers["_start"].to_numpy()[:, None]
     end = customers["_end"].to_numpy()[:, None]
@@ -439,7 +473,8 @@ def _orders(
     books: np.ndarray,
 ) -> tuple[pd.DataFrame, int]:
     """Sale lines (internal columns) and the number of orders they belong to."""
-    expected = _expected_revenue(rng, cal, customers, _company_size(scale))
+    # Run-rate business only: the rest of the revenue comes as won opportunities (_deal_lines).
+    expected = _expected_revenue(rng, cal, customers, _company_size(scale)) * (1.0 - PROJECT_SHARE)
     n_c = len(customers)
     # Lines per order after merging repeated SKUs (measured: 1 + Poisson(1.4) capped, deduplicated).
     mean_lines = 2.15
@@ -477,12 +512,16 @@ def _orders(
     launched = np.array([p[6] for p in PRODUCT_LINES])
     month_open = np.where(launched[None, :], (cal.month_end[:, None] >= cal.launch_day), True)
     line_weight = momentum * month_open  # months x lines
+    # Persistent shocks of each product line within each region (regions x months x lines).
+    line_shock = np.exp(_ar1(rng, len(REGIONS) * n_pl, cal.n, *LINE_SHOCK)).reshape(len(REGIONS), n_pl, cal.n)
+    line_shock = line_shock.transpose(0, 2, 1)
+    l_region = customers["_region"].to_numpy()[l_cust]
     affinity = np.vstack(customers["_affinity"].to_numpy())
     pl = np.empty(order.size, dtype=np.int64)
     chunk = 1_000_000
     for s in range(0, order.size, chunk):
         sl = slice(s, s + chunk)
-        probs = affinity[l_cust[sl]] * line_weight[l_month[sl]]
+        probs = affinity[l_cust[sl]] * line_weight[l_month[sl]] * line_shock[l_region[sl], l_month[sl]]
         probs[:, launched] *= (l_day[sl] >= cal.launch_day)[:, None]
         pl[sl] = _pick(rng, probs.cumsum(axis=1))
     sku_line = products["_line"].to_numpy()
@@ -603,75 +642,188 @@ def _finish_orders(
 # --------------------------------------------------------------------------- pipeline
 
 
-def _pipeline(
-    rng: Generator,
-    cal: _Calendar,
-    customers: pd.DataFrame,
-    books: np.ndarray,
-    monthly_sales: float,
-    stage_probability: Mapping[str, float],
-    size_factor: float,
-) -> pd.DataFrame:
-    """Month-end snapshots of the opportunity pipeline over the last twelve months and at ``as_of``.
+def _opportunities(
+    rng: Generator, cal: _Calendar, customers: pd.DataFrame, size_factor: float, scale: float
+) -> dict[str, np.ndarray]:
+    """Every opportunity of the period (created from eight months before the calendar's start
+    up to ``as_of``): customer, product line, raw amount, stage walk and dates (integer days).
 
-    Each opportunity walks the stages with fixed chances to advance (``STAGE_ADVANCE``),
-    spending a few weeks in each; it appears in every snapshot from its creation up to the
-    first snapshot after it closed (won or lost). Amounts are scaled so that the weighted
-    open pipeline at ``as_of`` is about two months of sales.
+    Each opportunity walks the stages with fixed chances to advance (``STAGE_ADVANCE``). Its
+    owner plans a close date when creating it (``planned``, about three months out); the walk
+    to a win takes that long give or take a quarter (lognormal, sd 0.25), so the expected
+    close dates the pipeline shows carry real information about when revenue lands. Customers
+    open deals in proportion to ``size^0.6`` and their region's growth trend (so the regions'
+    growth story holds for the project business too), only while active. Below ``scale=1``
+    there are fewer, bigger deals, as there are fewer, bigger orders.
     """
-    ends = [p.end_time.normalize() for p in cal.months[-13:-1]]
-    snapshot_days = np.array([_day(x) for x in ends] + [cal.end_day])
-    snapshot_month = np.arange(cal.n - 13, cal.n)
-    first_created = snapshot_days[0] - 240
-    n_opp = int(round((cal.end_day - first_created) / 30.4 * 190 * size_factor))
+    first_created = int(cal.month_start[0]) - 240
+    n_opp = int(round((cal.end_day - first_created) / 30.4 * OPPORTUNITIES_PER_MONTH * size_factor * min(scale, 1.0)))
     created = np.sort(rng.integers(first_created, cal.end_day + 1, n_opp))
     month_of = np.clip(np.searchsorted(cal.month_start, created, side="right") - 1, 0, cal.n - 1)
-    # Customers with a larger account open more and bigger deals; only active customers.
     size = customers["_size"].to_numpy()
     start = customers["_start"].to_numpy()
     end = customers["_end"].to_numpy()
-    weight = size**0.6
+    growth = np.array([REGION_GROWTH[r] for r in REGIONS])[customers["_region"].to_numpy()]
     cust = np.empty(n_opp, dtype=np.int64)
     for m in np.unique(month_of):
         idx = np.flatnonzero(month_of == m)
-        w = np.where((start <= m) & (end > m), weight, 0.0)
+        w = np.where((start <= m) & (end > m), size**0.6 * (1.0 + growth) ** cal.t[m], 0.0)
         cust[idx] = rng.choice(len(customers), size=idx.size, p=w / w.sum())
     affinity = np.vstack(customers["_affinity"].to_numpy())
     launched = np.array([p[6] for p in PRODUCT_LINES])
     probs = affinity[cust] * np.where(launched[None, :], (created >= cal.launch_day)[:, None], True)
     line = _pick(rng, probs.cumsum(axis=1))
-    amount = np.exp(rng.normal(0.0, 0.7, n_opp)) * (size[cust] / 12.0) ** 0.8
-    # Stage walk: the stage where it stops, and whether it was won.
+    amount = np.exp(rng.normal(0.0, 0.5, n_opp)) * (size[cust] / 12.0) ** 0.5
     advance = rng.random((n_opp, len(STAGES))) < np.array(STAGE_ADVANCE)
     stops = np.argmin(np.column_stack([advance, np.zeros(n_opp, dtype=bool)]), axis=1)
     won = stops == len(STAGES)
     final_stage = np.minimum(stops, len(STAGES) - 1)
-    # Days spent in each stage; entry[:, k] is the day the opportunity reached stage k.
-    durations = np.ceil(rng.gamma(2.0, 9.0, (n_opp, len(STAGES)))).astype(np.int64)
-    entry = created[:, None] + np.column_stack([np.zeros(n_opp, dtype=np.int64), durations[:, :-1].cumsum(axis=1)])
-    close = entry[np.arange(n_opp), final_stage] + durations[np.arange(n_opp), final_stage]
     planned = created + np.ceil(rng.lognormal(np.log(95.0), 0.35, n_opp)).astype(np.int64)
-    slip = rng.integers(15, 46, n_opp)
+    # Days in each stage: the planned span times a lognormal surprise, shared out over the stages.
+    span = (planned - created) * rng.lognormal(0.0, 0.25, n_opp)
+    shares = rng.gamma(2.0, 1.0, (n_opp, len(STAGES)))
+    durations = np.maximum(np.ceil(span[:, None] * shares / shares.sum(axis=1, keepdims=True)), 1).astype(np.int64)
+    # entry[:, k] is the day the opportunity reached stage k.
+    entry = created[:, None] + np.column_stack([np.zeros(n_opp, dtype=np.int64), durations[:, :-1].cumsum(axis=1)])
+    rows = np.arange(n_opp)
+    close = entry[rows, final_stage] + durations[rows, final_stage]
+    return {
+        "created": created,
+        "cust": cust,
+        "line": line,
+        "amount": amount,
+        "won": won,
+        "final_stage": final_stage,
+        "entry": entry,
+        "close": close,
+        "planned": planned,
+        "slip": rng.integers(15, 46, n_opp),
+    }
 
+
+def _scale_deals(opp: dict[str, np.ndarray], cal: _Calendar, revenue: float) -> np.ndarray:
+    """Opportunity amounts rounded to hundreds, scaled so that the deals won in the last
+    complete year are ``PROJECT_SHARE`` of that year's ``revenue``."""
+    last_year = (opp["close"] >= _day(f"{cal.last_full_year}-01-01")) & (
+        opp["close"] <= _day(f"{cal.last_full_year}-12-31")
+    )
+    won_last = float(opp["amount"][opp["won"] & last_year].sum())
+    return np.round(opp["amount"] * (PROJECT_SHARE * revenue / max(won_last, 1e-9)), -2)
+
+
+def _deal_rep(opp: dict[str, np.ndarray], cal: _Calendar, books: np.ndarray) -> np.ndarray:
+    """The rep who owns each opportunity at its close: the customer's rep in the close month
+    (the month of ``as_of`` for opportunities still open)."""
+    close_month = np.clip(np.searchsorted(cal.month_start, opp["close"], side="right") - 1, 0, cal.n - 1)
+    return books[opp["cust"], close_month]
+
+
+def _deal_lines(
+    rng: Generator,
+    cal: _Calendar,
+    opp: dict[str, np.ndarray],
+    amounts: np.ndarray,
+    rep: np.ndarray,
+    products: pd.DataFrame,
+    customers: pd.DataFrame,
+    reps: pd.DataFrame,
+    first_order: int,
+) -> tuple[pd.DataFrame, int]:
+    """Won opportunities closed by ``as_of`` as orders: one order per deal, on its close day
+    (kept inside the owner's time in post), one to three SKUs of the deal's product line, the
+    customer's usual channel, priced at the deal amount (``quantity x unit price`` rounds to
+    within a few cents per unit of it). Order numbers start at ``first_order``."""
+    deal = np.flatnonzero(opp["won"] & (opp["close"] <= cal.end_day) & (opp["close"] >= cal.month_start[0]))
+    hire = np.array([_day(x) for x in reps["hire_date"]])
+    leave = np.array([_day(x) if pd.notna(x) else np.iinfo(np.int64).max for x in reps["leave_date"]])
+    day = opp["close"][deal]
+    month = np.searchsorted(cal.month_start, day, side="right") - 1
+    day = np.clip(
+        day, np.maximum(hire[rep[deal]], cal.month_start[month]), np.minimum(leave[rep[deal]], cal.month_end[month])
+    )
+    sku_line = products["_line"].to_numpy()
+    n_skus = 1 + np.minimum(rng.poisson(0.6, deal.size), 2)
+    order = np.repeat(np.arange(deal.size), n_skus)
+    line = opp["line"][deal][order]
+    # SKUs of the deal's line by catalogue popularity, one line per SKU.
+    weight = products["_weight"].to_numpy()
+    sku = np.empty(order.size, dtype=np.int64)
+    for k, ln in enumerate(line):
+        cand = np.flatnonzero(sku_line == ln)
+        sku[k] = cand[_pick(rng, np.cumsum(weight[cand])[None, :])[0]]
+    _, first = np.unique(order * 1_000 + sku, return_index=True)
+    keep = np.sort(first)
+    order, sku = order[keep], sku[keep]
+    share = rng.gamma(2.0, 1.0, order.size)
+    share /= np.bincount(order, weights=share, minlength=deal.size)[order]
+    line_amount = amounts[deal][order] * share
+    cust = opp["cust"][deal][order]
+    l_day = day[order]
+    core = np.array([p[1] == "core" for p in PRODUCT_LINES])[products["_line"].to_numpy()[sku]]
+    list_price = products["list_price"].to_numpy()[sku] * np.where(
+        core & (l_day >= cal.price_rise_day), 1.0 + PRICE_RISE, 1.0
+    )
+    channel = customers["_channel"].to_numpy()[cust]
+    discount = np.array(CHANNEL_DISCOUNT)[channel] + 0.04 * customers["_key"].to_numpy()[cust]
+    quantity = np.maximum(np.round(line_amount / (list_price * (1.0 - discount))), 1).astype(np.int64)
+    lines = pd.DataFrame(
+        {
+            "_order": first_order + order,
+            "_day": l_day,
+            "_cust": cust,
+            "_rep": rep[deal][order],
+            "_region": customers["_region"].to_numpy()[cust],
+            "_sku": sku,
+            "_channel": channel,
+            "quantity": quantity,
+            # The negotiated price: the deal amount over the units.
+            "_unit_net": np.round(line_amount / quantity, 2),
+            "_unit_cost": products["list_price"].to_numpy()[sku] * products["_cost_ratio"].to_numpy()[sku],
+        }
+    )
+    return lines, int(deal.size)
+
+
+def _pipeline(
+    cal: _Calendar,
+    opp: dict[str, np.ndarray],
+    amounts: np.ndarray,
+    rep: np.ndarray,
+    books: np.ndarray,
+    stage_probability: Mapping[str, float],
+) -> pd.DataFrame:
+    """Month-end snapshots of the opportunity pipeline over the last twelve months and at ``as_of``.
+
+    An opportunity appears in every snapshot from its creation up to the first snapshot after
+    it closed (won or lost), with its amount; open ones show the planned close date (or, once
+    that has passed, a slipped one) and the customer's rep of the snapshot month; closed ones
+    their close date and the rep who closed them (a won one is an order of that customer,
+    rep, product line, month and amount: :func:`_deal_lines`).
+    """
+    ends = [p.end_time.normalize() for p in cal.months[-13:-1]]
+    snapshot_days = np.array([_day(x) for x in ends] + [cal.end_day])
+    snapshot_month = np.arange(cal.n - 13, cal.n)
+    created, close, planned, slip = opp["created"], opp["close"], opp["planned"], opp["slip"]
     frames = []
     previous = snapshot_days[0] - 31
     for snap, snap_month in zip(snapshot_days, snapshot_month, strict=True):
         present = (created <= snap) & (close > previous)
         idx = np.flatnonzero(present)
         is_open = close[idx] > snap
-        stage = np.where(is_open, np.minimum((entry[idx] <= snap).sum(axis=1) - 1, final_stage[idx]), final_stage[idx])
-        status = np.where(is_open, "open", np.where(won[idx], "won", "lost"))
+        final = opp["final_stage"][idx]
+        stage = np.where(is_open, np.minimum((opp["entry"][idx] <= snap).sum(axis=1) - 1, final), final)
+        status = np.where(is_open, "open", np.where(opp["won"][idx], "won", "lost"))
         expected_close = np.where(is_open, np.where(planned[idx] < snap, snap + slip[idx], planned[idx]), close[idx])
         frames.append(
             pd.DataFrame(
                 {
                     "_opp": idx,
                     "_snapshot": snap,
-                    "_cust": cust[idx],
-                    "_rep": books[cust[idx], snap_month],
-                    "_line": line[idx],
+                    "_cust": opp["cust"][idx],
+                    "_rep": np.where(is_open, books[opp["cust"][idx], snap_month], rep[idx]),
+                    "_line": opp["line"][idx],
                     "_stage": stage,
-                    "_amount": amount[idx],
+                    "amount": amounts[idx],
                     "_expected_close": expected_close,
                     "status": status,
                 }
@@ -680,13 +832,9 @@ def _pipeline(
         previous = snap
     pipe = pd.concat(frames, ignore_index=True)
     stage_prob = np.array([float(stage_probability[s]) for s in STAGES])
-    probability = np.where(
+    pipe["probability"] = np.where(
         pipe["status"] == "open", stage_prob[pipe["_stage"]], np.where(pipe["status"] == "won", 1.0, 0.0)
     )
-    latest = (pipe["_snapshot"] == cal.end_day) & (pipe["status"] == "open")
-    factor = 2.0 * monthly_sales / float((pipe["_amount"] * probability)[latest].sum())
-    pipe["amount"] = np.round(pipe["_amount"] * factor, -2)
-    pipe["probability"] = probability
     # Opportunity numbers follow creation order.
     used = np.unique(pipe["_opp"])
     number = np.searchsorted(used, pipe["_opp"].to_numpy()) + 1
@@ -772,7 +920,8 @@ def _targets(
     annualised = actual_last / np.where(sold_share > 0, sold_share, 1.0)[None, :]
     np.add.at(region_plan, region, annualised * line_growth[None, :] * PLAN_GROWTH)
     recent = last_m & (cal.moy >= 7)
-    share = actual[:, :, recent].sum(axis=2)
+    # A rep whose returns outweighed the sales of a line has no share of it (not a negative one).
+    share = np.maximum(actual[:, :, recent].sum(axis=2), 0.0)
     in_post_this = availability[:, plan_this].sum(axis=1) > 0
     fresh = in_post_this & ((availability[:, plan_last & (plan_moy >= 7)] > 0).sum(axis=1) < 3)
     level = reps["level"].to_numpy()
@@ -848,15 +997,22 @@ def generate_sample(
     reps = _reps(rng, cal)
     customers = _customers(rng, cal, _company_size(float(scale)))
     books = _rep_books(rng, cal, customers, reps)
+    size_factor = _company_size(float(scale))
     lines, n_orders = _orders(rng, cal, float(scale), products, customers, reps, books)
+    # Won opportunities are orders too: the pipeline is generated first, its wins booked.
+    opp = _opportunities(rng, cal, customers, size_factor, float(scale))
+    amounts = _scale_deals(opp, cal, ANNUAL_REVENUE * size_factor)
+    deal_rep = _deal_rep(opp, cal, books)
+    deals, n_deals = _deal_lines(rng, cal, opp, amounts, deal_rep, products, customers, reps, n_orders)
+    # Returns come from run-rate lines: a project is accepted once delivered.
     back = _returns(rng, cal, lines, reps)
+    lines = pd.concat([lines, deals], ignore_index=True)
+    n_orders += n_deals
     orders = _finish_orders(rng, cal, lines, n_orders, back, products, customers, reps)
-    del lines, back
+    del lines, back, deals
 
     dates = pd.DatetimeIndex(pd.to_datetime(orders["order_date"].cat.categories))[orders["order_date"].cat.codes]
-    recent = dates > cal.as_of - pd.DateOffset(months=12)
-    monthly_sales = float(orders["net_amount"].to_numpy()[recent].sum()) / 12.0
-    pipeline = _pipeline(rng, cal, customers, books, monthly_sales, stage_probability, _company_size(float(scale)))
+    pipeline = _pipeline(cal, opp, amounts, deal_rep, books, stage_probability)
     targets = _targets(rng, cal, orders, reps, products)
 
     def day(values: np.ndarray) -> pd.Series:
@@ -969,4 +1125,7 @@ def write_sample(
         path = out / f"{name}.{fmt}"
         _write(tables[name], path, fmt)
         written[name] = path
+    from salesplan.sample_extras import write_extras  # activities, spend, NPS, dated payments
+
+    written.update(write_extras(out, written, seed=seed, as_of=as_of, fmt=fmt))
     return written
