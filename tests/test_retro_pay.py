@@ -96,3 +96,23 @@ def test_statements_html_escapes_names_and_shows_the_arithmetic() -> None:
     assert "<script>" not in html and "&lt;script&gt;" in html and "北区" in html
     assert "1,200.00 / target 1,000.00 = 120.00%" in html and "year to date 100.00" in html
     assert html.count("page-break-after: always") == 1
+
+
+def test_one_statement_file_per_rep_with_safe_names_and_escaped_links(tmp_path) -> None:
+    from salesplan.config import load_defaults
+    from salesplan.retro.pay import statement_links, write_statement_files
+
+    base = {
+        "month": pd.Timestamp("2026-10-01"), "actual": 100.0, "target": 100.0, "attainment": 1.0, "tier": "100-120%",
+        "rate": 0.015, "high_margin_actual": 0.0, "base_amount": 100.0, "commission": 1.5, "quarter_excess_bonus": 0.0,
+        "team_adjustment": 0.0, "total_payout": 1.5, "qtd_payout": 1.5, "ytd_payout": 1.5, "team": "",
+    }  # fmt: skip
+    lines = pd.DataFrame(
+        [{**base, "rep_id": "R1", "rep_name": "王芳"}, {**base, "rep_id": "../R2", "rep_name": "<b>x</b>"}]
+    )
+    files = write_statement_files(lines, load_defaults()["commission"], tmp_path, "2026-10")
+    assert [f.name for f in files] == ["2026-10_R1.html", "2026-10_.._R2.html"]
+    assert all(f.parent == tmp_path / "statements" for f in files)
+    assert "王芳 (R1), 2026-10" in files[0].read_text(encoding="utf-8")
+    links = statement_links(lines, files)
+    assert "href='statements/2026-10_R1.html'" in links and "<b>" not in links and "&lt;b&gt;" in links

@@ -3,7 +3,9 @@ through the same engine the targets notebook uses (:mod:`salesplan.commission`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -174,3 +176,48 @@ def statements_html(lines: pd.DataFrame, rules: Mapping[str, Any], currency: str
             "</section>"
         )
     return "".join(blocks)
+
+
+def write_statement_files(
+    lines: pd.DataFrame, rules: Mapping[str, Any], folder: str | os.PathLike[str], month: str | pd.Period
+) -> list[Path]:
+    """One self-contained, printable HTML file per rep (``statements/<month>_<rep_id>.html`` in
+    ``folder``), to hand to each rep on its own: the statement of :func:`statements_html`.
+    Returns the paths written (rep ids are made safe for file names)."""
+    import re
+    from html import escape
+
+    out = Path(folder) / "statements"
+    out.mkdir(parents=True, exist_ok=True)
+    p = as_period(month)
+    written = []
+    for _, line in lines.iterrows():
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(line["rep_id"]))
+        path = out / f"{p}_{safe}.html"
+        body = statements_html(line.to_frame().T, rules)
+        path.write_text(
+            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>Commission statement {escape(str(p))} {escape(str(line['rep_id']))}</title>"
+            "<style>body{font:15px/1.5 'Noto Sans','Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:2em}"
+            "th{text-align:left;padding:2px 12px 2px 0;font-weight:normal;color:#555}"
+            "@page{size:A4;margin:15mm}</style></head>"
+            f"<body>{body}</body></html>",
+            encoding="utf-8",
+        )
+        written.append(path)
+    return written
+
+
+def statement_links(lines: pd.DataFrame, files: list[Path]) -> str:
+    """An HTML list linking each rep's statement file (``files`` in the order of ``lines``, as
+    :func:`write_statement_files` returns them; hrefs relative to the report folder), names escaped."""
+    from html import escape
+    from urllib.parse import quote
+
+    names = lines["rep_name"] if "rep_name" in lines else lines["rep_id"]
+    items = [
+        f"<li><a href='statements/{quote(path.name)}'>{escape(f'{name} ({rep})')}</a></li>"
+        for rep, name, path in zip(lines["rep_id"].astype(str), names.astype(str), files, strict=True)
+    ]
+    return "<ul style='columns: 3; max-width: 60em'>" + "".join(items) + "</ul>"
