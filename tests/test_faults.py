@@ -185,6 +185,16 @@ def test_a_cell_timeout_names_the_cell(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- options
 
 
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small sample company of its own, so the checks that load data do not depend on data/raw."""
+    from salesplan.sample import write_sample
+
+    folder = tmp_path_factory.mktemp("faults") / "raw"
+    write_sample(folder, scale=0.02)
+    return folder
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -200,11 +210,12 @@ def test_a_cell_timeout_names_the_cell(tmp_path: Path) -> None:
     ids=["jobs-0", "jobs-text", "timeout-fraction", "month", "only-unknown", "data-missing", "plan-unknown", "param"],
 )
 def test_invalid_options_exit_2_before_anything_runs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+    tmp_path: Path, small_data: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
     reports = tmp_path / "reports"
+    data = [] if "--data" in argv else ["--data", str(small_data)]
     try:
-        code = cli.main(["run", "--reports", str(reports), *argv])
+        code = cli.main(["run", "--reports", str(reports), *data, *argv])
     except SystemExit as exc:  # refused by the argument parser
         code = exc.code
     assert code == 2
