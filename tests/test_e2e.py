@@ -58,7 +58,7 @@ def test_executed_notebook_has_no_errors_and_received_the_run_parameters(publish
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
-    assert f'month = "{month}"' in injected.source and str(data) in injected.source
+    assert f'month = "{month}"' in injected.source and f'data_dir = "{data.name}"' in injected.source
     assert any(f"Report month:      {month}" in o.get("text", "") for o in outputs)
 
 
@@ -68,7 +68,7 @@ def test_run_json_records_inputs_versions_and_timing(published) -> None:
     hashes = {row["file"]: row["sha256"] for row in info["inputs"]}
     files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in data.iterdir() if p.suffix == ".csv"}
     assert hashes == files
-    assert info["parameters"]["month"] == month and info["parameters"]["data_dir"] == str(data)
+    assert info["parameters"]["month"] == month and info["parameters"]["data_dir"] == data.name
     assert info["versions"]["statsforecast"] and info["versions"]["papermill"]
     (nb,) = info["notebooks"]
     assert nb["name"] == "00_data_check" and nb["status"] == "ok" and 0 < nb["duration_s"] <= info["duration_s"]

@@ -62,6 +62,10 @@ def test_without_any_plan_every_page_says_so_and_nothing_is_flagged(sample: Path
     assert "No plan for 2026" in summary["targets_source"]
     run = json.loads((month_dir / "run.json").read_text(encoding="utf-8"))
     assert run["plan"]["has_plan"] is False
+    # The forecast is fitted once per run: by the forecast page, then read by the retrospective.
+    assert "Forecast: fitted by this page and stored in the run folder." in (month_dir / "03_forecast.ipynb").read_text()
+    assert "Forecast: read from the run folder." in (month_dir / "04_retrospective.ipynb").read_text()
+    assert not list(month_dir.glob(".*"))  # nothing hidden (locks, temporary files) is published
     # The targets page drafted next year's plan beside the data; a draft is never in force.
     assert (raw.parent / "targets" / "targets_2027_v1.csv").exists()
     assert not plans.resolve_plan(2027, raw).has_plan

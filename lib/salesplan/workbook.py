@@ -64,6 +64,8 @@ class MonthContext:
     _plans: dict[int, PlanInForce] = field(default_factory=dict, repr=False)
     _forecast: Any = field(default=None, repr=False)
     _landing: pd.DataFrame | None = field(default=None, repr=False)
+    forecast_origin: str = ""
+    """After :meth:`forecast`: whether this page fitted the forecast or read the stored one."""
 
     # ------------------------------------------------------------------ the plan in force
 
@@ -117,13 +119,16 @@ class MonthContext:
             from salesplan.forecast.store import load_or_fit
 
             cut = self.cube.loc[self.cube["month"] <= self.month.to_timestamp()]
-            self._forecast = load_or_fit(
-                self._forecast_folder(),
+            folder = self._forecast_folder()
+            self._forecast, fitted = load_or_fit(
+                folder,
                 self._forecast_key(),
                 lambda: forecast_hierarchy(
                     cut, self.month, self.config["forecast"], pipeline=self.data.pipeline, reps=self.data.reps
                 ),
             )
+            where = "the run folder" if self.output_dir is not None else "data/interim/forecast"
+            self.forecast_origin = f"fitted by this page and stored in {where}" if fitted else f"read from {where}"
         return self._forecast
 
     def landing(self) -> pd.DataFrame:

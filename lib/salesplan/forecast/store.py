@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
@@ -171,15 +172,23 @@ def load_forecast(folder: str | os.PathLike[str]) -> HierarchyForecast:
     )
 
 
-def load_or_fit(folder: str | os.PathLike[str], key: str, fit: Callable[[], HierarchyForecast]) -> HierarchyForecast:
-    """The forecast stored in ``folder`` for ``key``; fitted with ``fit()`` and stored when absent or stale."""
+def load_or_fit(
+    folder: str | os.PathLike[str], key: str, fit: Callable[[], HierarchyForecast]
+) -> tuple[HierarchyForecast, bool]:
+    """The forecast stored in ``folder`` for ``key``, fitted with ``fit()`` and stored when absent
+    or stale; and whether this call fitted it."""
     from filelock import FileLock
 
     target = Path(folder)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target.with_name(f".{target.name}.lock"))):
+    # The lock lives outside the folder's parent (a report folder publishes everything in it).
+    lock = (
+        Path(tempfile.gettempdir())
+        / f"salesplan-forecast-{hashlib.sha256(str(target.resolve()).encode()).hexdigest()[:16]}.lock"
+    )
+    with FileLock(str(lock)):
         if stored_key(target) == key:
-            return load_forecast(target)
+            return load_forecast(target), False
         fc = fit()
         save_forecast(fc, target, key)
-        return fc
+        return fc, True
