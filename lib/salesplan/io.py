@@ -1,9 +1,9 @@
 """Reading the exports in ``data/raw``: files, encodings, header mapping, validation, cache.
 
 ``load_data(data_dir, config)`` is the one entry point. It finds the files of each table
-(names starting with ``orders``, ``products``, ``customers``, ``reps``, ``pipeline``,
-``targets``; ``.csv``, ``.xlsx`` or ``.parquet``; several files of a table are read
-together), maps their headers to the contract names (``config["columns"][table]``: source
+(names starting with ``orders``, ``products``, ``customers``, ``reps`` and the optional
+``pipeline``, ``targets``, ``actions``, ``activities``, ``spend``, ``nps``, ``receivables``;
+``.csv``, ``.xlsx`` or ``.parquet``; several files of a table are read together), maps their headers to the contract names (``config["columns"][table]``: source
 header -> contract name; surrounding whitespace ignored), parses and validates them
 (:mod:`salesplan.schema`) and returns a :class:`Dataset`.
 
@@ -86,7 +86,7 @@ DELIMITERS = (",", ";", "\t", "|")
 ALL_TABLES: tuple[str, ...] = REQUIRED_TABLES + OPTIONAL_TABLES
 DEFAULT_CACHE_DIR = "data/interim/cache"
 # Bump when the cached layout or the meaning of the cleaned tables changes.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 CACHE_KEEP = 5
 _CHUNK = 1 << 22
 _ARROW_TEXT = {pa.string(): ARROW_STR, pa.large_string(): ARROW_STR}
@@ -117,11 +117,16 @@ class Dataset:
     reps: pd.DataFrame
     pipeline: pd.DataFrame | None = None
     targets: pd.DataFrame | None = None
+    actions: pd.DataFrame | None = None
+    activities: pd.DataFrame | None = None
+    spend: pd.DataFrame | None = None
+    nps: pd.DataFrame | None = None
+    receivables: pd.DataFrame | None = None
     sources: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["table", "file", "sha256", "rows"]))
     warnings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPORT_COLUMNS))
 
     def tables(self) -> dict[str, pd.DataFrame | None]:
-        """The six tables by name (absent optional ones as ``None``)."""
+        """The tables by name (:data:`ALL_TABLES`; absent optional ones as ``None``)."""
         return {name: getattr(self, name) for name in ALL_TABLES}
 
 

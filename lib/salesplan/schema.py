@@ -129,10 +129,55 @@ TABLES: dict[str, tuple[Field, ...]] = {
         Field("target_amount", "float", money=True),
         Field("version", required=False, nullable=True),
     ),
+    # The action register a month's retrospective publishes (actions_YYYY-MM.xlsx), filled in
+    # at the meeting and dropped back into the data folder for the next month's run.
+    "actions": (
+        Field("action_id"),
+        Field("register_month", "date", in_date_range=True),
+        Field("opened_month", "date", in_date_range=True),
+        Field("level"),
+        Field("item"),
+        Field("owner"),
+        Field("action_status", allowed="action_status"),
+        Field("flag_status", required=False, nullable=True),
+        Field("deviation", "float", required=False, nullable=True),
+        Field("escalation_level", "int", required=False, nullable=True, bounds=(1, 3)),
+        Field("cause_5why", required=False, nullable=True),
+        Field("next_step", required=False, nullable=True),
+        Field("due_date", "date", required=False, nullable=True, in_date_range=True),
+        Field("resources", required=False, nullable=True),
+    ),
+    # Sales activities from the CRM: visits, calls, meetings (one row each).
+    "activities": (
+        Field("activity_date", "date", in_date_range=True),
+        Field("rep_id"),
+        Field("customer_id"),
+        Field("activity_type"),
+    ),
+    # Sales and marketing spend per month (and region or channel where known) and category.
+    "spend": (
+        Field("month", "date", in_date_range=True),
+        Field("category"),
+        Field("amount", "float", money=True),
+        Field("region", required=False, nullable=True),
+        Field("channel", required=False, nullable=True, allowed="channels"),
+    ),
+    # Net Promoter Score survey answers (0-10, "how likely are you to recommend us?").
+    "nps": (
+        Field("survey_date", "date", in_date_range=True),
+        Field("customer_id"),
+        Field("score", "int", bounds=(0, 10)),
+    ),
+    # Cash received against orders, with its date: one row per payment.
+    "receivables": (
+        Field("order_id"),
+        Field("paid_date", "date", in_date_range=True),
+        Field("paid_amount", "float", money=True),
+    ),
 }
 
 REQUIRED_TABLES: tuple[str, ...] = ("orders", "products", "customers", "reps")
-OPTIONAL_TABLES: tuple[str, ...] = ("pipeline", "targets")
+OPTIONAL_TABLES: tuple[str, ...] = ("pipeline", "targets", "actions", "activities", "spend", "nps", "receivables")
 
 # Primary keys: a repeated key is a failure (checked over all files of a table together).
 KEYS: dict[str, tuple[str, ...]] = {
@@ -141,6 +186,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "customers": ("customer_id",),
     "reps": ("rep_id",),
     "pipeline": ("opportunity_id", "snapshot_date"),
+    # One line per action and register month (several months' registers may sit side by side).
+    "actions": ("action_id", "register_month"),
 }
 
 # table -> column -> (referenced table, referenced key column)
@@ -148,6 +195,9 @@ REFERENCES: dict[str, dict[str, tuple[str, str]]] = {
     "orders": {"rep_id": ("reps", "rep_id"), "sku": ("products", "sku"), "customer_id": ("customers", "customer_id")},
     "pipeline": {"rep_id": ("reps", "rep_id"), "customer_id": ("customers", "customer_id")},
     "targets": {"rep_id": ("reps", "rep_id")},
+    "activities": {"rep_id": ("reps", "rep_id"), "customer_id": ("customers", "customer_id")},
+    "nps": {"customer_id": ("customers", "customer_id")},
+    "receivables": {"order_id": ("orders", "order_id")},
 }
 
 RULE_MISSING_COLUMN = "required column missing"

@@ -40,6 +40,11 @@ class ColumnMappings(_Section):
     reps: dict[str, str]
     pipeline: dict[str, str]
     targets: dict[str, str]
+    actions: dict[str, str]
+    activities: dict[str, str]
+    spend: dict[str, str]
+    nps: dict[str, str]
+    receivables: dict[str, str]
 
 
 class IoSettings(_Section):
@@ -57,6 +62,7 @@ class ValidationSettings(_Section):
     product_tiers: list[str]
     rep_levels: list[str]
     pipeline_status: list[str]
+    action_status: list[str]
     max_failures_per_rule: PositiveInt
     true_values: list[str]
     false_values: list[str]
@@ -274,12 +280,28 @@ class Escalation(_Section):
     dark_red: str
 
 
+class ActionSettings(_Section):
+    """The action register carried from month to month (:mod:`salesplan.retro.actions`)."""
+
+    period: Literal["month", "ytd"]
+    statuses: list[Literal["yellow", "red", "dark_red"]]
+    escalate_after_months: PositiveInt
+
+
+class ProcessTracking(_Section):
+    """Process targets tracked in the retrospective (:mod:`salesplan.retro.process`)."""
+
+    visit_types: Annotated[list[str], Field(min_length=1)]
+
+
 class RetroSettings(_Section):
     thresholds: Thresholds
     escalation: Escalation
     product_owners: dict[str, str]
     variance_dimensions: list[str]
     waterfall_items: PositiveInt
+    actions: ActionSettings
+    process: ProcessTracking
 
 
 class KpiSettings(_Section):
@@ -293,6 +315,10 @@ class KpiSettings(_Section):
     retention_goal_A: Share
     churn_goal: Share
     ltv_cac_goal: NonNegative
+    cac_goal: NonNegative | None
+    acquisition_spend_categories: Annotated[list[str], Field(min_length=1)]
+    channel_conversion_goal: Share | None
+    nps_goal: Annotated[float, Field(ge=-1.0, le=1.0)]
     aov_growth_goal: float
     trend_months: PositiveInt
     repeat_window_months: PositiveInt
@@ -342,9 +368,21 @@ class Bands(_Section):
         return self
 
 
+class WarningSettings(_Section):
+    """Early-warning triggers (:mod:`salesplan.retro.risks`)."""
+
+    payment_terms_days: Annotated[int, Field(ge=0)]
+    receivable_overdue_days: Annotated[int, Field(ge=0)]
+    churn_rate: Share
+    stale_days: Annotated[int, Field(ge=0)]
+    large_deal_quantile: Share
+    director: str
+
+
 class RiskSettings(_Section):
     probability: Bands
     impact: Bands
+    warnings: WarningSettings
 
 
 _EXAMPLE = {"spark": "spark://host:7077 or local[2]", "ray": "ray://host:10001"}
