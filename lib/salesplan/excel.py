@@ -2,7 +2,8 @@
 
 :func:`month_pack_sheets` gathers the month's tables (summary, the plan in force at month x
 region x product line x rep, flags with owners and the meeting's action columns, commission
-statements, landing and forecast by level, KPIs); :func:`write_workbook` writes them with
+statements, landing and forecast by level, KPIs, and with the retrospective's review the
+actions carried over, the risk matrix and the early warnings); :func:`write_workbook` writes them with
 number formats by column kind, frozen headers, filters and column widths. Text from the data
 is written as text: a cell that a spreadsheet would run as a formula (``= + - @``) is
 neutralised (:func:`salesplan.csvsafe.neutralise_formulas`), Chinese text stays as it is.
@@ -48,10 +49,16 @@ def month_pack_sheets(
     flags: pd.DataFrame,
     commissions: pd.DataFrame,
     kpis: pd.DataFrame,
+    actions: pd.DataFrame | None = None,
+    risks: pd.DataFrame | None = None,
+    warnings: pd.DataFrame | None = None,
 ) -> dict[str, tuple[pd.DataFrame, dict[str, str]]]:
     """The pack's sheets: name -> (table, {column: money | pct | date}) from the month context
     and the retrospective's tables (``figures``: :func:`salesplan.retro.report.headline_figures`;
-    ``flags``; ``commissions``: the year-to-date statement; ``kpis``: the KPI table)."""
+    ``flags``; ``commissions``: the year-to-date statement; ``kpis``: the KPI table; ``actions``:
+    the action review, :func:`salesplan.retro.actions.review_actions`; ``risks``: the risk matrix,
+    :func:`salesplan.retro.risks.risk_matrix`; ``warnings``: the early warnings). The Actions,
+    Risks and Warnings sheets are added when given."""
     month = str(ctx.month)
     plan = ctx.plan
     summary = pd.DataFrame(
@@ -104,6 +111,13 @@ def month_pack_sheets(
         *[c for c in landing if c[:3] in ("lo_", "hi_")],
     ]
     money_forecast = ["forecast", f"lo_{level}", f"hi_{level}"]
+    extra: dict[str, tuple[pd.DataFrame, dict[str, str]]] = {}
+    if actions is not None:
+        extra["Actions"] = (actions, _kinds(actions, [], ["deviation"]))
+    if risks is not None:
+        extra["Risks"] = (risks, _kinds(risks, ["target", "landing", "gap"], ["p_hit", "p_miss", "impact"]))
+    if warnings is not None:
+        extra["Warnings"] = (warnings, _kinds(warnings, ["amount"], []))
     return {
         "Summary": (summary, {}),
         "Plan in force": (plan_rows, _kinds(plan_rows, ["target_amount", "quota_amount"], [])),
@@ -127,6 +141,7 @@ def month_pack_sheets(
         "Landing": (landing, _kinds(landing, money_landing, ["p_hit", "p_hit_model"])),
         "Forecast": (forecast, _kinds(forecast, money_forecast, [])),
         "KPIs": (kpis, {}),
+        **extra,
     }
 
 

@@ -1,5 +1,16 @@
-"""The eight core KPIs of the monthly report, each with its goal, this month's and the
-year-to-date value, a trend over the last months and a RAG status."""
+"""The core KPIs the method names, each with its goal, this month's and the year-to-date
+value, a trend over the last months and a RAG status, plus two extra KPIs (pipeline coverage,
+average order value) kept apart as extras.
+
+Core: sales attainment, gross margin, collection rate, customer acquisition cost (CAC),
+LTV/CAC, repeat-purchase rate, channel conversion rate, new-customer share (by count),
+new-customer sales share, high-end product share and NPS. A KPI whose data is missing shows
+which table would provide it (status ``no_data``). Status is
+:func:`salesplan.status.deviation_status` of the year-to-date value against the goal, the flags'
+5 / 10 / 15 % bands; for CAC, where lower is better, the ratio is inverted (``goal / value``).
+
+:func:`signed_vs_collected` keeps contract (signed) value and cash collected apart per region
+and rep."""
 
 from __future__ import annotations
 
@@ -22,7 +33,22 @@ from salesplan.retro.flags import classify_deviation, plan_months
 from salesplan.retro.periods import RetroInputError, Window, as_period, window
 from salesplan.tables import fmt_money, fmt_pct, rag_label
 
-KPI_COLUMNS = ["kpi", "unit", "goal", "month_value", "ytd_value", "status", "trend", "definition", "note"]
+KPI_COLUMNS = [
+    "kpi",
+    "group",
+    "unit",
+    "better",
+    "goal",
+    "month_value",
+    "ytd_value",
+    "status",
+    "trend",
+    "definition",
+    "note",
+]
+"""``group``: core (the method's KPIs) or extra; ``better``: higher or lower."""
+PROMOTER_MIN, DETRACTOR_MAX = 9, 6
+"""NPS answers 9-10 are promoters, 0-6 detractors."""
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 
 
@@ -185,6 +211,116 @@ def high_end_share_value(cube: pd.DataFrame, high_end: pd.DataFrame, win: Window
     return safe_ratio(float(_in(high_end, win)["high_end_amount"].sum()), float(_in(cube, win)["net_amount"].sum()))
 
 
+def new_customer_count_share(customers: pd.DataFrame, win: Window, first: pd.Series | None = None) -> float:
+    """New-customer share by count over ``win``: customers whose first purchase falls in the
+    period (:func:`new_customer_values`) / customers with positive net purchases in the period."""
+    part = _in(customers, win).groupby("customer_id")["net_amount"].sum()
+    active = int((part > 0).sum())
+    return safe_ratio(float(new_customer_values(customers, win, first)[1]), float(active))
+
+
+def _spend_months(spend: pd.DataFrame) -> pd.DataFrame:
+    return spend.assign(month=pd.to_datetime(spend["month"]).dt.to_period("M").dt.to_timestamp())
+
+
+def acquisition_spend(spend: pd.DataFrame, win: Window, categories: Sequence[str]) -> float:
+    """Spend of ``categories`` (``spend.category``) in the months of ``win``."""
+    part = _in(_spend_months(spend), win)
+    return float(part.loc[part["category"].astype(str).isin(list(categories)), "amount"].sum())
+
+
+def acquisition_cost(
+    spend: pd.DataFrame, customers: pd.DataFrame, win: Window, categories: Sequence[str], first: pd.Series | None = None
+) -> float:
+    """Customer acquisition cost over ``win``: acquisition spend (:func:`acquisition_spend`) / new
+    customers (:func:`new_customer_values`); NaN without a new customer."""
+    return safe_ratio(acquisition_spend(spend, win, categories), float(new_customer_values(customers, win, first)[1]))
+
+
+def lifetime_value(cube: pd.DataFrame, month: str | pd.Period) -> float:
+    """Customer lifetime value at ``month``: gross margin per active customer over the last 12
+    months / the annual churn rate (expected lifetime = 1 / churn years).
+
+    ``margin = sum(net - cost)`` over months ``m-11 .. m``; active = customers with positive
+    net purchases in those months; ``churn = 1 - retention`` of the customers active in months
+    ``m-23 .. m-12`` (:func:`salesplan.metrics.churn`). NaN without cost data, without a year
+    before, or with no churn (lifetime unbounded)."""
+    from salesplan.metrics import churn
+
+    p = as_period(month)
+    now = trailing_window(p, 12)
+    before = trailing_window(p - 12, 12)
+    part = _in(cube, now)
+    if "cost_amount" not in part or part["cost_amount"].isna().all() or cube["month"].min() > before.start:
+        return float("nan")
+    per_now = part.groupby("customer_id", observed=True)["net_amount"].sum()
+    per_before = _in(cube, before).groupby("customer_id", observed=True)["net_amount"].sum()
+    rate = churn(per_before, per_now)
+    active = int((per_now > 0).sum())
+    margin = float(part["net_amount"].sum() - part["cost_amount"].sum())
+    if not np.isfinite(rate) or rate <= 0 or active == 0:
+        return float("nan")
+    return margin / active / rate
+
+
+def ltv_cac(
+    cube: pd.DataFrame, spend: pd.DataFrame, customers: pd.DataFrame, month: str | pd.Period, categories: Sequence[str]
+) -> float:
+    """LTV/CAC at ``month``: :func:`lifetime_value` / the acquisition cost of the last 12 months
+    (:func:`acquisition_cost` over months ``m-11 .. m``)."""
+    p = as_period(month)
+    return safe_ratio(lifetime_value(cube, p), acquisition_cost(spend, customers, trailing_window(p, 12), categories))
+
+
+def closed_opportunities(pipeline: pd.DataFrame) -> pd.DataFrame:
+    """Each closed opportunity once: its first won or lost snapshot (``opportunity_id, month`` of
+    that snapshot, ``status``, and ``channel`` when the pipeline carries one)."""
+    closed = pipeline.loc[pipeline["status"].isin(["won", "lost"])].sort_values("snapshot_date")
+    first = closed.groupby("opportunity_id", sort=False).head(1)
+    return first.assign(month=first["snapshot_date"].dt.to_period("M").dt.to_timestamp())
+
+
+def channel_conversion(closed: pd.DataFrame, win: Window) -> float:
+    """Channel conversion rate over ``win``: won / (won + lost) opportunities closed in the period
+    (:func:`closed_opportunities`)."""
+    part = _in(closed, win)
+    return safe_ratio(float((part["status"] == "won").sum()), float(len(part)))
+
+
+def nps_value(nps: pd.DataFrame, win: Window) -> float:
+    """Net Promoter Score over ``win`` as a fraction: ``(promoters - detractors) / answers`` with
+    promoters scoring 9-10 and detractors 0-6 (0.30 = NPS +30); NaN without answers."""
+    part = nps.loc[win.contains(pd.to_datetime(nps["survey_date"]).dt.to_period("M").dt.to_timestamp())]
+    scores = pd.to_numeric(part["score"])
+    return safe_ratio(float((scores >= PROMOTER_MIN).sum() - (scores <= DETRACTOR_MAX).sum()), float(len(scores)))
+
+
+def signed_vs_collected(position: pd.DataFrame | None, month: str | pd.Period, reps: pd.DataFrame) -> pd.DataFrame:
+    """Contract (signed) value and cash collected on the year's orders to date, per region and rep.
+
+    ``position``: :func:`salesplan.retro.risks.receivables_position` at the month's end.
+    ``signed`` = net value of the orders placed in the year to date; ``collected`` = cash
+    received on them by the month's end; ``gap = signed - collected``; ``collection_rate =
+    collected / signed``. Columns ``level, item, signed, collected, gap, collection_rate``
+    (level total, region, rep); empty when the data has no payments."""
+    columns = ["level", "item", "signed", "collected", "gap", "collection_rate"]
+    if position is None:
+        return pd.DataFrame(columns=columns)
+    ytd = window(as_period(month), "ytd")
+    part = position.loc[position["order_date"].between(ytd.start, as_period(month).to_timestamp(how="end"))]
+    names = reps.assign(rep_id=reps["rep_id"].astype(str)).drop_duplicates("rep_id").set_index("rep_id")["rep_name"]
+    parts = [pd.DataFrame({"level": ["total"], "item": ["total"], "signed": [part["signed"].sum()],
+                           "collected": [part["collected"].sum()]})]  # fmt: skip
+    for level, col in (("region", "region"), ("rep", "rep_id")):
+        g = part.groupby(part[col].astype(str))[["signed", "collected"]].sum().reset_index()
+        item = g[col] if level == "region" else g[col].map(names).fillna("?") + " (" + g[col] + ")"
+        parts.append(pd.DataFrame({"level": level, "item": item, "signed": g["signed"], "collected": g["collected"]}))
+    out = pd.concat(parts, ignore_index=True)
+    out["gap"] = out["signed"] - out["collected"]
+    out["collection_rate"] = safe_ratio(out["collected"], out["signed"])
+    return out[columns]
+
+
 def pipeline_coverage(
     pipeline: pd.DataFrame | None,
     cube: pd.DataFrame,
@@ -241,6 +377,10 @@ def pipeline_coverage(
 # the table
 
 
+def _needs(table: str) -> str:
+    return f"needs table {table}"
+
+
 def kpi_table(
     cube: pd.DataFrame,
     plan: pd.DataFrame,
@@ -252,19 +392,29 @@ def kpi_table(
     pipeline: pd.DataFrame | None = None,
     stage_probability: Mapping[str, float] | None = None,
     min_closed: int = 10,
+    *,
+    spend: pd.DataFrame | None = None,
+    nps: pd.DataFrame | None = None,
+    win_rate_goal: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The eight core KPIs for ``month``: a table and the monthly trend values.
+    """The method's core KPIs and two extras for ``month``: a table and the monthly trend values.
 
     ``goals`` is the ``kpi`` config section: ``attainment_goal``, ``gross_margin_goal``,
-    ``collection_goal``, ``new_customer_sales_share_goal``, ``repeat_purchase_goal``,
-    ``aov_growth_goal`` (vs the same months last year), ``high_end_share_goal``,
+    ``collection_goal``, ``cac_goal`` (None: the same months last year),
+    ``acquisition_spend_categories``, ``ltv_cac_goal``, ``repeat_purchase_goal``,
+    ``channel_conversion_goal`` (None: ``win_rate_goal``, the win rate behind the plan year's
+    process targets), ``new_customer_count_share_goal``, ``new_customer_sales_share_goal``,
+    ``high_end_share_goal``, ``nps_goal``, ``aov_growth_goal`` (vs the same months last year),
     ``trend_months`` and ``repeat_window_months``. Status compares the year-to-date value
-    (pipeline: the month-end value) with the goal using the flag thresholds
-    (:func:`salesplan.retro.flags.classify_deviation`: relative shortfall 5 / 10 / 15 %);
-    higher is better for every KPI here.
+    (pipeline coverage and LTV/CAC: the month-end value) with the goal using the flag thresholds
+    (:func:`salesplan.retro.flags.classify_deviation`: relative shortfall 5 / 10 / 15 %); for
+    CAC (lower is better) ``goal / value`` is compared instead.
 
-    ``plan`` may also hold earlier years: they feed the attainment trend. A KPI whose value
-    cannot be computed from the data (e.g. no cost column) has status ``no_data``.
+    Optional data: ``orders`` (average order value, high-margin products), ``pipeline`` (channel
+    conversion, coverage), ``spend`` (CAC, LTV/CAC), ``nps``. A KPI whose value cannot be
+    computed has status ``no_data`` and its note names the table that would provide it.
+
+    ``plan`` may also hold earlier years: they feed the attainment trend.
 
     Returns ``(table, trend)``: table columns :data:`KPI_COLUMNS`; trend is long
     ``kpi, month, value`` over the last ``trend_months`` months.
@@ -272,8 +422,10 @@ def kpi_table(
     p = as_period(month)
     n = int(goals["trend_months"])
     repeat_months = int(goals["repeat_window_months"])
+    categories = list(goals["acquisition_spend_categories"])
     stage_probability = stage_probability or {}
     ytd, mon = window(p, "ytd"), window(p, "month")
+    last_year_ytd = Window("ly", "", ytd.start - pd.DateOffset(years=1), ytd.end - pd.DateOffset(years=1))
     wins = month_windows(p, n)
     plan_m = plan_months(plan)
     high_end, high_end_basis = high_end_monthly(cube, orders, products)
@@ -284,12 +436,14 @@ def kpi_table(
     rows: list[dict[str, Any]] = []
     trend: list[pd.DataFrame] = []
 
-    def add(kpi: str, unit: str, goal: float, mval: float, yval: float, series: list[float], definition: str, note=""):
+    def add(kpi, unit, goal, mval, yval, series, definition, note="", group="core", better="higher"):
         rows.append(
             {
                 "kpi": kpi,
+                "group": group,
                 "unit": unit,
-                "goal": goal,
+                "better": better,
+                "goal": float(goal) if goal is not None else np.nan,
                 "month_value": mval,
                 "ytd_value": yval,
                 "trend": sparkline(series),
@@ -299,6 +453,7 @@ def kpi_table(
         )
         trend.append(pd.DataFrame({"kpi": kpi, "month": [w.start for w in wins], "value": series}))
 
+    nan_series = [np.nan] * n
     add(
         "Sales attainment",
         "pct",
@@ -316,6 +471,7 @@ def kpi_table(
         gross_margin_value(cube, ytd),
         [gross_margin_value(cube, w) for w in wins],
         "(net sales - cost) / net sales",
+        "" if np.isfinite(gross_margin_value(cube, ytd)) else "needs column orders.cost_amount",
     )
     add(
         "Collection rate",
@@ -325,20 +481,44 @@ def kpi_table(
         collection_value(cube, ytd),
         [collection_value(cube, w) for w in wins],
         "cash received on the period's invoices / net invoiced",
-        "recent months are still being collected",
+        "recent months are still being collected"
+        if np.isfinite(collection_value(cube, ytd))
+        else "needs column orders.paid_amount",
     )
-    m_share, m_count = new_customer_values(customers, mon, first)
-    y_share, y_count = new_customer_values(customers, ytd, first)
-    add(
-        "New-customer sales share",
-        "pct",
-        float(goals["new_customer_sales_share_goal"]),
-        m_share,
-        y_share,
-        [new_customer_values(customers, w, first)[0] for w in wins],
-        "net sales of customers whose first purchase falls in the period / net sales",
-        f"{m_count} new customer(s) this month, {y_count} this year",
-    )
+    if spend is not None and len(spend):
+        cac_goal = goals["cac_goal"]
+        goal_note = "goal: kpi.cac_goal"
+        if cac_goal is None:
+            cac_goal = acquisition_cost(spend, customers, last_year_ytd, categories)
+            goal_note = "goal: the same months last year"
+        add(
+            "Customer acquisition cost",
+            "money",
+            cac_goal,
+            acquisition_cost(spend, customers, mon, categories, first),
+            acquisition_cost(spend, customers, ytd, categories, first),
+            [acquisition_cost(spend, customers, w, categories, first) for w in wins],
+            f"spend on {', '.join(categories)} / new customers",
+            goal_note,
+            better="lower",
+        )
+        add(
+            "LTV/CAC",
+            "x",
+            float(goals["ltv_cac_goal"]),
+            ltv_cac(cube, spend, customers, p, categories),
+            ltv_cac(cube, spend, customers, p, categories),
+            [ltv_cac(cube, spend, customers, w.start.to_period("M"), categories) for w in wins],
+            "LTV (12-month gross margin per active customer / annual churn) / CAC of the last 12 months",
+            "month-end value, 12 months on 12"
+            if np.isfinite(lifetime_value(cube, p))
+            else "needs 24 months of orders with column orders.cost_amount",
+        )
+    else:
+        add("Customer acquisition cost", "money", goals["cac_goal"], np.nan, np.nan, nan_series,
+            "acquisition spend / new customers", _needs("spend"), better="lower")  # fmt: skip
+        add("LTV/CAC", "x", float(goals["ltv_cac_goal"]), np.nan, np.nan, nan_series,
+            "customer lifetime value / acquisition cost", _needs("spend"))  # fmt: skip
     add(
         "Repeat-purchase rate",
         "pct",
@@ -348,6 +528,74 @@ def kpi_table(
         [repeat_purchase_value(customers, trailing_window(w.start.to_period("M"), repeat_months)) for w in wins],
         f"customers buying in 2+ months / customers buying (month column and trend: last {repeat_months} months)",
     )
+    conversion_goal = goals["channel_conversion_goal"]
+    if conversion_goal is None:
+        conversion_goal = win_rate_goal
+    if pipeline is not None and len(pipeline):
+        closed = closed_opportunities(pipeline)
+        by_channel = ""
+        if "channel" in closed.columns:
+            part = _in(closed, ytd)
+            rates = part.groupby(part["channel"].astype(str))["status"].apply(lambda s: float((s == "won").mean()))
+            by_channel = "; by channel: " + ", ".join(f"{c} {r:.0%}" for c, r in rates.items())
+        add(
+            "Channel conversion rate",
+            "pct",
+            conversion_goal,
+            channel_conversion(closed, mon),
+            channel_conversion(closed, ytd),
+            [channel_conversion(closed, w) for w in wins],
+            "won / closed opportunities (won + lost)",
+            ("goal: kpi.channel_conversion_goal" if goals["channel_conversion_goal"] is not None
+             else "goal: the win rate behind the plan year's process targets") + by_channel,
+        )  # fmt: skip
+    else:
+        add("Channel conversion rate", "pct", conversion_goal, np.nan, np.nan, nan_series,
+            "won / closed opportunities", _needs("pipeline"))  # fmt: skip
+    m_share, m_count = new_customer_values(customers, mon, first)
+    y_share, y_count = new_customer_values(customers, ytd, first)
+    add(
+        "New-customer share",
+        "pct",
+        float(goals["new_customer_count_share_goal"]),
+        new_customer_count_share(customers, mon, first),
+        new_customer_count_share(customers, ytd, first),
+        [new_customer_count_share(customers, w, first) for w in wins],
+        "customers whose first purchase falls in the period / customers buying in the period (by count)",
+        f"{m_count} new customer(s) this month, {y_count} this year",
+    )
+    add(
+        "New-customer sales share",
+        "pct",
+        float(goals["new_customer_sales_share_goal"]),
+        m_share,
+        y_share,
+        [new_customer_values(customers, w, first)[0] for w in wins],
+        "net sales of customers whose first purchase falls in the period / net sales",
+    )
+    add(
+        "High-end share",
+        "pct",
+        float(goals["high_end_share_goal"]),
+        high_end_share_value(cube, high_end, mon),
+        high_end_share_value(cube, high_end, ytd),
+        [high_end_share_value(cube, high_end, w) for w in wins],
+        f"net sales of {high_end_basis} / net sales",
+    )
+    if nps is not None and len(nps):
+        add(
+            "NPS",
+            "pct",
+            float(goals["nps_goal"]),
+            nps_value(nps, mon),
+            nps_value(nps, ytd),
+            [nps_value(nps, w) for w in wins],
+            "% promoters (9-10) - % detractors (0-6) of the survey answers, in points (30 % = +30)",
+            f"{int(_in(nps.assign(month=pd.to_datetime(nps['survey_date']).dt.to_period('M').dt.to_timestamp()), ytd).shape[0])} answer(s) this year",
+        )
+    else:
+        add("NPS", "pct", float(goals["nps_goal"]), np.nan, np.nan, nan_series,
+            "% promoters - % detractors", _needs("nps"))  # fmt: skip
     cov = pipeline_coverage(pipeline, cube, plan_m, p, stage_probability, min_closed)
     cov_series = [
         pipeline_coverage(pipeline, cube, plan_m, w.start.to_period("M"), stage_probability, min_closed)["coverage"]
@@ -367,10 +615,10 @@ def kpi_table(
             if np.isfinite(cov["required_coverage"]) and np.isfinite(cov["expected_coverage"])
             else "no pipeline data, the target is already reached, or December"
         ),
+        group="extra",
     )
     if orders is not None and {"order_id", "order_date", "net_amount"} <= set(orders.columns):
         totals = order_totals(orders)
-        last_year_ytd = Window("ly", "", ytd.start - pd.DateOffset(years=1), ytd.end - pd.DateOffset(years=1))
         aov_goal = average_order_value(totals, last_year_ytd) * (1.0 + float(goals["aov_growth_goal"]))
         add(
             "Average order value",
@@ -380,28 +628,25 @@ def kpi_table(
             average_order_value(totals, ytd),
             [average_order_value(totals, w) for w in wins],
             "net sales / orders; goal = same months last year x (1 + aov_growth_goal)",
+            group="extra",
         )
     else:
-        add("Average order value", "money", np.nan, np.nan, np.nan, [np.nan] * n, "needs the orders table")
-    add(
-        "High-end share",
-        "pct",
-        float(goals["high_end_share_goal"]),
-        high_end_share_value(cube, high_end, mon),
-        high_end_share_value(cube, high_end, ytd),
-        [high_end_share_value(cube, high_end, w) for w in wins],
-        f"net sales of {high_end_basis} / net sales",
-    )
+        add("Average order value", "money", np.nan, np.nan, np.nan, nan_series, "net sales / orders",
+            _needs("orders"), group="extra")  # fmt: skip
     table = pd.DataFrame(rows)
-    table["status"] = classify_deviation(table["ytd_value"], table["goal"], thresholds)
+    lower = table["better"] == "lower"
+    actual = table["ytd_value"].where(~lower, table["goal"])
+    target = table["goal"].where(~lower, table["ytd_value"])
+    table["status"] = classify_deviation(actual, target, thresholds)
     table.loc[table["ytd_value"].isna() & table["goal"].notna(), "status"] = "no_data"
+    table.loc[table["note"].str.startswith("needs "), "status"] = "no_data"
     trend_frame = pd.concat(trend, ignore_index=True)
     return table[KPI_COLUMNS], trend_frame
 
 
 def format_kpi_table(table: pd.DataFrame, unit: str = "K") -> pd.DataFrame:
     """The KPI table for display: goal and values formatted by each KPI's unit (percent,
-    times, money in ``unit``), status with its symbol."""
+    times, money in ``unit``), status with its symbol; extras are marked "(extra)"."""
 
     def fmt(value: float, kind: str) -> str:
         if kind == "pct":
@@ -412,7 +657,8 @@ def format_kpi_table(table: pd.DataFrame, unit: str = "K") -> pd.DataFrame:
 
     out = pd.DataFrame(
         {
-            "KPI": table["kpi"],
+            "KPI": table["kpi"] + np.where(table["group"] == "extra", " (extra)", ""),
+            "Better": table["better"],
             "Goal": [fmt(v, k) for v, k in zip(table["goal"], table["unit"], strict=True)],
             "This month": [fmt(v, k) for v, k in zip(table["month_value"], table["unit"], strict=True)],
             "Year to date": [fmt(v, k) for v, k in zip(table["ytd_value"], table["unit"], strict=True)],

@@ -1,0 +1,333 @@
+"""The action register that carries over from month to month.
+
+Each month's retrospective publishes the items that need an action (the flags of
+``retro.actions.period`` with a status in ``retro.actions.statuses``: yellow, red, dark red) as
+``actions_YYYY-MM.xlsx`` (and ``.csv``): owner, level, item, deviation and blank columns for the
+meeting (5-Why cause, next step, due date, resources) with ``action_status`` ``open``. Filled in
+and dropped back into the data folder it is the ``actions`` table of the data contract, and the
+next month's run reviews it:
+
+* the latest register before the report month is read (each register carries every open action,
+  so it is the whole truth);
+* each of its actions is ``done`` / ``cancelled`` (as filled in), ``overdue`` (not closed and
+  ``due_date`` before the report month's last day), ``no action`` (not closed and no next step
+  written) or ``open``;
+* ``months_open = report month - opened_month`` (in months); an action not closed after more than
+  ``retro.actions.escalate_after_months`` months is escalated one level:
+  ``escalation_level = min(base + 1, 3)`` with ``base`` the level of the item's status now
+  (yellow 1, red 2, dark red 3; the register's level when the item is back on plan);
+* items that need an action now and had none are ``new``.
+
+The next register carries every action not closed (with what was filled in) and opens a new one
+for each item that needs an action and has none open.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from salesplan.csvsafe import write_spreadsheet_csv
+from salesplan.retro.periods import as_period
+
+LEVEL_OF_STATUS: dict[str, int] = {"yellow": 1, "red": 2, "dark_red": 3}
+"""Escalation level of a flag status (the method's three-level response)."""
+STATUS_OF_LEVEL: dict[int, str] = {v: k for k, v in LEVEL_OF_STATUS.items()}
+CLOSED = ("done", "cancelled")
+"""Action statuses that close an action (``validation.action_status`` lists every allowed one)."""
+STATES: tuple[str, ...] = ("overdue", "no action", "open", "new", "done", "cancelled")
+"""Review states, most urgent first."""
+MEETING_COLUMNS = ["cause_5why", "next_step", "due_date", "resources", "action_status"]
+"""The columns the meeting fills in."""
+REGISTER_COLUMNS = [
+    "action_id",
+    "register_month",
+    "opened_month",
+    "months_open",
+    "level",
+    "item",
+    "owner",
+    "flag_status",
+    "deviation",
+    "gap",
+    "escalation_level",
+    "escalation",
+    "carry",
+    *MEETING_COLUMNS,
+]
+"""The register file's columns (``carry``: new / carried / overdue / escalated)."""
+REVIEW_COLUMNS = [
+    "action_id",
+    "level",
+    "item",
+    "owner",
+    "state",
+    "escalated",
+    "escalation_level",
+    "escalation",
+    "opened_month",
+    "months_open",
+    "due_date",
+    "action_status",
+    "next_step",
+    "cause_5why",
+    "resources",
+    "flag_status",
+    "deviation",
+    "note",
+]
+
+
+def action_ids(levels: pd.Series, keys: pd.Series) -> pd.Series:
+    """The id of an item's action, stable across months: ``<level>:<key>`` (e.g. ``rep:R012``,
+    ``region x product_line:East|Pumps``)."""
+    return levels.astype(str) + ":" + keys.astype(str)
+
+
+def items_needing_action(flags: pd.DataFrame, period: str, statuses: Sequence[str]) -> pd.DataFrame:
+    """The flags of ``period`` whose status is one of ``statuses``, with their ``action_id``."""
+    part = flags.loc[(flags["period"] == period) & flags["status"].isin(list(statuses))]
+    return part.assign(action_id=action_ids(part["level"], part["key"])).reset_index(drop=True)
+
+
+def previous_register(actions: pd.DataFrame | None, month: str | pd.Period) -> tuple[pd.DataFrame | None, str]:
+    """The latest register before ``month`` (its rows) and a sentence saying what was found;
+    None when the data folder holds no register of an earlier month (the month starts fresh)."""
+    p = as_period(month)
+    start = p.to_timestamp()
+    if actions is None or actions.empty:
+        return None, f"No actions file in the data folder: the register of {p} starts fresh."
+    months = pd.to_datetime(actions["register_month"]).dt.to_period("M").dt.to_timestamp()
+    earlier = actions.loc[months < start].assign(register_month=months[months < start])
+    if earlier.empty:
+        later = sorted({f"{m:%Y-%m}" for m in months})
+        return None, (
+            f"The actions file holds no register before {p} (only {', '.join(later)}): the register of {p} "
+            "starts fresh."
+        )
+    latest = earlier["register_month"].max()
+    rows = earlier.loc[earlier["register_month"] == latest].reset_index(drop=True)
+    ago = (p - latest.to_period("M")).n
+    note = "" if ago == 1 else f" ({ago} months before {p}: no register of the months between)"
+    return rows, f"Actions register of {latest:%Y-%m}{note}: {len(rows)} action(s) reviewed."
+
+
+def _blank(values: pd.Series) -> np.ndarray:
+    text = values.astype(object).where(values.notna(), "")
+    return text.map(lambda v: str(v).strip() == "").to_numpy(dtype=bool)
+
+
+def review_actions(
+    previous: pd.DataFrame | None,
+    flags: pd.DataFrame,
+    month: str | pd.Period,
+    settings: Mapping[str, object],
+    escalation: Mapping[str, str],
+) -> pd.DataFrame:
+    """Every action of the previous register and every item needing an action without one, with
+    its state this month (module docstring). ``settings``: ``retro.actions``; ``escalation``:
+    ``retro.escalation`` (the response of each level). Columns :data:`REVIEW_COLUMNS`; sorted by
+    state (:data:`STATES`), then escalated first, then level and item."""
+    p = as_period(month)
+    month_end = p.to_timestamp(how="end").normalize()
+    limit = int(settings["escalate_after_months"])
+    needed = items_needing_action(flags, str(settings["period"]), settings["statuses"])  # type: ignore[arg-type]
+    period_flags = flags.loc[flags["period"] == settings["period"]]
+    current = period_flags.assign(action_id=action_ids(period_flags["level"], period_flags["key"])).set_index(
+        "action_id"
+    )
+    rows: list[pd.DataFrame] = []
+    if previous is not None and len(previous):
+        prev = previous.copy()
+        for col in ("escalation_level", "next_step", "cause_5why", "resources", "due_date"):
+            if col not in prev:
+                prev[col] = np.nan
+        status = prev["action_status"].astype(str)
+        due = pd.to_datetime(prev["due_date"], errors="coerce")
+        no_step = _blank(prev["next_step"])
+        state = np.select(
+            [status == "done", status == "cancelled", due.notna() & (due < month_end), no_step],
+            ["done", "cancelled", "overdue", "no action"],
+            default="open",
+        )
+        now = prev["action_id"].map(current["status"]) if len(current) else pd.Series(np.nan, index=prev.index)
+        opened = pd.to_datetime(prev["opened_month"]).dt.to_period("M")
+        months_open = np.array([(p - o).n for o in opened], dtype="int64")
+        prev_level = pd.to_numeric(prev["escalation_level"], errors="coerce")
+        base = now.map(LEVEL_OF_STATUS).fillna(prev_level).fillna(1).astype(int)
+        escalated = ~np.isin(state, CLOSED) & (months_open > limit)
+        level = np.where(escalated, np.minimum(base + 1, 3), base)
+        still = now.isin(list(settings["statuses"])).to_numpy()  # type: ignore[arg-type]
+        note = np.where(
+            np.isin(state, CLOSED),
+            np.where(still, "closed, but the item still needs an action: a new one is opened", ""),
+            np.where(still, "", "item no longer behind plan: close the action if it is done"),
+        )
+        rows.append(
+            pd.DataFrame(
+                {
+                    "action_id": prev["action_id"].astype(str),
+                    "level": prev["level"],
+                    "item": prev["item"],
+                    "owner": prev["action_id"].map(current["owner"]).fillna(prev["owner"])
+                    if len(current)
+                    else prev["owner"],
+                    "state": state,
+                    "escalated": escalated,
+                    "escalation_level": level,
+                    "opened_month": opened.dt.to_timestamp(),
+                    "months_open": months_open,
+                    "due_date": due,
+                    "action_status": status,
+                    "next_step": prev["next_step"],
+                    "cause_5why": prev["cause_5why"],
+                    "resources": prev["resources"],
+                    "flag_status": now.fillna("on plan" if len(current) else "").to_numpy(),
+                    "deviation": prev["action_id"].map(current["deviation"]) if len(current) else np.nan,
+                    "note": note,
+                }
+            )
+        )
+    open_before = set()
+    if rows:
+        open_before = set(rows[0].loc[~rows[0]["state"].isin(CLOSED), "action_id"])
+    new = needed.loc[~needed["action_id"].isin(open_before)]
+    rows.append(
+        pd.DataFrame(
+            {
+                "action_id": new["action_id"],
+                "level": new["level"],
+                "item": new["item"],
+                "owner": new["owner"],
+                "state": "new",
+                "escalated": False,
+                "escalation_level": new["status"].map(LEVEL_OF_STATUS).astype(int),
+                "opened_month": p.to_timestamp(),
+                "months_open": 0,
+                "due_date": pd.NaT,
+                "action_status": "open",
+                "next_step": "",
+                "cause_5why": "",
+                "resources": "",
+                "flag_status": new["status"],
+                "deviation": new["deviation"],
+                "note": "first month flagged" if previous is None else "no action in the previous register",
+            }
+        )
+    )
+    out = pd.concat([r for r in rows if len(r)], ignore_index=True) if any(len(r) for r in rows) else rows[-1]
+    out["escalation"] = out["escalation_level"].map(lambda lv: str(escalation.get(STATUS_OF_LEVEL[int(lv)], "")))
+    out = out.astype({"escalated": bool, "months_open": "int64", "escalation_level": "int64"})
+    out = out.assign(
+        opened_month=pd.to_datetime(out["opened_month"]).astype("datetime64[ns]"),
+        due_date=pd.to_datetime(out["due_date"]).astype("datetime64[ns]"),
+        deviation=pd.to_numeric(out["deviation"], errors="coerce").astype(float),
+    )
+    for col in ("next_step", "cause_5why", "resources"):
+        out[col] = out[col].astype(object).where(out[col].notna(), "")
+    rank = out["state"].map({s: i for i, s in enumerate(STATES)})
+    return (
+        out.assign(_r=rank, _e=~out["escalated"])
+        .sort_values(["_r", "_e", "escalation_level", "level", "item"], ascending=[True, True, False, True, True])
+        .drop(columns=["_r", "_e"])
+        .reset_index(drop=True)[REVIEW_COLUMNS]
+    )
+
+
+def state_counts(review: pd.DataFrame) -> pd.Series:
+    """Actions per state (all of :data:`STATES`, zeros included) plus ``escalated``."""
+    counts = review["state"].value_counts().reindex(list(STATES), fill_value=0).astype(int)
+    counts["escalated"] = int(review["escalated"].sum())
+    return counts.rename("actions")
+
+
+def review_text(review: pd.DataFrame, source: str) -> str:
+    """The review in two plain lines: where the register came from and the count per state."""
+    counts = state_counts(review)
+    shown = ", ".join(f"{state} {int(counts[state])}" for state in STATES)
+    return f"{source}\nActions: {shown}; escalated {int(counts['escalated'])}."
+
+
+def next_register(
+    review: pd.DataFrame,
+    flags: pd.DataFrame,
+    month: str | pd.Period,
+    settings: Mapping[str, object],
+    escalation: Mapping[str, str],
+) -> pd.DataFrame:
+    """This month's register (:data:`REGISTER_COLUMNS`): every action of ``review`` not closed
+    (carried with what was filled in; ``no action`` ones only while the item still needs one) and
+    a new ``open`` action for each item needing one without an open action. ``carry``: ``new``,
+    ``carried``, ``overdue`` or ``escalated``. Sorted by escalation level (highest first), level, item."""
+    p = as_period(month)
+    period_flags = flags.loc[flags["period"] == settings["period"]]
+    current = period_flags.assign(action_id=action_ids(period_flags["level"], period_flags["key"])).set_index(
+        "action_id"
+    )
+    statuses = list(settings["statuses"])  # type: ignore[arg-type]
+    still = review["flag_status"].isin(statuses)
+    keep = ~review["state"].isin(CLOSED) & ((review["state"] != "no action") | still)
+    carried = review.loc[keep & (review["state"] != "new")]
+    new = review.loc[review["state"] == "new"]
+    closed_still = review.loc[review["state"].isin(CLOSED) & still & ~review["action_id"].isin(carried["action_id"])]
+    fresh = pd.concat([new, closed_still], ignore_index=True).drop_duplicates("action_id")
+    fresh = fresh.assign(
+        opened_month=p.to_timestamp(),
+        months_open=0,
+        escalated=False,
+        escalation_level=fresh["flag_status"].map(LEVEL_OF_STATUS).fillna(1).astype(int),
+        due_date=pd.NaT,
+        action_status="open",
+        next_step="",
+        cause_5why="",
+        resources="",
+    )
+    carry = np.where(carried["escalated"], "escalated", np.where(carried["state"] == "overdue", "overdue", "carried"))
+    out = pd.concat([carried.assign(carry=carry), fresh.assign(carry="new")], ignore_index=True)
+    gap = out["action_id"].map(current["gap"]) if len(current) else np.nan
+    level = out["escalation_level"].astype(int)
+    out = out.assign(
+        register_month=p.to_timestamp(),
+        gap=pd.to_numeric(gap, errors="coerce"),
+        escalation_level=level,
+        escalation=level.map(lambda lv: str(escalation.get(STATUS_OF_LEVEL[int(lv)], ""))),
+    )
+    out = out.assign(
+        opened_month=pd.to_datetime(out["opened_month"]).astype("datetime64[ns]"),
+        register_month=pd.to_datetime(out["register_month"]).astype("datetime64[ns]"),
+        due_date=pd.to_datetime(out["due_date"]).astype("datetime64[ns]"),
+        months_open=out["months_open"].astype("int64"),
+    )
+    return (
+        out.sort_values(["escalation_level", "level", "item"], ascending=[False, True, True], kind="stable")
+        .reset_index(drop=True)
+        .reindex(columns=REGISTER_COLUMNS)
+    )
+
+
+def register_file_name(month: str | pd.Period, suffix: str = "xlsx") -> str:
+    """``actions_YYYY-MM.<suffix>``: named like the ``actions`` table, so the filled-in file is read
+    as one when dropped into the data folder."""
+    return f"actions_{as_period(month)}.{suffix}"
+
+
+def write_register(register: pd.DataFrame, folder: str | os.PathLike[str], month: str | pd.Period) -> list[Path]:
+    """Write the register as ``actions_YYYY-MM.xlsx`` (one sheet, dates as dates, deviation as a
+    percentage, text neutralised against formulas) and the same as ``actions_YYYY-MM.csv``
+    (UTF-8 with BOM). Put one of the two, filled in, into the data folder. Returns both paths."""
+    from salesplan.excel import write_workbook
+
+    kinds = {"deviation": "pct", "gap": "money"}
+    kinds.update({c: "date" for c in ("register_month", "opened_month", "due_date")})
+    xlsx = write_workbook(Path(folder) / register_file_name(month), {"Actions": (register, kinds)})
+    out = register.copy()
+    for col in ("register_month", "opened_month", "due_date"):
+        out[col] = pd.to_datetime(out[col]).dt.strftime("%Y-%m-%d")
+    out["deviation"] = out["deviation"].round(4)
+    out["gap"] = out["gap"].round(2)
+    csv = write_spreadsheet_csv(out, Path(folder) / register_file_name(month, "csv"))
+    return [xlsx, csv]
