@@ -494,3 +494,103 @@ def test_reading_settings_are_part_of_the_cache_key(data_dir: Path, config: dict
     other = load_config(None, overrides={"columns": {"customers": CUSTOMER_HEADERS}, "io": {"sheet": {"orders": "A"}}})
     assert sio.cache_key(sources, config) == sio.cache_key(sources, same)
     assert sio.cache_key(sources, config) != sio.cache_key(sources, other)
+
+
+# --------------------------------------------------------------------------- the loop's optional tables
+
+
+ACTIONS_HEADER = "action_id,register_month,opened_month,level,item,owner,action_status,next_step,due_date\n"
+
+
+def test_optional_loop_tables_load_with_contract_types(data_dir: Path, config: dict) -> None:
+    (data_dir / "actions_2024-12.csv").write_text(
+        ACTIONS_HEADER + "rep:R01,2024-12-01,2024-11-01,rep,张伟 (R01),张伟,in_progress,拜访客户,2025-01-15\n",
+        encoding="utf-8",
+    )
+    (data_dir / "activities.csv").write_text(
+        "activity_date,rep_id,customer_id,activity_type\n2025-01-03,R01,007,visit\n", encoding="utf-8"
+    )
+    (data_dir / "spend.csv").write_text(
+        'month,region,category,amount\n2025-01-01,North,marketing,"1,200.50"\n', encoding="utf-8"
+    )
+    (data_dir / "nps.csv").write_text("survey_date,customer_id,score\n2025-01-20,007,9\n", encoding="utf-8")
+    (data_dir / "receivables.csv").write_text(
+        "order_id,paid_date,paid_amount\nSO-0001,2024-02-01,1500.0\n", encoding="utf-8"
+    )
+    data = load(data_dir, config, use_cache=False)
+    assert data.actions["due_date"].iloc[0] == pd.Timestamp("2025-01-15")
+    assert data.actions["register_month"].dtype == "datetime64[ns]"
+    assert data.actions["deviation"].isna().all()  # optional column added empty
+    assert data.activities["customer_id"].iloc[0] == "007"  # leading zeros kept
+    assert data.spend["amount"].iloc[0] == 1200.5 and data.spend["channel"].isna().all()
+    assert data.nps["score"].dtype == "int64" and data.nps["score"].iloc[0] == 9
+    assert data.receivables["paid_amount"].iloc[0] == 1500.0
+    assert set(data.sources["table"]) >= {"actions", "activities", "spend", "nps", "receivables"}
+
+
+def test_actions_table_is_validated_with_every_failure_located(data_dir: Path, config: dict) -> None:
+    (data_dir / "actions_2024-12.csv").write_text(
+        ACTIONS_HEADER
+        + "rep:R01,2024-12-01,2024-11-01,rep,R01,张伟,finished,,2025-01-15\n"  # status not allowed
+        + "rep:R02,2024-12-01,2024-11-01,rep,R02,Li Na,open,,next week\n"  # not a date
+        + "rep:R01,2024-12-01,2024-12-01,rep,R01,张伟,open,,\n",  # same action twice in one register
+        encoding="utf-8",
+    )
+    report = report_of(data_dir, config)
+    rows = {(r.file, r.row, r.column): r.rule for r in report.itertuples()}
+    assert rows[("actions_2024-12.csv", 2, "action_status")].startswith("not one of: open, in_progress, done")
+    assert rows[("actions_2024-12.csv", 3, "due_date")].startswith("not a date")
+    assert rows[("actions_2024-12.csv", 4, "action_id + register_month")].startswith(
+        "duplicate key, first at actions_2024-12.csv row 2"
+    )
+
+
+def test_actions_without_a_key_column_and_unknown_references_are_refused(data_dir: Path, config: dict) -> None:
+    (data_dir / "actions.csv").write_text(
+        "action_id,opened_month,level,item,owner,action_status\nrep:R01,2024-11-01,rep,R01,张伟,open\n",
+        encoding="utf-8",
+    )
+    (data_dir / "nps.csv").write_text("survey_date,customer_id,score\n2025-01-20,C999,11\n", encoding="utf-8")
+    (data_dir / "receivables.csv").write_text("order_id,paid_date,paid_amount\nSO-9999,2024-02-01,1.0\n")
+    report = report_of(data_dir, config)
+    rules = {(r.file, r.column): r.rule for r in report.itertuples()}
+    assert rules[("actions.csv", "register_month")] == "required column missing"
+    assert rules[("nps.csv", "score")] == "outside 0 .. 10"
+    assert rules[("nps.csv", "customer_id")] == "unknown customer_id (not in customers)"
+    assert rules[("receivables.csv", "order_id")] == "unknown order_id (not in orders)"
+
+
+def test_published_action_register_reads_back_as_the_actions_table(data_dir: Path, config: dict) -> None:
+    from salesplan.retro.actions import REGISTER_COLUMNS, write_register
+
+    register = pd.DataFrame(
+        {
+            "action_id": ["rep:R01"],
+            "register_month": [pd.Timestamp("2025-01-01")],
+            "opened_month": [pd.Timestamp("2024-12-01")],
+            "months_open": [1],
+            "level": ["rep"],
+            "item": ["张伟 (R01)"],
+            "owner": ["=HYPERLINK(1)"],  # formula-like text stays text
+            "flag_status": ["red"],
+            "deviation": [-0.12],
+            "gap": [-120.0],
+            "escalation_level": [2],
+            "escalation": ["Level 2"],
+            "carry": ["carried"],
+            "cause_5why": [""],
+            "next_step": [""],
+            "due_date": [pd.NaT],
+            "resources": [""],
+            "action_status": ["open"],
+        }
+    )[REGISTER_COLUMNS]
+    xlsx, csv = write_register(register, data_dir.parent / "out", "2025-01")
+    for path in (xlsx, csv):
+        target = data_dir / path.name
+        shutil.copy(path, target)
+        data = load(data_dir, config, use_cache=False)
+        row = data.actions.iloc[0]
+        assert row["register_month"] == pd.Timestamp("2025-01-01") and pd.isna(row["due_date"])
+        assert row["owner"] == "'=HYPERLINK(1)" and row["escalation_level"] == 2 and row["deviation"] == -0.12
+        target.unlink()

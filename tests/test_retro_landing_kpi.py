@@ -7,12 +7,20 @@ import pytest
 from salesplan.config import load_defaults
 from salesplan.retro.kpi import (
     KPI_COLUMNS,
+    acquisition_cost,
     average_order_value,
+    channel_conversion,
+    closed_opportunities,
     customer_months,
     kpi_table,
+    lifetime_value,
+    ltv_cac,
+    new_customer_count_share,
     new_customer_values,
+    nps_value,
     order_totals,
     pipeline_coverage,
+    signed_vs_collected,
     sparkline,
 )
 from salesplan.retro.landing import landing_comparison, run_rate_landing, seasonal_shares
@@ -154,14 +162,25 @@ def test_average_order_value_ignores_returns_in_the_count():
     assert average_order_value(order_totals(orders), window("2026-03", "month")) == pytest.approx(250 / 2)
 
 
-def test_kpi_table_has_eight_kpis_with_goals_and_status():
+def test_kpi_table_has_the_methods_kpis_and_two_extras_with_goals_and_status():
     cube = _seasonal_cube().assign(
         region="E", product_line="P", tier="core", channel="direct", quantity=1, cost_amount=np.nan, paid_amount=np.nan
     )
     thresholds = DEFAULTS["retro"]["thresholds"]
     table, trend = kpi_table(cube, _flat_plan(), "2026-03", DEFAULTS["kpi"], thresholds, stage_probability=STAGES)
     assert list(table.columns) == KPI_COLUMNS
-    assert len(table) == 8
+    assert table["kpi"].tolist() == [
+        "Sales attainment", "Gross margin", "Collection rate", "Customer acquisition cost", "LTV/CAC",
+        "Repeat-purchase rate", "Channel conversion rate", "New-customer share", "New-customer sales share",
+        "High-end share", "NPS", "Pipeline coverage", "Average order value",
+    ]  # fmt: skip
+    assert table.loc[table["group"] == "extra", "kpi"].tolist() == ["Pipeline coverage", "Average order value"]
+    # Missing data names the table that would provide it.
+    notes = table.set_index("kpi")["note"]
+    assert notes["Customer acquisition cost"] == notes["LTV/CAC"] == "needs table spend"
+    assert notes["NPS"] == "needs table nps" and notes["Channel conversion rate"] == "needs table pipeline"
+    assert notes["Collection rate"] == "needs column orders.paid_amount"
+    assert (table.set_index("kpi").loc[["NPS", "LTV/CAC", "Customer acquisition cost"], "status"] == "no_data").all()
     t = table.set_index("kpi")
     assert t.loc["Sales attainment", "ytd_value"] == pytest.approx(12 / 300)
     assert t.loc["Sales attainment", "status"] == "dark_red"
@@ -171,3 +190,136 @@ def test_kpi_table_has_eight_kpis_with_goals_and_status():
     assert set(trend["kpi"]) == set(t.index)
     assert trend.groupby("kpi").size().eq(DEFAULTS["kpi"]["trend_months"]).all()
     assert customer_months(cube)["net_amount"].sum() == pytest.approx(cube["net_amount"].sum())
+
+
+# ------------------------------------------------------------------ the method's KPIs, hand-computed
+
+
+def _customer_cube() -> pd.DataFrame:
+    rows = [
+        # customer, month, net, cost
+        ("A", "2024-04-01", 100.0, 50.0),
+        ("B", "2024-06-01", 200.0, 100.0),
+        ("A", "2025-06-01", 1000.0, 600.0),
+        ("C", "2026-02-01", 500.0, 300.0),  # new in February 2026
+        ("D", "2026-03-01", 40.0, 20.0),  # new in March 2026
+        ("A", "2026-03-01", 60.0, 30.0),
+    ]
+    frame = pd.DataFrame(rows, columns=["customer_id", "month", "net_amount", "cost_amount"])
+    return frame.assign(month=pd.to_datetime(frame["month"]))
+
+
+SPEND = pd.DataFrame(
+    {
+        "month": pd.to_datetime(["2025-05-01", "2026-02-01", "2026-02-01", "2026-02-01", "2026-03-15"]),
+        "category": ["marketing", "marketing", "channel", "systems", "marketing"],
+        "amount": [90.0, 100.0, 50.0, 999.0, 60.0],
+    }
+)
+CATEGORIES = DEFAULTS["kpi"]["acquisition_spend_categories"]  # marketing, channel
+
+
+def test_acquisition_cost_and_new_customer_count_share():
+    cm = customer_months(_customer_cube())
+    # Year to date: marketing 100 + channel 50 (Feb) + marketing 60 (Mar) = 210 for 2 new customers.
+    assert acquisition_cost(SPEND, cm, window("2026-03", "ytd"), CATEGORIES) == pytest.approx(105.0)
+    assert acquisition_cost(SPEND, cm, window("2026-03", "month"), CATEGORIES) == pytest.approx(60.0)
+    assert np.isnan(acquisition_cost(SPEND, cm, window("2026-01", "month"), CATEGORIES))  # nobody new
+    # March: A (returning) and D (new) buy: 1 of 2.
+    assert new_customer_count_share(cm, window("2026-03", "month")) == pytest.approx(0.5)
+
+
+def test_lifetime_value_and_ltv_cac():
+    cube = _customer_cube().loc[lambda d: d["customer_id"] != "D"]
+    cm = customer_months(cube)
+    # 12 months to 2026-03: A 1000 + 60 net, C 500; cost 600 + 30 + 300: margin 630 over 2 active customers.
+    # The 12 months before: A and B active, A still active -> churn 1/2. LTV = 630 / 2 / 0.5 = 630.
+    assert lifetime_value(cube, "2026-03") == pytest.approx(630.0)
+    # CAC over the last 12 months: 90 + 100 + 50 = 240 (systems excluded) for 1 new customer (C).
+    assert ltv_cac(cube, SPEND.iloc[:4], cm, "2026-03", CATEGORIES) == pytest.approx(630.0 / 240.0)
+    assert np.isnan(lifetime_value(cube.assign(cost_amount=np.nan), "2026-03"))
+
+
+def test_cac_status_is_inverted_because_lower_is_better():
+    cube = _customer_cube().assign(region="E", product_line="P", tier="core", rep_id="R1", paid_amount=np.nan)
+    plan = _flat_plan()
+    thresholds = DEFAULTS["retro"]["thresholds"]
+    for goal, status in ((100.0, "green"), (90.0, "red"), (150.0, "ahead")):
+        goals = DEFAULTS["kpi"] | {"cac_goal": goal}
+        table, _ = kpi_table(cube, plan, "2026-03", goals, thresholds, spend=SPEND)
+        row = table.set_index("kpi").loc["Customer acquisition cost"]
+        # CAC 105: goal / value = 100 / 105 (4.8 % behind: green), 90 / 105 (14.3 %: red), 150 / 105 (ahead).
+        assert row["ytd_value"] == pytest.approx(105.0) and row["better"] == "lower"
+        assert row["status"] == status
+    table, _ = kpi_table(cube, plan, "2026-03", DEFAULTS["kpi"], thresholds, spend=SPEND)
+    row = table.set_index("kpi").loc["Customer acquisition cost"]
+    # No goal set: the same months last year. Jan-Mar 2025: no spend, no new customer -> no goal.
+    assert np.isnan(row["goal"]) and row["note"] == "goal: the same months last year"
+
+
+def test_channel_conversion_counts_each_opportunity_once_when_it_closes():
+    pipe = pd.DataFrame(
+        {
+            "opportunity_id": ["O1", "O1", "O2", "O3", "O3", "O4"],
+            "snapshot_date": pd.to_datetime(
+                ["2026-02-28", "2026-03-31", "2026-03-31", "2026-01-31", "2026-02-28", "2026-03-31"]
+            ),
+            "status": ["open", "won", "lost", "lost", "lost", "open"],
+        }
+    )
+    closed = closed_opportunities(pipe)
+    assert channel_conversion(closed, window("2026-03", "ytd")) == pytest.approx(1 / 3)  # O1 won; O2, O3 lost
+    assert channel_conversion(closed, window("2026-03", "month")) == pytest.approx(1 / 2)
+    cube = _seasonal_cube().assign(region="E", product_line="P", tier="core", cost_amount=1.0, paid_amount=1.0)
+    goals = DEFAULTS["kpi"]
+    table, _ = kpi_table(cube, _flat_plan(), "2026-03", goals, DEFAULTS["retro"]["thresholds"], pipeline=pipe.assign(
+        region="E", stage="lead", amount=1.0, expected_close_date=pd.Timestamp("2026-06-30")
+    ), stage_probability=STAGES, win_rate_goal=0.4)  # fmt: skip
+    row = table.set_index("kpi").loc["Channel conversion rate"]
+    # Goal: the process targets' win rate 40 %; 1/3 is 16.7 % behind -> dark red.
+    assert row["goal"] == 0.4 and row["status"] == "dark_red"
+
+
+def test_nps_promoters_minus_detractors():
+    nps = pd.DataFrame(
+        {
+            "survey_date": pd.to_datetime(["2026-03-02"] * 7 + ["2026-01-10"]),
+            "customer_id": "C1",
+            "score": [10, 9, 8, 7, 6, 0, 10, 0],
+        }
+    )
+    # March: promoters 3 (10, 9, 10), detractors 2 (6, 0) of 7 answers.
+    assert nps_value(nps, window("2026-03", "month")) == pytest.approx(1 / 7)
+    assert nps_value(nps, window("2026-03", "ytd")) == pytest.approx(0.0)  # plus a detractor in January
+    assert np.isnan(nps_value(nps, window("2026-02", "month")))
+
+
+def test_signed_vs_collected_per_region_and_rep():
+    from salesplan.retro.risks import receivables_position
+
+    orders = pd.DataFrame(
+        {
+            "order_id": ["O1", "O1", "O2", "O3"],
+            "order_date": pd.to_datetime(["2026-01-10", "2026-01-10", "2026-02-05", "2025-12-01"]),
+            "customer_id": "C1",
+            "rep_id": ["R1", "R1", "R2", "R1"],
+            "region": ["East", "East", "West", "East"],
+            "net_amount": [100.0, 50.0, 200.0, 80.0],
+        }
+    )
+    payments = pd.DataFrame(
+        {
+            "order_id": ["O1", "O2", "O3"],
+            "paid_date": pd.to_datetime(["2026-02-01", "2026-03-15", "2026-01-02"]),
+            "paid_amount": [150.0, 100.0, 80.0],
+        }
+    )
+    position, _ = receivables_position(orders, payments, pd.Timestamp("2026-02-28"))
+    reps = pd.DataFrame({"rep_id": ["R1", "R2"], "rep_name": ["王伟", "Li"]})
+    out = signed_vs_collected(position, "2026-02", reps).set_index(["level", "item"])
+    # This year's orders O1 (150, paid 150 in Feb) and O2 (200, paid only in March); O3 is last year's.
+    assert out.loc[("total", "total"), ["signed", "collected", "gap"]].tolist() == [350.0, 150.0, 200.0]
+    assert out.loc[("total", "total"), "collection_rate"] == pytest.approx(150 / 350)
+    assert out.loc[("region", "West"), ["signed", "collected"]].tolist() == [200.0, 0.0]
+    assert out.loc[("rep", "王伟 (R1)"), "collection_rate"] == 1.0
+    assert signed_vs_collected(None, "2026-02", reps).empty

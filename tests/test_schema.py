@@ -176,6 +176,42 @@ def test_targets_month_bounds_and_nullable_rep(config: dict) -> None:
     assert normalise_report(report)[["row", "column", "rule"]].values.tolist() == [[3, "month", "outside 1 .. 12"]]
 
 
+def test_loop_tables_check_statuses_channels_scores_and_dates(config: dict) -> None:
+    action = {
+        "action_id": "rep:R1",
+        "register_month": "2025-12-01",
+        "opened_month": "2025-11-01",
+        "level": "rep",
+        "item": "R1",
+        "owner": "Li",
+        "action_status": "Done",  # case-insensitive match keeps the allowed label
+        "escalation_level": "2",
+        "due_date": "",
+    }
+    typed, report = validate_table(
+        frame([action, action | {"action_status": "later", "escalation_level": "4"}]), "actions", config, "a.csv", TODAY
+    )
+    assert typed["action_status"].iloc[0] == "done"
+    got = normalise_report(report)[["row", "column", "rule"]].values.tolist()
+    assert [3, "action_status", "not one of: open, in_progress, done, cancelled"] in got
+    assert [3, "escalation_level", "outside 1 .. 3"] in got and len(got) == 2
+    spend = {"month": "2025-12-01", "category": "marketing", "amount": "¥1,000", "channel": "tv"}
+    _, report = validate_table(frame([spend]), "spend", config, "s.csv", TODAY)
+    assert normalise_report(report)[["row", "column"]].values.tolist() == [[2, "channel"]]
+    _, report = validate_table(
+        frame([{"survey_date": "2025-12-01", "customer_id": "C1", "score": "7.5"}]), "nps", config, "n.csv", TODAY
+    )
+    assert normalise_report(report)["rule"].tolist() == ["not a whole number"]
+    _, report = validate_table(
+        frame([{"activity_date": "1999-12-31", "rep_id": "R1", "customer_id": "C1", "activity_type": "visit"}]),
+        "activities",
+        config,
+        "v.csv",
+        TODAY,
+    )
+    assert normalise_report(report)["rule"].iloc[0].startswith("date outside 2000-01-01")
+
+
 # --------------------------------------------------------------------------- cross-table
 
 

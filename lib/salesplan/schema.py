@@ -141,7 +141,8 @@ TABLES: dict[str, tuple[Field, ...]] = {
         Field("action_status", allowed="action_status"),
         Field("flag_status", required=False, nullable=True),
         Field("deviation", "float", required=False, nullable=True),
-        Field("escalation_level", "int", required=False, nullable=True, bounds=(1, 3)),
+        # A float: an optional whole-number column would need a nullable integer type.
+        Field("escalation_level", "float", required=False, nullable=True, bounds=(1, 3)),
         Field("cause_5why", required=False, nullable=True),
         Field("next_step", required=False, nullable=True),
         Field("due_date", "date", required=False, nullable=True, in_date_range=True),

@@ -16,7 +16,9 @@ next month's run reviews it:
   ``retro.actions.escalate_after_months`` months is escalated one level:
   ``escalation_level = min(base + 1, 3)`` with ``base`` the level of the item's status now
   (yellow 1, red 2, dark red 3; the register's level when the item is back on plan);
-* items that need an action now and had none are ``new``.
+* items that need an action now and are not in the register are ``new`` (an item whose action
+  was closed but which is still behind plan shows as closed, with a note, and gets a new action
+  in the next register).
 
 The next register carries every action not closed (with what was filled in) and opens a new one
 for each item that needs an action and has none open.
@@ -192,10 +194,10 @@ def review_actions(
                 }
             )
         )
-    open_before = set()
-    if rows:
-        open_before = set(rows[0].loc[~rows[0]["state"].isin(CLOSED), "action_id"])
-    new = needed.loc[~needed["action_id"].isin(open_before)]
+    # An item whose action was closed but which still needs one shows once, as closed with a
+    # note; the next register opens its new action (next_register).
+    in_register = set(rows[0]["action_id"]) if rows else set()
+    new = needed.loc[~needed["action_id"].isin(in_register)]
     rows.append(
         pd.DataFrame(
             {
