@@ -17,7 +17,7 @@ PYTHON ?= $(shell for p in python3.11 python3; do \
 
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help setup sample-data report test test-lib test-notebooks notebooks lab lint format clean-reports
+.PHONY: help setup sample-data report test test-lib test-notebooks notebooks lab lint format clean-reports browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -43,8 +43,16 @@ report: sample-data  ## run every notebook for the latest complete month; prints
 
 test: test-lib test-notebooks  ## library tests, then every notebook under nbval
 
-test-lib: sample-data
+test-lib: sample-data browser
 	$(BIN)/pytest tests
+
+# The browser test drives Debian's chromium; install it when missing and we may (root, apt-get).
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium is not installed and cannot be installed here: the browser test will be skipped"; fi
 
 test-notebooks: sample-data
 	$(BIN)/pytest --nbval-lax --nbval-current-env --nbval-sanitize-with $(SANITIZE) -p no:cacheprovider notebooks/ notebooks/workshop/
@@ -55,9 +63,9 @@ notebooks: sample-data  ## re-execute every notebook in place (committed noteboo
 		$(BIN)/papermill "$$nb" "$$nb" --cwd . --kernel python3 --no-progress-bar --log-level WARNING; \
 	done
 
-lab: $(STAMP)  ## register the "salesplan" kernel and open JupyterLab
+lab: sample-data  ## write the sample if data/raw is empty, register the "salesplan" kernel and open JupyterLab with it
 	$(BIN)/python -m ipykernel install --sys-prefix --name salesplan --display-name "Python (salesplan)"
-	$(BIN)/jupyter lab
+	$(BIN)/jupyter lab --MultiKernelManager.default_kernel_name=salesplan notebooks/
 
 lint: $(STAMP)  ## ruff check and format check
 	$(BIN)/ruff check .

@@ -64,9 +64,17 @@ def test_every_page_loads_cleanly_and_opens_with_its_figures(pack: Path, browser
     problems: list[str] = []
     for path in _pages(pack):
         page = context.new_page()
-        page.on("console", lambda m, p=path: problems.append(f"{p.name}: console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on(
+            "console",
+            lambda m, p=path: problems.append(f"{p.name}: console {m.type}: {m.text}") if m.type == "error" else None,
+        )
         page.on("requestfailed", lambda r, p=path: problems.append(f"{p.name}: request failed {r.url}"))
-        page.on("request", lambda r, p=path: problems.append(f"{p.name}: network request {r.url}") if r.url.startswith("http") else None)
+        page.on(
+            "request",
+            lambda r, p=path: (
+                problems.append(f"{p.name}: network request {r.url}") if r.url.startswith("http") else None
+            ),
+        )
         page.goto(path.as_uri(), wait_until="load")
         broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length")
         if broken:

@@ -1,0 +1,138 @@
+"""A real Jupyter server on loopback runs a notebook through its own kernel, as JupyterLab does.
+
+The server is started from the project's environment with its root in ``notebooks/`` (the
+kernel's working directory is the notebook's folder, as in JupyterLab); the data-check
+notebook's code cells are sent to the kernel over the server's websocket, one by one, and
+must all finish without an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+import nbformat
+import pytest
+
+from salesplan.config import PROJECT_ROOT
+
+tornado = pytest.importorskip("tornado.websocket")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port, token = _free_port(), secrets.token_hex(16)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={PROJECT_ROOT / 'notebooks'}",
+            "--ServerApp.port_retries=0",
+            "--allow-root",
+        ],  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://{base}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"jupyter server did not start: {proc.stderr.read().decode(errors='replace')[-2000:]}")
+            time.sleep(0.3)
+    yield base, token
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def _request(base: str, token: str, method: str, path: str, body: dict | None = None) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"http://{base}{path}?token={token}", data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        text = resp.read().decode()
+    return json.loads(text) if text else {}
+
+
+async def _run_cells(base: str, token: str, kernel_id: str, cells: list[str]) -> list[str]:
+    ws = await tornado.websocket_connect(f"ws://{base}/api/kernels/{kernel_id}/channels?token={token}")
+    session, problems = uuid.uuid4().hex, []
+    for i, code in enumerate(cells):
+        msg_id = uuid.uuid4().hex
+        await ws.write_message(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "username": "test",
+                        "session": session,
+                        "msg_type": "execute_request",
+                        "version": "5.3",
+                        "date": "",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "channel": "shell",
+                    "buffers": [],
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": True,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                        "stop_on_error": True,
+                    },
+                }  # fmt: skip
+            )
+        )
+        while True:
+            raw = await asyncio.wait_for(ws.read_message(), timeout=300)
+            if raw is None:
+                problems.append(f"cell {i}: the websocket closed")
+                return problems
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "error":
+                problems.append(f"cell {i}: {msg['content']['ename']}: {msg['content']['evalue']}")
+            if msg["msg_type"] == "execute_reply":
+                if msg["content"]["status"] != "ok":
+                    problems.append(f"cell {i}: {msg['content']['status']}")
+                break
+    ws.close()
+    return problems
+
+
+def test_a_notebook_runs_through_the_servers_kernel(server) -> None:
+    base, token = server
+    kernel = _request(base, token, "POST", "/api/kernels", {"name": "python3"})
+    try:
+        nb = nbformat.read(PROJECT_ROOT / "notebooks" / "00_data_check.ipynb", as_version=4)
+        cells = [c.source for c in nb.cells if c.cell_type == "code"]
+        cells.append("print(wb.month, len(wb.data.orders) > 0)")
+        problems = asyncio.run(_run_cells(base, token, kernel["id"], cells))
+        assert not problems, "\n".join(problems)
+    finally:
+        _request(base, token, "DELETE", f"/api/kernels/{kernel['id']}")
