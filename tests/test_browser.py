@@ -106,3 +106,20 @@ def test_every_notebook_page_prints_within_budget(pack: Path, browser) -> None:
     context.close()
     over = {name: n for name, n in counts.items() if n > PRINT_BUDGET}
     assert not over, f"printed pages over {PRINT_BUDGET}: {over} (all: {counts})"
+
+
+RAW_NUMBER = re.compile(r"<td[^>]*>\s*(-?\d+\.\d{4,}|-?\d[\d.]*e[+-]\d+|\d{4}-\d\d-\d\d 00:00:00)\s*</td>")
+RANGE_INDEX = re.compile(r'class="row_heading level0 row\d+"\s*>\s*\d+\s*</th>')
+
+
+def test_no_page_shows_raw_numbers_or_a_meaningless_index(pack: Path) -> None:
+    problems = []
+    for path in _pages(pack):
+        text = path.read_text(encoding="utf-8")
+        raw = RAW_NUMBER.findall(text)
+        if raw:
+            problems.append(f"{path.name}: raw numbers {raw[:5]}")
+        index = RANGE_INDEX.findall(text)
+        if index:
+            problems.append(f"{path.name}: {len(index)} row(s) headed by a bare row number")
+    assert not problems, "\n".join(problems)

@@ -105,7 +105,10 @@ def test_relative_paths_resolve_from_project_root(monkeypatch, tmp_path):
 def test_assumptions_table_lists_every_value():
     cfg = config.load_config()
     table = config.assumptions_table(cfg, "retro", "customer_tiers")
-    assert "retro.thresholds.yellow" in set(table["setting"])
-    assert table.set_index("setting").loc["customer_tiers.A", "value"] == "10000000"
+    assert "retro.thresholds.yellow" in set(table["key"])
+    assert table.set_index("key").loc["customer_tiers.A", "value"] == "10000000"
+    assert table.set_index("key").loc["retro.thresholds.yellow", "setting"] == "Thresholds, yellow"
+    assert config.setting_label("targets.bottom_up.level_coefficient.mid") == "Level coefficient, mid (bottom up)"
+    assert config.setting_label("kpi.churn_goal") == "Churn goal"
     with pytest.raises(config.ConfigError):
         config.assumptions_table(cfg, "nope")

@@ -149,8 +149,19 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
     return [(prefix, value)]
 
 
+def setting_label(key: str) -> str:
+    """A dotted settings key as words for a page: ``targets.bottom_up.level_coefficient.mid`` ->
+    "Level coefficient, mid (bottom up)"."""
+    words = [part.replace("_", " ") for part in key.split(".")[1:]] or [key]
+    if len(words) == 1:
+        return words[0][:1].upper() + words[0][1:]
+    head = f"{words[-2][:1].upper()}{words[-2][1:]}, {words[-1]}"
+    return head + (f" ({', '.join(words[:-2])})" if len(words) > 2 else "")
+
+
 def assumptions_table(config: dict[str, Any], *sections: str) -> pd.DataFrame:
-    """The values a report used, one row per setting (``section.key`` and value), for printing."""
+    """The values a report used, one row per setting: ``setting`` (in words), ``key`` (the dotted
+    key to override in config/salesplan.yaml) and ``value``, for printing."""
     rows: list[tuple[str, Any]] = []
     for section in sections:
         if section not in config:
@@ -158,8 +169,12 @@ def assumptions_table(config: dict[str, Any], *sections: str) -> pd.DataFrame:
         rows.extend(_flatten(section, config[section]))
     return pd.DataFrame(
         [
-            (name, value if isinstance(value, str) else repr(value) if isinstance(value, list | dict) else value)
+            (
+                setting_label(name),
+                name,
+                value if isinstance(value, str) else repr(value) if isinstance(value, list | dict | tuple) else value,
+            )
             for name, value in rows
         ],
-        columns=["setting", "value"],
+        columns=["setting", "key", "value"],
     ).astype({"value": str})

@@ -636,12 +636,15 @@ def style_review_table(
     attainment: Sequence[str] = (),
     bands: Sequence[float] = (0.8, 1.0),
     rename: Mapping[str, str] | None = None,
+    formats: Mapping[str, Any] | None = None,
 ) -> Any:
     """A pandas Styler for a review table: money in ``unit`` with separators and the unit in
     the header ("Net sales (M)"), rates as %, ``points`` as signed percentage points,
     ``growth`` columns shaded red to green, ``attainment`` columns coloured by band
     (below ``bands[0]`` red, below ``bands[1]`` yellow, else green). Only columns named in
-    one of the groups are shown, in the order given by ``rename`` or the groups."""
+    one of the groups are shown, in the order given by ``rename`` or the groups. ``formats``
+    (column or its shown label -> format string or callable) formats other columns: pass them
+    here, since a chained ``.format`` would reset every other column's format."""
     scale = _SCALE[unit]
     headers = dict(rename or {})
     cols = [c for c in frame.columns if c in {*money, *pct, *signed_pct, *points, *ints} or c in headers]
@@ -663,6 +666,8 @@ def style_review_table(
         fmt[label.get(c, c)] = lambda v: "–" if pd.isna(v) else f"{v * 100:+.1f} pts"
     for c in ints:
         fmt[label.get(c, c)] = fmt_int
+    for c, spec in (formats or {}).items():
+        fmt[label.get(c, c)] = (lambda v, f=spec: "–" if pd.isna(v) else f.format(v)) if isinstance(spec, str) else spec
     view = escape_labels(view.rename(columns=label))
     fmt = {k: v for k, v in fmt.items() if k in view.columns}
     # Names of regions, reps and customers are data: escaped, so they show as text in a page.

@@ -80,6 +80,26 @@ def escape_styler(styler: Styler, caption: str | None = None) -> Styler:
     return styler
 
 
+def _default_format(series: pd.Series) -> object:
+    """The format of a column nobody named, by its type: whole numbers with separators, other
+    numbers with two decimals, dates as YYYY-MM-DD (YYYY-MM for months), yes / no, text as is."""
+    if pd.api.types.is_bool_dtype(series):
+        return lambda v: "–" if _missing(v) else ("yes" if v else "no")
+    if pd.api.types.is_integer_dtype(series):
+        return fmt_int
+    if pd.api.types.is_float_dtype(series):
+        values = series.dropna()
+        if len(values) and bool((values == values.round()).all()) and bool((values.abs() < 1e15).all()):
+            return fmt_int
+        return lambda v: "–" if _missing(v) else f"{float(v):,.2f}"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        values = series.dropna()
+        monthly = len(values) and bool((values.dt.day == 1).all() and (values.dt.normalize() == values).all())
+        pattern = "%Y-%m" if monthly else "%Y-%m-%d"
+        return lambda v: "–" if _missing(v) or v is pd.NaT else pd.Timestamp(v).strftime(pattern)
+    return None
+
+
 def style_table(
     frame: pd.DataFrame,
     money: Iterable[str] = (),
@@ -88,16 +108,31 @@ def style_table(
     signed_pct: Iterable[str] = (),
     unit: str = "",
     caption: str | None = None,
-    hide_index: bool = False,
+    hide_index: bool | None = None,
+    formats: Mapping[str, object] | None = None,
 ) -> Styler:
-    """A Styler with money / percentage / count formats by column and a caption; every value,
-    label and the caption are HTML-escaped (text from data is shown, never interpreted)."""
+    """The one way a table reaches a page: money in ``unit`` (K, M, B, with the unit in the
+    caption's reader's mind: pass one unit per page), percentages, signed percentages and
+    counts for the columns named, every other column formatted by its type (no raw floats, no
+    ``00:00:00``), ``formats`` for anything else (column -> callable or format string: pass
+    them here rather than chaining ``.format``, which pandas applies unescaped). The index is
+    hidden when it carries no meaning (an unnamed range) or when ``hide_index`` says so. Every
+    value, label and the caption are HTML-escaped (text from data is shown, never interpreted)."""
     fmt: dict[str, object] = {}
+    for col in frame.columns:
+        default = _default_format(frame[col])
+        if default is not None:
+            fmt[col] = default
     fmt.update({c: (lambda v, u=unit: fmt_money(v, u)) for c in money})
     fmt.update({c: fmt_pct for c in pct})
     fmt.update({c: (lambda v: fmt_pct(v, signed=True)) for c in signed_pct})
     fmt.update({c: fmt_int for c in ints})
+    for col, spec in (formats or {}).items():
+        fmt[col] = (lambda v, f=spec: "–" if _missing(v) else f.format(v)) if isinstance(spec, str) else spec
+    fmt = {c: f for c, f in fmt.items() if c in frame.columns}
     styler = escape_styler(escape_labels(frame).style.format(fmt, na_rep="–", escape="html"), caption)
+    if hide_index is None:
+        hide_index = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
     if hide_index:
         styler = styler.hide(axis="index")
     return styler.set_table_styles(

@@ -105,7 +105,7 @@ def settings_table(*names: str) -> pd.DataFrame:
         for p in name.split("."):
             value = value[p]
         values[name] = value
-    return assumptions_table(values, *names).set_index("setting")
+    return assumptions_table(values, *names).set_index("key")[["value"]].rename_axis("setting")
 
 
 def copy_exercises(dest: str | Path, source: str | Path | None = None) -> list[Path]:
