@@ -55,6 +55,10 @@ def test_files_and_formats(written: dict[str, Path]) -> None:
         "reps",
         "pipeline",
         "targets",
+        "activities",
+        "spend",
+        "nps",
+        "receivables",
     }
     assert set(written) == expected
     assert {p.name for p in written.values()} == {f"{n}.csv" for n in expected}

@@ -39,7 +39,16 @@ if TYPE_CHECKING:
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 # The date column that tells how far each table reaches in time.
-DATE_COLUMNS = {"orders": "order_date", "pipeline": "snapshot_date", "reps": "hire_date"}
+DATE_COLUMNS = {
+    "orders": "order_date",
+    "pipeline": "snapshot_date",
+    "reps": "hire_date",
+    "actions": "register_month",
+    "activities": "activity_date",
+    "spend": "month",
+    "nps": "survey_date",
+    "receivables": "paid_date",
+}
 
 
 class WorkbookError(ValueError):
