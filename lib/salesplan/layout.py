@@ -14,6 +14,17 @@ from IPython.display import HTML
 
 
 def _html(content: Any) -> str:
+    if hasattr(content, "savefig"):  # a matplotlib Figure: inline PNG, then released
+        import base64
+        import io
+
+        import matplotlib.pyplot as plt
+
+        buffer = io.BytesIO()
+        content.savefig(buffer, format="png", bbox_inches="tight")
+        plt.close(content)
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        return f"<img src='data:image/png;base64,{data}' alt='{escape(content.axes[0].get_title() if content.axes else '')}'>"
     if hasattr(content, "to_html") and not hasattr(content, "columns"):  # a pandas Styler
         return content.to_html()
     if hasattr(content, "to_html"):  # a DataFrame: escape its values like every table
@@ -26,7 +37,7 @@ def _html(content: Any) -> str:
 
 
 def details(content: Any, summary: str, open_: bool = False) -> HTML:
-    """``content`` (a Styler, a DataFrame, an HTML object or text) inside a collapsible section
+    """``content`` (a Styler, a DataFrame, a matplotlib Figure, an HTML object or text) inside a collapsible section
     titled ``summary`` (escaped), closed unless ``open_``: on screen a click away, in print
     left out."""
     state = " open" if open_ else ""

@@ -247,19 +247,24 @@ def flag_table(
     caption: str,
     statuses: tuple[str, ...] | None = None,
     unit: str = "M",
+    limit: int | None = None,
 ):
     """The flags of one period as a styled table (status with its symbol and colour): level,
     item, owner, actual, target, gap, attainment, deviation, status, escalation and the meeting
-    columns, most severe first within each level; ``statuses`` keeps only those."""
+    columns, most severe first within each level; ``statuses`` keeps only those; ``limit`` keeps
+    the most severe items overall (largest shortfall first) up to that many."""
     part = flags.loc[flags["period"] == period]
     if statuses:
         part = part.loc[part["status"].isin(statuses)]
+    if limit is not None:
+        part = part.sort_values("deviation", kind="mergesort").head(limit)
+    # The page shows who acts and how far behind; the meeting's columns (cause, next step) are
+    # filled in the register and flags.csv, and the escalation's full wording is in the settings.
     table = part.assign(
-        status=part["status"].map(rag_label), level=part["level"].str.replace("_", " ")
-    )[
-        ["level", "item", "owner", "actual", "target", "gap", "attainment", "deviation", "status", "escalation",
-         "cause_5why", "next_step"]
-    ].rename(columns={"cause_5why": "cause (5-Why)", "next_step": "next step"})  # fmt: skip
+        status=part["status"].map(rag_label),
+        level=part["level"].str.replace("_", " "),
+        escalation=part["escalation"].fillna("").astype(str).str.split(":").str[0],
+    )[["level", "item", "owner", "actual", "target", "gap", "attainment", "deviation", "status", "escalation"]]
     styled = style_table(
         table,
         money=["actual", "target", "gap"],
