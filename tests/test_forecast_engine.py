@@ -16,6 +16,7 @@ from salesplan.forecast.engine import (
     _temporal_view,
     fit_one,
     fit_series,
+    fits_to_frame,
     forecast_file,
     forecast_frame,
     temporal_levels_for,
@@ -240,3 +241,55 @@ def test_views_used_counts_series_per_combination_of_views() -> None:
     assert views_used(fit_series(_frame({"a": _seasonal(80)}), 3, n_jobs=1, temporal_levels=())).to_dict("records") == [
         {"views": "monthly", "series": 1}
     ]
+
+
+# ----------------------------------------------------------------------------- interval shape (step 6)
+
+
+def test_empirical_shape_hits_the_series_own_error_quantiles() -> None:
+    from scipy import stats
+
+    from salesplan.forecast.engine import _empirical_shape
+
+    rng = np.random.default_rng(3)
+    sd = np.full(12, 2.0)
+    # Heavy-tailed errors (t with 5 df): the fitted t must hit both wanted quantiles exactly.
+    errors = 2.0 * rng.standard_t(5, size=(400, 12))
+    factor, df = _empirical_shape(errors, sd, np.inf)
+    z = np.abs(errors / sd)
+    for level in (80, 95):
+        wanted = np.quantile(z, level / 100)
+        assert factor * stats.t.ppf(0.5 + level / 200, df) == pytest.approx(wanted, rel=1e-6)
+    assert 3.5 < df < 9
+    # Normal errors with the modelled size: nearly normal, scale near 1.
+    factor_n, df_n = _empirical_shape(2.0 * rng.standard_normal((400, 12)), sd, np.inf)
+    assert df_n > 30 and factor_n == pytest.approx(1.0, abs=0.08)
+    # Few independent error paths widen both quantiles by the t / normal ratio.
+    normal = 2.0 * rng.standard_normal((400, 12))
+    (f_many, df_many), (f_few, df_few) = _empirical_shape(normal, sd, np.inf), _empirical_shape(normal, sd, 4.0)
+    width_many, width_few = (f * stats.t.ppf([0.9, 0.975], d) for f, d in ((f_many, df_many), (f_few, df_few)))
+    assert np.allclose(width_few / width_many, stats.t.ppf([0.9, 0.975], 4.0) / stats.norm.ppf([0.9, 0.975]))
+    # Too few errors: the error model's own t is kept.
+    assert _empirical_shape(errors[:1, :10], sd, 7.0) == (1.0, 7.0)
+
+
+def test_final_prediction_error_widens_short_series_most() -> None:
+    from salesplan.forecast.engine import CARRIED_PARAMETERS, _fpe
+
+    assert _fpe(48) == pytest.approx((48 + CARRIED_PARAMETERS) / (48 - CARRIED_PARAMETERS))
+    assert _fpe(36) > _fpe(120) > 1.0
+    y = _seasonal(60)
+    shaped = fit_one(y, 12)
+    plain = fit_one(y, 12, interval_shape="t")
+    assert np.allclose(shaped.mean, plain.mean)
+    assert shaped.df >= 3
+    with pytest.raises(ValueError, match="interval_shape"):
+        fit_one(y, 12, interval_shape="magic")
+
+
+def test_quantiles_follow_the_interval_bounds() -> None:
+    f = fit_one(_seasonal(60), 6, last_ds=pd.Timestamp("2026-10-01"))
+    q = f.quantiles([0.1, 0.5, 0.9])
+    frame = fits_to_frame({"x": f}, (80,))
+    assert np.allclose(q[1], f.mean)
+    assert np.allclose(q[0], frame["lo_80"]) and np.allclose(q[2], frame["hi_80"])

@@ -50,12 +50,24 @@ Method, per series:
    widening monotonically, and the correlation between months used for sample paths.
    The intervals are therefore calibrated on the series' own out-of-sample errors, not on
    the models' textbook formulas, which are known to under-cover.
-6. **Intervals.** ``forecast ± z_L * sd_h`` with ``z_L`` the Student-t quantile with
-   ``n_origins / 3 - 1`` degrees of freedom: errors from consecutive origins overlap (they
-   share most of their future months), so about one in three is independent evidence, and
-   few origins give honestly wider bands. The models keep their full-history parameters
-   when run forward, which makes the errors slightly optimistic; the t scale also absorbs
-   that (measured coverage: benchmarks/README.md).
+6. **Intervals.** The error distribution is a Student t around the forecast, its scale and
+   tails read from the series' own errors. With ``z = e[t, k] / sd_k`` (the errors
+   standardised by step 5's model) the wanted central quantiles are
+
+       q_L = Q_L(|z|) * t_df0(0.5 + L/200) / Phi^-1(0.5 + L/200),      L = 80, 95
+
+   the empirical quantile of the series' own errors (heavy tails show as a 95 % quantile
+   far beyond the 80 % one), widened for the few independent error paths behind it:
+   ``df0 = n_origins / 3 - 1``, because errors from consecutive origins overlap (they share
+   most of their future months), so about one in three is independent evidence. The t's
+   degrees of freedom solve ``t_df(0.975) / t_df(0.9) = q_95 / q_80`` (at least 3, normal
+   beyond 200) and its scale is ``q_80 / t_df(0.9)``: the covariance of step 5 is multiplied
+   by that scale squared. The models keep their full-history parameters when run forward,
+   which makes the errors in-sample-like; Akaike's final prediction error corrects that:
+   the covariance is further multiplied by ``(n + p) / (n - p)``, ``n`` the months fitted,
+   ``p = 6`` the parameters carried into every origin. Intervals: ``forecast ± t_df(0.5 +
+   L/200) * sd_h``. A series with fewer than 20 errors keeps step 5's covariance and ``df0``
+   (measured on M3, M1 and Tourism: benchmarks/README.md).
 7. **Sample paths.** Multivariate normal (same covariance, same t scale), so that a sum of
    months (a year-end landing) has the right, correlated, spread; the sum of a path's first
    ``r`` months is Student t, which :func:`salesplan.forecast.landing.landing_distribution`
@@ -211,6 +223,11 @@ class SeriesForecast:
         """Multiplier of ``sd`` for a central ``level`` % interval (Student t, ``df`` degrees)."""
         return float(stats.t.ppf(0.5 + level / 200.0, self.df))
 
+    def quantiles(self, q: Sequence[float] | np.ndarray) -> np.ndarray:
+        """``len(q) x horizon``: the forecast distribution's quantiles, ``mean + t_df(q) * sd``."""
+        z = stats.t.ppf(np.asarray(q, dtype=float), self.df)
+        return self.mean[None, :] + z[:, None] * self.sd[None, :]
+
     def paths(self, n_paths: int, rng: np.random.Generator) -> np.ndarray:
         """``n_paths x horizon`` sample paths: mean + t-scaled multivariate normal errors."""
         h = len(self.mean)
@@ -259,6 +276,69 @@ def _fit_error_model(errors: np.ndarray, h: int) -> tuple[float, float, float]:
     w = np.asarray(wts)
     coef, _ = optimize.nnls(np.asarray(rows) * w[:, None], np.asarray(rhs) * w)
     return float(coef[0]), float(coef[1]), float(coef[2])
+
+
+# The two central levels whose quantiles fix the shape of the error distribution (step 6),
+# and the fewest standardised errors a series needs for its own shape to be read.
+SHAPE_LEVELS = (80.0, 95.0)
+SHAPE_MIN_ERRORS = 20
+# Degrees of freedom above which the fitted shape is taken as normal, and the fewest allowed
+# (3: the variance, and so the covariance behind the landing, stays finite and estimable).
+SHAPE_DF_RANGE = (3.0, 200.0)
+
+
+# Parameters each model carries from the full-history fit into every rolling origin (the
+# smoothing and damping parameters and the starting level and trend: alpha, beta, gamma, phi,
+# l0, b0 for a damped seasonal ETS); the states themselves are re-filtered at each origin.
+CARRIED_PARAMETERS = 6
+
+
+def _fpe(n: int, p: int = CARRIED_PARAMETERS) -> float:
+    """Akaike's final-prediction-error ratio ``(n + p) / (n - p)``: how much larger the error
+    variance is out of sample than with ``p`` parameters fitted to the same ``n`` months."""
+    return float((n + p) / max(n - p, 1)) if n > 0 else 1.0
+
+
+def _t_ratio(df: float) -> float:
+    """``t_df(0.975) / t_df(0.9)``: how much wider the 95 % interval is than the 80 % one."""
+    return float(stats.t.ppf(0.975, df) / stats.t.ppf(0.9, df))
+
+
+def _empirical_shape(errors: np.ndarray, sd: np.ndarray, df0: float) -> tuple[float, float]:
+    """Scale factor and degrees of freedom that make the Student t of step 6 hit the series'
+    own error quantiles (module docstring, step 6).
+
+    With ``z = e[t, k] / sd_k`` the rolling-origin errors standardised by the fitted error
+    model, the wanted central quantiles are
+
+        q_L = Q_L(|z|) * t_df0(0.5 + L/200) / Phi^-1(0.5 + L/200),     L = 80, 95
+
+    (the empirical quantile of the series' own errors, widened by the same small-sample
+    factor as the t intervals: ``df0`` independent error paths). ``df`` solves
+    ``t_df(0.975) / t_df(0.9) = q_95 / q_80`` (heavier tails, fewer degrees of freedom;
+    within ``SHAPE_DF_RANGE``, normal above it) and ``factor = q_80 / t_df(0.9)``. Returns
+    ``(1, df0)`` when the series has fewer than ``SHAPE_MIN_ERRORS`` errors.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.abs(errors / sd[None, : errors.shape[1]])
+    z = z[np.isfinite(z)]
+    if len(z) < SHAPE_MIN_ERRORS:
+        return 1.0, df0
+    p = 0.5 + np.asarray(SHAPE_LEVELS) / 200.0
+    q80, q95 = np.quantile(z, np.asarray(SHAPE_LEVELS) / 100.0) * stats.t.ppf(p, df0) / stats.norm.ppf(p)
+    if not (q80 > 0 and q95 > 0):
+        return 1.0, df0
+    lo, hi = SHAPE_DF_RANGE
+    ratio = q95 / q80
+    if ratio >= _t_ratio(lo):
+        df = lo
+    elif ratio <= _t_ratio(hi):
+        # Tails no heavier than normal: a normal matching both quantiles on average (geometric mean).
+        zq = stats.norm.ppf(p)
+        return float(np.sqrt(q80 / zq[0] * q95 / zq[1])), float("inf")
+    else:
+        df = float(optimize.brentq(lambda d: _t_ratio(d) - ratio, lo, hi))
+    return float(q80 / stats.t.ppf(p[0], df)), df
 
 
 def _covariance(a: float, b: float, c: float, h: int) -> np.ndarray:
@@ -511,6 +591,7 @@ def fit_one(
     unique_id: str = "",
     last_ds: pd.Timestamp | None = None,
     keep_errors: bool = False,
+    interval_shape: str = "empirical",
 ) -> SeriesForecast:
     """Fit the engine to one series (see the module docstring for the method)."""
     y = np.asarray(y, dtype=float)
@@ -552,6 +633,7 @@ def fit_one(
         keep_errors=keep_errors,
         weights=weights,
         temporal_levels=tuple(used),
+        interval_shape=interval_shape,
     )
 
 
@@ -567,6 +649,7 @@ def _calibrate(
     keep_errors: bool,
     weights: dict[str, float],
     temporal_levels: tuple[int, ...],
+    interval_shape: str = "empirical",
 ) -> SeriesForecast:
     """The calibrated error model around the point forecast (module docstring, steps 5-7)."""
     n = len(y)
@@ -592,6 +675,14 @@ def _calibrate(
     # Consecutive origins share most of their future months, so their errors are far from
     # independent: count about one independent error path per ORIGIN_OVERLAP origins.
     dof = float(max(n_orig / ORIGIN_OVERLAP - 1, 2))
+    if interval_shape == "empirical":
+        factor, dof = _empirical_shape(errs_scaled, np.sqrt(np.clip(np.diag(cov), 0.0, None)), dof)
+        # The errors came from parameters fitted to the whole series, the future of each origin
+        # included: Akaike's final prediction error turns such in-sample-like errors into
+        # out-of-sample ones (module docstring, step 6).
+        cov = cov * factor**2 * _fpe(n)
+    elif interval_shape != "t":
+        raise ValueError(f"unknown interval_shape {interval_shape!r}: use empirical or t")
     return SeriesForecast(
         unique_id=unique_id,
         last_ds=last_ds if last_ds is not None else pd.Timestamp("NaT"),
@@ -654,6 +745,7 @@ def fit_series(
     models: Sequence[str] = DEFAULT_MODELS,
     temporal_levels: Sequence[int] = DEFAULT_TEMPORAL_LEVELS,
     temporal_min_points: int = DEFAULT_TEMPORAL_MIN_POINTS,
+    interval_shape: str = "empirical",
 ) -> dict[str, SeriesForecast]:
     """Fit the engine to every series of a long ``unique_id, ds, y`` frame.
 
@@ -661,7 +753,8 @@ def fit_series(
     they are split over worker processes (one chunk per worker, each compiles the models
     once). ``models``: the combination's members (names as in ``_make_models``);
     ``temporal_levels`` / ``temporal_min_points``: the temporal views (module docstring,
-    step 2; ``()`` for the monthly view alone).
+    step 2; ``()`` for the monthly view alone); ``interval_shape``: ``empirical`` (the
+    series' own error quantiles, step 6) or ``t`` (the Student t of the error model alone).
     """
     if int(horizon) < 1:
         raise ForecastInputError(f"horizon must be a positive number of months, got {horizon!r}")
@@ -676,6 +769,7 @@ def fit_series(
         models=tuple(models),
         temporal_levels=tuple(int(k) for k in temporal_levels),
         temporal_min_points=int(temporal_min_points),
+        interval_shape=str(interval_shape),
     )
     n_jobs = default_n_jobs() if n_jobs is None else max(int(n_jobs), 1)
     if n_jobs == 1 or len(items) < 8:
