@@ -252,3 +252,17 @@ def test_reliability_noise_floor_of_a_perfect_forecaster() -> None:
     judged = reliability_noise_floor(np.full(2000, 0.5), draws=200, seed=1, observed=10.0)
     assert judged["share_worse"] == 0.0
     assert reliability_noise_floor(np.full(100, 0.5), draws=400, seed=1, observed=0.0)["share_worse"] == 1.0
+
+
+def test_isotonic_map_is_scikit_learns_isotonic_regression() -> None:
+    """Unshrunk, the map passes through scikit-learn's isotonic fit at every block's mean prediction."""
+    from sklearn.isotonic import IsotonicRegression
+
+    rng = np.random.default_rng(11)
+    p = np.round(rng.uniform(0, 1, 2000), 2)  # many ties
+    o = (rng.uniform(0, 1, len(p)) < 0.15 + 0.7 * p).astype(float)
+    cal = fit_hit_calibration(p, o, method="isotonic", prior_cases=0)
+    fitted = IsotonicRegression().fit(p, o)
+    levels = np.unique(fitted.predict(p))
+    assert np.allclose(np.unique(cal.knots_q), levels)
+    assert np.all(np.diff(cal.knots_p) > 0)

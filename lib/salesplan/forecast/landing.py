@@ -321,22 +321,29 @@ class HitCalibration:
         return float(out) if arr.ndim == 0 else out
 
 
-def _pava(y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Pool-adjacent-violators: non-decreasing block means of ``y`` (weights ``w``)."""
-    means: list[float] = []
-    weights: list[float] = []
-    sizes: list[int] = []
-    for yi, wi in zip(y, w, strict=True):
-        means.append(float(yi))
-        weights.append(float(wi))
-        sizes.append(1)
-        while len(means) > 1 and means[-2] > means[-1]:
-            wt = weights[-2] + weights[-1]
-            m = (means[-2] * weights[-2] + means[-1] * weights[-1]) / wt
-            means[-2:] = [m]
-            weights[-2:] = [wt]
-            sizes[-2:] = [sizes[-2] + sizes[-1]]
-    return np.asarray(means), np.asarray(weights), sizes
+def _isotonic_blocks(p: np.ndarray, o: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Isotonic regression of the outcomes ``o`` on the predictions ``p`` (scikit-learn's
+    ``IsotonicRegression``, pool-adjacent-violators), as blocks of pooled cases.
+
+    Returns ``(hit_rate, cases, mean_p)`` per block, in increasing order of ``p``: a block
+    is a run of cases sharing one fitted value (cases with equal ``p`` always share one),
+    except that cases whose outcomes needed no pooling (all 0 or all 1) keep one block per
+    prediction.
+    """
+    from sklearn.isotonic import IsotonicRegression
+
+    order = np.argsort(p, kind="stable")
+    ps, os_ = p[order], o[order]
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True).fit_transform(ps, os_)
+    # A new block starts where the fitted value changes, and, where every outcome already equals
+    # the fit (a run of all misses or all hits, nothing pooled), at every new prediction.
+    pure = (fitted == 0.0) | (fitted == 1.0)
+    start = np.r_[True, (np.diff(fitted) != 0) | (pure[1:] & (np.diff(ps) != 0))]
+    block = np.cumsum(start) - 1
+    cases = np.bincount(block).astype(float)
+    hit_rate = fitted[start]
+    mean_p = np.bincount(block, weights=ps) / cases
+    return hit_rate, cases, mean_p
 
 
 def fit_hit_calibration(
@@ -364,7 +371,7 @@ def fit_hit_calibration(
     two parameters; ``b < 1`` means the simulation is over-confident, ``a < 0`` that it
     is optimistic. Both are stable with the few hundred cases a company's own history gives.
 
-    ``method="isotonic"``: isotonic regression (pool-adjacent-violators) of the outcomes on
+    ``method="isotonic"``: isotonic regression (scikit-learn, pool-adjacent-violators) of the outcomes on
     the predictions, each pooled block shrunk towards its own mean prediction as if
     ``prior_cases`` further cases had come out exactly as predicted,
     ``q_b = (n_b * hit_rate_b + prior_cases * mean_p_b) / (n_b + prior_cases)``, with knots
@@ -419,12 +426,7 @@ def fit_hit_calibration(
         )
         a, b, c = (float(v) for v in res.x)
         return HitCalibration("beta", a, b, slope_miss=c, n_cases=int(len(p)))
-    # Ties in p: hits first, so PAV pools every tie group into one block.
-    order = np.lexsort((-o, p))
-    ps, os_ = p[order], o[order]
-    hit_rate, n_b, sizes = _pava(os_, np.ones(len(os_)))
-    bounds = np.cumsum([0, *sizes])
-    mean_p = np.array([ps[a:b].mean() for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+    hit_rate, n_b, mean_p = _isotonic_blocks(p, o)
     q = (n_b * hit_rate + prior_cases * mean_p) / (n_b + prior_cases)
     q = np.maximum.accumulate(q)
     # Blocks with the same mean prediction would make interpolation ambiguous: keep the last.
