@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesplan.forecast.reconcile import parse_id, reconcile, series_id, shrink_covariance, summing_matrix
+from salesplan.forecast.reconcile import parse_id, reconcile, series_id, summing_matrix
 
 REGIONS = ["N", "S"]
 LINES = ["P", "Q", "R"]
@@ -88,12 +88,20 @@ def test_reps_add_up_to_their_region() -> None:
     assert np.allclose(wide["rep_id=a"], wide["rep_id=b"])  # equal own forecasts keep equal shares
 
 
-def test_shrunk_covariance_is_positive_definite_with_few_months() -> None:
-    rng = np.random.default_rng(1)
-    e = rng.normal(size=(5, 12))  # fewer months than series: sample covariance is singular
-    w = shrink_covariance(e)
-    assert np.allclose(w, w.T)
-    assert np.linalg.eigvalsh(w).min() > 0
+def test_mint_with_fewer_months_than_series_and_a_series_without_errors() -> None:
+    """The shrunk covariance keeps MinT well defined with few error months; a series without
+    any error gets little weight (its own forecast moves most), not all of it."""
+    fc, errors = _incoherent()
+    months = sorted(errors["ds"].unique())[:4]
+    few = errors[errors["ds"].isin(months)]
+    out = reconcile(fc, "mint_shrink", few)
+    wide = out.pivot(index="ds", columns="unique_id", values="forecast")
+    assert np.isfinite(wide.to_numpy()).all()
+    assert np.allclose(wide["total"], wide[[c for c in wide if c.startswith("region=") and "|" not in c]].sum(axis=1))
+    lost = errors[errors["unique_id"] != "total"]
+    moved = reconcile(fc, "mint_shrink", lost).assign(change=lambda d: (d["forecast"] - d["base_forecast"]).abs())
+    change = moved.groupby("unique_id")["change"].mean()
+    assert change["total"] >= change.drop("total").max() - 1e-9
 
 
 def test_mint_needs_errors() -> None:

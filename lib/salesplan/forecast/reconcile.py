@@ -6,7 +6,7 @@ Series are named ``total``, ``region=North``, ``product_line=Pumps``,
 Method (``reconciliation`` in the ``forecast`` config):
 
 * ``mint_shrink`` (default): minimum-trace reconciliation (Wickramasuriya, Athanasopoulos &
-  Hyndman 2019). With ``S`` the summing matrix (every series as a sum of bottom series),
+  Hyndman 2019), computed by hierarchicalforecast's ``MinTrace(method="mint_shrink")``. With ``S`` the summing matrix (every series as a sum of bottom series),
   ``yhat`` the base forecasts of all series and ``W`` the covariance of their one-month-ahead
   errors, shrunk towards its diagonal (Schäfer-Strimmer), the reconciled forecasts are
 
@@ -60,35 +60,39 @@ def summing_matrix(bottom_ids: Sequence[str], all_ids: Sequence[str]) -> np.ndar
     return np.asarray(rows, dtype=float)
 
 
-def shrink_covariance(errors: np.ndarray) -> np.ndarray:
-    """Covariance of the columns of ``errors`` (rows = months, NaN allowed) shrunk towards its
-    diagonal with the Schäfer-Strimmer optimal weight ``lambda`` on the correlations."""
-    e = np.asarray(errors, dtype=float)
-    e = np.where(np.isfinite(e), e, np.nan)
-    n = np.sum(~np.isnan(e), axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a series without errors: all-NaN column
-        e0 = np.nan_to_num(e - np.nanmean(e, axis=0))
-    t = e.shape[0]
-    sd = np.sqrt(np.maximum((e0**2).sum(axis=0) / np.maximum(n - 1, 1), 1e-300))
-    z = e0 / sd
-    r = (z.T @ z) / max(t - 1, 1)
-    np.fill_diagonal(r, 1.0)
-    # Variance of the correlation estimates (Schäfer & Strimmer 2005, target = identity).
-    w = np.einsum("ti,tj->tij", z, z)
-    var_r = w.var(axis=0, ddof=1) * t / max((t - 1) ** 2, 1) if t > 1 else np.ones_like(r)
-    off = ~np.eye(len(r), dtype=bool)
-    denom = float((r[off] ** 2).sum())
-    lam = float(np.clip(var_r[off].sum() / denom, 0.0, 1.0)) if denom > 0 else 1.0
-    r_shrunk = lam * np.eye(len(r)) + (1 - lam) * r
-    return r_shrunk * np.outer(sd, sd)
+def _error_matrix(errors: pd.DataFrame, order: Sequence[str]) -> np.ndarray | None:
+    """Series x months of one-month-ahead errors (NaN where a series has none), rows in
+    ``order``; None with fewer than three months. A series without any error is given
+    alternating errors of the largest size seen (deterministic, unrelated to the others), so
+    it carries the largest variance, and so the least weight, rather than none."""
+    ew = errors.pivot_table(index="ds", columns="unique_id", values="error", aggfunc="first").reindex(columns=order)
+    ew = ew.dropna(how="all")
+    if len(ew) < 3:
+        return None
+    e = ew.to_numpy(dtype=float).T
+    empty = ~np.isfinite(e).any(axis=1)
+    if empty.any():
+        size = float(np.nanmax(np.sqrt(np.nanmean(e[~empty] ** 2, axis=1)))) if (~empty).any() else 1.0
+        e[empty] = size * np.where(np.arange(e.shape[1]) % 2 == 0, 1.0, -1.0)
+    return e
 
 
-def reconcile_matrix(s: np.ndarray, w: np.ndarray | None) -> np.ndarray:
-    """``P = S (S' W^-1 S)^-1 S' W^-1`` (``W = I`` when ``w`` is None), so ``ytilde = P yhat``."""
-    w_inv = np.eye(s.shape[0]) if w is None else np.linalg.pinv(w)
-    middle = np.linalg.pinv(s.T @ w_inv @ s)
-    return s @ middle @ s.T @ w_inv
+def _min_trace(s: np.ndarray, y_hat: np.ndarray, method: str, errors: np.ndarray | None) -> np.ndarray:
+    """Reconciled ``y_hat`` (series x months, rows as ``s``) by hierarchicalforecast's ``MinTrace``:
+    ``ols`` (``W = I``) or ``mint_shrink`` (``W`` = the errors' covariance shrunk towards its
+    diagonal, Schäfer-Strimmer; ``ols`` when there are fewer than three months of errors)."""
+    from hierarchicalforecast.methods import MinTrace
+
+    if method == "mint_shrink" and errors is not None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return MinTrace(method="mint_shrink").fit_predict(
+                    S=s, y_hat=y_hat, y_insample=errors, y_hat_insample=np.zeros_like(errors)
+                )["mean"]
+        except Exception:  # noqa: BLE001 - errors all ~0 (MinTrace refuses) or W ill-conditioned
+            pass
+    return MinTrace(method="ols").fit_predict(S=s, y_hat=y_hat)["mean"]
 
 
 def reconcile(
@@ -109,6 +113,8 @@ def reconcile(
     """
     if method not in ("mint_shrink", "bottom_up", "ols"):
         raise ValueError(f"unknown reconciliation {method!r}: use mint_shrink, bottom_up or ols")
+    if method == "mint_shrink" and errors is None:
+        raise ValueError("reconcile: mint_shrink needs the one-month-ahead errors")
     out = forecasts.copy()
     out["base_forecast"] = out["forecast"]
     ids = list(dict.fromkeys(out["unique_id"]))
@@ -116,32 +122,16 @@ def reconcile(
     bottom = [u for u in hier if set(parse_id(u)) == set(BOTTOM)]
     if not bottom:
         raise ValueError("reconcile: no bottom series (region=..|product_line=..) in the forecasts")
-    s = summing_matrix(bottom, hier)
-    wide = out.pivot(index="ds", columns="unique_id", values="forecast")[hier]
+    aggregates = [u for u in hier if u not in set(bottom)]
+    order = aggregates + bottom  # hierarchicalforecast's layout: aggregates first, bottom rows = identity
+    s = summing_matrix(bottom, order)
+    wide = out.pivot(index="ds", columns="unique_id", values="forecast")[order]
     if method == "bottom_up":
         rec = wide[bottom].to_numpy() @ s.T
     else:
-        w = None
-        if method == "mint_shrink":
-            if errors is None:
-                raise ValueError("reconcile: mint_shrink needs the one-month-ahead errors")
-            ew = errors.pivot_table(index="ds", columns="unique_id", values="error", aggfunc="first").reindex(
-                columns=hier
-            )
-            ew = ew.dropna(how="all")
-            if len(ew) >= 3:
-                w = shrink_covariance(ew.to_numpy())
-                # A series with no error history gets the largest variance seen (little weight).
-                bad = ~np.isfinite(np.diag(w)) | (np.diag(w) <= 0)
-                if bad.any():
-                    fill = np.nanmax(np.where(bad, np.nan, np.diag(w)))
-                    w[bad, :] = 0
-                    w[:, bad] = 0
-                    w[bad, bad] = fill
-        p = reconcile_matrix(s, w)
-        rec = wide.to_numpy() @ p.T
+        rec = _min_trace(s, wide.to_numpy().T, method, None if errors is None else _error_matrix(errors, order)).T
     rec_df = (
-        pd.DataFrame(rec, index=wide.index, columns=pd.Index(hier, name="unique_id"))
+        pd.DataFrame(rec, index=wide.index, columns=pd.Index(order, name="unique_id"))
         .stack()
         .rename("rec")
         .reset_index()
