@@ -72,10 +72,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from salesplan.config import load_config, resolve_path
+from salesplan.config import load_config
 from salesplan.cube import DIMENSIONS, MEASURES, Groups, cube_from_lines, month_start
-from salesplan.io import DEFAULT_CACHE_DIR, Dataset, cache_key, discover_files, file_sha256, load_data
-from salesplan.schema import ARROW_STR, TABLES, DataValidationError, failure, to_object_str
+from salesplan.io import Dataset, input_files, load_data
+from salesplan.schema import ARROW_STR, TABLES, to_object_str
 
 log = logging.getLogger(__name__)
 
@@ -523,15 +523,7 @@ def cache_entry(
     """The validated-data cache entry of the exports in ``data_dir`` (as :func:`salesplan.io.load_data`
     keys it: the files' SHA-256, header mapping, validation settings, package version),
     whether or not it exists yet."""
-    folder = resolve_path(data_dir)
-    if not folder.is_dir():
-        raise DataValidationError(failure(str(folder), "", "data folder not found"))
-    files = discover_files(folder)
-    sources = pd.DataFrame(
-        [(table, path.name, file_sha256(path)) for table, paths in files.items() for path in paths],
-        columns=["table", "file", "sha256"],
-    )
-    return resolve_path(cache_dir or DEFAULT_CACHE_DIR) / cache_key(sources, dict(config))
+    return input_files(data_dir, config, cache_dir)[2]
 
 
 def _read_meta(folder: Path) -> dict[str, Any] | None:

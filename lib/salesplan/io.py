@@ -44,6 +44,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -775,6 +776,23 @@ def _prune(cache_dir: Path, keep: int) -> None:
 # --------------------------------------------------------------------------- entry point
 
 
+def input_files(
+    data_dir: str | os.PathLike[str], config: Mapping[str, Any], cache_dir: str | os.PathLike[str] | None = None
+) -> tuple[dict[str, list[Path]], pd.DataFrame, Path]:
+    """The exports in ``data_dir`` by table, their ``table, file, sha256`` and the cache entry they
+    are validated into (keyed by the files' SHA-256, header mapping, reading and validation
+    settings and the package version), whether or not it exists yet."""
+    folder = resolve_path(data_dir)
+    if not folder.is_dir():
+        raise DataValidationError(failure(str(folder), "", "data folder not found"))
+    files = discover_files(folder)
+    sources = pd.DataFrame(
+        [(table, path.name, file_sha256(path)) for table, paths in files.items() for path in paths],
+        columns=["table", "file", "sha256"],
+    )
+    return files, sources, resolve_path(cache_dir or DEFAULT_CACHE_DIR) / cache_key(sources, dict(config))
+
+
 def load_data(
     data_dir: str | os.PathLike[str] = "data/raw",
     config: dict[str, Any] | None = None,
@@ -794,15 +812,7 @@ def load_data(
     tables or columns, unparseable cells, disallowed values, duplicate keys, unknown ids).
     """
     config = load_config() if config is None else config
-    folder = resolve_path(data_dir)
-    if not folder.is_dir():
-        raise DataValidationError(failure(str(folder), "", "data folder not found"))
-    files = discover_files(folder)
-    sources = pd.DataFrame(
-        [(table, path.name, file_sha256(path)) for table, paths in files.items() for path in paths],
-        columns=["table", "file", "sha256"],
-    )
-    entry = resolve_path(cache_dir or DEFAULT_CACHE_DIR) / cache_key(sources, config)
+    files, sources, entry = input_files(data_dir, config, cache_dir)
     if use_cache:
         cached = _read_cache(entry)
         if cached is not None:

@@ -30,7 +30,6 @@ import logging
 import os
 import pickle
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -41,12 +40,9 @@ from salesplan.forecast.engine import (
     DEFAULT_TEMPORAL_MIN_POINTS,
     ForecastInputError,
     SeriesForecast,
-    _check_levels,
     fit_one,
     fit_series,
-    fits_to_frame,
     forecast_file,
-    read_series_file,
     validate_series,
 )
 
@@ -230,20 +226,11 @@ def forecast_file_on(
         return forecast_file(input_path, horizon, levels, out_path, season_length=season_length)
     if engine not in DISTRIBUTED:
         raise BackendError(f"unknown forecast engine {engine!r}: use one of {', '.join(ENGINES)}")
-    h = int(horizon)
-    if h < 1 or h != horizon:
-        raise ForecastInputError(f"horizon must be a positive whole number of months, got {horizon!r}")
-    levels = _check_levels(levels)
-    out = Path(out_path) if out_path is not None else None
-    if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
-        raise ForecastInputError(f"{out}: output must end in .csv or .parquet")
-    raw = read_series_file(input_path)
-    fits = fit_series_distributed(raw, h, engine, address, season_length=season_length, source=str(input_path))
-    result = fits_to_frame(fits, levels)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix.lower() == ".csv":
-            result.assign(ds=result["ds"].dt.strftime("%Y-%m-%d")).to_csv(out, index=False)
-        else:
-            result.to_parquet(out, index=False)
-    return result
+    return forecast_file(
+        input_path,
+        horizon,
+        levels,
+        out_path,
+        season_length=season_length,
+        fitter=lambda raw, h, **kwargs: fit_series_distributed(raw, h, engine, address, **kwargs),
+    )

@@ -78,7 +78,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -900,9 +900,12 @@ def forecast_file(
     *,
     season_length: int = 12,
     n_jobs: int | None = None,
+    fitter: Callable[..., dict[str, SeriesForecast]] | None = None,
 ) -> pd.DataFrame:
     """Read ``input_path`` (CSV or Parquet: ``unique_id, ds, y``), forecast ``horizon`` months
     and, if ``out_path`` is given, write the result there (CSV or Parquet by extension).
+    ``fitter(raw, horizon, season_length=, source=)`` fits the series elsewhere (a cluster,
+    :mod:`salesplan.forecast.backends`); by default :func:`fit_series` on this machine.
 
     Returns the forecast frame (``unique_id, ds, forecast, lo_L, hi_L ...``). Input
     problems raise :class:`ForecastInputError` naming the file, line and value.
@@ -919,7 +922,10 @@ def forecast_file(
         if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
             raise ForecastInputError(f"{out}: output must end in .csv or .parquet")
     raw = read_series_file(input_path)
-    fits = fit_series(raw, h, season_length=season_length, n_jobs=n_jobs, source=str(input_path))
+    if fitter is None:
+        fits = fit_series(raw, h, season_length=season_length, n_jobs=n_jobs, source=str(input_path))
+    else:
+        fits = fitter(raw, h, season_length=season_length, source=str(input_path))
     result = fits_to_frame(fits, levels)
     if out_path is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
