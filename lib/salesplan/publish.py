@@ -19,13 +19,17 @@ HEADLINE_MIME = "application/vnd.salesplan.headline+json"
 STATUSES = ("green", "yellow", "red", "dark_red")
 
 
-def status_style() -> dict[str, tuple[str, str]]:
-    """Colour and symbol per status, from the shared chart theme (colour-blind-safe; the
-    symbol means the status never depends on colour alone)."""
+def status_style() -> dict[str, tuple[str, str, str]]:
+    """Colour, symbol and readable text colour per status, from the shared chart theme
+    (colour-blind-safe; the symbol means the status never depends on colour alone)."""
     # Imported here: the theme pulls in matplotlib, which the runner and CLI do not otherwise need.
-    from salesplan.plots.base import RAG, RAG_SYMBOL
+    from salesplan.plots.base import RAG, RAG_SYMBOL, RAG_TEXT
 
-    return {status: (RAG[status], RAG_SYMBOL[status]) for status in STATUSES}
+    return {status: (RAG[status], RAG_SYMBOL[status], RAG_TEXT[status]) for status in STATUSES}
+
+
+BADGE_STYLE = "font-weight:600;padding:0 6px;border-radius:9px;white-space:nowrap"
+"""A status as a small coloured pill: the word stays readable on every status colour (yellow too)."""
 
 
 _FIGURE_KEYS = {"label", "value", "raw", "note", "status"}
@@ -97,9 +101,9 @@ def status_badge(status: str | None) -> str:
     """HTML for a status: coloured symbol plus the word (empty for no status)."""
     if status is None:
         return ""
-    colour, symbol = status_style()[status]
+    colour, symbol, text = status_style()[status]
     word = status.replace("_", " ")
-    return f'<span style="color:{colour};font-weight:600">{symbol} {html.escape(word)}</span>'
+    return f'<span style="background:{colour};color:{text};{BADGE_STYLE}">{symbol} {html.escape(word)}</span>'
 
 
 def render_html(payload: Mapping[str, Any]) -> str:
