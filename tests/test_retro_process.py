@@ -158,3 +158,12 @@ def test_plan_process_targets_come_from_the_method_for_the_report_year() -> None
     pd.testing.assert_frame_equal(got, expected)
     assert got["revenue_target"].item() == 1200
     assert process.plan_process_targets(cube, plan.iloc[:0], None, reps, DEFAULTS["targets"], 2026).empty
+
+
+def test_planned_win_rate_is_won_deals_over_leads() -> None:
+    from salesplan.retro.process import planned_win_rate
+
+    targets = pd.DataFrame({"won_deals": [3, 1], "leads": [10, 10]})
+    assert planned_win_rate(targets) == pytest.approx(0.2)  # 4 won of 20 leads
+    assert planned_win_rate(targets.assign(leads=0)) is None
+    assert planned_win_rate(targets.iloc[0:0]) is None

@@ -102,9 +102,8 @@ class MonthContext:
         retrospective uses (``month`` a first-of-month timestamp); no rows without a plan."""
         from salesplan.retro.flags import empty_plan, plan_months
 
-        parts = [self.plan_for(y).frame for y in (years or (self.month.year,))]
-        parts = [p for p in parts if len(p)]
-        return plan_months(pd.concat(parts, ignore_index=True)) if parts else empty_plan()
+        rows = self.plans_table(*(years or (self.month.year,)))
+        return plan_months(rows) if rows is not None else empty_plan()
 
     # ------------------------------------------------------------------ forecast and landing
 

@@ -31,6 +31,7 @@ from salesplan.metrics import (
 )
 from salesplan.retro.flags import classify_deviation, plan_months
 from salesplan.retro.periods import RetroInputError, Window, as_period, window
+from salesplan.retro.process import needs
 from salesplan.tables import fmt_money, fmt_pct, rag_label
 
 KPI_COLUMNS = [
@@ -377,10 +378,6 @@ def pipeline_coverage(
 # the table
 
 
-def _needs(table: str) -> str:
-    return f"needs table {table}"
-
-
 def kpi_table(
     cube: pd.DataFrame,
     plan: pd.DataFrame,
@@ -453,23 +450,23 @@ def kpi_table(
         )
         trend.append(pd.DataFrame({"kpi": kpi, "month": [w.start for w in wins], "value": series}))
 
+    def over(measure):
+        """A measure over this month, the year to date and each month of the trend."""
+        return measure(mon), measure(ytd), [measure(w) for w in wins]
+
     nan_series = [np.nan] * n
     add(
         "Sales attainment",
         "pct",
         float(goals["attainment_goal"]),
-        attainment_value(cube, plan_m, mon),
-        attainment_value(cube, plan_m, ytd),
-        [attainment_value(cube, plan_m, w) for w in wins],
+        *over(lambda w: attainment_value(cube, plan_m, w)),
         "net sales / target",
     )
     add(
         "Gross margin",
         "pct",
         float(goals["gross_margin_goal"]),
-        gross_margin_value(cube, mon),
-        gross_margin_value(cube, ytd),
-        [gross_margin_value(cube, w) for w in wins],
+        *over(lambda w: gross_margin_value(cube, w)),
         "(net sales - cost) / net sales",
         "" if np.isfinite(gross_margin_value(cube, ytd)) else "needs column orders.cost_amount",
     )
@@ -477,9 +474,7 @@ def kpi_table(
         "Collection rate",
         "pct",
         float(goals["collection_goal"]),
-        collection_value(cube, mon),
-        collection_value(cube, ytd),
-        [collection_value(cube, w) for w in wins],
+        *over(lambda w: collection_value(cube, w)),
         "cash received on the period's invoices / net invoiced",
         "recent months are still being collected"
         if np.isfinite(collection_value(cube, ytd))
@@ -495,9 +490,7 @@ def kpi_table(
             "Customer acquisition cost",
             "money",
             cac_goal,
-            acquisition_cost(spend, customers, mon, categories, first),
-            acquisition_cost(spend, customers, ytd, categories, first),
-            [acquisition_cost(spend, customers, w, categories, first) for w in wins],
+            *over(lambda w: acquisition_cost(spend, customers, w, categories, first)),
             f"spend on {', '.join(categories)} / new customers",
             goal_note,
             better="lower",
@@ -516,9 +509,9 @@ def kpi_table(
         )
     else:
         add("Customer acquisition cost", "money", goals["cac_goal"], np.nan, np.nan, nan_series,
-            "acquisition spend / new customers", _needs("spend"), better="lower")  # fmt: skip
+            "acquisition spend / new customers", needs("spend"), better="lower")  # fmt: skip
         add("LTV/CAC", "x", float(goals["ltv_cac_goal"]), np.nan, np.nan, nan_series,
-            "customer lifetime value / acquisition cost", _needs("spend"))  # fmt: skip
+            "customer lifetime value / acquisition cost", needs("spend"))  # fmt: skip
     add(
         "Repeat-purchase rate",
         "pct",
@@ -542,25 +535,21 @@ def kpi_table(
             "Channel conversion rate",
             "pct",
             conversion_goal,
-            channel_conversion(closed, mon),
-            channel_conversion(closed, ytd),
-            [channel_conversion(closed, w) for w in wins],
+            *over(lambda w: channel_conversion(closed, w)),
             "won / closed opportunities (won + lost)",
             ("goal: kpi.channel_conversion_goal" if goals["channel_conversion_goal"] is not None
              else "goal: the win rate behind the plan year's process targets") + by_channel,
         )  # fmt: skip
     else:
         add("Channel conversion rate", "pct", conversion_goal, np.nan, np.nan, nan_series,
-            "won / closed opportunities", _needs("pipeline"))  # fmt: skip
+            "won / closed opportunities", needs("pipeline"))  # fmt: skip
     m_share, m_count = new_customer_values(customers, mon, first)
     y_share, y_count = new_customer_values(customers, ytd, first)
     add(
         "New-customer share",
         "pct",
         float(goals["new_customer_count_share_goal"]),
-        new_customer_count_share(customers, mon, first),
-        new_customer_count_share(customers, ytd, first),
-        [new_customer_count_share(customers, w, first) for w in wins],
+        *over(lambda w: new_customer_count_share(customers, w, first)),
         "customers whose first purchase falls in the period / customers buying in the period (by count)",
         f"{m_count} new customer(s) this month, {y_count} this year",
     )
@@ -577,9 +566,7 @@ def kpi_table(
         "High-end share",
         "pct",
         float(goals["high_end_share_goal"]),
-        high_end_share_value(cube, high_end, mon),
-        high_end_share_value(cube, high_end, ytd),
-        [high_end_share_value(cube, high_end, w) for w in wins],
+        *over(lambda w: high_end_share_value(cube, high_end, w)),
         f"net sales of {high_end_basis} / net sales",
     )
     if nps is not None and len(nps):
@@ -587,15 +574,13 @@ def kpi_table(
             "NPS",
             "pct",
             float(goals["nps_goal"]),
-            nps_value(nps, mon),
-            nps_value(nps, ytd),
-            [nps_value(nps, w) for w in wins],
+            *over(lambda w: nps_value(nps, w)),
             "% promoters (9-10) - % detractors (0-6) of the survey answers, in points (30 % = +30)",
             f"{int(_in(nps.assign(month=pd.to_datetime(nps['survey_date']).dt.to_period('M').dt.to_timestamp()), ytd).shape[0])} answer(s) this year",
         )
     else:
         add("NPS", "pct", float(goals["nps_goal"]), np.nan, np.nan, nan_series,
-            "% promoters - % detractors", _needs("nps"))  # fmt: skip
+            "% promoters - % detractors", needs("nps"))  # fmt: skip
     cov = pipeline_coverage(pipeline, cube, plan_m, p, stage_probability, min_closed)
     cov_series = [
         pipeline_coverage(pipeline, cube, plan_m, w.start.to_period("M"), stage_probability, min_closed)["coverage"]
@@ -624,15 +609,13 @@ def kpi_table(
             "Average order value",
             "money",
             aov_goal,
-            average_order_value(totals, mon),
-            average_order_value(totals, ytd),
-            [average_order_value(totals, w) for w in wins],
+            *over(lambda w: average_order_value(totals, w)),
             "net sales / orders; goal = same months last year x (1 + aov_growth_goal)",
             group="extra",
         )
     else:
         add("Average order value", "money", np.nan, np.nan, np.nan, nan_series, "net sales / orders",
-            _needs("orders"), group="extra")  # fmt: skip
+            needs("orders"), group="extra")  # fmt: skip
     table = pd.DataFrame(rows)
     lower = table["better"] == "lower"
     actual = table["ytd_value"].where(~lower, table["goal"])

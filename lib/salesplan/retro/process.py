@@ -50,6 +50,14 @@ STAGE_COLUMNS = [
 VISIT_COLUMNS = ["rep_id", "rep_name", "region", "month_visits", "month_target", "ytd_visits", "ytd_target", "status"]
 
 
+def planned_win_rate(targets: pd.DataFrame) -> float | None:
+    """The win rate behind the process targets: ``won deals / leads`` summed over regions (None
+    without targets or leads), the channel-conversion goal when none is configured."""
+    if targets is None or not len(targets) or targets["leads"].sum() <= 0:
+        return None
+    return float(targets["won_deals"].sum() / targets["leads"].sum())
+
+
 def needs(table: str) -> str:
     """How a page says that a measure's data is absent."""
     return f"needs table {table}"
