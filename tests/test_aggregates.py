@@ -16,7 +16,7 @@ from salesplan.commission import high_margin_share
 from salesplan.config import load_config
 from salesplan.cube import build_cube
 from salesplan.io import load_data
-from salesplan.retro import kpi
+from salesplan.retro import kpi, risks
 from salesplan.retro.periods import window
 from salesplan.sample import write_sample
 
@@ -213,6 +213,52 @@ def test_pvm_and_high_end_from_sku_month_equal_lines(sample: dict) -> None:
         high_margin_share(data.orders, data.products, start, end),
         check_exact=False,
         rtol=1e-9,
+    )
+
+
+def test_receivables_position_from_order_totals_equals_lines(sample: dict) -> None:
+    data, totals = sample["data"], sample["agg"].order_totals
+    as_of = pd.Timestamp("2026-09-30")
+    for receivables in (data.receivables, None):  # dated payments, then the lines' paid amounts
+        from_lines, basis = risks.receivables_position(data.orders, receivables, as_of)
+        from_totals, basis_totals = risks.receivables_position(totals, receivables, as_of)
+        assert basis == basis_totals
+        assert len(from_lines) > 100
+        key = ["order_id"]
+        pd.testing.assert_frame_equal(
+            from_totals.sort_values(key, ignore_index=True),
+            from_lines.sort_values(key, ignore_index=True),
+            check_exact=False,
+            rtol=1e-9,
+        )
+
+
+def test_the_month_context_reads_aggregates_not_lines(sample: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    from salesplan import workbook
+
+    monkeypatch.setattr(agg_mod, "DEFAULT_CACHE_DIR", sample["cache"], raising=False)
+    monkeypatch.setattr(workbook.aggregates, "load", lambda folder, config: sample["agg"])
+    real_load_data = workbook.load_data
+    monkeypatch.setattr(
+        workbook,
+        "load_data",
+        lambda folder, config, **kw: real_load_data(folder, config, cache_dir=sample["cache"], **kw),
+    )
+    wb = workbook.open_workbook(data_dir=sample["raw"], config_path=ROOT / "config" / "salesplan.yaml")
+    assert wb.data.orders is None  # the lines stay on disk
+    assert wb.agg.folder == sample["agg"].folder
+    pd.testing.assert_frame_equal(wb.cube, build_cube(sample["data"]))
+    assert wb.as_of == sample["data"].orders["order_date"].max()
+    end = (wb.month + 1).to_timestamp()
+    assert wb.order_totals()["order_date"].max() < end <= wb.agg.order_totals["order_date"].max()
+    summary = wb.summary().set_index("table").loc["orders"]
+    assert summary["rows"] == len(sample["data"].orders)
+    missing = wb.missing_values().query("table == 'orders'").set_index("column")["missing"]
+    pd.testing.assert_series_equal(missing, sample["data"].orders.isna().sum(), check_names=False)
+    high_end, basis = kpi.high_end_monthly(wb.cube, sample["data"].orders, sample["data"].products)
+    cut = high_end.loc[high_end["month"] < end].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        kpi.high_end_monthly(wb.cube, wb.sku_sales(), sample["data"].products)[0], cut, check_exact=False, rtol=1e-9
     )
 
 

@@ -63,7 +63,9 @@ def test_without_any_plan_every_page_says_so_and_nothing_is_flagged(sample: Path
     run = json.loads((month_dir / "run.json").read_text(encoding="utf-8"))
     assert run["plan"]["has_plan"] is False
     # The forecast is fitted once per run: by the forecast page, then read by the retrospective.
-    assert "Forecast: fitted by this page and stored in the run folder." in (month_dir / "03_forecast.ipynb").read_text()
+    assert (
+        "Forecast: fitted by this page and stored in the run folder." in (month_dir / "03_forecast.ipynb").read_text()
+    )
     assert "Forecast: read from the run folder." in (month_dir / "04_retrospective.ipynb").read_text()
     assert not list(month_dir.glob(".*"))  # nothing hidden (locks, temporary files) is published
     # The targets page drafted next year's plan beside the data; a draft is never in force.
@@ -90,7 +92,9 @@ def test_the_pack_follows_supplied_then_approved_and_revised_plans(sample: Path,
     # Approve a plan 10 % above the supplied one, then revise it from July to 20 % above.
     folder = plans.plan_folder(raw)
     plan_2026 = supplied[supplied["year"] == 2026]
-    v_up = targets.save_plan(plan_2026.assign(target_amount=(plan_2026["target_amount"] * 1.1).round()), {}, 2026, folder)
+    v_up = targets.save_plan(
+        plan_2026.assign(target_amount=(plan_2026["target_amount"] * 1.1).round()), {}, 2026, folder
+    )
     v_rev = targets.save_plan(
         plan_2026.assign(target_amount=(plan_2026["target_amount"] * 1.2).round()), {"rev": 1}, 2026, folder
     )

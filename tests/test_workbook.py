@@ -37,7 +37,9 @@ def test_open_workbook_defaults_to_latest_complete_month(setup: tuple[Path, Path
     assert wb.month == pd.Period("2025-02", freq="M")
     assert wb.as_of == pd.Timestamp("2025-02-28")
     assert wb.data_dir == data_dir
-    assert wb.cube["net_amount"].sum() == pytest.approx(wb.data.orders["net_amount"].sum())
+    lines = sio.load_data(data_dir, wb.config).orders
+    assert wb.cube["net_amount"].sum() == pytest.approx(lines["net_amount"].sum())
+    assert wb.agg.lines == len(lines) and wb.data.orders is None
     assert wb.config["columns"]["customers"] == CUSTOMER_HEADERS
 
 
@@ -63,7 +65,7 @@ def test_relative_paths_come_from_project_root(
     monkeypatch.chdir(tmp_path)
     relative = FIXTURES.relative_to(PROJECT_ROOT)
     wb = open_workbook(data_dir=str(relative), config_path=config_path, use_cache=False)
-    assert wb.data_dir == PROJECT_ROOT / relative and len(wb.data.orders) == 9
+    assert wb.data_dir == PROJECT_ROOT / relative and wb.agg.lines == 9
 
 
 def test_theme_is_applied(setup: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,14 +31,17 @@ missing labels last):
     ``month, sku, rep_id`` with ``quantity, net_amount, lines``: price-volume-mix (summed
     over reps) and each rep's high-margin share.
 ``order_totals``
-    ``order_id, customer_id, order_date, positive`` with ``net_amount, quantity, lines``,
-    where ``positive`` tells the order's lines with a positive ``net_amount`` from its
-    other lines (returns, zero lines): at most two rows per order and date. Every
+    ``order_id, customer_id, order_date, positive, rep_id, region`` with ``net_amount,
+    quantity, lines, paid_amount``, where ``positive`` tells the order's lines with a positive
+    ``net_amount`` from its other lines (returns, zero lines): at most two rows per order and
+    date when, as exports have it, an order has one customer, rep and region. ``paid_amount``
+    is the sum of the lines' paid amounts, missing when none of them has one. Every
     order-level formula of the library gives on this table what it gives on the lines,
     because each only sums ``net_amount`` per order, customer or date and asks whether an
     order has a positive line: RFM (recency and frequency of orders with positive net),
     repeat-purchase rate, first purchase and new vs returning, average order value
-    (orders with positive net, or with a positive line). Tested against the lines in
+    (orders with positive net, or with a positive line), and the receivables position (signed
+    and paid per order, with its customer, rep and region). Tested against the lines in
     ``tests/test_aggregates.py``.
 
 Plus the orders table's profile (``lines``, ``first_date``, ``last_date``, missing values per
@@ -80,7 +83,7 @@ from salesplan.schema import ARROW_STR, TABLES, to_object_str
 log = logging.getLogger(__name__)
 
 # Bump when a table's layout or meaning changes: older stored aggregates are then rebuilt.
-AGGREGATES_FORMAT = 1
+AGGREGATES_FORMAT = 2
 SUBDIR = "aggregates"
 ENGINES = ("pandas", "duckdb")
 # Peak memory of the pandas build per order line (the line columns it reads, their integer
@@ -140,16 +143,19 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "customer_id": "str",
         "order_date": "date",
         "positive": "bool",
+        "rep_id": "str",
+        "region": "str",
         "net_amount": "float",
         "quantity": "int",
         "lines": "int",
+        "paid_amount": "float",
     },
 }
 KEYS: dict[str, list[str]] = {
     "cube": ["month", *DIMENSIONS],
     "customer_month": ["month", "customer_id"],
     "sku_month": ["month", "sku", "rep_id"],
-    "order_totals": ["order_id", "customer_id", "order_date", "positive"],
+    "order_totals": ["order_id", "customer_id", "order_date", "positive", "rep_id", "region"],
 }
 assert list(SCHEMAS["cube"]) == ["month", *DIMENSIONS, *MEASURES]
 
@@ -207,7 +213,7 @@ def build_pandas(orders: pd.DataFrame, products: pd.DataFrame) -> dict[str, pd.D
     month_labels = pd.DatetimeIndex(months).astype("datetime64[ns]")
     codes: dict[str, np.ndarray] = {}
     uniques: dict[str, Any] = {}
-    for name in ("customer_id", "sku", "rep_id", "order_id"):
+    for name in ("customer_id", "sku", "rep_id", "order_id", "region"):
         codes[name], uniques[name] = pd.factorize(orders[name], use_na_sentinel=False)
     date_codes, date_uniques = pd.factorize(dates)
     positive = net > 0
@@ -249,8 +255,15 @@ def build_pandas(orders: pd.DataFrame, products: pd.DataFrame) -> dict[str, pd.D
 
     sign = positive.astype(np.int64)
     ot = Groups(
-        [codes["order_id"], codes["customer_id"], date_codes, sign],
-        [len(uniques["order_id"]), len(uniques["customer_id"]), len(date_uniques), 2],
+        [codes["order_id"], codes["customer_id"], date_codes, sign, codes["rep_id"], codes["region"]],
+        [
+            len(uniques["order_id"]),
+            len(uniques["customer_id"]),
+            len(date_uniques),
+            2,
+            len(uniques["rep_id"]),
+            len(uniques["region"]),
+        ],
     )
     frame = keyed(
         ot,
@@ -259,11 +272,15 @@ def build_pandas(orders: pd.DataFrame, products: pd.DataFrame) -> dict[str, pd.D
             "customer_id": (codes["customer_id"], uniques["customer_id"]),
             "order_date": (date_codes, pd.DatetimeIndex(date_uniques).astype("datetime64[ns]")),
             "positive": (sign, np.array([False, True])),
+            "rep_id": (codes["rep_id"], uniques["rep_id"]),
+            "region": (codes["region"], uniques["region"]),
         },
     )
     frame["net_amount"] = ot.sum(net)
     frame["quantity"] = np.rint(ot.sum(qty)).astype("int64")
     frame["lines"] = ot.count()
+    paid = orders["paid_amount"].to_numpy(dtype="float64") if "paid_amount" in orders else np.full(n, np.nan)
+    frame["paid_amount"] = ot.sum_present(paid)  # as SQL's SUM: NaN only where no line has one
     out["order_totals"] = frame
 
     for name in ("customer_month", "sku_month", "order_totals"):
@@ -346,9 +363,11 @@ def _duckdb_sql(columns: Sequence[str]) -> dict[str, str]:
                    COUNT(*) AS lines
             FROM lines GROUP BY month, sku, rep_id ORDER BY {order["sku_month"]}""",
         "order_totals": f"""
-            SELECT order_id, customer_id, order_date, net_amount > 0 AS positive, SUM(net_amount) AS net_amount,
-                   CAST(SUM(quantity) AS BIGINT) AS quantity, COUNT(*) AS lines
-            FROM lines GROUP BY order_id, customer_id, order_date, positive ORDER BY {order["order_totals"]}""",
+            SELECT order_id, customer_id, order_date, net_amount > 0 AS positive, rep_id, region,
+                   SUM(net_amount) AS net_amount, CAST(SUM(quantity) AS BIGINT) AS quantity, COUNT(*) AS lines,
+                   SUM({paid}) AS paid_amount
+            FROM lines GROUP BY order_id, customer_id, order_date, positive, rep_id, region
+            ORDER BY {order["order_totals"]}""",
     }
 
 
@@ -471,6 +490,12 @@ class Aggregates:
         """One row per order, date and sign of its lines (module docstring)."""
         return self.read("order_totals")
 
+    def sku_lines(self, filters: Any = None) -> pd.DataFrame:
+        """``sku_month`` as dated lines (``order_date, sku, rep_id, quantity, net_amount,
+        lines``, each month's sums dated on its first day): what the line-level formulas
+        that window by month (price-volume-mix, high-end and high-margin shares) read."""
+        return self.read("sku_month", filters=filters).rename(columns={"month": "order_date"})
+
     @property
     def profile(self) -> dict[str, Any]:
         """The orders table: ``lines``, ``first_date``, ``last_date``, ``columns``, ``missing``."""
@@ -501,6 +526,12 @@ class Aggregates:
     def engine(self) -> str:
         """The engine that built the tables (``pandas`` or ``duckdb``)."""
         return str(self.meta["engine"])
+
+
+def from_data(data: Dataset) -> Aggregates:
+    """The aggregates of validated data in memory, kept in memory (nothing is written)."""
+    meta = {"format": AGGREGATES_FORMAT, "engine": "pandas", "profile": profile_pandas(data.orders)}
+    return Aggregates(None, meta, build_pandas(data.orders, data.products))
 
 
 def choose_engine(setting: str, lines: int, memory_mb: int, in_memory: bool = True) -> str:
@@ -589,8 +620,7 @@ def load(
             if not (entry / "meta.json").exists():
                 # The cache could not be written (read-only disk ...): aggregate in memory.
                 log.warning("no cache entry at %s: aggregates are built in memory and not kept", entry)
-                meta = {"format": AGGREGATES_FORMAT, "engine": "pandas", "profile": profile_pandas(data.orders)}
-                return Aggregates(None, meta, build_pandas(data.orders, data.products))
+                return from_data(data)
         lines = len(data.orders) if data is not None else pq.read_metadata(entry / "orders.parquet").num_rows
         chosen = choose_engine(
             engine or settings["aggregation"], lines, settings["aggregation_memory_mb"], in_memory=data is not None

@@ -44,7 +44,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,7 +112,9 @@ _SIGNATURES = {
 class Dataset:
     """The validated input tables, where they came from, and non-fatal findings."""
 
-    orders: pd.DataFrame
+    orders: pd.DataFrame | None
+    """The order lines; None when loaded with ``orders=False`` (read their aggregates:
+    :mod:`salesplan.aggregates`)."""
     products: pd.DataFrame
     customers: pd.DataFrame
     reps: pd.DataFrame
@@ -717,7 +719,7 @@ def cache_key(sources: pd.DataFrame, config: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _read_cache(entry: Path) -> Dataset | None:
+def _read_cache(entry: Path, skip: Sequence[str] = ()) -> Dataset | None:
     meta_file = entry / "meta.json"
     if not meta_file.exists():
         return None
@@ -725,7 +727,7 @@ def _read_cache(entry: Path) -> Dataset | None:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
         tables: dict[str, pd.DataFrame | None] = {}
         for table in ALL_TABLES:
-            if table in meta["tables"]:
+            if table in meta["tables"] and table not in skip:
                 # Text comes back Arrow-backed and is turned into shared str objects by
                 # _finalise: far faster than letting pyarrow build millions of objects.
                 frame = pq.read_table(entry / f"{table}.parquet").to_pandas(types_mapper=_ARROW_TEXT.get)
@@ -800,8 +802,13 @@ def load_data(
     *,
     cache_dir: str | os.PathLike[str] | None = None,
     today: pd.Timestamp | None = None,
+    orders: bool = True,
 ) -> Dataset:
     """Load, validate and return the exports in ``data_dir`` (relative to the project root).
+
+    ``orders=False`` leaves the order lines out of the result (``Dataset.orders`` is None): they
+    are validated and cached all the same, and a reader that only needs their sums loads
+    :mod:`salesplan.aggregates` instead of millions of lines.
 
     ``config`` is the loaded configuration (``salesplan.config.load_config()`` when omitted);
     its ``columns`` section maps headers and its ``validation`` section sets the rules.
@@ -814,7 +821,7 @@ def load_data(
     config = load_config() if config is None else config
     files, sources, entry = input_files(data_dir, config, cache_dir)
     if use_cache:
-        cached = _read_cache(entry)
+        cached = _read_cache(entry, skip=() if orders else ("orders",))
         if cached is not None:
             log.info("loaded validated data from cache %s", entry)
             return cached
@@ -837,4 +844,6 @@ def load_data(
             _write_cache(entry, data)
         except OSError as exc:
             log.warning("could not write cache entry %s: %s", entry, exc)
+    if not orders:
+        data.orders = None
     return data

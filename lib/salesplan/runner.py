@@ -1279,6 +1279,9 @@ def run_month(
     in ``reports_dir`` touched), ``salesplan.config.ConfigError``, :class:`RunInputError`,
     :class:`LockError` or :class:`NotebookFailedError`.
     """
+    import pandas as pd
+
+    from salesplan import aggregates
     from salesplan.config import load_settings
     from salesplan.io import load_data
     from salesplan.plans import resolve_plan
@@ -1294,9 +1297,12 @@ def run_month(
     if not data_path.is_dir():
         raise RunInputError(f"data folder {data_path} does not exist")
     settings = load_settings(config_path)
-    data = load_data(data_path, settings.as_dict())
+    # Validates the exports and builds their aggregates once, before any kernel starts: the
+    # kernels then read the stored sums side by side instead of each loading the lines.
+    agg = aggregates.load(data_path, settings.as_dict())
+    data = load_data(data_path, settings.as_dict(), orders=False)
     # The notebooks would reject a month outside the data one by one; refuse it once, up front.
-    month = str(resolve_month(month, data.orders))
+    month = str(resolve_month(month, pd.Series([agg.first_date, agg.last_date])))
     try:
         plan = resolve_plan(
             int(month[:4]),

@@ -7,7 +7,9 @@ Every notebook's second cell is::
 after which the notebook reads, never recomputes:
 
 - ``wb.settings`` (typed, validated) and ``wb.config`` (the same as a nested dict),
-- ``wb.data`` (a :class:`salesplan.io.Dataset`), ``wb.cube`` (monthly facts), ``wb.month``
+- ``wb.data`` (a :class:`salesplan.io.Dataset` without the order lines), ``wb.agg`` (the
+  order lines' sums, :mod:`salesplan.aggregates`: built once per set of input files, so a
+  page reads small tables, never millions of lines), ``wb.cube`` (monthly facts), ``wb.month``
   (the month reported on, a ``pd.Period``) and ``wb.as_of`` (the last order date),
 - ``wb.plan`` (the plan in force for the month's year, :mod:`salesplan.plans`, with its
   provenance) and ``wb.plan_for(year)`` for another year,
@@ -27,8 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from salesplan import aggregates
+from salesplan.aggregates import Aggregates
 from salesplan.config import PROJECT_ROOT, load_settings, resolve_path
-from salesplan.cube import build_cube, latest_complete_month
+from salesplan.cube import latest_complete_month
 from salesplan.io import Dataset, load_data
 from salesplan.plans import PlanInForce, resolve_plan
 from salesplan.settings import Settings
@@ -68,6 +72,7 @@ class MonthContext:
     month: pd.Period
     data_dir: Path
     as_of: pd.Timestamp
+    agg: Aggregates | None = None
     plan_version: str | None = None
     output_dir: Path | None = None
     _plans: dict[int, PlanInForce] = field(default_factory=dict, repr=False)
@@ -132,7 +137,13 @@ class MonthContext:
                 folder,
                 self._forecast_key(),
                 lambda: forecast_hierarchy(
-                    cut, self.month, self.config["forecast"], pipeline=self.data.pipeline, reps=self.data.reps
+                    cut,
+                    self.month,
+                    self.config["forecast"],
+                    pipeline=self.data.pipeline,
+                    reps=self.data.reps,
+                    engine=self.settings.engine.forecast,
+                    address=self.settings.engine.address,
                 ),
             )
             where = "the run folder" if self.output_dir is not None else "data/interim/forecast"
@@ -191,7 +202,7 @@ class MonthContext:
         force (:func:`salesplan.retro.pay.commission_report`); empty without a plan."""
         from salesplan.retro import kpi, pay
 
-        high_end, basis = kpi.high_end_monthly(self.cube, self.data.orders, self.data.products)
+        high_end, basis = kpi.high_end_monthly(self.cube, self._sku_sales(), self.data.products)
         return pay.commission_report(
             self.cube,
             self.plan_rows(),
@@ -200,6 +211,25 @@ class MonthContext:
             self.data.reps,
             high_end if basis == "high-margin products" else None,
         )
+
+    def _sku_sales(self) -> pd.DataFrame | None:
+        return self.agg.sku_lines() if self.agg is not None else self.data.orders
+
+    def order_totals(self, end: pd.Timestamp | None = None) -> pd.DataFrame:
+        """Net, quantity and paid amount per order (the ``order_totals`` aggregate), ordered before
+        ``end`` (default: the end of the report month): what every order-level formula reads."""
+        end = (self.month + 1).to_timestamp() if end is None else end
+        if self.agg is None:
+            return self.data.orders.loc[self.data.orders["order_date"] < end]
+        return self.agg.read("order_totals", filters=[("order_date", "<", end)])
+
+    def sku_sales(self) -> pd.DataFrame:
+        """Quantity and net sales per month, SKU and rep as dated lines
+        (:meth:`salesplan.aggregates.Aggregates.sku_lines`), up to the end of the report month."""
+        end = (self.month + 1).to_timestamp()
+        if self.agg is None:
+            return self.data.orders.loc[self.data.orders["order_date"] < end]
+        return self.agg.sku_lines(filters=[("month", "<", end)])
 
     def forecast_months(self) -> dict[str, float]:
         """The total's forecast for each remaining month of the year ("YYYY-MM" -> amount), which
@@ -244,6 +274,17 @@ class MonthContext:
         for table, frame in self.data.tables().items():
             sources = self.data.sources[self.data.sources["table"] == table]
             first = last = pd.NaT
+            if table == "orders" and frame is None and self.agg is not None:
+                rows.append(
+                    {
+                        "table": table,
+                        "files": ", ".join(sources["file"]),
+                        "rows": self.agg.lines,
+                        "first_date": self.agg.first_date,
+                        "last_date": self.agg.last_date,
+                    }
+                )
+                continue
             if frame is not None and not frame.empty:
                 dates = _table_dates(table, frame)
                 if dates is not None and dates.notna().any():
@@ -265,6 +306,9 @@ class MonthContext:
         the table's rows, 0-1), columns with none included."""
         parts = []
         for table, frame in self.data.tables().items():
+            if table == "orders" and frame is None and self.agg is not None:
+                parts.append(self.agg.missing().assign(table=table)[["table", "column", "missing", "share"]])
+                continue
             if frame is None:
                 continue
             missing = frame.isna().sum()
@@ -290,15 +334,16 @@ def _table_dates(table: str, frame: pd.DataFrame) -> pd.Series | None:
     return frame[column] if column in frame.columns else None
 
 
-def resolve_month(month: str | pd.Period | None, orders: pd.DataFrame) -> pd.Period:
+def resolve_month(month: str | pd.Period | None, orders: pd.DataFrame | pd.Series) -> pd.Period:
     """The report month: ``month`` ("YYYY-MM") checked against the data's complete months,
-    or the latest complete month when ``month`` is None."""
-    latest = latest_complete_month(orders)
-    first = pd.Timestamp(orders["order_date"].min()).to_period("M")
+    or the latest complete month when ``month`` is None. ``orders``: the orders table or its
+    order dates (the first and the last are enough)."""
+    dates = orders["order_date"] if isinstance(orders, pd.DataFrame) else pd.Series(orders)
+    latest = latest_complete_month(dates)
+    first = pd.Timestamp(dates.min()).to_period("M")
     if latest < first:
         raise WorkbookError(
-            f"the data holds no complete month (orders from {orders['order_date'].min():%Y-%m-%d} "
-            f"to {orders['order_date'].max():%Y-%m-%d})"
+            f"the data holds no complete month (orders from {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d})"
         )
     if month is None:
         return latest
@@ -347,17 +392,25 @@ def open_workbook(
     settings = load_settings(config_path)
     config = settings.as_dict()
     folder = resolve_path(data_dir)
-    data = load_data(folder, config, use_cache=use_cache)
-    period = resolve_month(month, data.orders)
+    if use_cache:
+        # Validates the exports on first use; the pages then read sums, not lines.
+        agg = aggregates.load(folder, config)
+        data = load_data(folder, config, orders=False)
+    else:
+        data = load_data(folder, config, use_cache=False)
+        agg = aggregates.from_data(data)
+        data.orders = None
+    period = resolve_month(month, pd.Series([agg.first_date, agg.last_date]))
     _apply_theme()
     ctx = MonthContext(
         settings=settings,
         config=config,
         data=data,
-        cube=build_cube(data),
+        cube=agg.cube,
         month=period,
         data_dir=folder,
-        as_of=pd.Timestamp(data.orders["order_date"].max()),
+        as_of=agg.last_date,
+        agg=agg,
         plan_version=None if plan_version in (None, "") else str(plan_version),
         output_dir=None if output_dir in (None, "") else resolve_path(output_dir),
     )

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salesplan.forecast.engine import SeriesForecast, engine_options, fit_series, fits_to_frame
+from salesplan.forecast.backends import fit_series_on
+from salesplan.forecast.engine import SeriesForecast, engine_options, fits_to_frame
 from salesplan.forecast.landing import (
     HitCalibration,
     fit_hit_calibration,
@@ -119,8 +120,14 @@ def forecast_hierarchy(
     levels: Sequence[Sequence[str]] = LEVELS,
     value: str = "net_amount",
     n_jobs: int | None = None,
+    engine: str = "local",
+    address: str | None = None,
 ) -> HierarchyForecast:
     """Fit, reconcile and blend the forecasts of every series (config = the ``forecast`` section).
+
+    ``engine`` and ``address``: where the series are fitted, this machine or a Dask, Spark or
+    Ray cluster (:func:`salesplan.forecast.backends.fit_series_on`; the settings
+    ``engine.forecast`` and ``engine.address``); the results are the same.
 
     Horizon = months to the end of the year, at least ``config["horizon"]``. Reconciliation:
     ``config["reconciliation"]`` (:mod:`salesplan.forecast.reconcile`). Blend with the
@@ -131,8 +138,14 @@ def forecast_hierarchy(
     lv = [int(x) for x in config["levels"]]
     season = int(config["season_length"])
     history = hierarchy_series(cube, p, levels, value)
-    fits = fit_series(
-        history[["unique_id", "ds", "y"]], horizon, n_jobs=n_jobs, keep_errors=True, **engine_options(config)
+    fits = fit_series_on(
+        history[["unique_id", "ds", "y"]],
+        horizon,
+        engine,
+        address,
+        n_jobs=n_jobs,
+        keep_errors=True,
+        **engine_options(config),
     )
     base = fits_to_frame(fits, lv)
     # One-month-ahead cross-validation errors, dated, for the MinT error covariance.
@@ -200,7 +213,7 @@ def forecast_hierarchy(
     out.insert(1, "level", out["unique_id"].map(level_of))
     calibration = None
     if str(config["p_hit_calibration"]["method"]) != "identity":
-        calibration = hit_calibration(cube, p, config, levels, value)
+        calibration = hit_calibration(cube, p, config, levels, value, engine=engine, address=address)
     return HierarchyForecast(
         month=p,
         history=history,
@@ -294,6 +307,9 @@ def hit_calibration(
     config: Mapping[str, Any] | None = None,
     levels: Sequence[Sequence[str]] = LEVELS,
     value: str = "net_amount",
+    *,
+    engine: str = "local",
+    address: str | None = None,
 ) -> HitCalibration:
     """Recalibration of P(hit) learned from the company's own history up to ``month``.
 
@@ -311,6 +327,8 @@ def hit_calibration(
         history,
         back=tuple(int(b) for b in cal["back"]),
         factors=tuple(float(f) for f in cal["plan_factors"]),
+        engine=engine,
+        address=address,
         **engine_options(cfg),
     )
     return fit_hit_calibration(

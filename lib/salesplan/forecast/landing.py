@@ -38,11 +38,11 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from salesplan.forecast.backends import fit_series_on
 from salesplan.forecast.engine import (
     DEFAULT_TEMPORAL_LEVELS,
     DEFAULT_TEMPORAL_MIN_POINTS,
     SeriesForecast,
-    fit_series,
     validate_series,
 )
 
@@ -455,6 +455,8 @@ def backtest_cuts(
     *,
     back: Sequence[int] = (12,),
     n_jobs: int | None = None,
+    engine: str = "local",
+    address: str | None = None,
     season_length: int = 12,
     max_origins: int = 36,
     temporal_levels: Sequence[int] = DEFAULT_TEMPORAL_LEVELS,
@@ -498,9 +500,11 @@ def backtest_cuts(
             pieces.append(g.iloc[:t0])
         if not pieces:
             continue
-        fits = fit_series(
+        fits = fit_series_on(
             pd.concat(pieces, ignore_index=True),
             12,
+            engine,
+            address,
             season_length=season_length,
             max_origins=max_origins,
             n_jobs=n_jobs,
@@ -543,6 +547,8 @@ def hit_backtest(
     back: Sequence[int] = (12,),
     factors: Sequence[float] = (0.95, 1.0, 1.05, 1.10),
     n_jobs: int | None = None,
+    engine: str = "local",
+    address: str | None = None,
     season_length: int = 12,
     max_origins: int = 36,
     temporal_levels: Sequence[int] = DEFAULT_TEMPORAL_LEVELS,
@@ -560,6 +566,8 @@ def hit_backtest(
         df,
         back=back,
         n_jobs=n_jobs,
+        engine=engine,
+        address=address,
         season_length=season_length,
         max_origins=max_origins,
         temporal_levels=temporal_levels,

@@ -393,6 +393,7 @@ def kpi_table(
     spend: pd.DataFrame | None = None,
     nps: pd.DataFrame | None = None,
     win_rate_goal: float | None = None,
+    sku_sales: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The method's core KPIs and two extras for ``month``: a table and the monthly trend values.
 
@@ -407,7 +408,9 @@ def kpi_table(
     (:func:`salesplan.retro.flags.classify_deviation`: relative shortfall 5 / 10 / 15 %); for
     CAC (lower is better) ``goal / value`` is compared instead.
 
-    Optional data: ``orders`` (average order value, high-margin products), ``pipeline`` (channel
+    Optional data: ``orders`` (average order value, high-margin products: the order lines, or
+    the ``order_totals`` aggregate for the first with ``sku_sales``, the aggregates'
+    :meth:`~salesplan.aggregates.Aggregates.sku_lines`, for the second), ``pipeline`` (channel
     conversion, coverage), ``spend`` (CAC, LTV/CAC), ``nps``. A KPI whose value cannot be
     computed has status ``no_data`` and its note names the table that would provide it.
 
@@ -425,7 +428,7 @@ def kpi_table(
     last_year_ytd = Window("ly", "", ytd.start - pd.DateOffset(years=1), ytd.end - pd.DateOffset(years=1))
     wins = month_windows(p, n)
     plan_m = plan_months(plan)
-    high_end, high_end_basis = high_end_monthly(cube, orders, products)
+    high_end, high_end_basis = high_end_monthly(cube, orders if sku_sales is None else sku_sales, products)
     customers = customer_months(cube)
     # First purchases over all history up to the month: a later month cannot change them.
     first = first_purchase(customers.loc[customers["month"] <= mon.end], date="month")

@@ -177,6 +177,8 @@ def receivables_position(
 ) -> tuple[pd.DataFrame | None, str]:
     """Each order placed up to ``as_of`` with its signed value and the cash collected on it by
     ``as_of``: ``order_id, order_date, customer_id, rep_id, region, signed, collected``.
+    ``orders``: the order lines, or their ``order_totals`` aggregate (the same result: it only
+    sums net and paid amounts per order).
 
     Collected = the ``receivables`` payments dated up to ``as_of`` when that table exists;
     else the orders' ``paid_amount`` (undated: what had been paid when the data was exported).
@@ -473,14 +475,20 @@ class EarlyWarnings:
 
 
 def early_warnings(
-    data: Any, cube: pd.DataFrame, month: str | pd.Period, tiers: Mapping[str, float], warnings: Mapping[str, Any]
+    data: Any,
+    cube: pd.DataFrame,
+    month: str | pd.Period,
+    tiers: Mapping[str, float],
+    warnings: Mapping[str, Any],
+    orders: pd.DataFrame | None = None,
 ) -> EarlyWarnings:
     """Every early-warning trigger of the month from the loaded data (``data``: a
     :class:`salesplan.io.Dataset`): overdue receivables, churn per customer tier, opportunities
     not followed up and large deals slipping (module docstring), and the rules table saying
-    which triggers the data can show."""
+    which triggers the data can show. ``orders``: the order lines or their ``order_totals``
+    aggregate (:mod:`salesplan.aggregates`), default ``data.orders``."""
     end = as_period(month).to_timestamp(how="end").normalize()
-    position, basis = receivables_position(data.orders, data.receivables, end)
+    position, basis = receivables_position(data.orders if orders is None else orders, data.receivables, end)
     churn, churn_warnings = tier_churn(cube, month, tiers, warnings)
     parts = {
         "receivable overdue": overdue_receivables(position, month, data.reps, data.customers, warnings),
