@@ -9,8 +9,10 @@ after which the notebook reads, never recomputes:
 - ``wb.settings`` (typed, validated) and ``wb.config`` (the same as a nested dict),
 - ``wb.data`` (a :class:`salesplan.io.Dataset` without the order lines), ``wb.agg`` (the
   order lines' sums, :mod:`salesplan.aggregates`: built once per set of input files, so a
-  page reads small tables, never millions of lines), ``wb.cube`` (monthly facts), ``wb.month``
-  (the month reported on, a ``pd.Period``) and ``wb.as_of`` (the last order date),
+  page reads small tables, never millions of lines), ``wb.cube`` (monthly facts; ``wb.closed_cube``
+  up to the report month), ``wb.month`` (the month reported on, a ``pd.Period``) and ``wb.as_of``
+  (the last order date), ``wb.order_totals()`` and ``wb.sku_sales()`` (what order-level and
+  SKU-level formulas read),
 - ``wb.plan`` (the plan in force for the month's year, :mod:`salesplan.plans`, with its
   provenance) and ``wb.plan_for(year)`` for another year,
 - ``wb.forecast()`` and ``wb.landing()``: the forecast and year-end landing, fitted once per
@@ -131,7 +133,7 @@ class MonthContext:
             from salesplan.forecast import forecast_hierarchy
             from salesplan.forecast.store import load_or_fit
 
-            cut = self.cube.loc[self.cube["month"] <= self.month.to_timestamp()]
+            cut = self.closed_cube
             folder = self._forecast_folder()
             self._forecast, fitted = load_or_fit(
                 folder,
@@ -211,6 +213,12 @@ class MonthContext:
             self.data.reps,
             high_end if basis == "high-margin products" else None,
         )
+
+    @property
+    def closed_cube(self) -> pd.DataFrame:
+        """The cube up to and including the report month: what a page reads so that it reads as it
+        did at the month's end (the month in progress, partly exported, is left out)."""
+        return self.cube.loc[self.cube["month"] <= self.month.to_timestamp()]
 
     def _sku_sales(self) -> pd.DataFrame | None:
         return self.agg.sku_lines() if self.agg is not None else self.data.orders
