@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -162,10 +163,14 @@ def run_size(scale: float, work: Path, config: Path, env: dict[str, str], do_run
     raw, logs = folder / "raw", folder / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     marker = raw / ".scale"
-    if not (marker.exists() and marker.read_text() == f"{scale:g}"):
+    # A sample written by another version of the generator is written again.
+    generator = hashlib.sha256(b"".join(p.read_bytes() for p in sorted((ROOT / "lib" / "salesplan").glob("sample*.py"))))
+    stamp = f"{scale:g} {generator.hexdigest()[:16]}"
+    if not (marker.exists() and marker.read_text() == stamp):
+        shutil.rmtree(raw, ignore_errors=True)
         started = time.perf_counter()
         write_sample(raw, scale=scale)
-        marker.write_text(f"{scale:g}")
+        marker.write_text(stamp)
         print(f"  sample written in {time.perf_counter() - started:.0f} s", flush=True)
     csv_mb = sum(p.stat().st_size for p in raw.glob("orders_*.csv")) / 1e6
     # Cold: no cache entry for anything (the steps' project root is under --work).

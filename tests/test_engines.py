@@ -132,3 +132,53 @@ def test_unreachable_scheduler_is_reported(monkeypatch: pytest.MonkeyPatch) -> N
         fugue_engine("dask", "tcp://127.0.0.1:9"),
     ):
         pass
+
+
+def test_the_monthly_forecast_runs_on_the_cluster_with_the_same_result(cluster: str, tmp_path: Path) -> None:
+    from salesplan.config import load_config
+    from salesplan.cube import build_cube
+    from salesplan.forecast import forecast_hierarchy
+    from salesplan.io import load_data
+    from salesplan.sample import write_sample
+
+    write_sample(tmp_path / "raw", scale=0.05)
+    config = load_config(Path(__file__).resolve().parents[1] / "config" / "salesplan.yaml")
+    data = load_data(tmp_path / "raw", config, cache_dir=tmp_path / "cache")
+    month = pd.Period("2026-09", freq="M")
+    cube = build_cube(data).query("month <= @month.to_timestamp()")
+    settings = {
+        **config["forecast"],
+        "p_hit_calibration": {**config["forecast"]["p_hit_calibration"], "method": "identity"},
+    }
+    here = forecast_hierarchy(cube, month, settings, pipeline=data.pipeline, reps=data.reps)
+    there = forecast_hierarchy(
+        cube, month, settings, pipeline=data.pipeline, reps=data.reps, engine="dask", address=cluster
+    )
+    assert len(here.forecast) > 100
+    pd.testing.assert_frame_equal(there.forecast, here.forecast)
+
+
+def test_the_month_context_fits_where_the_settings_say(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    from salesplan import forecast, io
+    from salesplan.sample import write_sample
+    from salesplan.workbook import open_workbook
+
+    write_sample(tmp_path / "raw", scale=0.05)
+    config = tmp_path / "salesplan.yaml"
+    project = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "salesplan.yaml").read_text("utf-8"))
+    project = (project or {}) | {"engine": {"forecast": "dask", "address": "tcp://10.0.0.9:8786"}}
+    config.write_text(yaml.safe_dump(project, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setattr(io, "DEFAULT_CACHE_DIR", str(tmp_path / "cache"))
+    seen: dict = {}
+
+    def record(*args: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise RuntimeError("recorded")
+
+    monkeypatch.setattr(forecast, "forecast_hierarchy", record)
+    wb = open_workbook(data_dir=tmp_path / "raw", config_path=config, output_dir=tmp_path / "run")
+    with pytest.raises(RuntimeError, match="recorded"):
+        wb.forecast()
+    assert seen["engine"] == "dask" and seen["address"] == "tcp://10.0.0.9:8786"

@@ -131,7 +131,7 @@ def test_a_notebook_runs_through_the_servers_kernel(server) -> None:
     try:
         nb = nbformat.read(PROJECT_ROOT / "notebooks" / "00_data_check.ipynb", as_version=4)
         cells = [c.source for c in nb.cells if c.cell_type == "code"]
-        cells.append("print(wb.month, len(wb.data.orders) > 0)")
+        cells.append("print(wb.month, wb.agg.lines > 0)")
         problems = asyncio.run(_run_cells(base, token, kernel["id"], cells))
         assert not problems, "\n".join(problems)
     finally:

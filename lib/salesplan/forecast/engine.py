@@ -749,7 +749,7 @@ def fit_series(
 ) -> dict[str, SeriesForecast]:
     """Fit the engine to every series of a long ``unique_id, ds, y`` frame.
 
-    Returns ``{unique_id: SeriesForecast}``. Series are independent; with ``n_jobs > 1``
+    Returns ``{unique_id: SeriesForecast}`` in ``unique_id`` order. Series are independent; with ``n_jobs > 1``
     they are split over worker processes (one chunk per worker, each compiles the models
     once). ``models``: the combination's members (names as in ``_make_models``);
     ``temporal_levels`` / ``temporal_min_points``: the temporal views (module docstring,
@@ -783,7 +783,8 @@ def fit_series(
         with ctx.Pool(n_jobs) as pool:
             parts = pool.map(_fit_chunk, [(c, horizon, kwargs) for c in chunks])
         fits = [f for part in parts for f in part]
-    return {f.unique_id: f for f in fits}
+    # In unique_id order whatever the number of workers (or the cluster) that fitted them.
+    return {f.unique_id: f for f in sorted(fits, key=lambda f: f.unique_id)}
 
 
 def fits_to_frame(
