@@ -46,10 +46,13 @@ SALESPLAN = str(Path(PYTHON).with_name("salesplan"))
 
 
 class TreeSampler:
-    """Peak of the summed RSS of a process and all its descendants, sampled every ``every`` s."""
+    """Peak of the summed RSS of a process and all its descendants, sampled every ``every`` s,
+    and the peak of their summed PSS (proportional set size: a page shared by n processes,
+    such as a forked forecast worker's copy of its kernel, counts 1/n in each), which is
+    what the tree really occupies; the RSS sum counts shared pages once per process."""
 
     def __init__(self, pid: int, every: float = 0.2) -> None:
-        self.pid, self.every, self.peak = pid, every, 0
+        self.pid, self.every, self.peak, self.peak_pss = pid, every, 0, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -59,15 +62,18 @@ class TreeSampler:
         except psutil.NoSuchProcess:
             return
         while not self._stop.is_set():
-            total = 0
+            total = pss = 0
             try:
                 procs = [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 break
             for proc in procs:
                 with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                    total += proc.memory_info().rss
+                    info = proc.memory_full_info()
+                    total += info.rss
+                    pss += getattr(info, "pss", info.rss)
             self.peak = max(self.peak, total)
+            self.peak_pss = max(self.peak_pss, pss)
             self._stop.wait(self.every)
 
     def __enter__(self) -> TreeSampler:
@@ -79,8 +85,8 @@ class TreeSampler:
         self._thread.join()
 
 
-def measured(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float, str]:
-    """Run ``cmd``; returns (seconds, peak tree RSS in GB, its stdout). Fails loudly."""
+def measured(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float, str, float]:
+    """Run ``cmd``; returns (seconds, peak tree RSS in GB, its stdout, peak tree PSS in GB). Fails loudly."""
     started = time.perf_counter()
     with log.open("w") as err:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
@@ -89,12 +95,12 @@ def measured(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, flo
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{out}\nsee {log}")
-    return seconds, sampler.peak / 1e9, out
+    return seconds, sampler.peak / 1e9, out, sampler.peak_pss / 1e9
 
 
 def python_step(code: str, env: dict[str, str], log: Path) -> tuple[float, float, dict]:
     """Run a Python snippet that prints one JSON line last; returns (seconds, GB, that JSON)."""
-    seconds, peak, out = measured([PYTHON, "-c", textwrap.dedent(code)], env, log)
+    seconds, peak, out, _ = measured([PYTHON, "-c", textwrap.dedent(code)], env, log)
     return seconds, peak, json.loads(out.strip().splitlines()[-1])
 
 
@@ -155,7 +161,9 @@ SERIES = """
 """
 
 
-def run_size(scale: float, work: Path, config: Path, env: dict[str, str], do_run: bool) -> dict:
+def run_size(
+    scale: float, work: Path, config: Path, env: dict[str, str], do_run: bool, jobs_list: tuple[int, ...] = (1,)
+) -> dict:
     """Every measurement of one size (module docstring)."""
     from salesplan.sample import write_sample
 
@@ -164,7 +172,9 @@ def run_size(scale: float, work: Path, config: Path, env: dict[str, str], do_run
     logs.mkdir(parents=True, exist_ok=True)
     marker = raw / ".scale"
     # A sample written by another version of the generator is written again.
-    generator = hashlib.sha256(b"".join(p.read_bytes() for p in sorted((ROOT / "lib" / "salesplan").glob("sample*.py"))))
+    generator = hashlib.sha256(
+        b"".join(p.read_bytes() for p in sorted((ROOT / "lib" / "salesplan").glob("sample*.py")))
+    )
     stamp = f"{scale:g} {generator.hexdigest()[:16]}"
     if not (marker.exists() and marker.read_text() == stamp):
         shutil.rmtree(raw, ignore_errors=True)
@@ -187,16 +197,19 @@ def run_size(scale: float, work: Path, config: Path, env: dict[str, str], do_run
     sec, gb, out = python_step(FLOOR.format(raw=str(raw)), env, logs / "floor.log")
     row |= {"floor_s": sec, "floor_read_s": out["read"], "floor_gb": gb}
     print(f"  floor {sec:.1f} s (read {out['read']:.1f} s), {gb:.2f} GB", flush=True)
-    if do_run:
+    for jobs in jobs_list if do_run else ():
         reports = folder / "reports"
         shutil.rmtree(reports, ignore_errors=True)
         cmd = [SALESPLAN, "run", "--data", str(raw), "--config", str(config), "--reports", str(reports)]
-        cmd += ["--notebooks", str(ROOT / "notebooks")]
-        sec, gb, _ = measured(cmd, env, logs / "run.log")
-        run_json = next(reports.glob("*/run.json"))
-        notebooks = json.loads(run_json.read_text(encoding="utf-8")).get("notebooks", [])
-        row |= {"run_s": sec, "run_gb": gb, "notebooks": {nb["name"]: nb.get("duration_s") for nb in notebooks}}
-        print(f"  monthly run {sec:.1f} s, {gb:.2f} GB", flush=True)
+        cmd += ["--notebooks", str(ROOT / "notebooks"), "--jobs", str(jobs)]
+        sec, gb, _, pss = measured(cmd, env, logs / f"run-jobs{jobs}.log")
+        key = "run" if jobs == 1 else f"run{jobs}"
+        row |= {f"{key}_s": sec, f"{key}_gb": gb, f"{key}_pss_gb": pss}
+        if jobs == 1:
+            run_json = next(reports.glob("*/run.json"))
+            notebooks = json.loads(run_json.read_text(encoding="utf-8")).get("notebooks", [])
+            row["notebooks"] = {nb["name"]: nb.get("duration_s") for nb in notebooks}
+        print(f"  monthly run, --jobs {jobs}: {sec:.1f} s, {gb:.2f} GB RSS summed, {pss:.2f} GB PSS summed", flush=True)
     return row
 
 
@@ -216,6 +229,31 @@ def print_table(rows: list[dict]) -> None:
             f"{r['scale']:>5g} {r['lines']:>11,} {r['csv_mb']:>7.0f} {_cell(r, 'ingest')} {_cell(r, 'agg_pandas')} "
             f"{_cell(r, 'agg_duckdb')} {_cell(r, 'floor')} {_cell(r, 'run', 14)}"
         )
+    print("\nmonthly run: seconds (peak GB of the process tree: RSS summed / PSS summed)")
+    for r in rows:
+        cells = [
+            f"--jobs {k[3:] or 1}: {r[k + '_s']:.1f} s ({r[k + '_gb']:.2f} / {r[k + '_pss_gb']:.2f})"
+            for k in sorted(k[:-2] for k in r if k.startswith("run") and k.endswith("_s"))
+        ]
+        print(f"{r['scale']:>5g} {r['lines']:>11,}   " + "   ".join(cells))
+    print("\nagainst the floor of the same size (targets at 10 M lines: ingest <= 2x, monthly run <= 6x)")
+    for r in rows:
+        ratios = [f"ingest {r['ingest_s'] / r['floor_s']:.1f}x"]
+        ratios += [
+            f"run --jobs {k[3:-2] or 1} {r[k] / r['floor_s']:.1f}x"
+            for k in sorted(r)
+            if k.startswith("run") and k.endswith("_s")
+        ]
+        print(f"{r['scale']:>5g} {r['lines']:>11,}   " + ", ".join(ratios))
+    if len(rows) > 1:
+        first, last = rows[0], rows[-1]
+        growth = last["lines"] / first["lines"]
+        print(f"\ngrowth from {first['lines']:,} to {last['lines']:,} lines ({growth:.1f}x the lines):")
+        for key in ("ingest", "agg_duckdb", "floor", "run", "run2"):
+            if f"{key}_s" in first and f"{key}_s" in last:
+                print(
+                    f"  {key:<11} {last[key + '_s'] / first[key + '_s']:5.1f}x the seconds, {last[key + '_gb'] / first[key + '_gb']:5.1f}x the peak"
+                )
     runs = [r for r in rows if "notebooks" in r]
     if runs:
         names = sorted({n for r in runs for n in r["notebooks"]})
@@ -232,6 +270,7 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/salesplan-scale", help="folder for data, cache and reports")
     parser.add_argument("--config", default=str(ROOT / "config" / "salesplan.yaml"), help="settings file")
     parser.add_argument("--no-run", dest="run", action="store_false", help="skip the monthly run")
+    parser.add_argument("--jobs", default="1,2", help="measure the monthly run with each --jobs value (default 1,2)")
     parser.add_argument("--series", type=int, default=0, help="also fit this many synthetic series locally")
     args = parser.parse_args()
 
@@ -248,7 +287,8 @@ def main() -> None:
     for text in [s for s in args.sizes.split(",") if s.strip()]:
         scale = float(text)
         print(f"scale {scale:g}:", flush=True)
-        rows.append(run_size(scale, work, Path(args.config).resolve(), env, args.run))
+        jobs = tuple(int(j) for j in args.jobs.split(",") if j.strip())
+        rows.append(run_size(scale, work, Path(args.config).resolve(), env, args.run, jobs))
         (work / "results.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
     if rows:
         print_table(rows)

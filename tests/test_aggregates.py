@@ -255,6 +255,15 @@ def test_the_month_context_reads_aggregates_not_lines(sample: dict, monkeypatch:
     assert summary["rows"] == len(sample["data"].orders)
     missing = wb.missing_values().query("table == 'orders'").set_index("column")["missing"]
     pd.testing.assert_series_equal(missing, sample["data"].orders.isna().sum(), check_names=False)
+    # Payments stay on disk too; the page reads those up to the month's end.
+    assert wb.data.receivables is None
+    month_end = wb.month.to_timestamp(how="end").normalize()
+    payments = sample["data"].receivables
+    expected = payments.loc[payments["paid_date"] <= month_end].reset_index(drop=True)
+    assert 0 < len(expected) < len(payments)
+    pd.testing.assert_frame_equal(wb.payments(), expected[list(wb.payments().columns)])
+    receivables = wb.summary().set_index("table").loc["receivables"]
+    assert receivables["rows"] == len(payments) and receivables["last_date"] == payments["paid_date"].max()
     high_end, basis = kpi.high_end_monthly(wb.cube, sample["data"].orders, sample["data"].products)
     cut = high_end.loc[high_end["month"] < end].reset_index(drop=True)
     pd.testing.assert_frame_equal(

@@ -314,9 +314,17 @@ def _profile(lines: int, first: Any, last: Any, missing: dict[str, int]) -> dict
     }
 
 
-def profile_parquet(path: Path) -> dict[str, Any]:
-    """The orders profile (:func:`profile_pandas`) of a Parquet file of order lines, from its
-    footer's statistics where they are complete (no data read), else by reading the column."""
+def missing_table(profile: Mapping[str, Any]) -> pd.DataFrame:
+    """Empty cells per column from a profile: ``column, missing, share`` (of its rows)."""
+    counts = pd.Series(profile["missing"], dtype="int64")
+    share = counts / profile["lines"] if profile["lines"] else counts * 0.0
+    return pd.DataFrame({"column": counts.index, "missing": counts.to_numpy(), "share": share.to_numpy()})
+
+
+def profile_parquet(path: Path, date_column: str = "order_date") -> dict[str, Any]:
+    """The profile (:func:`profile_pandas`; first and last of ``date_column``) of a Parquet file
+    of validated rows, from its footer's statistics where they are complete (no data read),
+    else by reading the column."""
     meta = pq.read_metadata(path)
     names = meta.schema.to_arrow_schema().names
     missing: dict[str, int] = {}
@@ -327,7 +335,7 @@ def profile_parquet(path: Path) -> dict[str, Any]:
             missing[name] = int(sum(st.null_count for st in stats))
         else:
             missing[name] = int(pq.read_table(path, columns=[name]).column(0).null_count)
-        if name == "order_date" and meta.num_rows:
+        if name == date_column and meta.num_rows:
             dates = pq.read_table(path, columns=[name]).column(0)
             first, last = pc.min(dates).as_py(), pc.max(dates).as_py()
     return _profile(meta.num_rows, first, last, missing)
@@ -518,9 +526,7 @@ class Aggregates:
 
     def missing(self) -> pd.DataFrame:
         """Empty cells per column of the orders table: ``column, missing, share`` (of the lines)."""
-        counts = pd.Series(self.profile["missing"], dtype="int64")
-        share = counts / self.lines if self.lines else counts * 0.0
-        return pd.DataFrame({"column": counts.index, "missing": counts.to_numpy(), "share": share.to_numpy()})
+        return missing_table(self.profile)
 
     @property
     def engine(self) -> str:
@@ -663,6 +669,51 @@ def load(
     return Aggregates(folder, meta)
 
 
+def cached_table(
+    data_dir: str | os.PathLike[str],
+    config: Mapping[str, Any] | None,
+    table: str,
+    columns: Sequence[str] | None = None,
+    *,
+    filters: Any = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    today: pd.Timestamp | None = None,
+) -> pd.DataFrame | None:
+    """The validated ``table`` with only ``columns`` (default all) and the rows matching
+    ``filters`` (pyarrow's ``[(column, op, value), ...]``), read from the validated cache
+    (validating the exports first when it does not exist); None when the data has no such
+    table. For the rare reader that needs rows of a line table (:data:`salesplan.io.LINE_TABLES`);
+    dtypes as :class:`salesplan.io.Dataset` documents them."""
+    config = load_config() if config is None else config
+    entry = cache_entry(data_dir, config, cache_dir)
+    if not (entry / "meta.json").exists():
+        data = load_data(data_dir, dict(config), cache_dir=cache_dir, today=today)
+        if not (entry / "meta.json").exists():
+            frame = getattr(data, table)
+            if frame is None:
+                return None
+            frame = frame if columns is None else frame[list(columns)]
+            return frame if filters is None else filter_frame(frame, table, filters)
+    return read_validated(entry, table, columns, filters)
+
+
+def read_validated(
+    entry: Path, table: str, columns: Sequence[str] | None = None, filters: Any = None
+) -> pd.DataFrame | None:
+    """``table`` from the validated-data cache entry ``entry`` (columns and rows as
+    :func:`cached_table`); None when the data has no such table."""
+    path = entry / f"{table}.parquet"
+    if not path.exists():
+        return None
+    return _table_dtypes(table, _read_parquet(path, columns, filters))
+
+
+def filter_frame(frame: pd.DataFrame, table: str, filters: Any) -> pd.DataFrame:
+    """The rows of an in-memory validated ``table`` matching pyarrow ``filters``, dtypes kept."""
+    arrow = pa.Table.from_pandas(frame, preserve_index=False).filter(pq.filters_to_expression(filters))
+    return _table_dtypes(table, arrow.to_pandas(types_mapper={pa.string(): ARROW_STR}.get))
+
+
 def order_lines(
     data_dir: str | os.PathLike[str] = "data/raw",
     config: Mapping[str, Any] | None = None,
@@ -672,26 +723,18 @@ def order_lines(
     cache_dir: str | os.PathLike[str] | None = None,
     today: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """The validated order lines with only ``columns`` (default all) and the rows matching
-    ``filters`` (pyarrow's ``[(column, op, value), ...]``), read from the validated cache
-    (validating the exports first when it does not exist). For the rare reader that truly
-    needs lines; dtypes as :class:`salesplan.io.Dataset` documents them."""
-    config = load_config() if config is None else config
-    entry = cache_entry(data_dir, config, cache_dir)
-    if not (entry / "meta.json").exists():
-        data = load_data(data_dir, dict(config), cache_dir=cache_dir, today=today)
-        if not (entry / "meta.json").exists():
-            frame = data.orders if columns is None else data.orders[list(columns)]
-            if filters is not None:
-                table = pa.Table.from_pandas(frame, preserve_index=False).filter(pq.filters_to_expression(filters))
-                frame = _lines_dtypes(table.to_pandas(types_mapper={pa.string(): ARROW_STR}.get))
-            return frame
-    frame = _read_parquet(entry / "orders.parquet", columns, filters)
-    return _lines_dtypes(frame)
+    """The validated order lines (:func:`cached_table` of ``orders``)."""
+    frame = cached_table(data_dir, config, "orders", columns, filters=filters, cache_dir=cache_dir, today=today)
+    assert frame is not None  # orders is a required table
+    return frame
 
 
 def _lines_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
-    kinds = {f.name: f.kind for f in TABLES["orders"] if f.name in frame.columns}
+    return _table_dtypes("orders", frame)
+
+
+def _table_dtypes(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    kinds = {f.name: f.kind for f in TABLES[table] if f.name in frame.columns}
     extra = {c: "str" for c in frame.columns if c not in kinds and isinstance(frame[c].dtype, pd.StringDtype)}
     keep = [c for c in frame.columns if c not in kinds and c not in extra]
     out = normalise(frame, {**kinds, **extra})

@@ -108,12 +108,17 @@ _SIGNATURES = {
 }
 
 
+# The tables with a row per order line or payment: millions of rows in a large export, so a
+# month's pages read their aggregates or a column-pruned slice, never the whole table.
+LINE_TABLES: tuple[str, ...] = ("orders", "receivables")
+
+
 @dataclass
 class Dataset:
     """The validated input tables, where they came from, and non-fatal findings."""
 
     orders: pd.DataFrame | None
-    """The order lines; None when loaded with ``orders=False`` (read their aggregates:
+    """The order lines; None when left out with ``load_data(skip=...)`` (read their aggregates:
     :mod:`salesplan.aggregates`)."""
     products: pd.DataFrame
     customers: pd.DataFrame
@@ -802,13 +807,14 @@ def load_data(
     *,
     cache_dir: str | os.PathLike[str] | None = None,
     today: pd.Timestamp | None = None,
-    orders: bool = True,
+    skip: Sequence[str] = (),
 ) -> Dataset:
     """Load, validate and return the exports in ``data_dir`` (relative to the project root).
 
-    ``orders=False`` leaves the order lines out of the result (``Dataset.orders`` is None): they
-    are validated and cached all the same, and a reader that only needs their sums loads
-    :mod:`salesplan.aggregates` instead of millions of lines.
+    ``skip`` names tables left out of the result (None there), typically the line tables
+    (:data:`LINE_TABLES`): they are validated and cached all the same, and a reader that only
+    needs their sums loads :mod:`salesplan.aggregates`, or reads the columns and rows it
+    needs from the cache (:func:`salesplan.aggregates.cached_table`), instead of millions of lines.
 
     ``config`` is the loaded configuration (``salesplan.config.load_config()`` when omitted);
     its ``columns`` section maps headers and its ``validation`` section sets the rules.
@@ -821,7 +827,7 @@ def load_data(
     config = load_config() if config is None else config
     files, sources, entry = input_files(data_dir, config, cache_dir)
     if use_cache:
-        cached = _read_cache(entry, skip=() if orders else ("orders",))
+        cached = _read_cache(entry, skip=skip)
         if cached is not None:
             log.info("loaded validated data from cache %s", entry)
             return cached
@@ -844,6 +850,6 @@ def load_data(
             _write_cache(entry, data)
         except OSError as exc:
             log.warning("could not write cache entry %s: %s", entry, exc)
-    if not orders:
-        data.orders = None
+    for table in skip:
+        setattr(data, table, None)
     return data

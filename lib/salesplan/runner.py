@@ -1283,7 +1283,7 @@ def run_month(
 
     from salesplan import aggregates
     from salesplan.config import load_settings
-    from salesplan.io import load_data
+    from salesplan.io import LINE_TABLES, load_data
     from salesplan.plans import resolve_plan
     from salesplan.targets import TargetVersionError
     from salesplan.workbook import resolve_month
@@ -1300,7 +1300,7 @@ def run_month(
     # Validates the exports and builds their aggregates once, before any kernel starts: the
     # kernels then read the stored sums side by side instead of each loading the lines.
     agg = aggregates.load(data_path, settings.as_dict())
-    data = load_data(data_path, settings.as_dict(), orders=False)
+    data = load_data(data_path, settings.as_dict(), skip=LINE_TABLES)
     # The notebooks would reject a month outside the data one by one; refuse it once, up front.
     month = str(resolve_month(month, pd.Series([agg.first_date, agg.last_date])))
     try:

@@ -35,7 +35,7 @@ from salesplan import aggregates
 from salesplan.aggregates import Aggregates
 from salesplan.config import PROJECT_ROOT, load_settings, resolve_path
 from salesplan.cube import latest_complete_month
-from salesplan.io import Dataset, load_data
+from salesplan.io import LINE_TABLES, Dataset, load_data
 from salesplan.plans import PlanInForce, resolve_plan
 from salesplan.settings import Settings
 
@@ -80,6 +80,7 @@ class MonthContext:
     _plans: dict[int, PlanInForce] = field(default_factory=dict, repr=False)
     _forecast: Any = field(default=None, repr=False)
     _landing: pd.DataFrame | None = field(default=None, repr=False)
+    _order_totals: dict[pd.Timestamp, pd.DataFrame] = field(default_factory=dict, repr=False)
     forecast_origin: str = ""
     """After :meth:`forecast`: whether this page fitted the forecast or read the stored one."""
 
@@ -214,6 +215,28 @@ class MonthContext:
             high_end if basis == "high-margin products" else None,
         )
 
+    def table(self, name: str, columns: list[str] | None = None, filters: Any = None) -> pd.DataFrame | None:
+        """Validated table ``name`` with only ``columns`` and the rows matching pyarrow ``filters``
+        (``[("paid_date", "<=", end)]``); None when the data has no such table. The line tables
+        (:data:`salesplan.io.LINE_TABLES`), not loaded with the month's data, are read from the
+        validated cache: only what is asked for."""
+        frame = getattr(self.data, name)
+        if frame is None and name in LINE_TABLES and self.agg is not None and self.agg.folder is not None:
+            return aggregates.read_validated(self.agg.folder.parent, name, columns, filters)
+        if frame is None:
+            return None
+        frame = frame if columns is None else frame[list(columns)]
+        return frame if filters is None else aggregates.filter_frame(frame, name, filters)
+
+    def _line_profile(self, table: str) -> dict[str, Any] | None:
+        """Rows, date span and empty cells of a line table left on disk (None when loaded or absent)."""
+        if getattr(self.data, table) is not None or table not in LINE_TABLES or self.agg is None:
+            return None
+        if table == "orders":
+            return self.agg.profile
+        path = None if self.agg.folder is None else self.agg.folder.parent / f"{table}.parquet"
+        return aggregates.profile_parquet(path, DATE_COLUMNS[table]) if path is not None and path.exists() else None
+
     @property
     def closed_cube(self) -> pd.DataFrame:
         """The cube up to and including the report month: what a page reads so that it reads as it
@@ -226,10 +249,18 @@ class MonthContext:
     def order_totals(self, end: pd.Timestamp | None = None) -> pd.DataFrame:
         """Net, quantity and paid amount per order (the ``order_totals`` aggregate), ordered before
         ``end`` (default: the end of the report month): what every order-level formula reads."""
-        end = (self.month + 1).to_timestamp() if end is None else end
+        end = (self.month + 1).to_timestamp() if end is None else pd.Timestamp(end)
         if self.agg is None:
             return self.data.orders.loc[self.data.orders["order_date"] < end]
-        return self.agg.read("order_totals", filters=[("order_date", "<", end)])
+        # Read once per page: at ten million lines it is millions of orders, read by several sections.
+        if end not in self._order_totals:
+            self._order_totals[end] = self.agg.read("order_totals", filters=[("order_date", "<", end)])
+        return self._order_totals[end]
+
+    def payments(self) -> pd.DataFrame | None:
+        """The ``receivables`` payments dated up to the end of the report month (None without that table)."""
+        end = self.month.to_timestamp(how="end").normalize()
+        return self.table("receivables", filters=[("paid_date", "<=", end)])
 
     def sku_sales(self) -> pd.DataFrame:
         """Quantity and net sales per month, SKU and rep as dated lines
@@ -282,14 +313,15 @@ class MonthContext:
         for table, frame in self.data.tables().items():
             sources = self.data.sources[self.data.sources["table"] == table]
             first = last = pd.NaT
-            if table == "orders" and frame is None and self.agg is not None:
+            profile = self._line_profile(table)
+            if profile is not None:
                 rows.append(
                     {
                         "table": table,
                         "files": ", ".join(sources["file"]),
-                        "rows": self.agg.lines,
-                        "first_date": self.agg.first_date,
-                        "last_date": self.agg.last_date,
+                        "rows": profile["lines"],
+                        "first_date": pd.Timestamp(profile["first_date"]) if profile["first_date"] else pd.NaT,
+                        "last_date": pd.Timestamp(profile["last_date"]) if profile["last_date"] else pd.NaT,
                     }
                 )
                 continue
@@ -314,8 +346,11 @@ class MonthContext:
         the table's rows, 0-1), columns with none included."""
         parts = []
         for table, frame in self.data.tables().items():
-            if table == "orders" and frame is None and self.agg is not None:
-                parts.append(self.agg.missing().assign(table=table)[["table", "column", "missing", "share"]])
+            profile = self._line_profile(table)
+            if profile is not None:
+                parts.append(
+                    aggregates.missing_table(profile).assign(table=table)[["table", "column", "missing", "share"]]
+                )
                 continue
             if frame is None:
                 continue
@@ -403,7 +438,7 @@ def open_workbook(
     if use_cache:
         # Validates the exports on first use; the pages then read sums, not lines.
         agg = aggregates.load(folder, config)
-        data = load_data(folder, config, orders=False)
+        data = load_data(folder, config, skip=LINE_TABLES)
     else:
         data = load_data(folder, config, use_cache=False)
         agg = aggregates.from_data(data)

@@ -481,14 +481,18 @@ def early_warnings(
     tiers: Mapping[str, float],
     warnings: Mapping[str, Any],
     orders: pd.DataFrame | None = None,
+    receivables: pd.DataFrame | None = None,
 ) -> EarlyWarnings:
     """Every early-warning trigger of the month from the loaded data (``data``: a
     :class:`salesplan.io.Dataset`): overdue receivables, churn per customer tier, opportunities
     not followed up and large deals slipping (module docstring), and the rules table saying
     which triggers the data can show. ``orders``: the order lines or their ``order_totals``
-    aggregate (:mod:`salesplan.aggregates`), default ``data.orders``."""
+    aggregate (:mod:`salesplan.aggregates`), default ``data.orders``; ``receivables``: the
+    payments (those up to the month's end are enough), default ``data.receivables``."""
     end = as_period(month).to_timestamp(how="end").normalize()
-    position, basis = receivables_position(data.orders if orders is None else orders, data.receivables, end)
+    position, basis = receivables_position(
+        data.orders if orders is None else orders, data.receivables if receivables is None else receivables, end
+    )
     churn, churn_warnings = tier_churn(cube, month, tiers, warnings)
     parts = {
         "receivable overdue": overdue_receivables(position, month, data.reps, data.customers, warnings),
