@@ -121,9 +121,36 @@ AGGREGATE = """
     shutil.rmtree(aggregates.cache_entry({raw!r}, cfg) / aggregates.SUBDIR, ignore_errors=True)
     t = time.perf_counter()
     agg = aggregates.load({raw!r}, cfg, engine={engine!r})
-    print(json.dumps({{"seconds": time.perf_counter() - t, "build": agg.meta["seconds"], "engine": agg.engine,
-                      "cube_rows": len(agg.read("cube", columns=["lines"]))}}))
+    seconds = time.perf_counter() - t
+    # What the two engines must agree on: every key combination (a hash of the key columns in
+    # order), every count exactly, every sum to 1e-9 relative.
+    import pandas as pd
+    prints = {{}}
+    for name, kinds in aggregates.SCHEMAS.items():
+        frame = agg.read(name)
+        keys = frame[aggregates.KEYS[name]]
+        prints[name] = {{
+            "rows": len(frame),
+            "keys": int(pd.util.hash_pandas_object(keys, index=False).sum()),
+            **{{c: int(frame[c].sum()) for c, k in kinds.items() if k == "int"}},
+            **{{c: float(frame[c].sum()) for c, k in kinds.items() if k == "float"}},
+        }}
+    print(json.dumps({{"seconds": seconds, "build": agg.meta["seconds"], "engine": agg.engine,
+                      "cube_rows": prints["cube"]["rows"], "prints": prints}}))
 """
+
+
+def same_tables(left: dict, right: dict) -> list[str]:
+    """The differences between two engines' fingerprints (empty: the same tables)."""
+    out = []
+    for name, a in left.items():
+        for key, value in a.items():
+            other = right[name][key]
+            equal = abs(value - other) <= 1e-9 * max(abs(value), 1.0) if isinstance(value, float) else value == other
+            if not equal:
+                out.append(f"{name}.{key}: pandas {value} vs duckdb {other}")
+    return out
+
 
 FLOOR = """
     import glob, json, time
@@ -193,7 +220,11 @@ def run_size(
         code = AGGREGATE.format(raw=str(raw), config=str(config), engine=engine)
         sec, gb, out = python_step(code, env, logs / f"aggregate-{engine}.log")
         row |= {f"agg_{engine}_s": sec, f"agg_{engine}_build_s": out["build"], f"agg_{engine}_gb": gb}
+        row[f"prints_{engine}"] = out["prints"]
         print(f"  aggregates ({engine}) {sec:.1f} s (build {out['build']:.1f} s), {gb:.2f} GB", flush=True)
+    differences = same_tables(row["prints_pandas"], row["prints_duckdb"])
+    row["engines_agree"] = not differences
+    print(f"  pandas and DuckDB aggregates {'identical' if not differences else 'DIFFER: ' + '; '.join(differences)}")
     sec, gb, out = python_step(FLOOR.format(raw=str(raw)), env, logs / "floor.log")
     row |= {"floor_s": sec, "floor_read_s": out["read"], "floor_gb": gb}
     print(f"  floor {sec:.1f} s (read {out['read']:.1f} s), {gb:.2f} GB", flush=True)

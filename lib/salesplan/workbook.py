@@ -57,6 +57,11 @@ DATE_COLUMNS = {
 }
 
 
+# What the order-level formulas read of the order totals (RFM, new vs returning, average order
+# value, the receivables position); the line counts and quantities are left on disk.
+ORDER_TOTAL_COLUMNS = ["order_id", "customer_id", "order_date", "rep_id", "region", "net_amount", "paid_amount"]
+
+
 class WorkbookError(ValueError):
     """A workbook parameter is invalid (e.g. a month outside the data)."""
 
@@ -254,7 +259,9 @@ class MonthContext:
             return self.data.orders.loc[self.data.orders["order_date"] < end]
         # Read once per page: at ten million lines it is millions of orders, read by several sections.
         if end not in self._order_totals:
-            self._order_totals[end] = self.agg.read("order_totals", filters=[("order_date", "<", end)])
+            self._order_totals[end] = self.agg.read(
+                "order_totals", columns=ORDER_TOTAL_COLUMNS, filters=[("order_date", "<", end)]
+            )
         return self._order_totals[end]
 
     def payments(self) -> pd.DataFrame | None:
