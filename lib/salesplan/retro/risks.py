@@ -184,7 +184,8 @@ def receivables_position(
     else the orders' ``paid_amount`` (undated: what had been paid when the data was exported).
     An order's customer, rep and region are those of its first line. Returns (None, what is
     missing) when neither exists, and a sentence on the basis used."""
-    part = orders.loc[orders["order_date"] <= as_of]
+    within = orders["order_date"] <= as_of
+    part = orders if within.all() else orders.loc[within]  # no copy of millions of rows when all are in
     # Integer codes per order (in order of first appearance) instead of a groupby on the ids:
     # millions of orders in a large export, and this is the month's largest table.
     codes, ids = pd.factorize(part["order_id"], sort=False)
