@@ -486,3 +486,12 @@ def test_check_currencies_keeps_the_most_used() -> None:
         ]
     ]
     assert check_currencies(seen[:1]).empty
+
+
+@pytest.mark.parametrize("dtype", ["string[pyarrow]", "object", "category"])
+def test_reference_check_finds_unknown_ids_whatever_the_text_dtype(dtype: str) -> None:
+    orders = pd.DataFrame({"order_id": pd.Series(["A1", "A2", "A3"], dtype=dtype)})
+    receivables = pd.DataFrame({"order_id": pd.Series(["A2", None, "B9", "A1", "B9"], dtype=dtype)})
+    report = check_references({"orders": orders, "receivables": receivables})
+    assert report["value"].tolist() == ["B9", "B9"]
+    assert report["rule"].eq("unknown order_id (not in orders)").all()

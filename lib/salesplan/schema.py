@@ -37,6 +37,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 
 REPORT_COLUMNS = ["file", "row", "column", "value", "rule"]
@@ -1194,6 +1196,18 @@ SOFT_REFERENCES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+def _known(values: pd.Series, reference: pd.Series) -> np.ndarray:
+    """Whether each value is missing or among ``reference``'s values. Arrow's hash-set lookup
+    when both are Arrow-backed text (the validated columns are): pandas' ``isin`` took 5.5 s
+    to check a receivables table's order ids against three million order lines."""
+    try:
+        lookup = pc.unique(pyarrow.array(reference.dropna(), from_pandas=True))
+        found = pc.is_in(pyarrow.array(values, from_pandas=True), value_set=lookup)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool) | values.isna().to_numpy()
+    except (pyarrow.ArrowInvalid, pyarrow.ArrowTypeError, pyarrow.ArrowNotImplementedError):
+        return (values.isna() | values.isin(reference.dropna().unique())).to_numpy()
+
+
 def check_references(
     tables: dict[str, pd.DataFrame | None], references: dict[str, dict[str, tuple[str, str]]] | None = None
 ) -> pd.DataFrame:
@@ -1211,7 +1225,7 @@ def check_references(
             if column not in frame.columns or target is None or ref_column not in target.columns:
                 continue
             values = frame[column]
-            unknown = (values.notna() & ~values.isin(target[ref_column].dropna().unique())).to_numpy()
+            unknown = ~_known(values, target[ref_column])
             if unknown.any():
                 found.append(
                     pd.DataFrame(
