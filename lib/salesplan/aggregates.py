@@ -190,6 +190,12 @@ def normalise(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
     return out
 
 
+def _release_arrow_memory() -> None:
+    # The Arrow buffers of a table read are freed once it is in pandas, but Arrow's allocator
+    # keeps them for reuse; handing them back keeps a page's memory at what it holds.
+    pa.default_memory_pool().release_unused()
+
+
 def _read_parquet(path: Path, columns: Sequence[str] | None = None, filters: Any = None) -> pd.DataFrame:
     # Text comes back Arrow-backed and becomes shared str objects in normalise: far faster
     # than letting pyarrow build one Python object per cell.
@@ -474,6 +480,7 @@ class Aggregates:
             return frame[list(columns)] if columns is not None else frame
         kinds = {c: k for c, k in SCHEMAS[name].items() if columns is None or c in columns}
         frame = normalise(_read_parquet(self.folder / f"{name}.parquet", list(kinds), filters), kinds)
+        _release_arrow_memory()
         if columns is None and filters is None:
             self._frames[name] = frame
         return frame[list(columns)] if columns is not None else frame
@@ -705,7 +712,9 @@ def read_validated(
     path = entry / f"{table}.parquet"
     if not path.exists():
         return None
-    return _table_dtypes(table, _read_parquet(path, columns, filters))
+    frame = _table_dtypes(table, _read_parquet(path, columns, filters))
+    _release_arrow_memory()
+    return frame
 
 
 def filter_frame(frame: pd.DataFrame, table: str, filters: Any) -> pd.DataFrame:

@@ -744,6 +744,8 @@ def _read_cache(entry: Path, skip: Sequence[str] = ()) -> Dataset | None:
                 tables[table] = None
         sources = pd.read_parquet(entry / "sources.parquet")
         warnings = normalise_report(pd.read_parquet(entry / "warnings.parquet"))
+        # The Arrow buffers are freed once the tables are in pandas; hand them back to the system.
+        pa.default_memory_pool().release_unused()
         return Dataset(**tables, sources=sources, warnings=warnings)  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 - any unreadable entry is rebuilt, whatever broke it
         log.warning("ignoring unreadable cache entry %s (%s); rebuilding", entry, exc)
