@@ -531,6 +531,11 @@ class Aggregates:
         """The last order date (NaT without lines): the data's as-of date."""
         return pd.Timestamp(self.profile["last_date"]) if self.profile["last_date"] else pd.NaT
 
+    @property
+    def date_span(self) -> pd.Series:
+        """The first and the last order date: all :func:`salesplan.workbook.resolve_month` needs."""
+        return pd.Series([self.first_date, self.last_date], name="order_date")
+
     def missing(self) -> pd.DataFrame:
         """Empty cells per column of the orders table: ``column, missing, share`` (of the lines)."""
         return missing_table(self.profile)
@@ -697,10 +702,7 @@ def cached_table(
         data = load_data(data_dir, dict(config), cache_dir=cache_dir, today=today)
         if not (entry / "meta.json").exists():
             frame = getattr(data, table)
-            if frame is None:
-                return None
-            frame = frame if columns is None else frame[list(columns)]
-            return frame if filters is None else filter_frame(frame, table, filters)
+            return None if frame is None else select(frame, table, columns, filters)
     return read_validated(entry, table, columns, filters)
 
 
@@ -717,8 +719,12 @@ def read_validated(
     return frame
 
 
-def filter_frame(frame: pd.DataFrame, table: str, filters: Any) -> pd.DataFrame:
-    """The rows of an in-memory validated ``table`` matching pyarrow ``filters``, dtypes kept."""
+def select(frame: pd.DataFrame, table: str, columns: Sequence[str] | None = None, filters: Any = None) -> pd.DataFrame:
+    """An in-memory validated ``table`` with only ``columns`` and the rows matching pyarrow
+    ``filters``, dtypes kept: what :func:`read_validated` gives from the cache."""
+    frame = frame if columns is None else frame[list(columns)]
+    if filters is None:
+        return frame
     arrow = pa.Table.from_pandas(frame, preserve_index=False).filter(pq.filters_to_expression(filters))
     return _table_dtypes(table, arrow.to_pandas(types_mapper={pa.string(): ARROW_STR}.get))
 

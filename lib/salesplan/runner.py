@@ -1279,8 +1279,6 @@ def run_month(
     in ``reports_dir`` touched), ``salesplan.config.ConfigError``, :class:`RunInputError`,
     :class:`LockError` or :class:`NotebookFailedError`.
     """
-    import pandas as pd
-
     from salesplan import aggregates
     from salesplan.config import load_settings
     from salesplan.io import LINE_TABLES, load_data
@@ -1302,7 +1300,7 @@ def run_month(
     agg = aggregates.load(data_path, settings.as_dict())
     data = load_data(data_path, settings.as_dict(), skip=LINE_TABLES)
     # The notebooks would reject a month outside the data one by one; refuse it once, up front.
-    month = str(resolve_month(month, pd.Series([agg.first_date, agg.last_date])))
+    month = str(resolve_month(month, agg.date_span))
     try:
         plan = resolve_plan(
             int(month[:4]),

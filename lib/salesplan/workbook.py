@@ -210,7 +210,7 @@ class MonthContext:
         force (:func:`salesplan.retro.pay.commission_report`); empty without a plan."""
         from salesplan.retro import kpi, pay
 
-        high_end, basis = kpi.high_end_monthly(self.cube, self._sku_sales(), self.data.products)
+        high_end, basis = kpi.high_end_monthly(self.cube, self.sku_sales(), self.data.products)
         return pay.commission_report(
             self.cube,
             self.plan_rows(),
@@ -228,10 +228,7 @@ class MonthContext:
         frame = getattr(self.data, name)
         if frame is None and name in LINE_TABLES and self.agg is not None and self.agg.folder is not None:
             return aggregates.read_validated(self.agg.folder.parent, name, columns, filters)
-        if frame is None:
-            return None
-        frame = frame if columns is None else frame[list(columns)]
-        return frame if filters is None else aggregates.filter_frame(frame, name, filters)
+        return None if frame is None else aggregates.select(frame, name, columns, filters)
 
     def _line_profile(self, table: str) -> dict[str, Any] | None:
         """Rows, date span and empty cells of a line table left on disk (None when loaded or absent)."""
@@ -247,9 +244,6 @@ class MonthContext:
         """The cube up to and including the report month: what a page reads so that it reads as it
         did at the month's end (the month in progress, partly exported, is left out)."""
         return self.cube.loc[self.cube["month"] <= self.month.to_timestamp()]
-
-    def _sku_sales(self) -> pd.DataFrame | None:
-        return self.agg.sku_lines() if self.agg is not None else self.data.orders
 
     def order_totals(self, end: pd.Timestamp | None = None) -> pd.DataFrame:
         """Net, quantity and paid amount per order (the ``order_totals`` aggregate), ordered before
@@ -450,7 +444,7 @@ def open_workbook(
         data = load_data(folder, config, use_cache=False)
         agg = aggregates.from_data(data)
         data.orders = None
-    period = resolve_month(month, pd.Series([agg.first_date, agg.last_date]))
+    period = resolve_month(month, agg.date_span)
     _apply_theme()
     ctx = MonthContext(
         settings=settings,
