@@ -9,6 +9,8 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -195,6 +197,28 @@ def test_dependent_notebooks_wait_for_what_they_read(tmp_path: Path) -> None:
     assert [r.status for r in result.notebooks] == ["ok", "ok", "ok"]
     c = {r.name: r for r in result.notebooks}
     assert c["02_c"].started >= c["01_b"].started
+
+
+def test_kernels_started_side_by_side_use_unix_sockets_not_tcp_ports(tmp_path: Path) -> None:
+    # A TCP port is picked free, released and only then bound by the kernel: a kernel started
+    # at the same moment by the other worker could take it, and the first kernel died.
+    cell = "from ipykernel.kernelapp import IPKernelApp\napp = IPKernelApp.instance()\nprint(app.transport, app.ip)"
+    folder = tmp_path / "nb"
+    for name in ("00_a", "01_b", "02_c", "03_d"):
+        make_notebook(folder / f"{name}.ipynb", FULL_PARAMETERS, [cell])
+    result = runner.run_notebooks(
+        MONTH, runner.discover_notebooks(folder), parameters=PARAMS, reports_dir=tmp_path / "r", jobs=2, progress=None
+    )
+    assert [r.status for r in result.notebooks] == ["ok"] * 4
+    addresses = []
+    for name in ("00_a", "01_b", "02_c", "03_d"):
+        nb = nbformat.read(result.report_dir / f"{name}.ipynb", as_version=4)
+        transport, address = nb.cells[-1].outputs[0]["text"].split()
+        assert transport == "ipc"
+        addresses.append(address)
+        # The socket folder is the run's own and is gone once the notebook is done.
+        assert not Path(address).parent.exists()
+    assert len(set(addresses)) == 4
 
 
 def test_damaged_notebook_is_an_input_error(tmp_path: Path) -> None:
@@ -519,16 +543,22 @@ def test_a_run_killed_midway_leaves_the_previous_report_and_the_next_run_starts_
         f"reports_dir={str(reports)!r})\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    sockets = Path(tempfile.gettempdir()) / f"{runner.SOCKETS_PREFIX}{proc.pid}-"
     try:
         assert proc.stdout.readline().startswith("Running 1 notebook")
         assert list(reports.glob(f".tmp-{MONTH}-*"))  # building aside
+        deadline = time.monotonic() + 60
+        while not list(sockets.parent.glob(sockets.name + "*/*")) and time.monotonic() < deadline:
+            time.sleep(0.1)  # until the kernel is starting
     finally:
         # As a crash would. A kernel already started exits by itself when its parent dies (ipykernel).
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     assert tree_digest(previous) == before
+    assert list(sockets.parent.glob(sockets.name + "*"))  # the killed run's kernel sockets, left behind
 
     make_notebook(folder / "00_slow.ipynb", "month = None", ["print('quick')"])
     runner.run_notebooks(MONTH, runner.discover_notebooks(folder), parameters={}, reports_dir=reports, progress=None)
     assert sorted(p.name for p in reports.iterdir()) == [MONTH, "index.html"]
+    assert not list(sockets.parent.glob(sockets.name + "*"))
     assert (previous / "00_slow.html").exists()

@@ -32,6 +32,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -54,6 +55,8 @@ NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 HTML_REMOVE_TAGS = frozenset({"injected-parameters", "parameters", "remove_cell"})
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 KERNEL_NAME = "python3"
+# Folders of the run's kernel sockets in the temporary folder: prefix, runner pid, random part.
+SOCKETS_PREFIX = "salesplan-kernels-"
 VERSION_PACKAGES = (
     "salesplan",
     "pandas",
@@ -506,10 +509,15 @@ def _first_line(source: str) -> str:
     return ""
 
 
-def _execute(src: str, dst: str, parameters: dict[str, str], cwd: str, timeout: float | None) -> dict[str, Any]:
-    """Run one notebook with papermill; return start, duration and error details (picklable)."""
+def _execute(
+    src: str, dst: str, parameters: dict[str, str], cwd: str, timeout: float | None, sockets_root: str | None = None
+) -> dict[str, Any]:
+    """Run one notebook with papermill; return start, duration and error details (picklable).
+    The kernel's sockets go in a new folder under ``sockets_root`` (the system's temporary
+    folder by default), removed when the notebook ends."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
 
     # debugpy inside ipykernel warns about frozen modules on every kernel start.
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
@@ -519,6 +527,10 @@ def _execute(src: str, dst: str, parameters: dict[str, str], cwd: str, timeout: 
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     error = None
+    # Kernels talk over Unix sockets in a folder of their own, not TCP ports: a TCP port is
+    # picked free, released, then bound by the kernel, and a kernel started at the same moment
+    # by another worker can take it in between ("Address already in use", kernel dead).
+    sockets = tempfile.mkdtemp(prefix="salesplan-kernel-", dir=sockets_root)
     try:
         pm.execute_notebook(
             src,
@@ -532,6 +544,7 @@ def _execute(src: str, dst: str, parameters: dict[str, str], cwd: str, timeout: 
             # ipykernel logs a transport warning on every start and an interrupt notice at shutdown;
             # keep the run output to progress lines (errors in cells reach us through papermill).
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            config=Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "k")}}),
         )
     except PapermillExecutionError as exc:
         error = {
@@ -551,6 +564,8 @@ def _execute(src: str, dst: str, parameters: dict[str, str], cwd: str, timeout: 
             "ename": type(exc).__name__,
             "evalue": str(exc),
         }
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     return {"started": started, "duration_s": round(time.perf_counter() - t0, 2), "error": error}
 
 
@@ -648,6 +663,29 @@ def _recover(reports_dir: Path, month: str) -> list[str]:
         shutil.rmtree(leftover, ignore_errors=True)
         kind = "half-built report" if leftover.name.startswith(".tmp-") else "old copy"
         found.append(f"{kind} {leftover.name} removed")
+    return found
+
+
+def _sweep_kernel_sockets() -> list[str]:
+    """Remove the kernel socket folders of runs whose process is gone (killed with SIGKILL,
+    which leaves no chance to clean up). Returns one phrase per folder removed."""
+    import psutil
+
+    found = []
+    for folder in sorted(Path(tempfile.gettempdir()).glob(f"{SOCKETS_PREFIX}*")):
+        match = re.fullmatch(re.escape(SOCKETS_PREFIX) + r"(\d+)-\w+", folder.name)
+        if not match or not folder.is_dir():
+            continue
+        pid = int(match.group(1))
+        try:
+            # A live process with that pid may be a newer one that reused it.
+            alive = psutil.Process(pid).create_time() <= folder.stat().st_mtime + 1
+        except (psutil.Error, OSError):
+            alive = False
+        if not alive:
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                found.append(f"kernel sockets {folder.name} removed")
     return found
 
 
@@ -1025,7 +1063,7 @@ def run_notebooks(
     own_files = {f"{e.name}.{ext}" for e in entries for ext in ("ipynb", "html")} | {"run.json", "index.html"}
 
     with run_lock(reports, month):
-        found = _recover(reports, month)
+        found = _recover(reports, month) + _sweep_kernel_sockets()
         if found:
             say(f"Found the remains of an interrupted run of {month} ({'; '.join(found)}); cleaned up.")
         final = reports / month
@@ -1101,7 +1139,15 @@ def run_notebooks(
                 )
 
         def execute(entry: PackEntry, result: NotebookResult) -> tuple:
-            return (_execute, str(entry.path), str(build / f"{entry.name}.ipynb"), result.parameters, str(cwd), timeout)
+            return (
+                _execute,
+                str(entry.path),
+                str(build / f"{entry.name}.ipynb"),
+                result.parameters,
+                str(cwd),
+                timeout,
+                sockets_root,
+            )
 
         def interrupted(exc: KeyboardInterrupt, doing: str) -> RunInterrupted:
             """Clean up after SIGINT/SIGTERM and say what was stopped."""
@@ -1122,6 +1168,9 @@ def run_notebooks(
                 f"report removed, the lock released; {published}.",
             )
 
+        # One folder for the run's kernel sockets: a worker stopped by a signal cannot remove its
+        # own, the run removes them all however it ends.
+        sockets_root = tempfile.mkdtemp(prefix=f"{SOCKETS_PREFIX}{os.getpid()}-")
         try:
             if jobs == 1:
                 for entry, result in plans:
@@ -1176,6 +1225,8 @@ def run_notebooks(
                 failed_dir = _keep_failed(build, month)
             say(f"Run stopped; partial results kept in {failed_dir}")
             raise
+        finally:
+            shutil.rmtree(sockets_root, ignore_errors=True)
 
         try:
             results = [r for _e, r in plans]
