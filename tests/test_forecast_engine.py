@@ -13,6 +13,7 @@ from salesplan.forecast.engine import (
     _disaggregate,
     _fit_error_model,
     _fit_members,
+    _fit_on_scale,
     _temporal_view,
     fit_one,
     fit_series,
@@ -293,3 +294,38 @@ def test_quantiles_follow_the_interval_bounds() -> None:
     frame = fits_to_frame({"x": f}, (80,))
     assert np.allclose(q[1], f.mean)
     assert np.allclose(q[0], frame["lo_80"]) and np.allclose(q[2], frame["hi_80"])
+
+
+def test_members_on_the_log_scale_are_taken_back_by_exp() -> None:
+    y = _seasonal(60)
+    prefixes = [36, 48]
+    level_means, _ = _fit_members(y, 6, prefixes, 12, ["theta"])
+    log_means, log_runs = _fit_members(np.log(y), 6, prefixes, 12, ["theta"])
+    means, runs = _fit_on_scale(y, 6, prefixes, 12, ["theta"], "log")
+    assert list(means) == ["theta"]
+    assert np.allclose(means["theta"], np.exp(log_means["theta"]))
+    assert np.allclose(runs["theta"], np.exp(log_runs["theta"]), equal_nan=True)
+    both, _ = _fit_on_scale(y, 6, prefixes, 12, ["theta", "ces"], "both", log_members=["theta"])
+    assert sorted(both) == ["ces", "log theta", "theta"]
+    assert np.allclose(both["theta"], level_means["theta"])
+    only, _ = _fit_on_scale(y, 6, prefixes, 12, ["theta", "ces"], "log", log_members=["ces"])
+    assert np.allclose(only["theta"], level_means["theta"]) and not np.allclose(only["ces"], both["ces"])
+
+
+def test_a_series_with_a_zero_stays_on_its_own_scale() -> None:
+    y = _seasonal(60)
+    y[10] = 0.0
+    level, _ = _fit_members(y, 6, [36], 12, ["theta"])
+    means, _ = _fit_on_scale(y, 6, [36], 12, ["theta"], "log")
+    assert np.allclose(means["theta"], level["theta"])
+    with pytest.raises(ValueError, match="member scale"):
+        _fit_on_scale(y, 6, [36], 12, ["theta"], "sqrt")
+
+
+def test_member_scale_reaches_every_view_through_fit_series() -> None:
+    y = 50 * np.exp(0.01 * np.arange(96)) * (1 + 0.2 * np.sin(2 * np.pi * np.arange(96) / 12))
+    df = _frame({"a": y})
+    level = fit_series(df, 12, n_jobs=1)["a"]
+    logged = fit_series(df, 12, n_jobs=1, member_scale="log")["a"]
+    assert logged.temporal_levels == level.temporal_levels and len(level.temporal_levels) > 1
+    assert not np.allclose(logged.mean, level.mean)
