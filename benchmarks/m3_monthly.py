@@ -70,6 +70,7 @@ TARGETS = {
 }
 LABELS = {"m3": "M3 monthly", "tourism": "Tourism monthly", "m1": "M1 monthly"}
 CRPS_QUANTILES = np.round(np.arange(0.1, 0.95, 0.1), 2)
+QCOLS = [f"q-{round(100 * q)}" for q in CRPS_QUANTILES]
 
 
 def load(dataset: str) -> tuple[pd.DataFrame, dict[str, np.ndarray], int]:
@@ -103,6 +104,14 @@ def quantile_frame(fits: dict[str, SeriesForecast], quantiles: np.ndarray) -> pd
     return pd.concat(frames, ignore_index=True)
 
 
+def point_scores(df: pd.DataFrame, train: pd.DataFrame, m: int = 12) -> dict[str, float]:
+    """sMAPE (%, 200 x ``utilsforecast``'s) and MASE (lag ``m``) of the ``model`` column of ``df``."""
+    return {
+        "sMAPE": 200 * float(losses.smape(df, ["model"])["model"].mean()),
+        "MASE": float(losses.mase(df, ["model"], m, train)["model"].mean()),
+    }
+
+
 def scores(
     train: pd.DataFrame, fc: pd.DataFrame, qf: pd.DataFrame, tests: dict[str, np.ndarray], m: int = 12
 ) -> dict[str, float]:
@@ -121,23 +130,21 @@ def scores(
     for lv in (80, 95):
         df[f"model-lo-{lv}"] = df[f"lo_{lv}"]
         df[f"model-hi-{lv}"] = df[f"hi_{lv}"]
-    qcols = [f"q-{round(100 * q)}" for q in CRPS_QUANTILES]
     out = {
-        "sMAPE": 200 * float(losses.smape(df, ["model"])["model"].mean()),
-        "MASE": float(losses.mase(df, ["model"], m, train)["model"].mean()),
+        **point_scores(df, train, m),
         "cov80": 100 * float(losses.coverage(df, ["model"], 80)["model"].mean()),
         "cov95": 100 * float(losses.coverage(df, ["model"], 95)["model"].mean()),
-        "sCRPS": float(losses.scaled_crps(df, {"model": qcols}, CRPS_QUANTILES)["model"].mean()),
+        "sCRPS": float(losses.scaled_crps(df, {"model": QCOLS}, CRPS_QUANTILES)["model"].mean()),
     }
     # The same quantile losses weighted by the series' size: 2 x all losses / all |y| (the
     # "weighted quantile loss" of the GluonTS / Chronos evaluations).
-    per_series = losses.mqloss(df, {"model": qcols}, CRPS_QUANTILES).set_index("unique_id")["model"]
+    per_series = losses.mqloss(df, {"model": QCOLS}, CRPS_QUANTILES).set_index("unique_id")["model"]
     months = df.groupby("unique_id").size()
     out["WQL"] = float(2 * (per_series * months).sum() / df["y"].abs().sum())
-    out["CRPS-N"] = published_crps(df, qcols, CRPS_QUANTILES)
+    out["CRPS-N"] = published_crps(df, QCOLS, CRPS_QUANTILES)
     # The same score for the point forecast alone (every quantile at the forecast): what the
     # published formula gives a band of zero width.
-    out["CRPS-N point"] = published_crps(df, ["model"] * len(qcols), CRPS_QUANTILES)
+    out["CRPS-N point"] = published_crps(df, ["model"] * len(QCOLS), CRPS_QUANTILES)
     return out
 
 
@@ -176,16 +183,11 @@ def seasonal_naive_scores(train: pd.DataFrame, tests: dict[str, np.ndarray], h: 
         width = sigma * np.sqrt(np.floor((h - 1) / m) + 1)
         frame = {"unique_id": uid, "ds": pd.date_range(g["ds"].iloc[-1], periods=h + 1, freq="MS")[1:], "y": tests[uid]}
         frame["model"] = mean
-        for q, zq in zip(CRPS_QUANTILES, z, strict=True):
-            frame[f"q-{round(100 * q)}"] = mean + zq * width
+        for col, zq in zip(QCOLS, z, strict=True):
+            frame[col] = mean + zq * width
         rows.append(pd.DataFrame(frame))
     df = pd.concat(rows, ignore_index=True)
-    qcols = [f"q-{round(100 * q)}" for q in CRPS_QUANTILES]
-    return {
-        "sMAPE": 200 * float(losses.smape(df, ["model"])["model"].mean()),
-        "MASE": float(losses.mase(df, ["model"], m, train)["model"].mean()),
-        "CRPS-N": published_crps(df, qcols, CRPS_QUANTILES),
-    }
+    return {**point_scores(df, train, m), "CRPS-N": published_crps(df, QCOLS, CRPS_QUANTILES)}
 
 
 COLUMNS = ("sMAPE", "MASE", "cov80", "cov95", "CRPS-N", "WQL", "sCRPS", "seconds")

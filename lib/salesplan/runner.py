@@ -510,11 +510,11 @@ def _first_line(source: str) -> str:
 
 
 def _execute(
-    src: str, dst: str, parameters: dict[str, str], cwd: str, timeout: float | None, sockets_root: str | None = None
+    src: str, dst: str, parameters: dict[str, str], cwd: str, timeout: float | None, kernel_address: str
 ) -> dict[str, Any]:
     """Run one notebook with papermill; return start, duration and error details (picklable).
-    The kernel's sockets go in a new folder under ``sockets_root`` (the system's temporary
-    folder by default), removed when the notebook ends."""
+    The kernel listens on Unix sockets ``<kernel_address>-<n>``, a path unique to this notebook
+    in a folder the run removes when it ends."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     from traitlets.config import Config
@@ -527,10 +527,6 @@ def _execute(
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     error = None
-    # Kernels talk over Unix sockets in a folder of their own, not TCP ports: a TCP port is
-    # picked free, released, then bound by the kernel, and a kernel started at the same moment
-    # by another worker can take it in between ("Address already in use", kernel dead).
-    sockets = tempfile.mkdtemp(prefix="salesplan-kernel-", dir=sockets_root)
     try:
         pm.execute_notebook(
             src,
@@ -544,7 +540,10 @@ def _execute(
             # ipykernel logs a transport warning on every start and an interrupt notice at shutdown;
             # keep the run output to progress lines (errors in cells reach us through papermill).
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-            config=Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "k")}}),
+            # Unix sockets, not TCP ports: a TCP port is picked free, released, then bound by the
+            # kernel, and a kernel started at the same moment by another worker can take it in
+            # between ("Address already in use", kernel dead).
+            config=Config({"KernelManager": {"transport": "ipc", "ip": kernel_address}}),
         )
     except PapermillExecutionError as exc:
         error = {
@@ -564,8 +563,6 @@ def _execute(
             "ename": type(exc).__name__,
             "evalue": str(exc),
         }
-    finally:
-        shutil.rmtree(sockets, ignore_errors=True)
     return {"started": started, "duration_s": round(time.perf_counter() - t0, 2), "error": error}
 
 
@@ -1146,7 +1143,7 @@ def run_notebooks(
                 result.parameters,
                 str(cwd),
                 timeout,
-                sockets_root,
+                os.path.join(sockets_root, entry.name),
             )
 
         def interrupted(exc: KeyboardInterrupt, doing: str) -> RunInterrupted:
@@ -1168,8 +1165,8 @@ def run_notebooks(
                 f"report removed, the lock released; {published}.",
             )
 
-        # One folder for the run's kernel sockets: a worker stopped by a signal cannot remove its
-        # own, the run removes them all however it ends.
+        # One folder for the run's kernel sockets, removed however the run ends (a worker stopped
+        # by a signal could not clean up after its kernel).
         sockets_root = tempfile.mkdtemp(prefix=f"{SOCKETS_PREFIX}{os.getpid()}-")
         try:
             if jobs == 1:
