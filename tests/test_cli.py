@@ -259,9 +259,9 @@ def _save_draft(data_dir: Path, factor: float, from_month: int = 1) -> str:
     return targets.save_plan(plan, {"factor": factor}, 2026, targets_dir=plans.plan_folder(data_dir)).version
 
 
-def test_the_approve_command_pages_print_works_as_printed(data_copy: Path, capsys) -> None:
+def test_the_approve_command_pages_print_works_as_printed(data_copy: Path, tmp_path: Path, capsys) -> None:
     version = _save_draft(data_copy, 1.02)
-    command = plans.approve_command(2026, version, data_copy)
+    command = plans.approve_command(2026, version, data_copy, reports_dir=tmp_path / "reports")
     args = shlex.split(command)
     assert args[0] == "salesplan"
     code, out, err = run_cli(args[1:], capsys)
@@ -272,18 +272,21 @@ def test_the_approve_command_pages_print_works_as_printed(data_copy: Path, capsy
     assert re.search(rf"2026 2026-01 \.\. 2026-12 +approved +{version} .*NAME", out)
 
 
-def test_a_revision_applies_forward_and_a_large_one_is_flagged(data_copy: Path, capsys) -> None:
+def test_a_revision_applies_forward_and_a_large_one_is_flagged(data_copy: Path, tmp_path: Path, capsys) -> None:
+    reports = ["--reports", str(tmp_path / "reports")]  # no month published: nothing closed
     base = _save_draft(data_copy, 1.0)
     assert (
         run_cli(
-            ["targets", "approve", "--year", "2026", "--version", base, "--by", "CFO", "--data", str(data_copy)], capsys
+            ["targets", "approve", "--year", "2026", "--version", base, "--by", "CFO", "--data", str(data_copy),
+             *reports],
+            capsys,
         )[0]
         == 0
-    )
+    )  # fmt: skip
     revised = _save_draft(data_copy, 1.25, from_month=10)
     code, out, _ = run_cli(
         ["targets", "approve", "--year", "2026", "--version", revised, "--from-month", "2026-10", "--by", "CFO",
-         "--note", "Q4 push", "--data", str(data_copy)],
+         "--note", "Q4 push", "--data", str(data_copy), *reports],
         capsys,
     )  # fmt: skip
     assert code == 0
@@ -291,6 +294,71 @@ def test_a_revision_applies_forward_and_a_large_one_is_flagged(data_copy: Path, 
     assert "Flagged: Q4 moves +25.0 %" in out
     assert "2026-01 .. 2026-09: approved version " + base in out
     assert "2026-10 .. 2026-12: approved version " + revised in out
+
+
+def _publish(reports: Path, *months: str) -> None:
+    """Published retrospectives of ``months`` (a summary is what closes a month)."""
+    for month in months:
+        (reports / month).mkdir(parents=True, exist_ok=True)
+        (reports / month / "retro_summary.json").write_text('{"schema": 1}', encoding="utf-8")
+
+
+def test_approve_refuses_a_revision_of_closed_months_and_writes_nothing(
+    data_copy: Path, tmp_path: Path, capsys
+) -> None:
+    reports = tmp_path / "reports"
+    _publish(reports, "2026-07", "2026-08", "2026-09")
+    (reports / "2026-10.failed").mkdir()  # a failed run publishes nothing: October stays open
+    (reports / "2026-10.failed" / "retro_summary.json").write_text("{}", encoding="utf-8")
+    revised = _save_draft(data_copy, 0.9, from_month=7)
+    log = plans.plan_folder(data_copy) / "approvals.jsonl"
+    before = log.read_bytes() if log.exists() else b""
+    for extra in (["--from-month", "2026-07"], ["--from-month", "2026-09"], []):  # [] = January, whole year
+        code, out, err = run_cli(
+            ["targets", "approve", "--year", "2026", "--version", revised, "--by", "CFO", "--data", str(data_copy),
+             "--reports", str(reports), *extra],
+            capsys,
+        )  # fmt: skip
+        assert code == 2, out
+        assert "2026-09" in err and "--restate" in err and "Nothing was written" in err
+        assert (log.read_bytes() if log.exists() else b"") == before
+    assert "2026-07, 2026-08 and 2026-09 are closed" in err
+    assert targets.read_approvals(plans.plan_folder(data_copy)) == []
+
+
+def test_restate_records_the_restatement_and_list_shows_it(data_copy: Path, tmp_path: Path, capsys) -> None:
+    reports = tmp_path / "reports"
+    _publish(reports, "2026-07", "2026-08", "2026-09", "2025-12")
+    revised = _save_draft(data_copy, 0.9, from_month=8)
+    code, out, err = run_cli(
+        ["targets", "approve", "--year", "2026", "--version", revised, "--from-month", "2026-08", "--by", "CFO",
+         "--data", str(data_copy), "--reports", str(reports), "--restate"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Restates 2026-08, 2026-09" in out
+    (entry,) = targets.read_approvals(plans.plan_folder(data_copy))
+    assert entry.restate and entry.restated_months == ("2026-08", "2026-09")  # July keeps its plan
+    line = (plans.plan_folder(data_copy) / "approvals.jsonl").read_text(encoding="utf-8")
+    assert '"restate": true' in line and '"restated_months": ["2026-08", "2026-09"]' in line
+    code, out, _ = run_cli(["targets", "list", "--data", str(data_copy), "--year", "2026"], capsys)
+    assert code == 0
+    assert "2026-08, 2026-09" in out and "restating 2026-08, 2026-09" in out
+
+
+def test_a_revision_after_the_closed_months_needs_no_restate(data_copy: Path, tmp_path: Path, capsys) -> None:
+    reports = tmp_path / "reports"
+    _publish(reports, "2026-07", "2026-08", "2026-09")
+    revised = _save_draft(data_copy, 1.05, from_month=10)
+    code, out, err = run_cli(
+        ["targets", "approve", "--year", "2026", "--version", revised, "--from-month", "2026-10", "--by", "CFO",
+         "--data", str(data_copy), "--reports", str(reports)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    (entry,) = targets.read_approvals(plans.plan_folder(data_copy))
+    assert not entry.restate and entry.restated_months == ()
+    assert "2026-01 .. 2026-09: targets table supplied with the data" in out
 
 
 def test_library_bugs_keep_their_traceback(monkeypatch) -> None:

@@ -184,12 +184,32 @@ def cmd_targets(args: argparse.Namespace) -> int:
                 "targets approve needs --year, --version and --by (who approves), e.g. "
                 + plans.approve_command(2027, "v1", args.data)
             )
+        from salesplan.retro.restatement import closed_months
+
         settings = load_settings(args.config)
+        # Closed months: those whose retrospective is published in the reports folder; an approval
+        # that would change them is refused (nothing written) unless it is a restatement.
+        reports = resolve_path(args.reports)
         entry = targets.approve_version(
-            args.year, args.version, folder, by=args.by, note=args.note or "", from_month=args.from_month
+            args.year,
+            args.version,
+            folder,
+            by=args.by,
+            note=args.note or "",
+            from_month=args.from_month,
+            closed_months=closed_months(args.year, reports),
+            restate=args.restate,
+            closed_where=str(reports),
         )
         scope = "the whole year" if entry.from_month.endswith("-01") else f"{entry.from_month} onwards"
         _say(f"Approved {entry.version} of {entry.year} for {scope} by {entry.by} (sha256 {entry.sha256[:12]}).")
+        if entry.restate:
+            _say(
+                f"Restates {', '.join(entry.restated_months)} (published): the next pack shows each rep's payout and "
+                "attainment as published beside as restated, and the difference to settle."
+            )
+        elif args.restate:
+            _say(f"Nothing to restate: no month of {entry.year} from {entry.from_month} on is closed in {reports}.")
         supplied, sources = _supplied_targets(data_dir, args.config)
         plan = plans.resolve_plan(
             entry.year,
@@ -228,6 +248,9 @@ def cmd_targets(args: argparse.Namespace) -> int:
     log = pd.DataFrame([a.__dict__ for a in targets.read_approvals(folder)])
     if args.year is not None and len(log):
         log = log[log["year"] == int(args.year)]
+    if len(log):
+        restated = log["restated_months"].map(", ".join)
+        log = log.drop(columns=["restate", "restated_months"]).assign(restates=restated.where(restated != "", "-"))
     _say("\nApprovals (oldest first):")
     _say(log.drop(columns="sha256").to_string(index=False) if len(log) else "  none")
     _say("\nIn force, by month:")
@@ -424,7 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="list plans and what is in force, or approve a saved version",
         description="List the saved target versions (drafts), the approvals and which plan is in force for each "
         "month, or approve a saved version: for the whole year, or with --from-month as a revision that applies "
-        "from that month forward only. Plans live in the 'targets' folder beside the data folder.",
+        "from that month forward only. Plans live in the 'targets' folder beside the data folder. A month whose "
+        "retrospective is published in the reports folder is closed: an approval that would change it is refused "
+        "(exit 2) unless --restate is given.",
     )
     p.add_argument("action", choices=["list", "approve"], help="list, or approve --year Y --version V --by NAME")
     p.add_argument("--year", type=int, help="plan year")
@@ -438,6 +463,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--by", help="who approves (recorded in the audit log)")
     p.add_argument("--note", help="what was agreed (recorded in the audit log)")
+    p.add_argument(
+        "--reports",
+        default="reports",
+        metavar="DIR",
+        help="reports folder: months with a published retrospective there are closed (default: reports)",
+    )
+    p.add_argument(
+        "--restate",
+        action="store_true",
+        help="allow the approval to change closed months: recorded as a restatement, which the next pack shows "
+        "(payouts as published beside as restated)",
+    )
     data_options(p)
     p.set_defaults(handler=cmd_targets)
 

@@ -16,6 +16,14 @@ For each month of a year, in this order:
 A saved draft or scenario is never in force until someone approves it. The plan folder is
 ``targets`` beside the data folder the run was given (:func:`plan_folder`), for reading and
 writing alike, so plans of different data sets never mix.
+
+Closed months stay closed. Under rule 2 a month's plan moves only when an approval whose
+first month is on or before it is added to the log. Once a month's retrospective is published
+(:func:`salesplan.retro.restatement.closed_months`), ``salesplan targets approve`` refuses such
+an approval unless it is an explicit restatement (``--restate``, logged as ``restate`` with the
+``restated_months``); an approval starting after every closed month moves only open months.
+So without a restatement no published figure changes, and a restatement is shown, published
+beside restated, by the next pack (:func:`salesplan.retro.restatement.restatement_for`).
 """
 
 from __future__ import annotations
@@ -43,6 +51,10 @@ from salesplan.targets.versions import (
 
 SOURCES = ("requested", "approved", "supplied", "none")
 MONTH_COLUMNS = ["month", "source", "version", "approved_at", "approved_by", "note", "sha256", "file"]
+APPROVAL_COLUMNS = [
+    "year", "version", "from_month", "by", "note", "approved_at", "sha256", "restate", "restated_months",
+]  # fmt: skip
+"""Columns of :attr:`PlanInForce.approvals` (the fields of :class:`salesplan.targets.versions.Approval`)."""
 
 
 def plan_folder(data_dir: str | os.PathLike[str]) -> Path:
@@ -281,7 +293,7 @@ def resolve_plan(
     months = months.astype({"month": int})
     log = pd.DataFrame(
         [a.__dict__ for a in read_approvals(folder) if a.year == year],
-        columns=["year", "version", "from_month", "by", "note", "approved_at", "sha256"],
+        columns=APPROVAL_COLUMNS,
     )
     plan = PlanInForce(year=year, frame=frame.reset_index(drop=True), months=months, folder=folder, approvals=log)
     if requested is None and revision_flag_share is not None:
@@ -381,10 +393,19 @@ def revision_changes(
     return pd.DataFrame(rows, columns=cols)
 
 
-def approve_command(year: int, version: str, data_dir: str | os.PathLike[str] = "data/raw") -> str:
-    """The command that approves ``version`` of ``year`` for the data in ``data_dir`` (pages print it)."""
+def approve_command(
+    year: int,
+    version: str,
+    data_dir: str | os.PathLike[str] = "data/raw",
+    *,
+    reports_dir: str | os.PathLike[str] | None = None,
+) -> str:
+    """The command that approves ``version`` of ``year`` for the data in ``data_dir`` (pages print it);
+    ``reports_dir``: the reports folder whose published months are closed, named when not ``reports``."""
     data = str(data_dir)
     data_opt = "" if resolve_path(data) == resolve_path("data/raw") else f" --data {shlex.quote(data)}"
+    if reports_dir is not None and resolve_path(reports_dir) != resolve_path("reports"):
+        data_opt += f" --reports {shlex.quote(str(reports_dir))}"
     return (
         f"salesplan targets approve --year {int(year)} --version {_normalise_version(version)}{data_opt} "
         '--by "NAME" --note "WHAT WAS AGREED"'

@@ -14,6 +14,14 @@ Approvals are an append-only audit log, ``approvals.jsonl``: one JSON line per a
 the year, version, the first month it applies to (a mid-year revision applies from that
 month forward only), who approved it, a note, when, and the SHA-256 of the plan file it
 approved. Which plan is in force for a month is decided by :mod:`salesplan.plans`.
+
+Closed months stay closed: a month whose retrospective has been published has been paid on
+(:func:`salesplan.retro.restatement.closed_months`). :func:`approve_version`, given the year's
+closed months, refuses an approval whose first month is on or before one of them unless it is
+an explicit restatement (``restate=True``); a restating approval is logged with ``"restate":
+true`` and the closed months it restates (``restated_months``), and the next pack shows them,
+published beside restated (:mod:`salesplan.retro.restatement`). Lines written before these
+fields existed read as ordinary, non-restating approvals.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +58,14 @@ _VERSION_RE = re.compile(r"^targets_(\d{4})_v(\d+)\.(csv|assumptions\.yaml)$")
 
 class TargetVersionError(LookupError):
     """A requested target version does not exist or a saved version file is damaged."""
+
+
+class ClosedMonthError(TargetVersionError):
+    """An approval would change the plan of months whose retrospective is already published."""
+
+    def __init__(self, message: str, closed: list[str]) -> None:
+        super().__init__(message)
+        self.closed = closed
 
 
 @dataclass(frozen=True)
@@ -257,6 +274,8 @@ class Approval:
     note: str
     approved_at: str | None  # UTC, ISO 8601; None for approvals recorded by earlier releases
     sha256: str | None  # of the plan file when it was approved
+    restate: bool = False  # True: an explicit restatement of published (closed) months
+    restated_months: tuple[str, ...] = ()  # the closed months ("YYYY-MM") it restates
 
 
 def plan_file_sha256(path: str | os.PathLike[str]) -> str:
@@ -297,6 +316,9 @@ def read_approvals(targets_dir: str | os.PathLike[str] | None = None) -> list[Ap
                         note=str(entry.get("note") or ""),
                         approved_at=entry.get("approved_at"),
                         sha256=entry.get("sha256"),
+                        # Absent in lines written before restatements existed: an ordinary approval.
+                        restate=bool(entry.get("restate", False)),
+                        restated_months=tuple(str(m) for m in entry.get("restated_months") or ()),
                     )
                 )
             except (ValueError, KeyError, TypeError) as exc:
@@ -312,6 +334,9 @@ def approve_version(
     by: str,
     note: str = "",
     from_month: str | None = None,
+    closed_months: Sequence[str] | None = None,
+    restate: bool = False,
+    closed_where: str = "the reports folder",
 ) -> Approval:
     """Approve saved ``version`` (``"v3"`` or ``3``) of ``year`` as the plan, for the whole year or,
     with ``from_month`` ("YYYY-MM" within the year), from that month forward only (a revision:
@@ -319,6 +344,15 @@ def approve_version(
 
     Appends one line to ``approvals.jsonl`` (never rewritten); the version files stay untouched.
     ``by`` (who approves) is required.
+
+    ``closed_months``: the months ("YYYY-MM") whose retrospective is published
+    (:func:`salesplan.retro.restatement.closed_months`; ``closed_where`` names where, for the
+    message). The approval restates the closed months of ``year`` on or after its first month
+    (first month = ``from_month``, else January). When there are any, it is refused with
+    :class:`ClosedMonthError` and nothing is written, unless ``restate`` is True: then it is
+    logged with ``restate`` and ``restated_months``. ``restate`` with nothing to restate is
+    logged as an ordinary approval. ``closed_months=None`` checks nothing (callers that know
+    no reports folder).
     """
     from filelock import FileLock
 
@@ -337,6 +371,17 @@ def approve_version(
         raise TargetVersionError(
             f"cannot approve {version} of {year}: no such saved version in {folder} (saved: {known})"
         )
+    restated = restated_by(start, closed_months or ())
+    if restated and not restate:
+        raise ClosedMonthError(
+            f"cannot approve {version} of {year} from {start}: {_month_list(restated)} "
+            f"{'is' if len(restated) == 1 else 'are'} closed (the retrospective is published in {closed_where}; "
+            "attainment and commissions have been paid on). Nothing was written. To restate "
+            f"{'it' if len(restated) == 1 else 'them'}, approve again with --restate: the next pack shows the "
+            f"payouts as published beside as restated. Or approve from {_next_month(restated[-1])}, the first "
+            "month after the closed ones.",
+            restated,
+        )
     entry = Approval(
         year=year,
         version=version,
@@ -345,6 +390,8 @@ def approve_version(
         note=str(note or "").strip(),
         approved_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         sha256=plan_file_sha256(paths["csv"]),
+        restate=bool(restated),
+        restated_months=tuple(restated),
     )
     line = json.dumps(entry.__dict__, ensure_ascii=False, sort_keys=True) + "\n"
     with FileLock(str(folder / f".{APPROVALS_LOG}.lock")), open(folder / APPROVALS_LOG, "a", encoding="utf-8") as fh:
@@ -352,6 +399,21 @@ def approve_version(
         fh.flush()
         os.fsync(fh.fileno())
     return entry
+
+
+def restated_by(first_month: str, closed_months: Sequence[str]) -> list[str]:
+    """The closed months an approval starting at ``first_month`` ("YYYY-MM") would change: the
+    closed months of its year on or after it, sorted. Empty: the approval changes no published figure."""
+    year = first_month[:4]
+    return sorted({str(m) for m in closed_months if str(m)[:4] == year and str(m) >= first_month})
+
+
+def _month_list(months: Sequence[str]) -> str:
+    return ", ".join(months[:-1]) + f" and {months[-1]}" if len(months) > 1 else months[0]
+
+
+def _next_month(month: str) -> str:
+    return str(pd.Period(month, freq="M") + 1)
 
 
 def _normalise_version(version: str | int) -> str:
@@ -379,6 +441,7 @@ def list_versions(targets_dir: str | os.PathLike[str] | None = None) -> pd.DataF
                 "approved"
                 + ("" if a.from_month == f"{year}-01" else f" from {a.from_month}")
                 + (f" by {a.by}" if a.by else "")
+                + (f", restating {', '.join(a.restated_months)}" if a.restate else "")
                 for a in own
             )
             or "draft"
