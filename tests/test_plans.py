@@ -140,3 +140,29 @@ def test_approve_command_names_the_data_folder_only_when_needed():
         'salesplan targets approve --year 2027 --version v1 --by "NAME" --note "WHAT WAS AGREED"'
     )
     assert "--data /tmp/x/raw" in approve_command(2027, "1", "/tmp/x/raw")
+
+
+def test_closed_months_move_only_through_a_restating_approval(data_dir):
+    from salesplan.targets.versions import ClosedMonthError
+
+    folder = plan_folder(data_dir)
+    closed = ["2026-01", "2026-02", "2026-03"]
+    for per_month in (1000, 1200, 1500):
+        save_plan(_plan(per_month), ASSUMPTIONS, 2026, targets_dir=folder)
+    approve_version(2026, "v1", folder, by="A")
+    published = _monthly(resolve_plan(2026, data_dir))[:3]
+    # A revision after the closed months moves only open months.
+    approve_version(2026, "v2", folder, by="B", from_month="2026-04", closed_months=closed)
+    plan = resolve_plan(2026, data_dir)
+    assert _monthly(plan)[:3] == published and _monthly(plan)[3:] == [1200] * 9
+    # One that reaches back into them is refused and changes nothing.
+    with pytest.raises(ClosedMonthError):
+        approve_version(2026, "v3", folder, by="C", from_month="2026-03", closed_months=closed)
+    assert _monthly(resolve_plan(2026, data_dir)) == _monthly(plan)
+    # Restated, it moves them, and the plan's approval log says so.
+    approve_version(2026, "v3", folder, by="C", from_month="2026-03", closed_months=closed, restate=True)
+    plan = resolve_plan(2026, data_dir)
+    # March only: from April the revision with the later first month (v2) stays in force.
+    assert _monthly(plan) == [1000, 1000, 1500] + [1200] * 9
+    assert plan.approvals["restate"].tolist() == [False, False, True]
+    assert plan.approvals["restated_months"].iloc[-1] == ("2026-03",)

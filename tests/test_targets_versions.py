@@ -181,3 +181,38 @@ def test_targets_dir_sits_beside_the_data(tmp_path):
 
     assert targets_dir_for("data/raw") == PROJECT_ROOT / "data" / "targets"
     assert targets_dir_for(tmp_path / "raw") == tmp_path / "targets"
+
+
+def test_an_approval_of_closed_months_is_refused_unless_it_restates(tmp_path):
+    from salesplan.targets.versions import ClosedMonthError, restated_by
+
+    save_plan(_plan(100), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+    closed = ["2025-12", "2026-01", "2026-02", "2026-03"]  # December 2025 is another year's: never restated
+    assert restated_by("2026-02", closed) == ["2026-02", "2026-03"]
+    assert restated_by("2026-04", closed) == []
+    with pytest.raises(ClosedMonthError, match="2026-02 and 2026-03 are closed") as refused:
+        approve_version(2026, "v1", targets_dir=tmp_path, by="A", from_month="2026-02", closed_months=closed)
+    assert refused.value.closed == ["2026-02", "2026-03"]
+    assert "approve from 2026-04" in str(refused.value)
+    assert not (tmp_path / "approvals.jsonl").exists()  # nothing written
+    later = approve_version(2026, "v1", targets_dir=tmp_path, by="A", from_month="2026-04", closed_months=closed)
+    assert not later.restate and later.restated_months == ()
+    restating = approve_version(2026, "v1", targets_dir=tmp_path, by="B", closed_months=closed, restate=True)
+    assert restating.restate and restating.restated_months == ("2026-01", "2026-02", "2026-03")
+    assert [(a.restate, a.restated_months) for a in read_approvals(tmp_path)] == [
+        (False, ()),
+        (True, ("2026-01", "2026-02", "2026-03")),
+    ]
+    assert list_versions(tmp_path)["status"].iloc[0].endswith("by B, restating 2026-01, 2026-02, 2026-03")
+
+
+def test_an_approval_log_of_an_earlier_release_still_reads(tmp_path):
+    save_plan(_plan(100), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+    (tmp_path / "approvals.jsonl").write_text(
+        '{"approved_at": "2026-01-05T09:00:00Z", "by": "Li Wei", "from_month": "2026-01", "note": "board", '
+        '"sha256": null, "version": "v1", "year": 2026}\n',
+        encoding="utf-8",
+    )
+    (old,) = read_approvals(tmp_path)
+    assert (old.version, old.by, old.restate, old.restated_months) == ("v1", "Li Wei", False, ())
+    assert list_versions(tmp_path)["status"].tolist() == ["approved by Li Wei"]
