@@ -87,6 +87,9 @@ def build_summary(
     flags: pd.DataFrame,
     forecast_months: Mapping[str, float] | None = None,
     targets_source: str = "",
+    *,
+    commissions: pd.DataFrame | None = None,
+    restatements: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The machine-readable summary of a month's retrospective.
 
@@ -95,18 +98,87 @@ def build_summary(
     ``landing_level``, ``p_hit``); ``forecast_months``: the statistical forecast of each
     remaining month of the year (``"YYYY-MM"`` -> amount), which next month's report compares
     its actual with. Flags keep only what the comparison needs.
+
+    ``commissions``: the month's commission lines (the first frame
+    :func:`salesplan.retro.pay.commission_report` returns); recorded per rep as
+    :data:`COMMISSION_RECORD_COLUMNS`, the payouts as published, which a later restatement is
+    compared with (:func:`published_commissions`). ``restatements``: the restatement table the
+    pack shows (:func:`salesplan.retro.restatement.restatement_for`); recorded so that later
+    packs know it has been shown. Each key is left out when not given (summaries of earlier
+    releases have neither).
     """
     keep = ["period", "level", "key", "item", "status", "deviation", "actual", "target"]
-    return _json_value(
-        {
-            "schema": SUMMARY_SCHEMA,
-            "month": str(as_period(month)),
-            "targets_source": targets_source,
-            "figures": dict(figures),
-            "forecast_months": dict(forecast_months or {}),
-            "flags": flags[keep].to_dict(orient="records"),
-        }
+    out: dict[str, Any] = {
+        "schema": SUMMARY_SCHEMA,
+        "month": str(as_period(month)),
+        "targets_source": targets_source,
+        "figures": dict(figures),
+        "forecast_months": dict(forecast_months or {}),
+        "flags": flags[keep].to_dict(orient="records"),
+    }
+    if commissions is not None:
+        out["commissions"] = _commission_records(commissions)
+    if restatements is not None:
+        out["restatements"] = restatements.assign(month=restatements["month"].astype(str)).to_dict(orient="records")
+    return _json_value(out)
+
+
+COMMISSION_RECORD_COLUMNS = ["rep_id", "rep_name", "target", "actual", "attainment", "total_payout"]
+"""What a summary records of each rep's month: the payout as published and what it was measured on."""
+
+
+def _commission_records(lines: pd.DataFrame) -> list[dict[str, Any]]:
+    missing = [c for c in COMMISSION_RECORD_COLUMNS if c not in lines.columns and c != "rep_name"]
+    if missing:
+        raise RetroInputError(f"commissions: missing column(s) {', '.join(missing)} for {SUMMARY_FILE}")
+    # rep_name is there when commission_report was given the reps table; blank otherwise.
+    frame = lines.assign(rep_name=lines.get("rep_name", ""))
+    return (
+        frame[COMMISSION_RECORD_COLUMNS]
+        .assign(rep_id=lambda d: d["rep_id"].astype(str), rep_name=lambda d: d["rep_name"].fillna("").astype(str))
+        .sort_values("rep_id", kind="mergesort")
+        .to_dict(orient="records")
     )
+
+
+def summary_commissions(summary: Mapping[str, Any]) -> pd.DataFrame | None:
+    """The per-rep commission records of a summary (:data:`COMMISSION_RECORD_COLUMNS`), None when the
+    summary has none (written without ``commissions`` or by an earlier release)."""
+    records = summary.get("commissions")
+    if records is None:
+        return None
+    frame = pd.DataFrame(list(records), columns=COMMISSION_RECORD_COLUMNS)
+    numbers = ["target", "actual", "attainment", "total_payout"]
+    # JSON null (a NaN attainment without target) back to NaN.
+    return frame.assign(rep_id=frame["rep_id"].astype(str), **{c: pd.to_numeric(frame[c]) for c in numbers}).astype(
+        {c: "float64" for c in numbers}
+    )
+
+
+def published_commissions(folder: str | os.PathLike[str], month: str | pd.Period) -> tuple[pd.DataFrame | None, str]:
+    """Each rep's commission for ``month`` as the pack in ``folder`` (``reports/YYYY-MM``)
+    published it, and where that came from: the summary's ``commissions`` records, else the
+    lines of ``month`` in the Excel pack's Commissions sheet (``pack_YYYY-MM.xlsx``, the
+    year-to-date statement; no rep names), else ``(None, "not recorded")``.
+    Columns :data:`COMMISSION_RECORD_COLUMNS`."""
+    p = as_period(month)
+    base = Path(folder)
+    path = base / SUMMARY_FILE
+    if path.exists():
+        records = summary_commissions(read_summary(path))
+        if records is not None:
+            return records, f"{base.name}/{SUMMARY_FILE}"
+    pack = base / f"pack_{p}.xlsx"
+    if pack.exists():
+        try:
+            sheet = pd.read_excel(pack, sheet_name="Commissions")
+        except (OSError, ValueError, KeyError) as exc:
+            raise RetroInputError(f"{pack}: cannot read the Commissions sheet ({exc})") from None
+        if {"rep_id", "month", "total_payout"} <= set(sheet.columns):
+            lines = sheet.loc[pd.to_datetime(sheet["month"]).dt.to_period("M") == p]
+            frame = lines.assign(rep_name="").reindex(columns=COMMISSION_RECORD_COLUMNS)
+            return summary_commissions({"commissions": frame.to_dict(orient="records")}), f"{base.name}/{pack.name}"
+    return None, "not recorded"
 
 
 def write_summary(summary: Mapping[str, Any], folder: str | os.PathLike[str]) -> Path:
