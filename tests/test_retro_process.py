@@ -167,3 +167,91 @@ def test_planned_win_rate_is_won_deals_over_leads() -> None:
     assert planned_win_rate(targets) == pytest.approx(0.2)  # 4 won of 20 leads
     assert planned_win_rate(targets.assign(leads=0)) is None
     assert planned_win_rate(targets.iloc[0:0]) is None
+
+
+def test_best_month_counts_events_per_month_up_to_the_end() -> None:
+    dates = pd.Series(pd.to_datetime(["2025-01-03", "2025-01-20", "2025-02-01", "2025-02-02", "2025-02-28",
+                                      "2025-03-05", "2025-04-01", "2025-04-02", "2025-04-03", "2025-04-04"]))  # fmt: skip
+    assert process.best_month(dates, pd.Timestamp("2025-03-31")) == (3.0, pd.Timestamp("2025-02-01"))
+    assert process.best_month(dates, pd.Timestamp("2025-04-30")) == (4.0, pd.Timestamp("2025-04-01"))
+    # After the first month only, and nothing at all.
+    assert process.best_month(dates, pd.Timestamp("2025-01-31"), after=pd.Timestamp("2025-01-01"))[0] == 0.0
+    assert process.best_month(dates.iloc[:0], pd.Timestamp("2025-12-31"))[0] == 0.0
+
+
+def test_implausible_when_the_best_month_reached_less_than_the_share() -> None:
+    got = process.implausible([10, 10, 10, 0, 10, np.nan], [4.9, 5.0, 20.0, 0.0, np.nan, 1.0], 0.5)
+    # 4.9 < 5: implausible; exactly half is within reach; no target or no data to judge: not.
+    assert got.tolist() == [True, False, False, False, False, False]
+    assert process.implausible([10], [6.0], 0.7).tolist() == [True]  # the share is a setting
+
+
+def test_funnel_targets_nobody_came_close_to_are_implausible_not_dark_red() -> None:
+    # Leads: one a month at most (2025-03, the first snapshot's month, not counted); a target of 36
+    # a year is 3 a month, and 1 < 50 % x 3.
+    targets = TARGETS.assign(leads=36)
+    out = process.funnel_tracking(_history(), _cube(), targets, "2026-03", THRESHOLDS, implausible_below=0.5)
+    t = out.set_index(["region", "measure"])
+    assert t.loc[("E", "leads"), "best_month"] == 1.0
+    assert t.loc[("E", "leads"), "status"] == "implausible"
+    assert "best month so far 1" in t.loc[("E", "leads"), "note"] and "50%" in t.loc[("E", "leads"), "note"]
+    # Won deals: 1 a month target, best 1 -> judged as before (0 of 3 to date: dark red).
+    assert t.loc[("E", "won deals"), "status"] == "dark_red" and t.loc[("E", "won deals"), "note"] == ""
+    plain = process.funnel_tracking(_history(), _cube(), targets, "2026-03", THRESHOLDS).set_index(
+        ["region", "measure"]
+    )
+    assert plain.loc[("E", "leads"), "status"] == "dark_red"  # without the setting, no label
+    assert list(out.columns) == process.TRACK_COLUMNS
+
+
+def _team() -> tuple[pd.DataFrame, pd.DataFrame]:
+    reps = pd.DataFrame(
+        {
+            "rep_id": ["R1", "R3"],
+            "rep_name": ["Stays", "Gone"],
+            "region": ["E", "E"],
+            "hire_date": pd.to_datetime(["2020-01-01", "2020-01-01"]),
+            "leave_date": pd.to_datetime([None, "2026-02-15"]),
+        }
+    )
+    dates = ["2026-01-05"] * 12 + ["2026-02-05"] * 9 + ["2026-01-06"] * 5 + ["2026-02-06"] * 3 + ["2026-03-06"] * 2
+    activities = pd.DataFrame(
+        {"activity_date": pd.to_datetime(dates), "rep_id": ["R1"] * 21 + ["R3"] * 10, "customer_id": "C1",
+         "activity_type": "visit"}
+    )  # fmt: skip
+    return reps, activities
+
+
+def test_no_visits_target_applies_after_a_rep_leaves() -> None:
+    reps, activities = _team()
+    ramp = DEFAULTS["targets"]["ramp"]
+    table, note = process.visits_tracking(activities, reps, TARGETS, "2026-03", ["visit"], ramp, THRESHOLDS)
+    gone = table.set_index("rep_id").loc["R3"]
+    # Left 2026-02-15: February still counts (10 + 10 target, 5 + 3 visits), March nothing, not even
+    # the stray visits dated after the leave; no status however far behind.
+    assert gone[["month_visits", "month_target", "ytd_visits", "ytd_target"]].tolist() == [0, 0.0, 8, 20.0]
+    assert gone["status"] == "no_target" and gone["note"] == "left 2026-02-15"
+    assert "after a rep's leave date" in note
+    # In February she had not left yet: judged like anyone (8 of 20: dark red).
+    feb, _ = process.visits_tracking(activities, reps, TARGETS, "2026-02", ["visit"], ramp, THRESHOLDS)
+    assert feb.set_index("rep_id").loc["R3", ["status", "note"]].tolist() == ["dark_red", ""]
+
+
+def test_visits_target_beyond_the_teams_best_month_is_implausible() -> None:
+    reps, activities = _team()
+    ramp = DEFAULTS["targets"]["ramp"]
+    # The region's best rep-month so far: R1's 12 visits in January 2026.
+    high = TARGETS.assign(visits_per_rep_month=30.0)  # 12 < 15
+    table, _ = process.visits_tracking(
+        activities, reps, high, "2026-03", ["visit"], ramp, THRESHOLDS, implausible_below=0.5
+    )
+    t = table.set_index("rep_id")
+    assert t.loc["R1", "best_month"] == 12.0 and t.loc["R1", "status"] == "implausible"
+    assert "best rep-month so far 12 (2026-01)" in t.loc["R1", "note"]
+    assert t.loc["R3", "status"] == "no_target"  # a leaver stays without status
+    reachable, _ = process.visits_tracking(
+        activities, reps, TARGETS.assign(visits_per_rep_month=24.0), "2026-03", ["visit"], ramp, THRESHOLDS,
+        implausible_below=0.5,
+    )  # fmt: skip
+    assert reachable.set_index("rep_id").loc["R1", "status"] != "implausible"  # 12 = 50 % x 24
+    assert list(table.columns) == process.VISIT_COLUMNS

@@ -186,6 +186,7 @@ class TierFactors(_Section):
 class ProcessTargets(_Section):
     visits_per_lead: NonNegative
     fallback_win_rate: Share
+    min_won_deals: PositiveInt
 
 
 class TargetsSettings(_Section):
@@ -292,6 +293,7 @@ class ProcessTracking(_Section):
     """Process targets tracked in the retrospective (:mod:`salesplan.retro.process`)."""
 
     visit_types: Annotated[list[str], Field(min_length=1)]
+    implausible_below: Share
 
 
 class RetroSettings(_Section):

@@ -19,7 +19,16 @@ before the plan year. Opportunities needed at stage ``s`` per month = won deals 
 ``P(won | reached s)`` of those 12 months.
 
 Status: :func:`salesplan.status.deviation_status` of the year to date against its target (the
-flags' 5 / 10 / 15 % bands). Missing data is said (``needs table activities``), never filled in.
+flags' 5 / 10 / 15 % bands), with two exceptions:
+
+* ``implausible`` (:func:`implausible`): the best month observed so far reached less than
+  ``retro.process.implausible_below`` (50 %) of the monthly target: nobody has ever come close, so
+  the target, not the team, is what to look at; the ``note`` says the best month observed;
+* a rep who has left as of the month (:func:`salesplan.retro.flags.has_left`: the leave date is
+  before the month's first day) carries no process target from then on: the year to date keeps the
+  months they were there, the status is ``no_target`` and the ``note`` says ``left YYYY-MM-DD``.
+
+Missing data is said (``needs table activities``), never filled in.
 """
 
 from __future__ import annotations
@@ -31,10 +40,16 @@ import numpy as np
 import pandas as pd
 
 from salesplan.metrics import first_purchase, safe_ratio
+from salesplan.retro.flags import has_left, leavers, left_label
 from salesplan.retro.periods import as_period, window
 from salesplan.status import deviation_status
 
-TRACK_COLUMNS = ["region", "measure", "month_actual", "month_target", "ytd_actual", "ytd_target", "status"]
+IMPLAUSIBLE = "implausible"
+"""The status of a process target the team has never come close to (:func:`implausible`)."""
+
+TRACK_COLUMNS = [
+    "region", "measure", "month_actual", "month_target", "ytd_actual", "ytd_target", "best_month", "status", "note",
+]  # fmt: skip
 STAGE_COLUMNS = [
     "stage",
     "open_now",
@@ -47,7 +62,10 @@ STAGE_COLUMNS = [
     "conversion_target",
     "status",
 ]
-VISIT_COLUMNS = ["rep_id", "rep_name", "region", "month_visits", "month_target", "ytd_visits", "ytd_target", "status"]
+VISIT_COLUMNS = [
+    "rep_id", "rep_name", "region", "month_visits", "month_target", "ytd_visits", "ytd_target", "best_month", "status",
+    "note",
+]  # fmt: skip
 
 
 def planned_win_rate(targets: pd.DataFrame) -> float | None:
@@ -70,11 +88,17 @@ def plan_process_targets(
     reps: pd.DataFrame,
     targets_config: Mapping[str, Any],
     year: int,
+    *,
+    activities: pd.DataFrame | None = None,
+    visit_types: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """The process targets of ``year`` per region, by the method
     (:func:`salesplan.targets.process.process_targets`) from ``plan`` (the plan in force, contract
     form: ``year, month, region, ..., target_amount``), the history before the year and the
-    pipeline's funnel rates; ``targets_config``: the ``targets`` section. Empty without a plan."""
+    pipeline's funnel rates; ``targets_config``: the ``targets`` section. ``activities`` with
+    ``visit_types`` (``retro.process.visit_types``): the visits per won deal observed before the year
+    set the visits target (without them, ``targets.process.visits_per_lead``). Empty without a plan;
+    with one, the derivation (every factor beside each target)."""
     from salesplan.targets import history_before, process_targets, rep_availability
 
     rows = plan.loc[plan["year"].astype(int) == int(year)] if len(plan) else plan
@@ -82,7 +106,16 @@ def plan_process_targets(
     if rows is None or rows.empty or history.empty:
         return pd.DataFrame(columns=["region", "leads", "won_deals", "visits", "new_customers", "win_rate"])
     availability = rep_availability(reps, int(year), targets_config["ramp"])
-    return process_targets(rows, history, pipeline, dict(targets_config["process"]), availability)
+    return process_targets(
+        rows,
+        history,
+        pipeline,
+        dict(targets_config["process"]),
+        availability,
+        activities=activities,
+        reps=reps,
+        visit_types=list(visit_types) if visit_types is not None else None,
+    )
 
 
 def opportunity_history(pipeline: pd.DataFrame, as_of: pd.Timestamp, stages: Sequence[str]) -> pd.DataFrame:
@@ -111,6 +144,60 @@ def opportunity_history(pipeline: pd.DataFrame, as_of: pd.Timestamp, stages: Seq
     return out.reset_index()
 
 
+def best_month(dates: pd.Series, end: pd.Timestamp, after: pd.Timestamp | None = None) -> tuple[float, pd.Timestamp]:
+    """The best month so far of a count of events: ``max over months m of #{date in m}`` over the
+    months up to ``end`` (as of the month's end) and, with ``after``, after that month only (the first
+    month of a source counts what was already there, not what happened in it: opportunities open at
+    the first snapshot, customers buying when the sales data start). Returns ``(count, month)``;
+    ``(0, NaT)`` when no event fell in those months."""
+    dates = pd.to_datetime(pd.Series(dates)).dropna()
+    months = dates.loc[dates <= end].dt.to_period("M").dt.to_timestamp()
+    if after is not None:
+        months = months.loc[months > after]
+    counts = months.value_counts()
+    if counts.empty:
+        return 0.0, pd.NaT
+    top = counts.sort_index().idxmax()
+    return float(counts[top]), pd.Timestamp(top)
+
+
+def implausible(month_target: Any, best: Any, below: float) -> np.ndarray:
+    """Whether a monthly target is out of reach: ``best < below x month_target``, the best month
+    observed so far having reached less than ``below`` (``retro.process.implausible_below``, the
+    method's 50 %) of it. False where the target is not positive or the best month is unknown (NaN:
+    no data to judge by). Elementwise."""
+    t = np.atleast_1d(np.asarray(month_target, dtype=float))
+    b = np.atleast_1d(np.asarray(best, dtype=float))
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(t) & (t > 0) & np.isfinite(b) & (b < float(below) * t)
+
+
+def implausible_note(best: float, month: Any, month_target: float, below: float, unit: str = "month") -> str:
+    """The note of an implausible target: ``"implausible: best month so far 41 (2026-03), under 50% of
+    the target 79.5 a month"`` (``unit``: what the best and the target count per, e.g. ``rep-month``)."""
+    when = f" ({pd.Timestamp(month):%Y-%m})" if month is not None and not pd.isna(month) else ""
+    return (
+        f"implausible: best {unit} so far {best:,.0f}{when}, under {float(below):.0%} of the target "
+        f"{month_target:,.1f} a {unit}"
+    )
+
+
+def _plausibility(frame: pd.DataFrame, target: str, when: pd.Series, below: float | None, unit: str) -> pd.DataFrame:
+    """``frame`` with the status ``implausible`` and its note where :func:`implausible` says so."""
+    if below is None:
+        return frame
+    out = implausible(frame[target], frame["best_month"], below)
+    if not out.any():
+        return frame
+    notes = [
+        implausible_note(b, m, t, below, unit) for b, m, t in zip(frame["best_month"], when, frame[target], strict=True)
+    ]
+    return frame.assign(
+        status=np.where(out, IMPLAUSIBLE, frame["status"]).astype(object),
+        note=np.where(out, notes, frame["note"]).astype(object),
+    )
+
+
 def _count(dates: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> int:
     return int(dates.between(start, end).sum())
 
@@ -125,49 +212,77 @@ def funnel_tracking(
     targets: pd.DataFrame,
     month: str | pd.Period,
     thresholds: Mapping[str, float],
+    *,
+    implausible_below: float | None = None,
 ) -> pd.DataFrame:
     """Leads, won deals and new customers per region and for the company, the month and the year
     to date against the process targets (module docstring). ``history``: :func:`opportunity_history`
     (None without a pipeline: leads and won deals are left out); ``targets``:
     :func:`plan_process_targets`. New customers: first purchase (positive net) in the period,
-    counted in the region of that first month's purchases. Columns :data:`TRACK_COLUMNS`."""
+    counted in the region of that first month's purchases.
+
+    ``best_month``: the best month so far (:func:`best_month`, up to the month's end; leads after the
+    first snapshot's month, new customers after the sales data's first month). With
+    ``implausible_below`` (``retro.process.implausible_below``) a monthly target the best month
+    reached less than that share of is ``implausible`` (:func:`implausible`), its ``note`` saying the
+    best month. Columns :data:`TRACK_COLUMNS`."""
     p = as_period(month)
     mon, ytd = window(p, "month"), window(p, "ytd")
     mon_end, ytd_end = p.to_timestamp(how="end").normalize(), p.to_timestamp(how="end").normalize()
     share = p.month / 12.0
     tgt = targets.set_index("region") if len(targets) else pd.DataFrame()
     regions = sorted(set(tgt.index.astype(str)) | set(cube["region"].astype(str).unique()))
-    first = first_purchase(cube.loc[cube["month"] <= mon.end], date="month")
+    seen = cube.loc[cube["month"] <= mon.end]
+    first = first_purchase(seen, date="month")
     first_rows = cube.assign(_first=cube["customer_id"].map(first))
     first_rows = first_rows.loc[first_rows["month"] == first_rows["_first"]]
     first_region = first_rows.groupby("customer_id")["region"].first()
-    new_month = first_region[first.reindex(first_region.index).between(mon.start, mon.end)]
-    new_ytd = first_region[first.reindex(first_region.index).between(ytd.start, ytd.end)]
-    rows = []
+    first_month = first.reindex(first_region.index)
+    new_month = first_region[first_month.between(mon.start, mon.end)]
+    new_ytd = first_region[first_month.between(ytd.start, ytd.end)]
+    sales_start = pd.Timestamp(seen["month"].min()) if len(seen) else None
+    snapshot_start = (
+        pd.Timestamp(history["first_seen"].min()).to_period("M").to_timestamp()
+        if history is not None and len(history)
+        else None
+    )
+    rows, when = [], []
     for region in [*regions, "(all)"]:
         if region == "(all)":
             t = tgt.sum(numeric_only=True) if len(tgt) else pd.Series(dtype=float)
             h = history
             nm, ny = len(new_month), len(new_ytd)
+            first_dates = first_month
         else:
             t = tgt.loc[region] if region in tgt.index else pd.Series(dtype=float)
             h = history.loc[history["region"].astype(str) == region] if history is not None else None
             nm, ny = int((new_month == region).sum()), int((new_ytd == region).sum())
+            first_dates = first_month[first_region == region]
         annual = {k: float(t.get(k, np.nan)) for k in ("leads", "won_deals", "new_customers")}
         if h is not None:
             won = h.loc[h["status"] == "won", "closed"]
+            best, at = best_month(h["first_seen"], mon_end, after=snapshot_start)
             rows.append(
                 (region, "leads", _count(h["first_seen"], mon.start, mon_end), annual["leads"] / 12,
-                 _count(h["first_seen"], ytd.start, ytd_end), annual["leads"] * share)
+                 _count(h["first_seen"], ytd.start, ytd_end), annual["leads"] * share, best)
             )  # fmt: skip
+            when.append(at)
+            best, at = best_month(won, mon_end)
             rows.append(
                 (region, "won deals", _count(won, mon.start, mon_end), annual["won_deals"] / 12,
-                 _count(won, ytd.start, ytd_end), annual["won_deals"] * share)
+                 _count(won, ytd.start, ytd_end), annual["won_deals"] * share, best)
             )  # fmt: skip
-        rows.append((region, "new customers", nm, annual["new_customers"] / 12, ny, annual["new_customers"] * share))
-    out = pd.DataFrame(rows, columns=TRACK_COLUMNS[:-1])
+            when.append(at)
+        best, at = best_month(first_dates, mon_end, after=sales_start)
+        rows.append(
+            (region, "new customers", nm, annual["new_customers"] / 12, ny, annual["new_customers"] * share, best)
+        )
+        when.append(at)
+    out = pd.DataFrame(rows, columns=[c for c in TRACK_COLUMNS if c not in ("status", "note")])
     out["status"] = _status(out["ytd_actual"], out["ytd_target"], thresholds)
-    return out
+    out["note"] = ""
+    out = _plausibility(out, "month_target", pd.Series(when), implausible_below, "month")
+    return out[TRACK_COLUMNS]
 
 
 def stage_tracking(
@@ -235,43 +350,80 @@ def visits_tracking(
     visit_types: Sequence[str],
     ramp: Sequence[float],
     thresholds: Mapping[str, float],
+    *,
+    implausible_below: float | None = None,
 ) -> tuple[pd.DataFrame | None, str]:
     """Visits per rep: the month and the year to date against ``visits_per_rep_month`` of the
     rep's region x the rep's availability each month (module docstring). Visits = activities
-    whose ``activity_type`` is one of ``visit_types``. Returns (None, "needs table activities")
-    without activities; reps with neither availability nor visits this year are left out."""
+    whose ``activity_type`` is one of ``visit_types``, dated up to the month's end.
+
+    * A rep who has left as of ``month`` (:func:`salesplan.retro.flags.has_left`) has no target in
+      it (0) and no status (``no_target``), the ``note`` says ``left YYYY-MM-DD``; the year to date
+      keeps the months they were there (their visits and targets of those months only).
+    * ``best_month``: the best visits any rep of the region made in one month so far
+      (:func:`best_month`); with ``implausible_below`` a region's ``visits_per_rep_month`` (a full
+      month's target) the best reached less than that share of makes the rep's status
+      ``implausible`` (:func:`implausible`).
+
+    Returns (None, "needs table activities") without activities; reps with neither availability
+    nor visits this year are left out. Columns :data:`VISIT_COLUMNS`."""
     if activities is None:
         return None, needs("activities")
     from salesplan.targets import rep_availability
 
     p = as_period(month)
+    end = p.to_timestamp(how="end").normalize()
     avail = rep_availability(reps, p.year, ramp)
-    avail = avail.loc[avail["month"] <= p.to_timestamp()]
+    avail = avail.loc[avail["month"] <= p.to_timestamp()].assign(rep_id=lambda a: a["rep_id"].astype(str))
     per_rep_month = targets.set_index("region")["visits_per_rep_month"] if len(targets) else pd.Series(dtype=float)
     avail = avail.assign(target=avail["availability"] * avail["region"].astype(str).map(per_rep_month))
-    visits = activities.loc[activities["activity_type"].astype(str).isin(list(visit_types))]
+    visits = activities.loc[
+        activities["activity_type"].astype(str).isin(list(visit_types)) & (activities["activity_date"] <= end)
+    ].assign(rep_id=lambda a: a["rep_id"].astype(str))
     vmonth = visits["activity_date"].dt.to_period("M").dt.to_timestamp()
-    counts = visits.groupby([visits["rep_id"].astype(str), vmonth]).size()
-    avail["visits"] = [int(counts.get((str(r), m), 0)) for r, m in zip(avail["rep_id"], avail["month"], strict=True)]
+    counts = visits.groupby([visits["rep_id"], vmonth]).size()
+    gone = leavers(reps, p)
+    leave = avail["rep_id"].map(gone)
+    # After the leave date nothing counts for the rep: neither a target nor (stray) visits.
+    gone_by = np.array([bool(has_left(d, m.to_period("M"))[0]) for d, m in zip(leave, avail["month"], strict=True)])
+    avail["visits"] = [
+        0 if out else int(counts.get((r, m), 0))
+        for r, m, out in zip(avail["rep_id"], avail["month"], gone_by, strict=True)
+    ]
     this = avail["month"] == p.to_timestamp()
-    names = reps.assign(rep_id=reps["rep_id"].astype(str)).drop_duplicates("rep_id").set_index("rep_id")["rep_name"]
-    grouped = avail.assign(rep_id=avail["rep_id"].astype(str)).groupby("rep_id", sort=True)
+    table = reps.assign(rep_id=reps["rep_id"].astype(str)).drop_duplicates("rep_id").set_index("rep_id")
+    names = table["rep_name"]
+    grouped = avail.groupby("rep_id", sort=True)
     out = pd.DataFrame(
         {
             "region": grouped["region"].first(),
-            "month_visits": avail.loc[this].groupby(avail["rep_id"].astype(str))["visits"].sum(),
-            "month_target": avail.loc[this].groupby(avail["rep_id"].astype(str))["target"].sum(),
+            "month_visits": avail.loc[this].groupby("rep_id")["visits"].sum(),
+            "month_target": avail.loc[this].groupby("rep_id")["target"].sum(),
             "ytd_visits": grouped["visits"].sum(),
             "ytd_target": grouped["target"].sum(),
             "availability": grouped["availability"].sum(),
         }
     ).fillna({"month_visits": 0, "month_target": 0.0})
     out = out.loc[(out["availability"] > 0) | (out["ytd_visits"] > 0)].drop(columns="availability")
-    out = out.reset_index().rename(columns={"index": "rep_id"})
+    out = out.rename_axis("rep_id").reset_index()
     out["rep_name"] = out["rep_id"].map(names)
+    # The team's best: the most visits any rep of the region made in one month so far.
+    per_rep = (
+        counts.rename("visits").reset_index().assign(region=lambda c: c["rep_id"].map(table["region"]).astype(str))
+    )
+    best = per_rep.sort_values("visits", ascending=False, kind="stable").drop_duplicates("region").set_index("region")
+    out["best_month"] = out["region"].astype(str).map(best["visits"]).fillna(0.0).astype(float)
     out["status"] = _status(out["ytd_visits"], out["ytd_target"], thresholds)
+    out["note"] = ""
+    full = out.assign(full_target=out["region"].astype(str).map(per_rep_month).astype(float))
+    out = _plausibility(
+        full, "full_target", out["region"].astype(str).map(best["activity_date"]), implausible_below, "rep-month"
+    ).drop(columns="full_target")
+    left = out["rep_id"].isin(gone.index)
+    out.loc[left, "status"] = "no_target"
+    out.loc[left, "note"] = [left_label(gone[r]) for r in out.loc[left, "rep_id"]]
     out = out.astype({"month_visits": "int64", "ytd_visits": "int64"})
     return out[VISIT_COLUMNS], (
         f"visits = activities of type {', '.join(visit_types)}; target = the region's visits per rep-month "
-        "x the rep's availability (ramp, hire and leave dates)"
+        "x the rep's availability (ramp, hire and leave dates); no target after a rep's leave date"
     )

@@ -378,7 +378,7 @@ def build_targets(
         availability=availability,
         plan=plan[["year", "month", "region", "product_line", "rep_id", "target_amount", "quota_amount"]],
         result=result_targets(plan, history, float(cfg["gross_margin_goal"])),
-        process=process_targets(plan, history, pipeline, cfg["process"], availability),
+        process=process_targets(plan, history, pipeline, cfg["process"], availability, reps=reps),
         notes=notes,
         region_trace=region_trace,
         product_line_trace=line_trace,
