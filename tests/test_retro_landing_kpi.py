@@ -11,6 +11,8 @@ from salesplan.retro.kpi import (
     average_order_value,
     channel_conversion,
     closed_opportunities,
+    collection,
+    collection_value,
     customer_months,
     kpi_table,
     lifetime_value,
@@ -179,7 +181,10 @@ def test_kpi_table_has_the_methods_kpis_and_two_extras_with_goals_and_status():
     notes = table.set_index("kpi")["note"]
     assert notes["Customer acquisition cost"] == notes["LTV/CAC"] == "needs table spend"
     assert notes["NPS"] == "needs table nps" and notes["Channel conversion rate"] == "needs table pipeline"
-    assert notes["Collection rate"] == "needs column orders.paid_amount"
+    assert (
+        notes["Collection rate"].startswith("needs table receivables")
+        and "orders.paid_amount" in notes["Collection rate"]
+    )
     assert (table.set_index("kpi").loc[["NPS", "LTV/CAC", "Customer acquisition cost"], "status"] == "no_data").all()
     t = table.set_index("kpi")
     assert t.loc["Sales attainment", "ytd_value"] == pytest.approx(12 / 300)
@@ -323,3 +328,74 @@ def test_signed_vs_collected_per_region_and_rep():
     assert out.loc[("region", "West"), ["signed", "collected"]].tolist() == [200.0, 0.0]
     assert out.loc[("rep", "王伟 (R1)"), "collection_rate"] == 1.0
     assert signed_vs_collected(None, "2026-02", reps).empty
+
+
+def _position() -> pd.DataFrame:
+    from salesplan.retro.risks import receivables_position
+
+    orders = pd.DataFrame(
+        {
+            "order_id": ["D", "J", "F1", "F2"],
+            "order_date": pd.to_datetime(["2025-12-20", "2026-01-15", "2026-02-03", "2026-02-27"]),
+            "customer_id": "C1",
+            "rep_id": ["R1", "R1", "R2", "R1"],
+            "region": "E",
+            "net_amount": [500.0, 100.0, 200.0, 300.0],
+        }
+    )
+    payments = pd.DataFrame(
+        {
+            # D: last year's invoice paid in January; J paid in full in February; F1 half in
+            # February, the rest in March (after the month's end); F2 only in March.
+            "order_id": ["D", "J", "F1", "F1", "F2"],
+            "paid_date": pd.to_datetime(["2026-01-10", "2026-02-10", "2026-02-20", "2026-03-05", "2026-03-01"]),
+            "paid_amount": [500.0, 100.0, 100.0, 100.0, 300.0],
+        }
+    )
+    return receivables_position(orders, payments, pd.Timestamp("2026-02-28"))[0]
+
+
+def test_collection_rate_counts_cash_by_the_month_end_on_the_periods_invoices():
+    position = _position()
+    # February: invoices F1 + F2 = 500, of which 100 received by 2026-02-28 (March's payments not).
+    month = collection(position, window("2026-02", "month")).iloc[0]
+    assert month[["signed", "collected"]].tolist() == [500.0, 100.0]
+    assert month["collection_rate"] == pytest.approx(0.2)
+    # Year to date: J, F1, F2 = 600 signed, 200 collected; December's invoice and its January
+    # payment are not the period's.
+    assert collection_value(position, window("2026-02", "ytd")) == pytest.approx(200 / 600)
+    by_rep = collection(position, window("2026-02", "ytd"), "rep_id").set_index("rep_id")
+    assert by_rep.loc["R2", "collection_rate"] == pytest.approx(0.5)
+    assert np.isnan(collection_value(position, window("2026-03", "month")))  # nothing invoiced
+
+
+def test_kpi_table_and_signed_vs_collected_give_one_collection_rate():
+    position = _position()
+    cube = pd.DataFrame(
+        {
+            "month": pd.to_datetime(["2026-01-01", "2026-02-01"]),
+            "customer_id": "C1",
+            "rep_id": "R1",
+            "region": "E",
+            "product_line": "P",
+            "tier": "core",
+            "channel": "direct",
+            "net_amount": [100.0, 500.0],
+            "paid_amount": [100.0, 500.0],  # as exported in March: every invoice paid
+            "quantity": 1,
+        }
+    )
+    goals, thresholds = DEFAULTS["kpi"], DEFAULTS["retro"]["thresholds"]
+    table, trend = kpi_table(
+        cube, _flat_plan(), "2026-02", goals, thresholds, position=position, collection_basis="payments to 02-28"
+    )
+    row = table.set_index("kpi").loc["Collection rate"]
+    total = signed_vs_collected(position, "2026-02", pd.DataFrame({"rep_id": ["R1"], "rep_name": ["A"]}))
+    assert row["ytd_value"] == pytest.approx(total.iloc[0]["collection_rate"]) == pytest.approx(200 / 600)
+    assert row["month_value"] == pytest.approx(0.2)
+    assert "payments to 02-28" in row["note"]
+    assert trend.loc[trend["kpi"] == "Collection rate", "value"].iloc[-1] == pytest.approx(0.2)
+    # Without dated payments: the cube's paid amount, and the note says it is not dated.
+    undated, _ = kpi_table(cube, _flat_plan(), "2026-02", goals, thresholds)
+    row = undated.set_index("kpi").loc["Collection rate"]
+    assert row["ytd_value"] == pytest.approx(1.0) and "as exported, not dated" in row["note"]

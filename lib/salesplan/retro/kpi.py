@@ -106,12 +106,58 @@ def gross_margin_value(cube: pd.DataFrame, win: Window) -> float:
     return gross_margin(float(part["net_amount"].sum()), float(part["cost_amount"].sum()))
 
 
-def collection_value(cube: pd.DataFrame, win: Window) -> float:
-    """Collection rate over ``win``: cash received on the period's invoices / net invoiced."""
-    part = _in(cube, win)
-    if "paid_amount" not in part or part["paid_amount"].isna().all():
-        return float("nan")
-    return collection_rate(float(part["paid_amount"].sum()), float(part["net_amount"].sum()))
+COLLECTION_COLUMNS = ["signed", "collected", "collection_rate"]
+UNDATED_BASIS = "orders.paid_amount as exported, not dated"
+"""What collected cash is read from when no dated payments are given."""
+
+
+def collection_position(frame: pd.DataFrame) -> pd.DataFrame:
+    """What :func:`collection` reads: ``frame`` itself when it is a receivables position
+    (:func:`salesplan.retro.risks.receivables_position`: ``order_date, signed, collected`` per
+    order), else a cube (``month, net_amount, paid_amount``) read as one position row per cube
+    row: ``order_date = month``, ``signed = net_amount``, ``collected = paid_amount``."""
+    if "signed" in frame.columns:
+        return frame
+    out = frame.rename(columns={"month": "order_date", "net_amount": "signed", "paid_amount": "collected"})
+    return out if "collected" in out.columns else out.assign(collected=np.nan)
+
+
+def collection(position: pd.DataFrame, win: Window, by: str | None = None) -> pd.DataFrame:
+    """Signed and collected value of the invoices of ``win``, and the collection rate.
+
+    The one definition of collection rate: over the orders placed in the period (``order_date``
+    from the first day of ``win.start`` to the last day of ``win.end``; an invoice of an earlier
+    period is not counted), ``signed = sum(net value)``, ``collected = sum(cash received on them
+    by the position's date)`` (a payment after it is not in the position) and
+    ``collection_rate = collected / signed`` (NaN when signed <= 0, or when no row has a
+    collected value). ``position``: :func:`collection_position`. One row, or one per value of
+    ``by``; columns ``[by], signed, collected, collection_rate``."""
+    pos = collection_position(position)
+    end = win.end + pd.offsets.MonthEnd(0) + pd.Timedelta(days=1)
+    dates = (
+        pos["order_date"]
+        if pd.api.types.is_datetime64_any_dtype(pos["order_date"])
+        else pd.to_datetime(pos["order_date"])
+    )
+    part = pos.loc[(dates >= win.start) & (dates < end)]
+    if by is None:
+        collected = part["collected"].sum(min_count=1) if len(part) else np.nan
+        out = pd.DataFrame({"signed": [float(part["signed"].sum())], "collected": [float(collected)]})
+    else:
+        keys = part[by].astype(str)
+        out = (
+            part.groupby(keys)
+            .agg(signed=("signed", "sum"), collected=("collected", lambda c: c.sum(min_count=1)))
+            .reset_index()
+        )
+    return out.assign(collection_rate=collection_rate(out["collected"], out["signed"]))
+
+
+def collection_value(position: pd.DataFrame, win: Window) -> float:
+    """Collection rate over ``win``: cash received by the position's date on the period's
+    invoices / their net value (:func:`collection`). ``position``: a receivables position, or
+    the cube (its ``paid_amount``: cash as the cube carries it)."""
+    return float(collection(position, win)["collection_rate"].iloc[0])
 
 
 def customer_months(cube: pd.DataFrame) -> pd.DataFrame:
@@ -300,26 +346,27 @@ def signed_vs_collected(position: pd.DataFrame | None, month: str | pd.Period, r
     """Contract (signed) value and cash collected on the year's orders to date, per region and rep.
 
     ``position``: :func:`salesplan.retro.risks.receivables_position` at the month's end.
-    ``signed`` = net value of the orders placed in the year to date; ``collected`` = cash
-    received on them by the month's end; ``gap = signed - collected``; ``collection_rate =
-    collected / signed``. Columns ``level, item, signed, collected, gap, collection_rate``
-    (level total, region, rep); empty when the data has no payments."""
+    Each row is :func:`collection` over the year to date: ``signed`` = net value of the orders
+    placed in the year to date; ``collected`` = cash received on them by the month's end;
+    ``collection_rate = collected / signed`` (the KPI table's year-to-date collection rate is
+    the total row's); ``gap = signed - collected``. Columns ``level, item, signed, collected,
+    gap, collection_rate`` (level total, region, rep); empty when the data has no payments."""
     columns = ["level", "item", "signed", "collected", "gap", "collection_rate"]
     if position is None:
         return pd.DataFrame(columns=columns)
     ytd = window(as_period(month), "ytd")
-    part = position.loc[position["order_date"].between(ytd.start, as_period(month).to_timestamp(how="end"))]
     names = reps.assign(rep_id=reps["rep_id"].astype(str)).drop_duplicates("rep_id").set_index("rep_id")["rep_name"]
-    parts = [pd.DataFrame({"level": ["total"], "item": ["total"], "signed": [part["signed"].sum()],
-                           "collected": [part["collected"].sum()]})]  # fmt: skip
-    for level, col in (("region", "region"), ("rep", "rep_id")):
-        g = part.groupby(part[col].astype(str))[["signed", "collected"]].sum().reset_index()
-        item = g[col] if level == "region" else g[col].map(names).fillna("?") + " (" + g[col] + ")"
-        parts.append(pd.DataFrame({"level": level, "item": item, "signed": g["signed"], "collected": g["collected"]}))
-    out = pd.concat(parts, ignore_index=True)
-    out["gap"] = out["signed"] - out["collected"]
-    out["collection_rate"] = safe_ratio(out["collected"], out["signed"])
-    return out[columns]
+    region = collection(position, ytd, "region")
+    rep = collection(position, ytd, "rep_id")
+    out = pd.concat(
+        [
+            collection(position, ytd).assign(level="total", item="total"),
+            region.assign(level="region", item=region["region"]),
+            rep.assign(level="rep", item=rep["rep_id"].map(names).fillna("?") + " (" + rep["rep_id"] + ")"),
+        ],
+        ignore_index=True,
+    ).assign(collected=lambda d: d["collected"].fillna(0.0))
+    return out.assign(gap=out["signed"] - out["collected"])[columns]
 
 
 def pipeline_coverage(
@@ -394,6 +441,8 @@ def kpi_table(
     nps: pd.DataFrame | None = None,
     win_rate_goal: float | None = None,
     sku_sales: pd.DataFrame | None = None,
+    position: pd.DataFrame | None = None,
+    collection_basis: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The method's core KPIs and two extras for ``month``: a table and the monthly trend values.
 
@@ -415,6 +464,14 @@ def kpi_table(
     computed has status ``no_data`` and its note names the table that would provide it.
 
     ``plan`` may also hold earlier years: they feed the attainment trend.
+
+    Collection rate is :func:`collection` (``collected / signed`` on the invoices of the month,
+    of the year to date and of each trend month, cash received by the end of ``month``) over
+    ``position``, the receivables position at the month's end
+    (:func:`salesplan.retro.risks.receivables_position`, the one :func:`signed_vs_collected`
+    reads, so the two agree), its basis stated by ``collection_basis``; without ``position``,
+    over the cube's ``paid_amount``, said in the note to be as exported, not dated (unless the
+    cube's ``attrs["paid_basis"]`` states its basis, as the month context's does).
 
     Returns ``(table, trend)``: table columns :data:`KPI_COLUMNS`; trend is long
     ``kpi, month, value`` over the last ``trend_months`` months.
@@ -473,15 +530,19 @@ def kpi_table(
         "(net sales - cost) / net sales",
         "" if np.isfinite(gross_margin_value(cube, ytd)) else "needs column orders.cost_amount",
     )
+    if position is None:
+        cash, basis = cube, cube.attrs.get("paid_basis", UNDATED_BASIS)
+    else:
+        cash, basis = position, collection_basis or f"payments dated up to {mon.end + pd.offsets.MonthEnd(0):%Y-%m-%d}"
     add(
         "Collection rate",
         "pct",
         float(goals["collection_goal"]),
-        *over(lambda w: collection_value(cube, w)),
-        "cash received on the period's invoices / net invoiced",
-        "recent months are still being collected"
-        if np.isfinite(collection_value(cube, ytd))
-        else "needs column orders.paid_amount",
+        *over(lambda w: collection_value(cash, w)),
+        f"cash received by {p}'s end on the period's invoices / their net value",
+        f"collected: {basis}; recent months are still being collected"
+        if np.isfinite(collection_value(cash, ytd))
+        else "needs table receivables (order_id, paid_date, paid_amount) or column orders.paid_amount",
     )
     if spend is not None and len(spend):
         cac_goal = goals["cac_goal"]
