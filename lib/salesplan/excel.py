@@ -52,13 +52,15 @@ def month_pack_sheets(
     actions: pd.DataFrame | None = None,
     risks: pd.DataFrame | None = None,
     warnings: pd.DataFrame | None = None,
+    restatement: pd.DataFrame | None = None,
 ) -> dict[str, tuple[pd.DataFrame, dict[str, str]]]:
     """The pack's sheets: name -> (table, {column: money | pct | date}) from the month context
     and the retrospective's tables (``figures``: :func:`salesplan.retro.report.headline_figures`;
     ``flags``; ``commissions``: the year-to-date statement; ``kpis``: the KPI table; ``actions``:
     the action review, :func:`salesplan.retro.actions.review_actions`; ``risks``: the risk matrix,
-    :func:`salesplan.retro.risks.risk_matrix`; ``warnings``: the early warnings). The Actions,
-    Risks and Warnings sheets are added when given."""
+    :func:`salesplan.retro.risks.risk_matrix`; ``warnings``: the early warnings; ``restatement``:
+    closed months restated, :func:`salesplan.retro.restatement.restatement_for`). The Actions,
+    Risks and Warnings sheets are added when given, the Restatement sheet when it has rows."""
     month = str(ctx.month)
     plan = ctx.plan
     summary = pd.DataFrame(
@@ -118,6 +120,15 @@ def month_pack_sheets(
         extra["Risks"] = (risks, _kinds(risks, ["target", "landing", "gap"], ["p_hit", "p_miss", "impact"]))
     if warnings is not None:
         extra["Warnings"] = (warnings, _kinds(warnings, ["amount"], []))
+    if restatement is not None and len(restatement):
+        extra["Restatement"] = (
+            restatement,
+            _kinds(
+                restatement,
+                ["payout_published", "payout_restated", "difference"],
+                ["attainment_published", "attainment_restated"],
+            ),
+        )
     return {
         "Summary": (summary, {}),
         "Plan in force": (plan_rows, _kinds(plan_rows, ["target_amount", "quota_amount"], [])),

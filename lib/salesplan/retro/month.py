@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from salesplan.retro import actions, export, kpi, landing, mom, periods, report, risks, variance
+from salesplan.retro import actions, export, kpi, landing, mom, periods, report, restatement, risks, variance
 from salesplan.retro import flags as retro_flags
 from salesplan.retro import process as tracking
 from salesplan.status import fmt_probability
@@ -270,14 +270,6 @@ def month_over_month(wb: MonthContext, flags: pd.DataFrame, figures: dict[str, A
     )
 
 
-def _restatement(wb: MonthContext) -> pd.DataFrame:
-    try:
-        from salesplan.retro import restatement
-    except ImportError:  # the restatement module is optional in older installs
-        return pd.DataFrame()
-    return restatement.restatement_for(wb)
-
-
 def build_retrospective(wb: MonthContext) -> Retrospective:
     """The month's retrospective against the plan in force, as of the report month's end.
 
@@ -365,6 +357,7 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
     views = {m: period_view(cube, plan, month, m, flags) for m in ("quarter", "half") if m in modes}
     year_view = report.year_review(cube, plan, month) if "year" in modes else None
     mom_view = month_over_month(wb, flags, figures)
+    restated = restatement.restatement_for(wb)
 
     summary = export.build_summary(
         month,
@@ -372,6 +365,8 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
         flags,
         wb.forecast_months(),
         wb.plan.describe(month),
+        commissions=pay_lines,
+        restatements=restated,
     )
     return Retrospective(
         month=month,
@@ -402,7 +397,7 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
         period_views=views,
         year_view=year_view,
         month_over_month=mom_view,
-        restatement=_restatement(wb),
+        restatement=restated,
         summary=summary,
     )
 
@@ -425,6 +420,7 @@ def write_retrospective(retro: Retrospective, wb: MonthContext, folder: str | os
         actions=retro.action_review,
         risks=retro.risk_table,
         warnings=retro.warnings.table,
+        restatement=retro.restatement,
     )
     written = [
         export.write_flags_csv(retro.flags, folder),

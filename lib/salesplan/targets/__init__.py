@@ -206,11 +206,15 @@ def build_targets(
     scenario: str = "base",
     pipeline: pd.DataFrame | None = None,
     product_lines: list[str] | None = None,
+    *,
+    activities: pd.DataFrame | None = None,
+    visit_types: list[str] | None = None,
 ) -> TargetPlan:
     """Run the whole target method for ``plan_year`` on the monthly cube, using only history before it.
 
     ``targets_cfg`` is the ``targets`` config section (scenario overrides are applied here); ``reps`` the
-    reps table (``rep_id, region, level, hire_date, leave_date?``); ``pipeline`` optional for process targets.
+    reps table (``rep_id, region, level, hire_date, leave_date?``); ``pipeline`` optional for process targets,
+    ``activities`` (of types ``visit_types``) for the visits per won deal they are derived with.
 
     With ``allocation.region_totals: reconciled`` (the method) each region's year is its reconciled
     bottom-up number, ``T_r = largest_remainder(bottom_up_r, total)``; the allocation basis (with the
@@ -378,7 +382,16 @@ def build_targets(
         availability=availability,
         plan=plan[["year", "month", "region", "product_line", "rep_id", "target_amount", "quota_amount"]],
         result=result_targets(plan, history, float(cfg["gross_margin_goal"])),
-        process=process_targets(plan, history, pipeline, cfg["process"], availability, reps=reps),
+        process=process_targets(
+            plan,
+            history,
+            pipeline,
+            cfg["process"],
+            availability,
+            reps=reps,
+            activities=activities,
+            visit_types=visit_types,
+        ),
         notes=notes,
         region_trace=region_trace,
         product_line_trace=line_trace,
@@ -591,6 +604,9 @@ def compare_scenarios(
     plan_year: int,
     scenarios: list[str] | None = None,
     pipeline: pd.DataFrame | None = None,
+    *,
+    activities: pd.DataFrame | None = None,
+    visit_types: list[str] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, TargetPlan]]:
     """Build the plan under each scenario (default: all in ``targets.scenarios``) and put them side by side.
 
@@ -598,7 +614,12 @@ def compare_scenarios(
     final / last year - 1) with one row per scenario, and the plans by scenario name.
     """
     names = scenarios or list(targets_cfg["scenarios"])
-    plans = {name: build_targets(cube, reps, targets_cfg, plan_year, name, pipeline) for name in names}
+    plans = {
+        name: build_targets(
+            cube, reps, targets_cfg, plan_year, name, pipeline, activities=activities, visit_types=visit_types
+        )
+        for name in names
+    }
     rows = []
     for name, tp in plans.items():
         b = tp.baseline.set_index("step")["amount"]
