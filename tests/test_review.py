@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import math
+from types import SimpleNamespace
 
 import matplotlib
 import numpy as np
@@ -11,6 +13,8 @@ import pytest
 
 from salesplan import metrics as m
 from salesplan import review as r
+from salesplan.config import load_defaults
+from salesplan.status import attainment_status
 
 matplotlib.use("Agg")
 
@@ -305,3 +309,97 @@ def test_year_before_the_data_has_no_figures(cube):
     text = r.format_headline(h.reset_index(), first)
     assert text.loc["Net sales", "2022"] == "–"
     assert "YoY growth" not in text.index
+
+
+# ------------------------------------------------------------------ the review in one call
+
+
+def _month_context(cube: pd.DataFrame, month: str = "2026-03") -> SimpleNamespace:
+    """A month context as the review reads it (the workbook's attributes it uses), on the
+    small company above: one plan (2025, two versions), names for reps and customers."""
+    config = copy.deepcopy(load_defaults())
+    config["customer_tiers"] = dict(THRESHOLDS)
+    orders = _orders(cube)
+    plan = SimpleNamespace(
+        headline_figure=lambda month: {"label": "Plan 2025", "value": "supplied targets table", "raw": None},
+        describe=lambda month=None: "Plan for 2025: supplied targets table",
+    )
+    return SimpleNamespace(
+        config=config,
+        month=pd.Period(month, "M"),
+        closed_cube=cube,
+        order_totals=lambda: orders,
+        sku_sales=lambda: orders,
+        plans_table=lambda *years: _targets(),
+        plan_for=lambda year: plan,
+        data=SimpleNamespace(
+            reps=REPS,
+            customers=pd.DataFrame({"customer_id": ["c1", "c2", "c3"], "customer_name": ["Acme", "Bolt", "Cato"]}),
+        ),
+    )
+
+
+class TestBuildReview:
+    def test_one_call_builds_the_page_and_its_checks_hold(self, cube):
+        rv = r.build_review(_month_context(cube))
+        assert rv.period.year == 2025 and rv.label == "2025" and rv.previous_label == "2024"
+        assert rv.plan_month == 12
+        assert rv.all_ok and len(rv.checks) >= 12
+        assert set(rv.breakdowns) == set(r.REVIEW_DIMENSIONS)
+        sales = rv.headline.set_index("metric").loc["Net sales", "current"]
+        assert sales == pytest.approx(12 * 120 + 12 * 80)  # North grown to 120, c3 80 a month
+        assert rv.breakdowns["region"].loc["Total", "net_amount"] == pytest.approx(sales)
+        # Names, not ids, in the movers; customers as "name (id)".
+        assert "Ann" in rv.rep_movers.index and "Cato (c3)" in rv.customer_movers.index
+        assert r.checks_text(rv.checks).splitlines()[0].startswith("ok   ")
+
+    def test_attainment_has_the_retrospective_status_everywhere(self, cube):
+        rv = r.build_review(_month_context(cube))
+        # r1 sells exactly its target (1.0), r2 80 of 100 (0.8): green and dark red, by the flag rule.
+        assert rv.reps.loc["r1", "status"] == "green" and rv.reps.loc["r2", "status"] == "dark_red"
+        assert rv.rep_status.loc["green", "reps"] == 1 and rv.rep_status.loc["dark_red", "reps"] == 1
+        assert rv.rep_status.loc["dark_red", "label"] == "dark red"
+        assert rv.rep_status["share"].sum() == pytest.approx(1.0)
+        card = next(f for f in rv.figures if f["label"] == "Attainment")
+        attainment = rv.headline.set_index("metric").loc["Attainment", "current"]
+        assert attainment == pytest.approx(2400 / 2640)
+        assert card["status"] == attainment_status(attainment, rv.thresholds)[0] == "yellow"
+
+    def test_a_partial_year_reads_only_to_the_report_month(self, cube):
+        rv = r.build_review(_month_context(cube), year=2026)
+        assert rv.period.months == (1, 2, 3) and rv.plan_month == 3
+        assert rv.headline.set_index("metric").loc["Net sales", "current"] == pytest.approx(3 * (130 + 80))
+        assert rv.all_ok
+
+
+class TestConsistencyChecks:
+    @staticmethod
+    def _parts(cube, period):
+        head = r.headline_table(cube, period)
+        breakdowns = {dim: r.breakdown(cube, period, dim) for dim in ("region", "channel")}
+        tiers, _ = r.customer_tier_tables(cube, period, THRESHOLDS)
+        active = r.customer_sales(cube, period)
+        pvm_total = m.pvm_summary(r.pvm_by_sku(_orders(cube), period))
+        season = m.seasonality_index(r.monthly_sales(cube, period.year, years=2))
+        return head, breakdowns, tiers, active[active > 0], pvm_total, season
+
+    def test_all_hold_on_consistent_tables(self, cube, period):
+        checks = r.consistency_checks(*self._parts(cube, period))
+        assert checks["ok"].all()
+        assert "region contributions add up to total growth" in set(checks["check"])
+
+    def test_a_group_that_does_not_add_up_fails_with_its_difference(self, cube, period):
+        head, breakdowns, *rest = self._parts(cube, period)
+        broken = breakdowns["channel"].copy()
+        broken.loc["direct", "net_amount"] += 1.0
+        checks = r.consistency_checks(head, {**breakdowns, "channel": broken}, *rest).set_index("check")
+        assert not checks.loc["channel sales add up to the total", "ok"]
+        assert checks.loc["channel sales add up to the total", "difference"] == pytest.approx(1.0)
+        assert checks.drop(index="channel sales add up to the total")["ok"].all()
+        assert "FAIL channel sales add up to the total" in r.checks_text(checks.reset_index())
+
+    def test_no_year_before_no_growth_check(self, cube, period):
+        head, *rest = self._parts(cube, period)
+        no_growth = head.assign(change=lambda d: d["change"].where(d["metric"] != "Net sales"))
+        checks = r.consistency_checks(no_growth, *rest)
+        assert "region contributions add up to total growth" not in set(checks["check"])

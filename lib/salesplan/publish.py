@@ -16,7 +16,9 @@ from typing import Any
 
 HEADLINE_MIME = "application/vnd.salesplan.headline+json"
 
-STATUSES = ("green", "yellow", "red", "dark_red")
+STATUSES = ("green", "yellow", "red", "dark_red", "ahead")
+"""Statuses a headline figure may carry: each shown apart, under its own word ("ahead" is not
+"green", "dark red" is not "red")."""
 
 
 def status_style() -> dict[str, tuple[str, str, str]]:
@@ -55,7 +57,7 @@ def normalise_figures(figures: Sequence[Mapping[str, Any]]) -> list[dict[str, An
 
     Each figure needs ``label`` and ``value`` (both strings, ``value`` already formatted);
     ``raw`` is a number or None, ``note`` an optional string and ``status`` one of
-    green / yellow / red / dark_red or None.
+    green / yellow / red / dark_red / ahead or None.
     """
     if isinstance(figures, Mapping | str):
         raise HeadlineError("figures must be a list of dicts, one per figure")
@@ -102,7 +104,9 @@ def status_badge(status: str | None) -> str:
     if status is None:
         return ""
     colour, symbol, text = status_style()[status]
-    word = status.replace("_", " ")
+    from salesplan.status import status_word  # the one wording of statuses (numpy/pandas: import when used)
+
+    word = status_word(status)
     return f'<span style="background:{colour};color:{text};{BADGE_STYLE}">{symbol} {html.escape(word)}</span>'
 
 
@@ -136,12 +140,35 @@ def render_text(payload: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+PERIOD_WORDS = {"month": "month", "ytd": "year to date", "quarter": "quarter", "half": "half-year"}
+"""How a flag period is named on a page."""
+
+
+def flag_count_figures(flag_counts: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Headline figures of the flag counts per period (``flag_counts``: period -> status ->
+    items, as the retrospective's summary holds them), one figure per period: "Flags, month" =
+    "32 dark red / 6 red / 3 yellow / 9 green / 22 ahead" (:func:`salesplan.status.counts_text`).
+    Every status is counted apart: "red" never includes "dark red", "green" never "ahead"."""
+    from salesplan.status import counts_text  # numpy/pandas: imported when used, not by the runner
+
+    return [
+        {
+            "label": f"Flags, {PERIOD_WORDS.get(str(period), str(period))}",
+            "value": counts_text(counts),
+            "raw": None,
+            "note": "items per status, most severe first",
+            "status": None,
+        }
+        for period, counts in flag_counts.items()
+    ]
+
+
 def headline(title: str, figures: list[dict], *, primary: bool = False) -> None:
     """Show a headline block in the notebook and publish it for the run's index page.
 
     ``figures``: one dict per figure with ``label`` (str), ``value`` (str, formatted),
     ``raw`` (number or None), optional ``note`` (str) and ``status`` (green / yellow /
-    red / dark_red / None). ``primary=True`` puts the block at the top of the index page.
+    red / dark_red / ahead / None). ``primary=True`` puts the block at the top of the index page.
     """
     from IPython.display import display
 

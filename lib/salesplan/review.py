@@ -16,13 +16,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from salesplan import metrics as m
-from salesplan.tables import escape_labels, escape_styler, fmt_int, fmt_money, fmt_pct
+from salesplan.status import STATUS_ORDER, attainment_status, status_word
+from salesplan.tables import escape_labels, escape_styler, fmt_int, fmt_money, fmt_pct, status_css
 
 DIMENSION_LABELS = {
     "region": "Region",
@@ -35,6 +37,18 @@ DIMENSION_LABELS = {
 
 class ReviewInputError(ValueError):
     """The year or the data given to a review table cannot produce it (says which and why)."""
+
+
+@cache
+def _default_thresholds() -> tuple[tuple[str, float], ...]:
+    from salesplan.config import load_defaults
+
+    return tuple((k, float(v)) for k, v in load_defaults()["retro"]["thresholds"].items())
+
+
+def _thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
+    """The status thresholds given, else the method's defaults (``retro.thresholds``)."""
+    return dict(_default_thresholds()) if thresholds is None else dict(thresholds)
 
 
 # ------------------------------------------------------------------ the review period
@@ -401,10 +415,13 @@ def rep_results(
     reps: pd.DataFrame,
     targets: pd.DataFrame | None = None,
     bands: Sequence[float] = (0.8, 1.0),
+    thresholds: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Per rep with sales or a target in the period: name, region, level, tenure in years
     at the period's end ((end - hire_date) / 365.25 days), net sales, YoY, target,
-    attainment and band (:func:`metrics.attainment_band`)."""
+    attainment, band (:func:`metrics.attainment_band`) and ``status``: the attainment's status
+    by the retrospective's bands (:func:`salesplan.status.attainment_status`; ``thresholds``:
+    the ``retro.thresholds`` settings, the method's defaults when None)."""
     m._require_columns(reps, ["rep_id", "hire_date"], "reps")
     cur = _in_period(cube, period, period.year).groupby("rep_id", observed=True)["net_amount"].sum()
     prev = _in_period(cube, period, period.previous).groupby("rep_id", observed=True)["net_amount"].sum()
@@ -428,7 +445,24 @@ def rep_results(
     out["target_amount"] = target.reindex(ids)
     out["attainment"] = m.attainment(out["net_amount"], out["target_amount"])
     out["band"] = m.attainment_band(out["attainment"], low=bands[0], high=bands[1])
+    out["status"] = attainment_status(out["attainment"], _thresholds(thresholds))
     return out.sort_values("net_amount", ascending=False, kind="stable")
+
+
+def status_distribution(results: pd.DataFrame) -> pd.DataFrame:
+    """Reps per status of their attainment (every status, most severe first, as set by
+    :func:`rep_results`), with the page word (``label``) and their share of the reps with a
+    target (reps without one are counted on their own row and take no share)."""
+    counts = results["status"].value_counts().reindex(list(STATUS_ORDER), fill_value=0).astype(int)
+    with_target = counts.drop(index="no_target")
+    return (
+        pd.DataFrame({"reps": counts})
+        .assign(
+            label=[status_word(s) for s in counts.index],
+            share=m.share(with_target).reindex(counts.index),
+        )
+        .rename_axis("status")
+    )
 
 
 def attainment_distribution(results: pd.DataFrame, bands: Sequence[float] = (0.8, 1.0)) -> pd.DataFrame:
@@ -637,17 +671,20 @@ def style_review_table(
     bands: Sequence[float] = (0.8, 1.0),
     rename: Mapping[str, str] | None = None,
     formats: Mapping[str, Any] | None = None,
+    thresholds: Mapping[str, float] | None = None,
 ) -> Any:
     """A pandas Styler for a review table: money in ``unit`` with separators and the unit in
     the header ("Net sales (M)"), rates as %, ``points`` as signed percentage points,
-    ``growth`` columns shaded red to green, ``attainment`` columns coloured by band
-    (below ``bands[0]`` red, below ``bands[1]`` yellow, else green). Only columns named in
+    ``growth`` columns shaded red to green, ``attainment`` columns coloured by their status
+    (:func:`salesplan.status.attainment_status` with ``thresholds``, the ``retro.thresholds``
+    settings, the method's defaults when None) in the one status palette, as every page
+    colours an attainment (``bands`` is accepted for compatibility and no longer colours). Only columns named in
     one of the groups are shown, in the order given by ``rename`` or the groups. ``formats``
     (column or its shown label -> format string or callable) formats other columns: pass them
     here, since a chained ``.format`` would reset every other column's format."""
     scale = _SCALE[unit]
     headers = dict(rename or {})
-    cols = [c for c in frame.columns if c in {*money, *pct, *signed_pct, *points, *ints} or c in headers]
+    cols = [c for c in frame.columns if c in {*money, *pct, *signed_pct, *points, *ints, *attainment} or c in headers]
     if rename:
         cols = [c for c in headers if c in frame.columns]
     view = frame[cols].copy()
@@ -658,7 +695,8 @@ def style_review_table(
     fmt: dict[str, Any] = {}
     for c in money:
         fmt[label.get(c, c)] = lambda v: "–" if pd.isna(v) else f"{v / scale:,.1f}"
-    for c in pct:
+    # An attainment column is a rate: shown as % unless another group formats it.
+    for c in [*attainment, *pct]:
         fmt[label.get(c, c)] = lambda v: fmt_pct(v)
     for c in signed_pct:
         fmt[label.get(c, c)] = lambda v: fmt_pct(v, signed=True)
@@ -676,12 +714,10 @@ def style_review_table(
     if grow:
         styler = styler.background_gradient(cmap="RdYlGn", subset=grow, vmin=-0.25, vmax=0.25)
 
+    limits = _thresholds(thresholds)
+
     def band_colour(v: Any) -> str:
-        if pd.isna(v):
-            return ""
-        colour = "#d7301f" if v < bands[0] else "#f2b705" if v < bands[1] else "#1a9850"
-        text = "black" if colour == "#f2b705" else "white"
-        return f"background-color: {colour}; color: {text};"
+        return "" if pd.isna(v) else status_css(str(attainment_status(float(v), limits)[0]))
 
     att = [label[c] for c in attainment if c in label]
     if att:
@@ -709,9 +745,16 @@ BREAKDOWN_COLUMNS = {
 }
 
 
-def style_breakdown(table: pd.DataFrame, caption: str, unit: str = "M", bands: Sequence[float] = (0.8, 1.0)) -> Any:
+def style_breakdown(
+    table: pd.DataFrame,
+    caption: str,
+    unit: str = "M",
+    bands: Sequence[float] = (0.8, 1.0),
+    thresholds: Mapping[str, float] | None = None,
+) -> Any:
     """A :func:`breakdown` (or :func:`movers`) table styled for reading: money in ``unit``,
-    YoY shaded, contribution in points of total growth, attainment coloured by band."""
+    YoY shaded, contribution in points of total growth, attainment coloured by its status
+    (:func:`salesplan.status.attainment_status`)."""
     rename = {k: v for k, v in BREAKDOWN_COLUMNS.items() if k in table.columns}
     extra = {c: c.replace("_", " ").capitalize() for c in table.columns if table[c].dtype == object}
     return style_review_table(
@@ -726,4 +769,328 @@ def style_breakdown(table: pd.DataFrame, caption: str, unit: str = "M", bands: S
         attainment=["attainment"],
         bands=bands,
         rename={**extra, **rename},
+        thresholds=thresholds,
+    )
+
+
+# ------------------------------------------------------------------ the review in one call
+
+MONEY_TOLERANCE = 0.01
+"""Sums of money agree when they differ by less than a cent."""
+RATIO_TOLERANCE = 1e-9
+"""Shares, growth rates and indices agree when they differ by less than this."""
+PVM_TOLERANCE = 1e-6
+"""Price + volume + mix agree with the change when they differ by less than this (float sums of many SKUs)."""
+
+TOP_SKUS = 8
+"""SKUs shown in the table of the largest changes."""
+
+
+def consistency_checks(
+    headline: pd.DataFrame,
+    breakdowns: Mapping[str, pd.DataFrame],
+    tier_summary: pd.DataFrame,
+    active_sales: pd.Series,
+    pvm_total: pd.Series,
+    seasonality: pd.DataFrame,
+) -> pd.DataFrame:
+    """The review's figures checked against each other, one row per rule (``check``, ``ok``,
+    ``difference``: the left side minus the right side of the rule):
+
+    * for every breakdown: its Total row and the sum of its groups equal the headline's net
+      sales (each within a cent; the larger of the two differences is reported);
+    * region shares add up to 100 % (within :data:`RATIO_TOLERANCE`);
+    * region contributions add up to the headline's YoY growth (only when there is a year
+      before in the data: without one there is no growth to split);
+    * customer-tier shares add up to 100 %, and tier sales to the sales of the active
+      customers (``active_sales``: net sales per customer with positive net);
+    * price + volume + mix = the PVM change (within :data:`PVM_TOLERANCE`), and the PVM change
+      = net sales minus the year before's (within a cent);
+    * the seasonality indices average 1.
+    """
+    h = headline.set_index("metric")
+    total, growth = float(h.loc["Net sales", "current"]), h.loc["Net sales", "change"]
+    rows: list[tuple[str, float, float]] = []
+    for dim, table in breakdowns.items():
+        body = table.drop(index="Total")
+        diff = max(
+            abs(float(table.loc["Total", "net_amount"]) - total), abs(float(body["net_amount"].sum()) - total), key=abs
+        )
+        rows.append((f"{dim} sales add up to the total", diff, MONEY_TOLERANCE))
+    regions = breakdowns["region"].drop(index="Total")
+    rows.append(("region shares add up to 100 %", float(regions["share"].sum()) - 1, RATIO_TOLERANCE))
+    if pd.notna(growth):
+        rows.append(
+            (
+                "region contributions add up to total growth",
+                float(regions["contribution"].sum()) - float(growth),
+                RATIO_TOLERANCE,
+            )
+        )
+    rows += [
+        ("customer tier shares add up to 100 %", float(tier_summary["share"].sum()) - 1, RATIO_TOLERANCE),
+        (
+            "customer tier sales add up to active customers' sales",
+            float(tier_summary["net_amount"].sum()) - float(active_sales.sum()),
+            MONEY_TOLERANCE,
+        ),
+        (
+            "price + volume + mix = change",
+            float(pvm_total[["volume", "price", "mix"]].sum()) - float(pvm_total["change"]),
+            PVM_TOLERANCE,
+        ),
+        (
+            "PVM change = change in net sales",
+            float(pvm_total["change"]) - (total - float(breakdowns["region"].loc["Total", "previous"])),
+            MONEY_TOLERANCE,
+        ),
+        ("seasonality indices average 1", float(seasonality["index"].mean()) - 1, RATIO_TOLERANCE),
+    ]
+    return pd.DataFrame([{"check": name, "ok": bool(abs(diff) < tol), "difference": diff} for name, diff, tol in rows])
+
+
+def checks_text(checks: pd.DataFrame) -> str:
+    """The checks as plain lines: "ok   <check>" or "FAIL <check>"."""
+    return "\n".join(
+        f"{'ok  ' if ok else 'FAIL'} {name}" for name, ok in zip(checks["check"], checks["ok"], strict=True)
+    )
+
+
+def headline_figures(
+    headline: pd.DataFrame, period: ReviewPeriod, unit: str = "M", thresholds: Mapping[str, float] | None = None
+) -> list[dict[str, Any]]:
+    """The review's first-screen figures (:func:`salesplan.publish.headline`): net sales with its
+    change against the year before; attainment with its target (status by
+    :func:`salesplan.status.attainment_status`, as every page colours attainment; none without
+    a target); gross margin with its change in points; active customers with the new ones."""
+    h = headline.set_index("metric")
+
+    def cur(metric: str) -> float:
+        return float(h.loc[metric, "current"])
+
+    target = cur("Target")
+    status = str(attainment_status(cur("Attainment"), _thresholds(thresholds))[0])
+    return [
+        {
+            "label": f"Net sales {period.label()}",
+            "value": fmt_money(cur("Net sales"), unit),
+            "raw": cur("Net sales"),
+            "note": f"{fmt_pct(h.loc['Net sales', 'change'], signed=True)} vs {period.label(period.previous)}",
+        },
+        {
+            "label": "Attainment",
+            "value": fmt_pct(cur("Attainment")),
+            "raw": cur("Attainment"),
+            "note": f"target {fmt_money(target, unit)}" if pd.notna(target) else "no target for the year",
+            "status": None if status == "no_target" else status,
+        },
+        {
+            "label": "Gross margin",
+            "value": fmt_pct(cur("Gross margin")),
+            "raw": cur("Gross margin"),
+            "note": "–"
+            if pd.isna(h.loc["Gross margin", "change"])
+            else f"{h.loc['Gross margin', 'change'] * 100:+.1f} pts",
+        },
+        {
+            "label": "Active customers",
+            "value": fmt_int(cur("Active customers")),
+            "raw": cur("Active customers"),
+            "note": f"{fmt_int(cur('New customers'))} new",
+        },
+    ]
+
+
+def pareto_text(pareto: pd.Series) -> str:
+    """Concentration in one line: "top 10% of customers: 45.2% of sales, top 20% …"."""
+    return ", ".join(f"top {p:.0%} of customers: {s:.1%} of sales" for p, s in pareto.items())
+
+
+def findings_text(findings_table: pd.DataFrame) -> str:
+    """The findings as a bulleted list, one line each."""
+    return "\n".join(f"- {f}" for f in findings_table["finding"])
+
+
+def _named(table: pd.DataFrame, names: pd.Series, with_id: bool = False) -> pd.DataFrame:
+    """``table`` with its index shown by name ("name (id)" with ``with_id``); unknown ids stay."""
+    if with_id:
+        return table.rename(index=lambda k: f"{names.get(k, k)} ({k})" if k in names.index else k)
+    return table.rename(index=lambda k: names.get(k, k))
+
+
+@dataclass(frozen=True)
+class Review:
+    """The annual review of one year, every table ``01_review`` shows, built by :func:`build_review`.
+
+    ``headline`` (:func:`headline_table`) and ``headline_text`` (:func:`format_headline`);
+    ``figures``: the first screen (:func:`headline_figures`); ``plan``: the plan in force for the
+    year (:meth:`salesplan.workbook.MonthContext.plan_for`), whose ``headline_figure`` at
+    :attr:`plan_month` and ``describe()`` state the plan the page measured against;
+    ``breakdowns``: dimension -> :func:`breakdown`; ``rep_movers`` and ``customer_movers``
+    (:func:`movers`, by name); ``monthly``, ``seasonality`` and ``quarters`` (the shares of each
+    quarter in its year, quarters as columns); ``active_sales`` (net per customer with positive
+    net), ``tier_summary``, ``retention``, ``new_vs_returning``, ``rfm_segments``, ``pareto``;
+    ``reps`` (:func:`rep_results`), ``rep_bands`` (:func:`attainment_distribution`),
+    ``rep_status`` (:func:`status_distribution`); ``pvm`` (by SKU), ``pvm_total`` and
+    ``sku_effects`` (the :data:`TOP_SKUS` largest changes); ``findings``; ``checks``
+    (:func:`consistency_checks`)."""
+
+    period: ReviewPeriod
+    unit: str
+    bands: tuple[float, float]
+    thresholds: dict[str, float]
+    headline: pd.DataFrame
+    headline_text: pd.DataFrame
+    figures: list[dict[str, Any]]
+    plan: Any
+    breakdowns: dict[str, pd.DataFrame]
+    rep_movers: pd.DataFrame
+    customer_movers: pd.DataFrame
+    monthly: pd.DataFrame
+    seasonality: pd.DataFrame
+    quarters: pd.DataFrame
+    active_sales: pd.Series
+    tier_summary: pd.DataFrame
+    retention: pd.DataFrame
+    new_vs_returning: pd.DataFrame
+    rfm_segments: pd.DataFrame
+    rfm_end: pd.Timestamp
+    pareto: pd.Series
+    reps: pd.DataFrame
+    rep_bands: pd.DataFrame
+    rep_status: pd.DataFrame
+    pvm: pd.DataFrame
+    pvm_total: pd.Series
+    sku_effects: pd.DataFrame
+    findings: pd.DataFrame
+    checks: pd.DataFrame
+
+    @property
+    def label(self) -> str:
+        """The period under review ("2025", or "2026 Jan-Sep")."""
+        return self.period.label()
+
+    @property
+    def previous_label(self) -> str:
+        """The period compared with (the same months of the year before)."""
+        return self.period.label(self.period.previous)
+
+    @property
+    def plan_month(self) -> int:
+        """The last month of the year the review covers (12 for a complete year)."""
+        return self.period.months[-1]
+
+    @property
+    def title(self) -> str:
+        return f"Annual review {self.label}"
+
+    @property
+    def all_ok(self) -> bool:
+        """Whether every consistency check holds."""
+        return bool(self.checks["ok"].all())
+
+
+REVIEW_DIMENSIONS = ("region", "product_line", "tier", "channel", "rep_id")
+"""The breakdowns a review builds, in page order."""
+FINDING_DIMENSIONS = ("region", "product_line", "channel")
+"""The breakdowns the findings are written from."""
+
+
+def build_review(wb: Any, year: int | None = None) -> Review:
+    """The annual review of ``year`` (None: :func:`default_year` of the report month) from a month
+    context ``wb`` (:func:`salesplan.workbook.open_workbook`), as one :class:`Review`.
+
+    Reads only what was known at the report month's end (``wb.closed_cube``, the orders and SKU
+    lines up to it), measures against the plans in force for the year and the year before
+    (``wb.plans_table``), colours attainment by ``retro.thresholds``, and uses the ``review``,
+    ``customer_tiers`` and ``kpi`` settings. The seasonality index needs complete years: for a
+    partial review year it is computed over the three years before it.
+    """
+    cfg, goals = wb.config["review"], wb.config["kpi"]
+    unit = cfg["money_unit"]
+    bands = (float(cfg["attainment_bands"][0]), float(cfg["attainment_bands"][1]))
+    thresholds = _thresholds(wb.config["retro"]["thresholds"])
+    cube, orders, reps = wb.closed_cube, wb.order_totals(), wb.data.reps
+    period = review_period(cube, default_year(wb.month) if year is None else int(year), last_month=wb.month)
+    targets = wb.plans_table(period.year - 1, period.year)
+
+    head = headline_table(cube, period, orders=orders, targets=targets)
+    plan = wb.plan_for(period.year)
+    figures = headline_figures(head, period, unit, thresholds)
+    breakdowns = {dim: breakdown(cube, period, dim, targets=targets) for dim in REVIEW_DIMENSIONS}
+    rep_names = reps.drop_duplicates("rep_id").set_index("rep_id")["rep_name"]
+    customer_names = wb.data.customers.drop_duplicates("customer_id").set_index("customer_id")["customer_name"]
+
+    monthly = monthly_sales(cube, period.year, years=3)
+    season = m.seasonality_index(monthly_sales(cube, period.year if period.complete else period.previous, years=3))
+    quarters = (
+        m.quarterly_shares(monthly)
+        .pivot(index="year", columns="quarter", values="share")
+        .rename(columns=lambda q: f"Q{q}")
+    )
+
+    customers_now = customer_sales(cube, period)
+    active = customers_now[customers_now > 0]
+    tiers, retention = customer_tier_tables(cube, period, wb.config["customer_tiers"])
+    rfm_start = period.end - pd.DateOffset(months=cfg["rfm_window_months"])
+    segments = rfm_segments(m.rfm(orders[orders["order_date"] > rfm_start], as_of=period.end, bins=cfg["rfm_bins"]))
+    pareto = m.pareto_share(active, cfg["pareto_shares"])
+    year_ago = pd.DateOffset(years=1)
+    new_returning = pd.concat(
+        {
+            period.label(period.previous): m.new_vs_returning(orders, period.start - year_ago, period.end - year_ago),
+            period.label(): m.new_vs_returning(orders, period.start, period.end),
+        },
+        names=["period", "customers"],
+    )
+
+    rep_table = rep_results(cube, period, reps, targets, bands=bands, thresholds=thresholds)
+    rep_bands = attainment_distribution(rep_table, bands=bands)
+    pvm = pvm_by_sku(wb.sku_sales(), period)
+    pvm_total = m.pvm_summary(pvm)
+
+    found = findings(
+        period,
+        head,
+        {dim: breakdowns[dim] for dim in FINDING_DIMENSIONS},
+        pvm=pvm_total,
+        pareto=pareto,
+        seasonality=season,
+        retention=retention,
+        rep_bands=rep_bands,
+        goals=goals,
+        unit=unit,
+        bands=bands,
+    )
+    n_movers = int(cfg["top_movers"])
+    return Review(
+        period=period,
+        unit=unit,
+        bands=bands,
+        thresholds=thresholds,
+        headline=head,
+        headline_text=format_headline(head, period, unit=unit),
+        figures=figures,
+        plan=plan,
+        breakdowns=breakdowns,
+        rep_movers=_named(movers(breakdowns["rep_id"], n=n_movers), rep_names),
+        customer_movers=_named(movers(breakdown(cube, period, "customer_id"), n=n_movers), customer_names, True),
+        monthly=monthly,
+        seasonality=season,
+        quarters=quarters,
+        active_sales=active,
+        tier_summary=tiers,
+        retention=retention,
+        new_vs_returning=new_returning,
+        rfm_segments=segments,
+        rfm_end=period.end,
+        pareto=pareto,
+        reps=rep_table,
+        rep_bands=rep_bands,
+        rep_status=status_distribution(rep_table),
+        pvm=pvm,
+        pvm_total=pvm_total,
+        sku_effects=pvm.set_index("sku").sort_values("change", key=abs, ascending=False).head(TOP_SKUS),
+        findings=found,
+        checks=consistency_checks(head, breakdowns, tiers, active, pvm_total, season),
     )

@@ -147,3 +147,69 @@ def fmt_probability(p: Any) -> str:
     if value > 1 - P_FLOOR:
         return "> 99 %"
     return f"{value * 100:.0f} %"
+
+
+# ------------------------------------------------------------------ attainment bands and wording
+
+
+def attainment_status(attainment: Any, thresholds: Mapping[str, float]) -> np.ndarray:
+    """The status of an attainment (``actual / target``), by the same bands as
+    :func:`deviation_status` (which it calls with a target of 1): with the method's
+    thresholds, ``ahead`` above 105 %, ``green`` 95-105 % (exactly 95 % is green), ``yellow``
+    90-95 %, ``red`` 85-90 %, ``dark_red`` below 85 %, ``no_target`` where attainment is
+    missing. Every page colours an attainment through this function, so 98.8 % is green on
+    the review page as in the retrospective's flags."""
+    a = np.atleast_1d(np.asarray(attainment, dtype=float))
+    return deviation_status(a, np.where(np.isnan(a), np.nan, 1.0), thresholds)
+
+
+STATUS_WORDS: dict[str, str] = {
+    "dark_red": "dark red",
+    "red": "red",
+    "yellow": "yellow",
+    "green": "green",
+    "ahead": "ahead",
+    "no_target": "no target",
+}
+"""How each status is written on a page. Every word names one status only: "red" never
+includes "dark red", "green" never includes "ahead"."""
+
+
+def status_word(status: str | None) -> str:
+    """The page word of one status ("dark_red" -> "dark red"); "–" for a missing one."""
+    if status is None or (isinstance(status, float) and np.isnan(status)):
+        return "–"
+    return STATUS_WORDS.get(str(status), str(status).replace("_", " "))
+
+
+def counts_text(counts: Mapping[str, Any], sep: str = " / ") -> str:
+    """Items per status as one line, every status apart, most severe first:
+    "32 dark red / 6 red / 3 yellow / 9 green / 22 ahead" (``no target`` added only when
+    there are such items). ``counts``: status -> number, missing statuses count 0."""
+    shown = [s for s in STATUS_ORDER if s != "no_target" or int(counts.get(s, 0) or 0)]
+    return sep.join(f"{int(counts.get(s, 0) or 0)} {STATUS_WORDS[s]}" for s in shown)
+
+
+def risk_order(
+    frame: Any,
+    status: str = "status",
+    p_hit: str | None = "p_hit",
+    gap: str | None = "gap",
+    within: str | None = None,
+) -> Any:
+    """``frame`` sorted most at risk first: by ``status`` from dark red to ahead (then no
+    target), then by the lowest P(hit), then by the largest shortfall (most negative gap);
+    ties keep their order. ``p_hit`` / ``gap``: column names, None (or absent) to skip.
+    ``within``: a column whose groups keep their order of first appearance (the total, then
+    the regions, then the product lines), each group sorted most at risk first."""
+    rank = {s: i for i, s in enumerate(STATUS_ORDER)}
+    keys = {}
+    if within is not None:
+        first_seen = {g: i for i, g in enumerate(dict.fromkeys(frame[within]))}
+        keys["_group"] = frame[within].map(first_seen)
+    keys["_rank"] = frame[status].map(lambda s: rank.get(s, len(rank)))
+    if p_hit is not None and p_hit in frame.columns:
+        keys["_p"] = frame[p_hit].astype(float)
+    if gap is not None and gap in frame.columns:
+        keys["_gap"] = frame[gap].astype(float)
+    return frame.assign(**keys).sort_values(list(keys), kind="stable", na_position="last").drop(columns=list(keys))

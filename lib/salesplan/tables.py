@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from salesplan.plots.base import RAG, RAG_SYMBOL
+from salesplan.plots.base import RAG, RAG_SYMBOL, RAG_TEXT
+from salesplan.status import STATUS_WORDS, fmt_probability, status_word
 
 _SCALE = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9}
 
@@ -45,16 +46,38 @@ def fmt_pct(value: float | None, decimals: int = 1, signed: bool = False) -> str
     return f"{float(value) * 100:{'+' if signed else ''},.{decimals}f}%"
 
 
+PROBABILITY_COLUMNS = frozenset({"p_hit", "p_miss", "p_hit_model"})
+"""Columns that hold a probability of hitting (or missing) the plan: every table prints them
+with :func:`salesplan.status.fmt_probability` ("< 1 %", "> 99 %" at the extremes), whatever
+other format a caller names for them, so P(hit) reads the same on every page."""
+
+
 def fmt_int(value: float | None) -> str:
     """A count with thousands separators."""
     return "–" if _missing(value) else f"{round(float(value)):,}"
 
 
 def rag_label(status: str | None) -> str:
-    """Status with its symbol, so colour is never the only signal ("▲ yellow")."""
+    """Status with its symbol and its page word, so colour is never the only signal and a word
+    names one status only ("▲ yellow", "◆ dark red"; see :data:`salesplan.status.STATUS_WORDS`)."""
     if _missing(status) or not status:
         return RAG_SYMBOL["none"]
-    return f"{RAG_SYMBOL.get(str(status), '')} {status}".strip()
+    return f"{RAG_SYMBOL.get(str(status), '')} {status_word(str(status))}".strip()
+
+
+_WORD_STATUS = {word: status for status, word in STATUS_WORDS.items()}
+_SYMBOLS = frozenset(RAG_SYMBOL.values())
+
+
+def status_key(value: object) -> str:
+    """The status a cell holds, from a bare status ("dark_red") or a :func:`rag_label`
+    ("◆ dark red"); empty for anything else."""
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    if text[:1] in _SYMBOLS:
+        text = text[1:].strip()
+    return _WORD_STATUS.get(text, text) if text in _WORD_STATUS or text in STATUS_WORDS else ""
 
 
 def escape_labels(frame: pd.DataFrame) -> pd.DataFrame:
@@ -100,6 +123,14 @@ def _default_format(series: pd.Series) -> object:
     return None
 
 
+def _fmt_probability_cell(value: object) -> str:
+    """A probability cell, as HTML text: "&lt; 1 %" for 0.001. Text a page formatted first
+    ("< 1 %") passes as is: pandas has already escaped it before this function sees it."""
+    if isinstance(value, str):
+        return value
+    return html.escape(fmt_probability(None if _missing(value) else value))
+
+
 def style_table(
     frame: pd.DataFrame,
     money: Iterable[str] = (),
@@ -110,6 +141,7 @@ def style_table(
     caption: str | None = None,
     hide_index: bool | None = None,
     formats: Mapping[str, object] | None = None,
+    prob: Iterable[str] = (),
 ) -> Styler:
     """The one way a table reaches a page: money in ``unit`` (K, M, B, with the unit in the
     caption's reader's mind: pass one unit per page), percentages, signed percentages and
@@ -117,7 +149,9 @@ def style_table(
     ``00:00:00``), ``formats`` for anything else (column -> callable or format string: pass
     them here rather than chaining ``.format``, which pandas applies unescaped). The index is
     hidden when it carries no meaning (an unnamed range) or when ``hide_index`` says so. Every
-    value, label and the caption are HTML-escaped (text from data is shown, never interpreted)."""
+    value, label and the caption are HTML-escaped (text from data is shown, never interpreted).
+    Probabilities (the columns in ``prob`` and every column named in :data:`PROBABILITY_COLUMNS`)
+    are printed by :func:`salesplan.status.fmt_probability`, also when named in ``pct``."""
     fmt: dict[str, object] = {}
     for col in frame.columns:
         default = _default_format(frame[col])
@@ -129,6 +163,8 @@ def style_table(
     fmt.update({c: fmt_int for c in ints})
     for col, spec in (formats or {}).items():
         fmt[col] = (lambda v, f=spec: "–" if _missing(v) else f.format(v)) if isinstance(spec, str) else spec
+    # Last, so a probability never falls back to a plain percentage ("0.0 %" beside "< 1 %").
+    fmt.update({c: _fmt_probability_cell for c in [*prob, *PROBABILITY_COLUMNS]})
     fmt = {c: f for c, f in fmt.items() if c in frame.columns}
     styler = escape_styler(escape_labels(frame).style.format(fmt, na_rep="–", escape="html"), caption)
     if hide_index is None:
@@ -150,18 +186,23 @@ def rag_style(styler: Styler, column: str, palette: Mapping[str, str] | None = N
     status text into a page through this function either; the colours come from the palette,
     never from the data.
     """
-    colours = dict(palette or RAG)
     styler = styler.format(na_rep="–", escape="html", subset=[column])
 
     def colour(value: object) -> str:
-        key = str(value).split()[-1] if isinstance(value, str) and value else ""
-        c = colours.get(key)
-        if not c:
-            return ""
-        text = "white" if key in ("red", "dark_red", "ahead", "green") else "black"
-        return f"background-color: {c}; color: {text};"
+        return status_css(status_key(value), palette)
 
     return styler.map(colour, subset=[column])
+
+
+def status_css(status: str | None, palette: Mapping[str, str] | None = None) -> str:
+    """The cell style of a status (green / yellow / red / dark_red / ahead): its background from
+    the one status palette (:data:`salesplan.plots.base.RAG`) and the text colour that stays
+    readable on it; empty for no status, so such a cell keeps the page's colours."""
+    colours = dict(palette or RAG)
+    key = "" if _missing(status) else str(status)
+    if not key or key not in colours or key == "none":
+        return ""
+    return f"background-color: {colours[key]}; color: {RAG_TEXT.get(key, 'black')};"
 
 
 def gradient(
