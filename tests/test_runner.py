@@ -283,6 +283,28 @@ def test_read_headlines_skips_malformed_payloads() -> None:
     assert runner.read_headlines(nb) == [good]
 
 
+def test_index_counts_each_status_apart(tmp_path: Path) -> None:
+    """The index shows the flag counts a retrospective summary holds, every status under its own
+    word: red 6 and dark red 32 stay "6 red" and "32 dark red", never "38 red"; ahead is not green."""
+    summary = {
+        "month": {"dark_red": 32, "red": 6, "yellow": 3, "green": 9, "ahead": 22, "no_target": 0},
+        "ytd": {"dark_red": 19, "red": 6, "yellow": 11, "green": 20, "ahead": 17, "no_target": 0},
+    }
+    block = publish.headline_payload(
+        "Retrospective 2026-10",
+        [*publish.flag_count_figures(summary), {"label": "Region East", "value": "112 %", "status": "ahead"}],
+        primary=True,
+    )
+    result = runner.NotebookResult(name="04_retrospective", status="ok", title="Retrospective", headlines=[block])
+    run_info = {"month": MONTH, "finished": "2026-11-02T08:00:00", "duration_s": 1.0, "git": None, "plan": None}
+    page = runner.write_month_index(tmp_path, run_info, [result], []).read_text(encoding="utf-8")
+    assert "32 dark red / 6 red / 3 yellow / 9 green / 22 ahead" in page
+    assert "19 dark red / 6 red / 11 yellow / 20 green / 17 ahead" in page
+    assert not re.search(r"\b(38|25) red\b", page)
+    style = publish.status_style()
+    assert style["ahead"][0] in page and "★ ahead" in page  # its own colour and word
+
+
 # --------------------------------------------------------------------------- full runs (kernels)
 
 
