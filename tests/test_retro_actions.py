@@ -177,3 +177,18 @@ def test_register_files_are_named_like_the_actions_table(tmp_path: Path) -> None
     assert list(back.columns) == actions.REGISTER_COLUMNS
     assert back["register_month"].item() == "2026-09-01" and back["deviation"].item() == "-0.12"
     assert pd.read_excel(xlsx, sheet_name="Actions")["action_status"].item() == "open"
+
+
+def test_review_ranks_by_money_at_stake_within_a_state() -> None:
+    # Three new items: a small rep far behind in %, a large region a little behind, a product line.
+    flags = _flags(
+        [("rep", "R9", "dark_red", -0.6), ("region", "West", "red", -0.11), ("product_line", "P", "red", -0.12)]
+    )
+    flags["gap"] = [-0.7, -16.0, -3.0]  # money: the region is furthest short though the rep is furthest in %
+    previous = _register([{"action_id": "region:North", "due_date": pd.Timestamp("2026-09-15")}])  # overdue
+    review = actions.review_actions(previous, flags, "2026-10", SETTINGS, ESCALATION)
+    assert review["action_id"].tolist() == ["region:North", "region:West", "product_line:P", "rep:R9"]
+    assert review["shortfall"].tolist()[1:] == pytest.approx([16.0, 3.0, 0.7])
+    register = actions.next_register(review, flags, "2026-10", SETTINGS, ESCALATION)
+    assert register["action_id"].tolist() == ["region:West", "product_line:P", "rep:R9", "region:North"]
+    assert "target - actual" in actions.REVIEW_ORDER and "target - actual" in actions.REGISTER_ORDER

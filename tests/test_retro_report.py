@@ -94,9 +94,10 @@ def test_headline_figures_and_first_screen():
     published = normalise_figures(publish_figures(fig, counts, THRESHOLDS, BANDS))
     by_label = {f["label"]: f for f in published}
     assert by_label["Landing"]["status"] == by_label["P(hit annual target)"]["status"] == "yellow"
+    # Every status apart: the index's "red" is the count of red items only, never red + dark red.
+    m = counts.loc["month"]
     assert by_label["Flags, month"]["value"] == (
-        f"{counts.loc['month', 'dark_red'] + counts.loc['month', 'red']} red / {counts.loc['month', 'yellow']} yellow / "
-        f"{counts.loc['month', 'green']} green / {counts.loc['month', 'ahead']} ahead"
+        f"{m['dark_red']} dark red / {m['red']} red / {m['yellow']} yellow / {m['green']} green / {m['ahead']} ahead"
     )
     no_landing = headline_figures(cube, plan, "2026-06")
     assert np.isnan(no_landing["landing"])
@@ -183,3 +184,33 @@ def test_december_first_screen_says_the_year_is_closed():
     counts = flag_counts_by_period(deviation_flags(cube, plan, "2026-12", reps, THRESHOLDS))
     text = first_screen_text(fig, counts, "2026-12", THRESHOLDS, BANDS)
     assert "year closed at" in text and "annual target reached" in text
+
+
+def test_items_needing_action_are_ranked_by_money_not_by_percent():
+    from salesplan.retro.report import SHORTFALL_ORDER, flag_table, flag_table_caption, rank_by_shortfall
+
+    # A small rep far behind in % (-60 %, 0.6 short) and a large line a little behind (-11 %, 34.5 short).
+    flags = pd.DataFrame(
+        {
+            "period": "ytd",
+            "level": ["rep", "product_line", "region", "rep"],
+            "key": ["R9", "Pumps", "West", "R1"],
+            "item": ["small rep", "Pumps", "West", "ahead rep"],
+            "owner": ["a", "b", "c", "d"],
+            "actual": [0.4, 280.5, 144.0, 12.0],
+            "target": [1.0, 315.0, 160.0, 10.0],
+            "status": ["dark_red", "red", "red", "ahead"],
+            "escalation": ["Level 3: x", "Level 2: y", "Level 2: y", ""],
+        }
+    ).assign(
+        gap=lambda d: d["actual"] - d["target"],
+        attainment=lambda d: d["actual"] / d["target"],
+        deviation=lambda d: d["actual"] / d["target"] - 1,
+    )
+    ranked = rank_by_shortfall(flags)
+    assert ranked["key"].tolist() == ["Pumps", "West", "R9", "R1"]
+    assert ranked["shortfall"].tolist() == pytest.approx([34.5, 16.0, 0.6, -2.0])
+    shown = flag_table(flags, "ytd", "x", ("dark_red", "red"), limit=2).data
+    assert shown["item"].tolist() == ["Pumps", "West"]  # the -60 % rep is not among the two largest
+    assert flag_table_caption("Year to date", ranked=True) == f"Year to date, {SHORTFALL_ORDER}"
+    assert "target - actual" in SHORTFALL_ORDER

@@ -220,3 +220,66 @@ def test_early_warnings_say_what_the_data_cannot_show() -> None:
     assert rules.loc["customer churn", "shown"] == "no: needs 24 months of orders"
     assert rules.loc["order delivery delayed", "shown"].startswith("no: needs delivery dates")
     assert early.table.empty and early.position is None
+
+
+def test_risks_rank_by_the_landings_shortfall_within_a_rating() -> None:
+    landing = pd.DataFrame(
+        {
+            "dimension": ["region", "product_line", "rep_id"],
+            "item": ["E", "P", "R1"],
+            "target": [1000.0, 50.0, 100.0],
+            "landing": [800.0, 20.0, 60.0],  # shortfalls 200, 30, 40; impacts 20 %, 60 %, 40 %
+            "gap": [-200.0, -30.0, -40.0],
+            "p_hit": [0.01, 0.01, 0.01],
+        }
+    )
+    m = risks.risk_matrix(landing, REPS, DEFAULTS["risk"]["probability"], DEFAULTS["risk"]["impact"], None, "2026-06")
+    assert (m["risk"] == "high").all()
+    assert m["item"].tolist() == ["E", "王伟 (R1)", "P"]  # by money at stake, not by impact %
+    assert m["shortfall"].tolist() == pytest.approx([200.0, 40.0, 30.0])
+    assert "target - landing" in risks.RISK_ORDER
+
+
+def test_warning_summary_counts_each_rule_and_keeps_the_largest_items() -> None:
+    table = pd.DataFrame(
+        {
+            "trigger": ["receivable overdue"] * 4 + ["large deal slipping"] * 2,
+            "item": ["C1", "C2", "C3", "C4", "O1", "O2"],
+            "detail": "",
+            "amount": [5.0, 50.0, 20.0, 1.0, 300.0, 200.0],
+            "days": [1369, 40, 90, 35, 10, 3],
+            "rule": "",
+            "owner": "x",
+        }
+    )
+    counts = {"receivable overdue": 4, "large deal slipping": 2, "customer churn": 0, "opportunity not followed up": 0}
+    available = dict.fromkeys([*counts, "task behind schedule"])
+    rules = risks.warning_rules(WARN, counts, available)
+    summary, largest = risks.warning_summary(table, rules, 2)
+    s = summary.set_index("trigger")
+    assert s.loc["receivable overdue", "items"] == 4 and s.loc["receivable overdue", "amount"] == 76.0
+    assert s.loc["receivable overdue", "largest"] == 50.0 and s.loc["receivable overdue", "oldest_days"] == 1369
+    assert s.loc["customer churn", "items"] == 0 and s.loc["customer churn", "amount"] == 0.0
+    assert np.isnan(s.loc["order delivery delayed", "items"])  # the data cannot show it: no count
+    # The rule with the most money at stake first (deals 500 > receivables 76), largest items first.
+    assert summary["trigger"].tolist()[:2] == ["large deal slipping", "receivable overdue"]
+    assert largest["item"].tolist() == ["O1", "O2", "C2", "C3"]
+    assert list(largest.columns) == risks.WARNING_COLUMNS
+
+
+def test_early_warnings_give_the_page_counts_and_the_largest_few() -> None:
+    class Data:
+        orders = _orders()
+        receivables = _payments()
+        reps = REPS
+        customers = None
+        pipeline = None
+        activities = None
+
+    cube = pd.DataFrame(columns=["month", "customer_id", "net_amount"])
+    early = risks.early_warnings(Data(), cube, "2026-03", {"A": 3, "B": 2, "C": 1}, WARN | {"largest_items": 1})
+    overdue = early.table.loc[early.table["trigger"] == "receivable overdue"]
+    assert len(overdue) == 3 and len(early.largest) == 1  # the pack keeps all three, the page the largest
+    assert early.largest["amount"].item() == overdue["amount"].max()
+    row = early.summary.set_index("trigger").loc["receivable overdue"]
+    assert row["items"] == 3 and row["amount"] == pytest.approx(overdue["amount"].sum())

@@ -379,6 +379,7 @@ class WarningSettings(_Section):
     stale_days: Annotated[int, Field(ge=0)]
     large_deal_quantile: Share
     director: str
+    largest_items: PositiveInt
 
 
 class RiskSettings(_Section):

@@ -18,7 +18,13 @@ next month's run reviews it:
   (yellow 1, red 2, dark red 3; the register's level when the item is back on plan);
 * items that need an action now and are not in the register are ``new`` (an item whose action
   was closed but which is still behind plan shows as closed, with a note, and gets a new action
-  in the next register).
+  in the next register);
+* an item of a rep who has left (the flag's ``left``, :func:`salesplan.retro.flags.has_left`) is
+  owned by the region lead (the flag's owner) and is never escalated: its escalation reads
+  :func:`salesplan.retro.flags.leaver_escalation`, and no clock counts against the leaver.
+
+Actions are ranked by money at stake: the most urgent state first, then the largest shortfall
+(``shortfall = target - actual`` of the item now, :data:`REVIEW_ORDER`).
 
 The next register carries every action not closed (with what was filled in) and opens a new one
 for each item that needs an action and has none open.
@@ -34,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from salesplan.csvsafe import write_spreadsheet_csv
+from salesplan.retro.flags import leaver_escalation
 from salesplan.retro.periods import as_period
 
 LEVEL_OF_STATUS: dict[str, int] = {"yellow": 1, "red": 2, "dark_red": 3}
@@ -62,6 +69,13 @@ REGISTER_COLUMNS = [
     *MEETING_COLUMNS,
 ]
 """The register file's columns (``carry``: new / carried / overdue / escalated)."""
+REVIEW_ORDER = (
+    "most urgent state first (overdue, no action, open, new, done, cancelled), then the largest shortfall "
+    "(target - actual)"
+)
+"""The true sort order of :func:`review_actions`, for the caption of any list of it."""
+REGISTER_ORDER = "largest shortfall first (target - actual)"
+"""The true sort order of :func:`next_register`."""
 REVIEW_COLUMNS = [
     "action_id",
     "level",
@@ -80,6 +94,7 @@ REVIEW_COLUMNS = [
     "resources",
     "flag_status",
     "deviation",
+    "shortfall",
     "note",
 ]
 
@@ -118,6 +133,18 @@ def previous_register(actions: pd.DataFrame | None, month: str | pd.Period) -> t
     return rows, f"Actions register of {latest:%Y-%m}{note}: {len(rows)} action(s) reviewed."
 
 
+def _current(flags: pd.DataFrame, period: str) -> pd.DataFrame:
+    """The flags of ``period`` indexed by ``action_id``, with ``left`` (blank when the flags have
+    no such column) and ``shortfall = target - actual`` (= -gap)."""
+    part = flags.loc[flags["period"] == period]
+    left = part["left"].fillna("").astype(str) if "left" in part else pd.Series("", index=part.index)
+    return part.assign(
+        action_id=action_ids(part["level"], part["key"]),
+        left=left,
+        shortfall=-pd.to_numeric(part["gap"], errors="coerce"),
+    ).set_index("action_id")
+
+
 def _blank(values: pd.Series) -> np.ndarray:
     text = values.astype(object).where(values.notna(), "")
     return text.map(lambda v: str(v).strip() == "").to_numpy(dtype=bool)
@@ -132,16 +159,15 @@ def review_actions(
 ) -> pd.DataFrame:
     """Every action of the previous register and every item needing an action without one, with
     its state this month (module docstring). ``settings``: ``retro.actions``; ``escalation``:
-    ``retro.escalation`` (the response of each level). Columns :data:`REVIEW_COLUMNS`; sorted by
-    state (:data:`STATES`), then escalated first, then level and item."""
+    ``retro.escalation`` (the response of each level). Columns :data:`REVIEW_COLUMNS`
+    (``shortfall = target - actual`` of the item now, NaN when it is no longer flagged); sorted
+    by :data:`REVIEW_ORDER`: state (:data:`STATES`), then the largest shortfall, then item. An item
+    of a rep who has left is never escalated (module docstring)."""
     p = as_period(month)
     month_end = p.to_timestamp(how="end").normalize()
     limit = int(settings["escalate_after_months"])
     needed = items_needing_action(flags, str(settings["period"]), settings["statuses"])  # type: ignore[arg-type]
-    period_flags = flags.loc[flags["period"] == settings["period"]]
-    current = period_flags.assign(action_id=action_ids(period_flags["level"], period_flags["key"])).set_index(
-        "action_id"
-    )
+    current = _current(flags, str(settings["period"]))
     rows: list[pd.DataFrame] = []
     if previous is not None and len(previous):
         prev = previous.copy()
@@ -161,7 +187,9 @@ def review_actions(
         months_open = np.array([(p - o).n for o in opened], dtype="int64")
         prev_level = pd.to_numeric(prev["escalation_level"], errors="coerce")
         base = now.map(LEVEL_OF_STATUS).fillna(prev_level).fillna(1).astype(int)
-        escalated = ~np.isin(state, CLOSED) & (months_open > limit)
+        left_now = prev["action_id"].map(current["left"]).fillna("").astype(str).to_numpy()
+        # No clock counts against a rep who has left: the item is handed over, not escalated.
+        escalated = ~np.isin(state, CLOSED) & (months_open > limit) & (left_now == "")
         level = np.where(escalated, np.minimum(base + 1, 3), base)
         still = now.isin(list(settings["statuses"])).to_numpy()  # type: ignore[arg-type]
         note = np.where(
@@ -174,10 +202,10 @@ def review_actions(
                 {
                     "action_id": prev["action_id"].astype(str),
                     "level": prev["level"],
-                    "item": prev["item"],
-                    "owner": prev["action_id"].map(current["owner"]).fillna(prev["owner"])
-                    if len(current)
-                    else prev["owner"],
+                    # The current flag's label and owner: a rep who has since left is marked and
+                    # handed over.
+                    "item": prev["action_id"].map(current["item"]).fillna(prev["item"]),
+                    "owner": prev["action_id"].map(current["owner"]).fillna(prev["owner"]),
                     "state": state,
                     "escalated": escalated,
                     "escalation_level": level,
@@ -189,7 +217,9 @@ def review_actions(
                     "cause_5why": prev["cause_5why"],
                     "resources": prev["resources"],
                     "flag_status": now.fillna("on plan" if len(current) else "").to_numpy(),
-                    "deviation": prev["action_id"].map(current["deviation"]) if len(current) else np.nan,
+                    "deviation": prev["action_id"].map(current["deviation"]),
+                    "shortfall": prev["action_id"].map(current["shortfall"]),
+                    "left": left_now,
                     "note": note,
                 }
             )
@@ -217,27 +247,50 @@ def review_actions(
                 "resources": "",
                 "flag_status": new["status"],
                 "deviation": new["deviation"],
+                "shortfall": new["action_id"].map(current["shortfall"]),
+                "left": new["action_id"].map(current["left"]).fillna(""),
                 "note": "first month flagged" if previous is None else "no action in the previous register",
             }
         )
     )
     out = pd.concat([r for r in rows if len(r)], ignore_index=True) if any(len(r) for r in rows) else rows[-1]
-    out["escalation"] = out["escalation_level"].map(lambda lv: str(escalation.get(STATUS_OF_LEVEL[int(lv)], "")))
+    out = _leavers_not_escalated(out.assign(escalation=_escalation_text(out["escalation_level"], escalation)), "note")
     out = out.astype({"escalated": bool, "months_open": "int64", "escalation_level": "int64"})
     out = out.assign(
         opened_month=pd.to_datetime(out["opened_month"]).astype("datetime64[ns]"),
         due_date=pd.to_datetime(out["due_date"]).astype("datetime64[ns]"),
         deviation=pd.to_numeric(out["deviation"], errors="coerce").astype(float),
+        shortfall=pd.to_numeric(out["shortfall"], errors="coerce").astype(float),
     )
     for col in ("next_step", "cause_5why", "resources"):
         out[col] = out[col].astype(object).where(out[col].notna(), "")
     rank = out["state"].map({s: i for i, s in enumerate(STATES)})
     return (
-        out.assign(_r=rank, _e=~out["escalated"])
-        .sort_values(["_r", "_e", "escalation_level", "level", "item"], ascending=[True, True, False, True, True])
-        .drop(columns=["_r", "_e"])
+        out.assign(_r=rank)
+        .sort_values(["_r", "shortfall", "item"], ascending=[True, False, True], na_position="last", kind="stable")
         .reset_index(drop=True)[REVIEW_COLUMNS]
     )
+
+
+def _escalation_text(levels: pd.Series, escalation: Mapping[str, str]) -> pd.Series:
+    """The configured response of each escalation level (1-3)."""
+    return levels.map(lambda lv: str(escalation.get(STATUS_OF_LEVEL[int(lv)], "")))
+
+
+def _leavers_not_escalated(actions: pd.DataFrame, note: str | None = None) -> pd.DataFrame:
+    """Rows whose ``left`` is set (a rep who has left): not escalated, the escalation reads
+    :func:`salesplan.retro.flags.leaver_escalation`, and ``note`` (when given) says who owns it."""
+    left = actions["left"].fillna("").astype(str)
+    gone = left != ""
+    if not gone.any():
+        return actions
+    out = actions.copy()
+    out.loc[gone, "escalated"] = False
+    out.loc[gone, "escalation"] = left[gone].map(leaver_escalation)
+    if note is not None:
+        said = out.loc[gone, note].fillna("").astype(str)
+        out.loc[gone, note] = (said + "; ").where(said != "", "") + "rep " + left[gone] + ": owned by the region lead"
+    return out
 
 
 def state_counts(review: pd.DataFrame) -> pd.Series:
@@ -264,12 +317,11 @@ def next_register(
     """This month's register (:data:`REGISTER_COLUMNS`): every action of ``review`` not closed
     (carried with what was filled in; ``no action`` ones only while the item still needs one) and
     a new ``open`` action for each item needing one without an open action. ``carry``: ``new``,
-    ``carried``, ``overdue`` or ``escalated``. Sorted by escalation level (highest first), level, item."""
+    ``carried``, ``overdue`` or ``escalated``; an item of a rep who has left is owned by the region
+    lead and not escalated (module docstring). Sorted by :data:`REGISTER_ORDER`: the largest
+    shortfall (``target - actual = -gap``) first, items no longer flagged last, then item."""
     p = as_period(month)
-    period_flags = flags.loc[flags["period"] == settings["period"]]
-    current = period_flags.assign(action_id=action_ids(period_flags["level"], period_flags["key"])).set_index(
-        "action_id"
-    )
+    current = _current(flags, str(settings["period"]))
     statuses = list(settings["statuses"])  # type: ignore[arg-type]
     still = review["flag_status"].isin(statuses)
     keep = ~review["state"].isin(CLOSED) & ((review["state"] != "no action") | still)
@@ -290,14 +342,15 @@ def next_register(
     )
     carry = np.where(carried["escalated"], "escalated", np.where(carried["state"] == "overdue", "overdue", "carried"))
     out = pd.concat([carried.assign(carry=carry), fresh.assign(carry="new")], ignore_index=True)
-    gap = out["action_id"].map(current["gap"]) if len(current) else np.nan
     level = out["escalation_level"].astype(int)
     out = out.assign(
         register_month=p.to_timestamp(),
-        gap=pd.to_numeric(gap, errors="coerce"),
+        gap=pd.to_numeric(out["action_id"].map(current["gap"]), errors="coerce"),
         escalation_level=level,
-        escalation=level.map(lambda lv: str(escalation.get(STATUS_OF_LEVEL[int(lv)], ""))),
+        escalation=_escalation_text(level, escalation),
+        left=out["action_id"].map(current["left"]).fillna(""),
     )
+    out = _leavers_not_escalated(out)
     out = out.assign(
         opened_month=pd.to_datetime(out["opened_month"]).astype("datetime64[ns]"),
         register_month=pd.to_datetime(out["register_month"]).astype("datetime64[ns]"),
@@ -305,7 +358,7 @@ def next_register(
         months_open=out["months_open"].astype("int64"),
     )
     return (
-        out.sort_values(["escalation_level", "level", "item"], ascending=[False, True, True], kind="stable")
+        out.sort_values(["gap", "item"], na_position="last", kind="stable")
         .reset_index(drop=True)
         .reindex(columns=REGISTER_COLUMNS)
     )

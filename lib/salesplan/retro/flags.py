@@ -41,6 +41,7 @@ FLAG_COLUMNS: list[str] = [
     "owner",
     "cause_5why",
     "next_step",
+    "left",
 ]
 
 
@@ -135,22 +136,82 @@ def _rep_table(reps: pd.DataFrame) -> pd.DataFrame:
     return reps.assign(rep_id=reps["rep_id"].astype(str)).drop_duplicates("rep_id").set_index("rep_id")
 
 
+def has_left(leave_date: object, month: str | pd.Period) -> np.ndarray:
+    """Whether a rep has left as of ``month``: ``leave_date`` is before the month's first day, so
+    they worked no day of it. The one rule every page uses (owners, actions, risks, warnings,
+    payouts): a rep leaving during the month still counts for that month. Missing or unreadable
+    dates: not left. Returns a boolean array (one value per date given)."""
+    start = as_period(month).to_timestamp(how="start")
+    leave = pd.to_datetime(pd.Series(np.atleast_1d(np.asarray(leave_date, dtype=object))), errors="coerce")
+    return (leave.notna() & (leave < start)).to_numpy(dtype=bool)
+
+
+def leavers(reps: pd.DataFrame, month: str | pd.Period | None) -> pd.Series:
+    """Leave date (timestamp) by ``rep_id`` (text) of every rep who has left as of ``month``
+    (:func:`has_left`); empty without a month or a ``leave_date`` column."""
+    if month is None or "leave_date" not in reps.columns or reps.empty:
+        return pd.Series(dtype="datetime64[ns]", name="leave_date")
+    table = reps.assign(rep_id=reps["rep_id"].astype(str)).drop_duplicates("rep_id").set_index("rep_id")
+    gone = has_left(table["leave_date"].to_numpy(dtype=object), month)
+    return pd.to_datetime(table.loc[gone, "leave_date"]).astype("datetime64[ns]").rename("leave_date")
+
+
+def left_label(leave_date: object) -> str:
+    """How an item of a rep who has left is marked: ``"left 2026-05-31"``."""
+    return f"left {pd.Timestamp(leave_date):%Y-%m-%d}"
+
+
+def handover_owner(successor: str, rep_name: str, leave_date: object) -> str:
+    """The owner of a leaver's item, one form on every page (flags, action register, risks,
+    warnings): ``"<region lead> (region lead; <rep> left <date>)"``."""
+    return f"{successor} (region lead; {rep_name} {left_label(leave_date)})"
+
+
 def region_leads(reps: pd.DataFrame, month: str | pd.Period | None = None) -> dict[str, str]:
-    """Region -> name of its lead (the rep with level ``lead`` in that region; if several,
-    the one still employed at ``month``, then the lowest ``rep_id``)."""
+    """Region -> name of its lead: the rep with level ``lead`` in that region, the lowest
+    ``rep_id`` if several. With ``month``, a lead who has left as of that month
+    (:func:`has_left`) leads nothing; a region whose leads have all left has none."""
     need = ["rep_id", "rep_name", "region", "level"]
     missing = [c for c in need if c not in reps.columns]
     if missing:
         raise RetroInputError(f"reps: missing column(s) {', '.join(missing)}")
-    leads = reps[reps["level"].astype(str) == "lead"].copy()
-    if month is not None and "leave_date" in leads.columns:
-        start = as_period(month).to_timestamp(how="start")
-        leave = pd.to_datetime(leads["leave_date"], errors="coerce")
-        leads = leads.assign(_left=leave.notna() & (leave < start))
-    else:
-        leads = leads.assign(_left=False)
-    leads = leads.sort_values(["_left", "rep_id"], kind="stable")
+    leads = reps.loc[reps["level"].astype(str) == "lead"]
+    gone = leavers(leads, month)
+    leads = leads.loc[~leads["rep_id"].astype(str).isin(gone.index)].sort_values("rep_id", kind="stable")
     return leads.groupby(leads["region"].astype(str), sort=False)["rep_name"].first().astype(str).to_dict()
+
+
+def _region_heads(regions: pd.Series, reps: pd.DataFrame, month: str | pd.Period | None) -> pd.Series:
+    """Each region's lead (:func:`region_leads`), else ``"Region head, <region>"``."""
+    leads = region_leads(reps, month) if "level" in reps.columns else {}
+    return regions.astype(str).map(leads).fillna("Region head, " + regions.astype(str))
+
+
+def rep_owners(rep_ids: pd.Series, reps: pd.DataFrame, month: str | pd.Period | None = None) -> pd.Series:
+    """Owner of items that belong to a rep (their flag, action, risk or warning).
+
+    A rep still employed in ``month`` owns their items (their name; ``"Rep <id>"`` when unknown).
+    A rep who has left as of ``month`` (:func:`has_left`) owns nothing: their region's lead does,
+    written by :func:`handover_owner` (``"Region head, <region>"`` when the region has no lead
+    still employed)."""
+    table = _rep_table(reps)
+    ids = rep_ids.astype(str)
+    names = ids.map(table["rep_name"].astype(str))
+    own = names.fillna("Rep " + ids)
+    gone = leavers(reps, month)
+    left = ids.isin(gone.index)
+    if left.any():
+        heads = _region_heads(ids[left].map(table["region"]), reps, month)
+        own.loc[left] = [
+            handover_owner(head, name, gone[rep]) for head, name, rep in zip(heads, own[left], ids[left], strict=True)
+        ]
+    return own
+
+
+def rep_left(rep_ids: pd.Series, reps: pd.DataFrame, month: str | pd.Period | None = None) -> pd.Series:
+    """``"left <date>"`` (:func:`left_label`) for each rep who has left as of ``month``, else ``""``."""
+    gone = leavers(reps, month)
+    return rep_ids.astype(str).map(lambda r: left_label(gone[r]) if r in gone.index else "")
 
 
 def owners(
@@ -162,27 +223,36 @@ def owners(
 ) -> pd.Series:
     """Owner of each flagged item of ``level``.
 
-    rep -> the rep's name; region and region x product line -> the region's lead (see
-    :func:`region_leads`, else ``"Region head, <region>"``); product line ->
+    rep -> :func:`rep_owners` (the rep's name; for a rep who has left as of ``month``, the region
+    lead in the form of :func:`handover_owner`); region and region x product line -> the region's
+    lead (see :func:`region_leads`, else ``"Region head, <region>"``); product line ->
     ``product_owners[line]`` (config ``retro.product_owners``), else ``"Product manager, <line>"``.
     """
     if level == "rep":
-        names = _rep_table(reps)["rep_name"].astype(str)
-        return items["rep_id"].map(names).fillna("Rep " + items["rep_id"].astype(str))
+        return rep_owners(items["rep_id"], reps, month)
     if level in ("region", "region x product_line"):
-        leads = region_leads(reps, month)
-        return items["region"].map(leads).fillna("Region head, " + items["region"].astype(str))
+        return _region_heads(items["region"], reps, month)
     if level == "product_line":
         mapping = {str(k): str(v) for k, v in (product_owners or {}).items()}
         return items["product_line"].map(mapping).fillna("Product manager, " + items["product_line"].astype(str))
     raise RetroInputError(f"flag level {level!r} is not one of {', '.join(LEVELS)}")
 
 
-def _item_label(items: pd.DataFrame, level: str, reps: pd.DataFrame) -> pd.Series:
+def leaver_escalation(left: str) -> str:
+    """The escalation of a leaver's item (``left``: :func:`left_label`): none. The year's figures
+    stay on record, but no escalation clock runs against a person who has gone; the region lead
+    takes the accounts over."""
+    return f"No escalation (rep {left}): the region lead takes the accounts over"
+
+
+def _item_label(items: pd.DataFrame, level: str, reps: pd.DataFrame, left: pd.Series | None = None) -> pd.Series:
+    """``name (rep_id)`` for a rep (``name (rep_id, left <date>)`` once they have left), else the
+    dimension values joined by `` / ``."""
     if level == "rep":
         names = _rep_table(reps)["rep_name"].astype(str)
         name = items["rep_id"].map(names)
-        return (name.fillna("?") + " (" + items["rep_id"] + ")").where(name.notna(), items["rep_id"])
+        note = "" if left is None else (", " + left.astype(str)).where(left != "", "")
+        return (name.fillna("?") + " (" + items["rep_id"] + note + ")").where(name.notna(), items["rep_id"])
     return items[LEVELS[level]].astype(str).agg(" / ".join, axis=1)
 
 
@@ -202,7 +272,12 @@ def deviation_flags(
     Each row: ``actual``, ``target``, ``gap``, ``attainment``, ``deviation`` (see
     :func:`actual_vs_plan`), ``status`` (see :func:`classify_deviation`), ``escalation``
     (the configured response for yellow / red / dark red, else blank), ``owner`` (see
-    :func:`owners`) and blank ``cause_5why`` / ``next_step`` columns for the meeting.
+    :func:`owners`), blank ``cause_5why`` / ``next_step`` columns for the meeting and ``left``.
+
+    A rep who has left as of ``month`` (:func:`has_left`) keeps their rep item (the year's
+    figures are real) but owns nothing: ``owner`` is the region lead (:func:`handover_owner`),
+    ``left`` and the item's label say ``left <date>``, and an item that would be escalated gets
+    :func:`leaver_escalation` instead of a level. ``left`` is blank for every other item.
     ``key`` identifies the item across months (dimension values joined by ``|``). A rep's
     ``region`` is taken from the reps table; plan rows of the unassigned rep
     (:data:`salesplan.targets.allocation.UNASSIGNED`) count in the totals but are not a rep
@@ -230,18 +305,24 @@ def deviation_flags(
                     items[col] = items["rep_id"].map(rep_region) if col == "region" and level == "rep" else ""
             items = items.fillna({"region": ""})
             status = classify_deviation(items["actual"], items["target"], t)
+            left = rep_left(items["rep_id"], reps, month) if level == "rep" else pd.Series("", index=items.index)
+            escalated = [
+                leaver_escalation(lv) if lv and esc.get(s) else esc.get(s, "")
+                for s, lv in zip(status, left, strict=True)
+            ]
             parts.append(
                 items.assign(
                     period=kind,
                     period_label=win.label,
                     level=level,
                     key=items[by].astype(str).agg("|".join, axis=1),
-                    item=_item_label(items, level, reps),
+                    item=_item_label(items, level, reps, left),
                     status=status,
-                    escalation=[esc.get(s, "") for s in status],
+                    escalation=escalated,
                     owner=owners(items, level, reps, product_owners, month),
                     cause_5why="",
                     next_step="",
+                    left=left.astype(str),
                 )
             )
     if not parts:

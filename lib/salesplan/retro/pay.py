@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from salesplan.commission import STATEMENT_COLUMNS, commission_statement
-from salesplan.retro.flags import plan_months
+from salesplan.retro.flags import plan_months, rep_left
 from salesplan.retro.periods import as_period, window
 from salesplan.targets.allocation import UNASSIGNED
 
@@ -64,8 +64,11 @@ def commission_report(
 
     Returns ``(month_lines, statement)``: ``statement`` is
     :func:`salesplan.commission.commission_statement` over :func:`rep_month_frame`;
-    ``month_lines`` are the lines of ``month`` with the rep's name and ``qtd_payout`` /
-    ``ytd_payout`` (sums of ``total_payout`` over the quarter / year to date).
+    ``month_lines`` hold one line per rep of the statement with the rep's name and ``qtd_payout``
+    / ``ytd_payout`` (sums of ``total_payout`` over the quarter / year to date): the rep's line
+    of ``month``, or, for a rep paid earlier in the year with nothing measured in ``month`` (a
+    rep who has left, say), a zero line (:func:`zero_lines`). So the month lines' ``ytd_payout``
+    adds up to every payout of the year to date, a leaver's months included.
 
     Reps without any target in the year to date are left out: commission is earned against a
     target, and the engine would otherwise pay the quarter-excess rate on all their sales.
@@ -89,13 +92,57 @@ def commission_report(
             "ytd_payout": statement.groupby("rep_id")["total_payout"].sum(),
         }
     )
-    lines = statement.loc[statement["month"] == p.to_timestamp()].merge(
-        sums, left_on="rep_id", right_index=True, how="left"
+    this_month = statement.loc[statement["month"] == p.to_timestamp()]
+    absent = statement.loc[~statement["rep_id"].isin(this_month["rep_id"])]
+    lines = (
+        pd.concat([this_month, zero_lines(absent, statement, p, reps)], ignore_index=True)
+        .merge(sums, left_on="rep_id", right_index=True, how="left")
+        .fillna({"qtd_payout": 0.0, "ytd_payout": 0.0})  # nothing paid in the quarter: zero, not blank
+        .sort_values("rep_id", kind="stable")
     )
     if reps is not None:
         names = reps.assign(rep_id=reps["rep_id"].astype(str)).drop_duplicates("rep_id").set_index("rep_id")
         lines.insert(1, "rep_name", lines["rep_id"].map(names["rep_name"].astype(str)).fillna(""))
     return lines.reset_index(drop=True), statement
+
+
+def zero_lines(
+    paid: pd.DataFrame, statement: pd.DataFrame, month: str | pd.Period, reps: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """A zero statement line in ``month`` for each rep of ``paid`` (statement lines of earlier
+    months of reps with no line in ``month``): nothing sold, no target, nothing paid this month,
+    so their earlier payouts still count in the quarter- and year-to-date sums. ``tier`` says
+    ``left <date>`` for a rep who has left as of ``month``
+    (:func:`salesplan.retro.flags.has_left`), else ``no target``; ``team`` is the rep's latest
+    and ``team_attainment`` that team's in ``month`` (NaN when the team has no line then);
+    ``quarter_actual`` / ``quarter_target`` sum the rep's lines of the quarter so far."""
+    if paid.empty:
+        return statement.iloc[0:0]
+    p = as_period(month)
+    start = p.to_timestamp()
+    latest = paid.sort_values("month").groupby("rep_id", sort=True).tail(1).set_index("rep_id")
+    rep_ids = pd.Series(latest.index, index=latest.index)
+    quarter = statement.loc[statement["month"].dt.to_period("Q") == p.asfreq("Q")]
+    q_sums = quarter.groupby("rep_id")[["actual", "target"]].sum()
+    team_att = statement.loc[statement["month"] == start].groupby("team")["team_attainment"].first()
+    left = rep_left(rep_ids, reps, p) if reps is not None else pd.Series("", index=rep_ids.index)
+    zeros = dict.fromkeys(
+        ["actual", "target", "rate", "high_margin_actual", "base_amount", "commission", "quarter_excess_bonus"], 0.0
+    ) | dict.fromkeys(["team_adjustment_pct", "team_adjustment", "total_payout"], 0.0)
+    return (
+        pd.DataFrame({"rep_id": rep_ids.to_numpy(), "team": latest["team"].to_numpy()})
+        .assign(
+            month=start,
+            attainment=np.nan,
+            tier=left.where(left != "", "no target").to_numpy(),
+            quarter=str(p.asfreq("Q")),
+            quarter_actual=lambda d: d["rep_id"].map(q_sums["actual"]).fillna(0.0).to_numpy(),
+            quarter_target=lambda d: d["rep_id"].map(q_sums["target"]).fillna(0.0).to_numpy(),
+            team_attainment=lambda d: d["team"].map(team_att).astype(float).to_numpy(),
+            **zeros,
+        )
+        .reindex(columns=statement.columns)
+    )
 
 
 def statement_text(line: Mapping[str, Any], rules: Mapping[str, Any], currency: str = "") -> str:

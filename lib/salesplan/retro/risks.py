@@ -9,7 +9,11 @@ Risk matrix (the method's bands, ``risk.probability`` and ``risk.impact``):
 * each is ``high`` above ``high`` (70 % / 30 %), ``medium`` from ``medium`` up to ``high``
   (30-70 % / 10-30 %), else ``low``;
 * the cell's rating: with low = 0, medium = 1, high = 2, ``score = probability + impact``;
-  ``high`` when score >= 3, ``medium`` when 2, else ``low`` (high x low is medium).
+  ``high`` when score >= 3, ``medium`` when 2, else ``low`` (high x low is medium);
+* ranked by money at stake within a rating: ``shortfall = max(0, target - landing)``, largest
+  first (:data:`RISK_ORDER`);
+* a rep who has left owns nothing: their row is owned by the region lead and marked ``left
+  <date>`` (:func:`salesplan.retro.flags.rep_owners`).
 
 Early warnings (``risk.warnings``), each naming the item, the rule and its owner:
 
@@ -21,19 +25,24 @@ Early warnings (``risk.warnings``), each naming the item, the rule and its owner
   nor followed up (``activities``) for more than ``stale_days``; owner the rep;
 * :func:`slipping_deals`: open opportunities at or above the ``large_deal_quantile`` of open
   amounts whose expected close date moved later since the previous month or has passed.
+
+Warnings name a rep's items after :func:`salesplan.retro.flags.rep_owners` (a rep who has left
+hands them to the region lead). A month can raise over a thousand of them, so
+:func:`warning_summary` gives a page the count and amount at stake per rule and the largest
+``largest_items`` per rule (:data:`WARNING_ORDER`); the full list goes to the Excel pack.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from salesplan.metrics import customer_tiers, safe_ratio
-from salesplan.retro.flags import owners
+from salesplan.retro.flags import owners, rep_left, rep_owners
 from salesplan.retro.periods import as_period
 from salesplan.status import landing_status
 
@@ -45,6 +54,7 @@ RISK_COLUMNS = [
     "target",
     "landing",
     "gap",
+    "shortfall",
     "p_hit",
     "p_miss",
     "impact",
@@ -53,6 +63,14 @@ RISK_COLUMNS = [
     "risk",
 ]
 WARNING_COLUMNS = ["trigger", "item", "detail", "amount", "days", "rule", "owner"]
+SUMMARY_COLUMNS = ["trigger", "rule", "items", "amount", "largest", "oldest_days", "shown"]
+RISK_ORDER = "highest rating first, then the largest shortfall of the landing to target (target - landing)"
+"""The true sort order of :func:`risk_matrix`, for its caption."""
+WARNING_ORDER = (
+    "rules with the most money at stake first; within a rule the largest amount first "
+    "(amount overdue, lost sales of the tier, opportunity or deal amount)"
+)
+"""The true sort order of the early warnings (:func:`warning_summary`), for their caption."""
 LEVEL_NAMES = {"region": "region", "product_line": "product_line", "rep_id": "rep"}
 
 
@@ -107,8 +125,10 @@ def risk_matrix(
 ) -> pd.DataFrame:
     """The probability x impact matrix of each landing row (regions, product lines, reps; the
     total and rows without a target are left out): ``p_miss = 1 - p_hit``,
-    ``impact = max(0, -gap) / target``, their bands and the rating (module docstring), with the
-    owner (:func:`salesplan.retro.flags.owners`). Sorted by rating, then impact, largest first."""
+    ``impact = max(0, -gap) / target``, ``shortfall = max(0, target - landing)``, their bands and
+    the rating (module docstring), with the owner (:func:`salesplan.retro.flags.owners`: a rep
+    who has left as of ``month`` hands theirs to the region lead, and their label says ``left
+    <date>``). Sorted by :data:`RISK_ORDER`: rating, then shortfall, largest first."""
     parts = []
     for dim, level in LEVEL_NAMES.items():
         part = landing.loc[landing["dimension"] == dim]
@@ -119,7 +139,9 @@ def risk_matrix(
         items[dim] = part["item"].astype(str)
         label = part["item"].astype(str)
         if level == "rep":
-            label = _rep_names(reps).reindex(label.to_numpy()).fillna("?").to_numpy() + " (" + label + ")"
+            left = rep_left(label, reps, month)
+            note = (", " + left).where(left != "", "")
+            label = _rep_names(reps).reindex(label.to_numpy()).fillna("?").to_numpy() + " (" + label + note + ")"
         parts.append(
             pd.DataFrame(
                 {
@@ -138,13 +160,14 @@ def risk_matrix(
     out = pd.concat(parts, ignore_index=True)
     out["p_miss"] = 1.0 - out["p_hit"]
     out["impact"] = np.maximum(0.0, -out["gap"]) / out["target"]
+    out["shortfall"] = np.maximum(0.0, out["target"] - out["landing"])
     out["probability_band"] = band(out["p_miss"], probability_bands)
     out["impact_band"] = band(out["impact"], impact_bands)
     out["risk"] = rating(out["probability_band"], out["impact_band"])
     rank = out["risk"].map({"high": 0, "medium": 1, "low": 2, "": 3})
     return (
         out.assign(_r=rank)
-        .sort_values(["_r", "impact", "p_miss"], ascending=[True, False, False], kind="stable")
+        .sort_values(["_r", "shortfall", "p_miss"], ascending=[True, False, False], kind="stable")
         .drop(columns="_r")
         .reset_index(drop=True)[RISK_COLUMNS]
     )
@@ -264,7 +287,7 @@ def overdue_receivables(
             "amount": per["amount"].to_numpy(),
             "days": per["days"].to_numpy(),
             "rule": f"unpaid more than {limit} days after falling due (order date + {terms} days)",
-            "owner": per["rep_id"].map(_rep_names(reps)).fillna(per["rep_id"]).to_numpy(),
+            "owner": rep_owners(per["rep_id"], reps, month).to_numpy(),
         }
     )
     return out.sort_values("amount", ascending=False, kind="stable").reset_index(drop=True)[WARNING_COLUMNS]
@@ -376,7 +399,7 @@ def stale_opportunities(
             "amount": stale["amount"].astype(float).to_numpy(),
             "days": stale["days"].to_numpy(),
             "rule": f"open opportunity not updated for more than {limit} days ({basis})",
-            "owner": stale["rep_id"].astype(str).map(_rep_names(reps)).fillna(stale["rep_id"]).to_numpy(),
+            "owner": rep_owners(stale["rep_id"], reps, month).to_numpy(),
         }
     )
     return out.reset_index(drop=True)[WARNING_COLUMNS]
@@ -428,7 +451,7 @@ def slipping_deals(
             "days": np.where(moved.fillna(0) > 0, moved.fillna(0), passed).astype(int),
             "rule": f"open deal of at least {threshold:,.0f} (the {q:.0%} quantile of open amounts) whose close date "
             "moved later or passed",
-            "owner": hit["rep_id"].astype(str).map(_rep_names(reps)).fillna(hit["rep_id"]).to_numpy(),
+            "owner": rep_owners(hit["rep_id"], reps, month).to_numpy(),
         }
     )
     return out.sort_values("amount", ascending=False, kind="stable").reset_index(drop=True)[WARNING_COLUMNS]
@@ -474,18 +497,62 @@ def warning_rules(
     return pd.DataFrame(rows)
 
 
+def warning_summary(table: pd.DataFrame, rules: pd.DataFrame, largest: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What a page shows of the early warnings instead of every row: per rule the count and the
+    money at stake, and the largest items.
+
+    ``summary`` (:data:`SUMMARY_COLUMNS`): one row per rule of ``rules`` (:func:`warning_rules`;
+    rules the data cannot show, or shown elsewhere, have no count), ``items`` = warnings raised, ``amount``
+    = their summed amount at stake, ``largest`` = the largest single amount, ``oldest_days`` =
+    the most days (overdue, stale, slipped); rules with the most money at stake first, then the
+    most items. ``largest_items``: the ``largest`` warnings of each rule by amount (ties: the
+    most days), rules in the summary's order (:data:`WARNING_ORDER`)."""
+    per = (
+        table.assign(amount=pd.to_numeric(table["amount"], errors="coerce"), days=pd.to_numeric(table["days"]))
+        .groupby("trigger", sort=False)
+        .agg(items=("item", "size"), amount=("amount", "sum"), largest=("amount", "max"), oldest_days=("days", "max"))
+    )
+    summary = rules[["trigger", "rule", "items", "shown"]].merge(
+        per.drop(columns="items"), left_on="trigger", right_index=True, how="left"
+    )
+    # Rules counted here get zeros; rules shown elsewhere or not at all keep a blank.
+    counted = summary["items"].notna()
+    summary = summary.assign(
+        amount=summary["amount"].where(~counted, summary["amount"].fillna(0.0)).astype(float),
+        largest=summary["largest"].astype(float),
+        oldest_days=summary["oldest_days"].astype(float),
+    )
+    summary = summary.sort_values(
+        ["amount", "items"], ascending=[False, False], na_position="last", kind="stable"
+    ).reset_index(drop=True)[SUMMARY_COLUMNS]
+    rank = {t: i for i, t in enumerate(summary["trigger"])}
+    top = (
+        table.assign(_r=table["trigger"].map(rank), _d=pd.to_numeric(table["days"]))
+        .sort_values(["_r", "amount", "_d"], ascending=[True, False, False], na_position="last", kind="stable")
+        .groupby("trigger", sort=False)
+        .head(int(largest))
+        .drop(columns=["_r", "_d"])
+        .reset_index(drop=True)
+    )
+    return summary, top.reindex(columns=WARNING_COLUMNS)
+
+
 @dataclass
 class EarlyWarnings:
-    """The month's early warnings: ``table`` (:data:`WARNING_COLUMNS`, every trigger), ``rules``
-    (:func:`warning_rules`), ``churn`` (per tier, :func:`tier_churn`), ``position`` (orders with
-    signed and collected value, :func:`receivables_position`; None without payment data) and
-    ``basis`` (how collected cash was read)."""
+    """The month's early warnings: ``table`` (:data:`WARNING_COLUMNS`, every trigger, for the
+    pack; ordered as :data:`WARNING_ORDER`), ``rules`` (:func:`warning_rules`), ``churn`` (per
+    tier, :func:`tier_churn`), ``position`` (orders with signed and collected value,
+    :func:`receivables_position`; None without payment data), ``basis`` (how collected cash was
+    read), and what a page shows (:func:`warning_summary`): ``summary`` (count and amount at
+    stake per rule) and ``largest`` (the largest ``largest_items`` per rule)."""
 
     table: pd.DataFrame
     rules: pd.DataFrame
     churn: pd.DataFrame
     position: pd.DataFrame | None
     basis: str
+    summary: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SUMMARY_COLUMNS))
+    largest: pd.DataFrame = field(default_factory=_empty_warnings)
 
 
 def early_warnings(
@@ -499,8 +566,9 @@ def early_warnings(
 ) -> EarlyWarnings:
     """Every early-warning trigger of the month from the loaded data (``data``: a
     :class:`salesplan.io.Dataset`): overdue receivables, churn per customer tier, opportunities
-    not followed up and large deals slipping (module docstring), and the rules table saying
-    which triggers the data can show. ``orders``: the order lines or their ``order_totals``
+    not followed up and large deals slipping (module docstring), the rules table saying which
+    triggers the data can show, and the count, amount at stake and largest items per rule
+    (:func:`warning_summary`, ``largest_items`` of ``warnings``). ``orders``: the order lines or their ``order_totals``
     aggregate (:mod:`salesplan.aggregates`), default ``data.orders``; ``receivables``: the
     payments (those up to the month's end are enough), default ``data.receivables``."""
     end = as_period(month).to_timestamp(how="end").normalize()
@@ -525,4 +593,8 @@ def early_warnings(
     counts = {k: len(v) for k, v in parts.items()}
     shown = [v for v in parts.values() if len(v)]
     table = pd.concat(shown, ignore_index=True) if shown else _empty_warnings()
-    return EarlyWarnings(table, warning_rules(warnings, counts, available), churn, position, basis)
+    rules = warning_rules(warnings, counts, available)
+    summary, largest = warning_summary(table, rules, int(warnings["largest_items"]))
+    # The pack's full list in the page's order: the rule with most at stake first, largest first.
+    table = warning_summary(table, rules, max(len(table), 1))[1]
+    return EarlyWarnings(table, rules, churn, position, basis, summary, largest)
