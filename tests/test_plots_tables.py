@@ -60,3 +60,11 @@ def test_every_status_symbol_renders_in_the_chart_font():
         warnings.simplefilter("error")
         fig.canvas.draw()
     plt.close(fig)
+
+
+def test_status_cells_take_the_chart_palette_and_a_readable_text_colour():
+    for status in ("green", "yellow", "red", "dark_red", "ahead"):
+        css = tables.status_css(status)
+        assert plots.RAG[status] in css and f"color: {plots.base.RAG_TEXT[status]}" in css
+    assert tables.status_css("no_target") == "" and tables.status_css(None) == ""
+    assert tables.rag_label("dark_red") == f"{plots.RAG_SYMBOL['dark_red']} dark red"
