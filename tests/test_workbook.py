@@ -82,7 +82,8 @@ def test_summary_and_missing_values(setup: tuple[Path, Path]) -> None:
     data_dir, config_path = setup
     wb = open_workbook(data_dir=data_dir, config_path=config_path)
     summary = wb.summary().set_index("table")
-    assert list(summary.columns) == ["files", "rows", "first_date", "last_date"]
+    assert list(summary.columns) == ["files", "rows", "first_date", "last_date", "after_month_end"]
+    assert (summary["after_month_end"] == 0).all()  # the latest complete month: nothing after it
     assert summary.loc["orders", "files"] == "orders_2024.csv, orders_2025.csv"
     assert summary.loc["orders", "rows"] == 9 and summary.loc["pipeline", "rows"] == 0
     assert summary.loc["orders", "first_date"] == pd.Timestamp("2024-01-05")
@@ -138,3 +139,43 @@ def test_the_forecast_is_fitted_once_and_read_back_from_the_run_folder(
     other.write_text(config_path.read_text(encoding="utf-8") + "forecast:\n  levels: [90]\n", encoding="utf-8")
     open_workbook(data_dir=data_dir, config_path=other, output_dir=run_dir).forecast()
     assert len(fits) == 2
+
+
+PAYMENTS = """order_id,paid_date,paid_amount
+SO-0001,2024-01-20,1500.00
+SO-0003,2024-02-20,99.90
+SO-0004,2024-03-02,-250.00
+SO-0005,2025-01-10,299.70
+SO-0101,2025-02-05,400.00
+SO-0102,2025-01-31,600.00
+SO-0102,2025-02-10,400.00
+SO-0103,2025-02-28,100.00
+"""
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_the_month_context_reads_as_of_the_month_end(setup: tuple[Path, Path], use_cache: bool) -> None:
+    data_dir, config_path = setup
+    (data_dir / "receivables.csv").write_text(PAYMENTS, encoding="utf-8")
+    reps = (data_dir / "reps.csv").read_text(encoding="utf-8-sig").replace("2023-07-15,", "2023-07-15,2025-02-20")
+    (data_dir / "reps.csv").write_text(reps + "R03,Wang,North,A,junior,2025-02-10,\n", encoding="utf-8")
+    wb = open_workbook("2025-01", data_dir=data_dir, config_path=config_path, use_cache=use_cache)
+
+    # Orders, payments and reps dated after January are not read; the data check still counts them.
+    assert wb.cube["month"].max() == pd.Timestamp("2025-01-01")
+    assert wb.payments()["paid_date"].max() == pd.Timestamp("2025-01-31")
+    assert wb.data.reps["rep_id"].tolist() == ["R01", "R02"] and wb.data.reps["leave_date"].isna().all()
+    later = wb.summary().set_index("table")["after_month_end"]
+    assert later["orders"] == 1 and later["receivables"] == 3 and later["reps"] == 1
+    assert later["products"] == 0
+
+    # Collected cash is the payments dated up to 2025-01-31, not the paid amounts as exported:
+    # SO-0101 (400 exported) was paid in February, SO-0102 (1,000 exported) had 600 by January's end.
+    paid = wb.cube.groupby(["month", "rep_id"])["paid_amount"].sum()
+    assert paid[(pd.Timestamp("2025-01-01"), "R01")] == pytest.approx(0.0)
+    assert paid[(pd.Timestamp("2025-01-01"), "R02")] == pytest.approx(600.0)
+    assert paid[(pd.Timestamp("2024-01-01"), "R01")] == pytest.approx(1500.0)  # as exported and as paid
+    totals = wb.order_totals().set_index("order_id")["paid_amount"]
+    assert totals["SO-0102"] == pytest.approx(600.0) and totals["SO-0101"] == pytest.approx(0.0)
+    assert "SO-0103" not in totals.index
+    assert wb.paid_basis == "payments in table receivables dated up to 2025-01-31"

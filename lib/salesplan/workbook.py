@@ -19,22 +19,35 @@ after which the notebook reads, never recomputes:
   run and stored in the run folder (a notebook run by hand fits it if absent and keeps it in
   ``data/interim/forecast``),
 - ``wb.previous_summary()``: last month's published summary, if there is one.
+
+**As of the month's end.** Everything the pages read is what was known on the report month's
+last day (:func:`as_of_filters`, the one rule, applied once here): ``wb.data``'s tables are cut
+by their date column (:data:`DATE_COLUMNS`), ``wb.cube`` holds the months up to the report
+month, the line tables read through :meth:`MonthContext.table` are cut the same way, and when
+the data has dated payments (table ``receivables``) the orders' ``paid_amount`` (as exported,
+so counting later payments) is restated to the cash received by the month's end
+(:func:`paid_as_of`) in the cube and the order totals. Only the data check reads the whole
+export: ``wb.summary()`` (with the rows dated after the month, ``after_month_end``) and
+``wb.missing_values()``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from salesplan import aggregates
 from salesplan.aggregates import Aggregates
 from salesplan.config import PROJECT_ROOT, load_settings, resolve_path
-from salesplan.cube import latest_complete_month
+from salesplan.cube import cube_from_lines, latest_complete_month
 from salesplan.io import LINE_TABLES, Dataset, load_data
 from salesplan.plans import PlanInForce, resolve_plan
 from salesplan.settings import Settings
@@ -55,6 +68,77 @@ DATE_COLUMNS = {
     "nps": "survey_date",
     "receivables": "paid_date",
 }
+
+
+PAID_TOLERANCE = 0.005
+"""An order's exported paid amount counts as its dated payments when they differ by less (half a cent)."""
+
+
+def month_end(month: pd.Period) -> pd.Timestamp:
+    """The last day of ``month`` (midnight): the date a month's pack is as of."""
+    return month.to_timestamp(how="end").normalize()
+
+
+def as_of_filters(table: str, month: pd.Period) -> list[tuple[str, str, pd.Timestamp]] | None:
+    """The one rule deciding what of ``table`` a pack of ``month`` reads: the rows whose date
+    column (:data:`DATE_COLUMNS`: order, payment, activity, survey, spend month, snapshot,
+    register month, hire date) is on or before the month's last day, as pyarrow filters
+    ``[(column, "<=", month end)]``; None for a table that is not dated by events (products,
+    customers, the targets: the plan covers the whole year)."""
+    column = DATE_COLUMNS.get(table)
+    return None if column is None else [(column, "<=", month_end(month))]
+
+
+def cut_table(table: str, frame: pd.DataFrame | None, month: pd.Period) -> pd.DataFrame | None:
+    """``frame`` (validated table ``table``) as known at the end of ``month``: the rows
+    :func:`as_of_filters` keeps; a rep's ``leave_date`` after the month's end is not known yet
+    (left empty: she has not left)."""
+    rule = as_of_filters(table, month)
+    if frame is None or rule is None:
+        return frame
+    column, _, end = rule[0]
+    if column not in frame.columns:
+        return frame
+    dates = frame[column] if pd.api.types.is_datetime64_any_dtype(frame[column]) else pd.to_datetime(frame[column])
+    out = frame.loc[~(dates > end)]  # undated rows stay: the data check reports them
+    if table == "reps" and "leave_date" in out.columns:
+        leave = pd.to_datetime(out["leave_date"])
+        out = out.assign(leave_date=leave.where(~(leave > end)))
+    return out
+
+
+def cut_dataset(data: Dataset, month: pd.Period) -> Dataset:
+    """``data`` with every table cut at the end of ``month`` (:func:`cut_table`); its sources
+    and warnings are the whole export's."""
+    return dataclasses.replace(data, **{name: cut_table(name, frame, month) for name, frame in data.tables().items()})
+
+
+def paid_as_of(rows: pd.DataFrame, collected: pd.Series) -> pd.Series:
+    """The rows' ``paid_amount`` as of the payments' date.
+
+    ``rows``: order lines or order totals (``order_id, net_amount, paid_amount``, the paid
+    amount as exported); ``collected``: cash received per order id (the dated payments up to
+    the cut; an order without one has received nothing). An order whose exported paid amount
+    equals its collected cash (within :data:`PAID_TOLERANCE`) keeps its rows' values; otherwise
+    its collected cash is spread over its rows in proportion to the paid amount the export shows
+    on each, else to their net amount, else equally."""
+    codes, ids = pd.factorize(rows["order_id"], sort=False)
+    n = len(ids)
+    paid = rows["paid_amount"].to_numpy(dtype="float64")
+    paid0 = np.nan_to_num(paid)
+    net = np.nan_to_num(rows["net_amount"].to_numpy(dtype="float64"))
+    paid_o = np.bincount(codes, weights=paid0, minlength=n)[codes]
+    net_o = np.bincount(codes, weights=net, minlength=n)[codes]
+    count_o = np.bincount(codes, minlength=n)[codes]
+    per_order = collected if collected.index.is_unique else collected.groupby(level=0).sum()
+    cash = per_order.reindex(pd.Index(ids)).fillna(0.0).to_numpy(dtype="float64")[codes]
+    changed = np.abs(cash - paid_o) >= PAID_TOLERANCE
+    share = np.where(
+        paid_o != 0,
+        np.divide(paid0, paid_o, out=np.zeros_like(paid0), where=paid_o != 0),
+        np.where(net_o != 0, np.divide(net, net_o, out=np.zeros_like(net), where=net_o != 0), 1.0 / count_o),
+    )
+    return pd.Series(np.where(changed, cash * share, paid), index=rows.index, name="paid_amount")
 
 
 # What the order-level formulas read of the order totals (RFM, new vs returning, average order
@@ -80,12 +164,18 @@ class MonthContext:
     data_dir: Path
     as_of: pd.Timestamp
     agg: Aggregates | None = None
+    export: Dataset | None = None
+    """The whole export, only for the data check (``summary``, ``missing_values``); None: ``data``."""
     plan_version: str | None = None
     output_dir: Path | None = None
     _plans: dict[int, PlanInForce] = field(default_factory=dict, repr=False)
     _forecast: Any = field(default=None, repr=False)
     _landing: pd.DataFrame | None = field(default=None, repr=False)
     _order_totals: dict[pd.Timestamp, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _collected: pd.Series | None = field(default=None, repr=False)
+    paid_basis: str = "orders.paid_amount as exported, not dated"
+    """Where collected cash comes from: the dated payments up to the month's end when the data
+    has them (:meth:`restate_paid`), else the orders' paid amount as exported."""
     forecast_origin: str = ""
     """After :meth:`forecast`: whether this page fitted the forecast or read the stored one."""
 
@@ -224,7 +314,11 @@ class MonthContext:
         """Validated table ``name`` with only ``columns`` and the rows matching pyarrow ``filters``
         (``[("paid_date", "<=", end)]``); None when the data has no such table. The line tables
         (:data:`salesplan.io.LINE_TABLES`), not loaded with the month's data, are read from the
-        validated cache: only what is asked for."""
+        validated cache: only what is asked for. Every table is cut at the end of the report
+        month (:func:`as_of_filters`)."""
+        rule = as_of_filters(name, self.month)
+        if rule is not None:
+            filters = rule + list(filters or [])
         frame = getattr(self.data, name)
         if frame is None and name in LINE_TABLES and self.agg is not None and self.agg.folder is not None:
             return aggregates.read_validated(self.agg.folder.parent, name, columns, filters)
@@ -232,7 +326,7 @@ class MonthContext:
 
     def _line_profile(self, table: str) -> dict[str, Any] | None:
         """Rows, date span and empty cells of a line table left on disk (None when loaded or absent)."""
-        if getattr(self.data, table) is not None or table not in LINE_TABLES or self.agg is None:
+        if getattr(self._export, table) is not None or table not in LINE_TABLES or self.agg is None:
             return None
         if table == "orders":
             return self.agg.profile
@@ -240,28 +334,77 @@ class MonthContext:
         return aggregates.profile_parquet(path, DATE_COLUMNS[table]) if path is not None and path.exists() else None
 
     @property
+    def _export(self) -> Dataset:
+        return self.data if self.export is None else self.export
+
+    @property
     def closed_cube(self) -> pd.DataFrame:
         """The cube up to and including the report month: what a page reads so that it reads as it
-        did at the month's end (the month in progress, partly exported, is left out)."""
+        did at the month's end (the month in progress, partly exported, is left out). The month
+        context's ``cube`` is already cut (:func:`open_workbook`); this name reads the same."""
         return self.cube.loc[self.cube["month"] <= self.month.to_timestamp()]
+
+    def restate_paid(self, lines: Callable[[list[str]], pd.DataFrame | None]) -> None:
+        """Collected cash as of the month's end: when the data has dated payments (table
+        ``receivables``), each order's cash is the payments dated up to the month's end, and the
+        cube's ``paid_amount`` (sum of the lines' paid amounts as exported) is restated where an
+        order's differs (:func:`paid_as_of` on the ``lines`` of those orders, ``lines(ids)``).
+        Without dated payments the exported paid amount stays, and ``paid_basis`` says so."""
+        payments = self.payments()
+        if payments is None:
+            return
+        self._collected = payments.groupby(payments["order_id"].astype(str))["paid_amount"].sum()
+        self.paid_basis = f"payments in table receivables dated up to {month_end(self.month):%Y-%m-%d}"
+        self._order_totals.clear()
+        end = (self.month + 1).to_timestamp()
+        raw = self._raw_order_totals(end)
+        restated = raw.assign(paid_amount=paid_as_of(raw, self._collected))
+        restated.attrs["paid_basis"] = self.paid_basis
+        self._order_totals[end] = restated  # what order_totals() gives: read once
+        moved = ~np.isclose(restated["paid_amount"].fillna(0.0), raw["paid_amount"].fillna(0.0), rtol=0, atol=1e-9)
+        changed = raw.loc[moved]
+        cube = self.cube.copy()
+        cube.attrs["paid_basis"] = self.paid_basis
+        ids = sorted(changed["order_id"].astype(str).unique())
+        part = lines(ids) if ids else None
+        if part is not None and len(part):
+            part = part.loc[part["order_id"].astype(str).isin(ids)]
+            delta = paid_as_of(part, self._collected) - part["paid_amount"].fillna(0.0)
+            keys = ["month", *aggregates.DIMENSIONS]
+            shift = cube_from_lines(part.assign(paid_amount=delta), self.data.products)[[*keys, "paid_amount"]]
+            shift = aggregates.normalise(shift, {c: aggregates.SCHEMAS["cube"][c] for c in shift.columns})
+            merged = cube[keys].merge(shift.rename(columns={"paid_amount": "_delta"}), on=keys, how="left")
+            moved = merged["_delta"].notna().to_numpy()
+            cube["paid_amount"] = np.where(
+                moved,
+                cube["paid_amount"].fillna(0.0).to_numpy() + merged["_delta"].fillna(0.0).to_numpy(),
+                cube["paid_amount"].to_numpy(),
+            )
+        self.cube = cube
+
+    def _raw_order_totals(self, end: pd.Timestamp) -> pd.DataFrame:
+        if self.agg is None:
+            return self.data.orders.loc[self.data.orders["order_date"] < end]
+        return self.agg.read("order_totals", columns=ORDER_TOTAL_COLUMNS, filters=[("order_date", "<", end)])
 
     def order_totals(self, end: pd.Timestamp | None = None) -> pd.DataFrame:
         """Net, quantity and paid amount per order (the ``order_totals`` aggregate), ordered before
-        ``end`` (default: the end of the report month): what every order-level formula reads."""
-        end = (self.month + 1).to_timestamp() if end is None else pd.Timestamp(end)
-        if self.agg is None:
-            return self.data.orders.loc[self.data.orders["order_date"] < end]
+        ``end`` (default, and at the latest: the end of the report month): what every order-level
+        formula reads. ``paid_amount``: the cash received by the month's end (``paid_basis``)."""
+        latest = (self.month + 1).to_timestamp()
+        end = latest if end is None else min(pd.Timestamp(end), latest)
         # Read once per page: at ten million lines it is millions of orders, read by several sections.
         if end not in self._order_totals:
-            self._order_totals[end] = self.agg.read(
-                "order_totals", columns=ORDER_TOTAL_COLUMNS, filters=[("order_date", "<", end)]
-            )
+            totals = self._raw_order_totals(end)
+            if self._collected is not None:
+                totals = totals.assign(paid_amount=paid_as_of(totals, self._collected))
+            totals.attrs["paid_basis"] = self.paid_basis
+            self._order_totals[end] = totals
         return self._order_totals[end]
 
     def payments(self) -> pd.DataFrame | None:
         """The ``receivables`` payments dated up to the end of the report month (None without that table)."""
-        end = self.month.to_timestamp(how="end").normalize()
-        return self.table("receivables", filters=[("paid_date", "<=", end)])
+        return self.table("receivables")
 
     def sku_sales(self) -> pd.DataFrame:
         """Quantity and net sales per month, SKU and rep as dated lines
@@ -307,12 +450,30 @@ class MonthContext:
             "found; it has no landing to compare with)"
         )
 
+    def _after_month_end(self, table: str, frame: pd.DataFrame | None) -> int:
+        """Rows of the export's ``table`` dated after the report month's end (not used by the pack)."""
+        rule = as_of_filters(table, self.month)
+        if rule is None:
+            return 0
+        column, _, end = rule[0]
+        if frame is not None:
+            return int((_table_dates(table, frame) > end).sum()) if column in frame.columns else 0
+        if table == "orders" and self.agg is not None:
+            cube = self.agg.cube  # the lines of the months after the report month
+            return int(cube.loc[cube["month"] > end, "lines"].sum())
+        if self.agg is not None and self.agg.folder is not None:
+            later = aggregates.read_validated(self.agg.folder.parent, table, [column], [(column, ">", end)])
+            return 0 if later is None else len(later)
+        return 0
+
     def summary(self) -> pd.DataFrame:
-        """One row per table: ``table, files, rows, first_date, last_date`` (files as a
-        comma-separated list; dates from the table's date column, NaT where it has none)."""
+        """One row per table of the whole export: ``table, files, rows, first_date, last_date,
+        after_month_end`` (files as a comma-separated list; dates from the table's date column,
+        NaT where it has none; ``after_month_end``: rows dated after the report month's last day,
+        which the pack does not use, 0 for tables not cut by date)."""
         rows = []
-        for table, frame in self.data.tables().items():
-            sources = self.data.sources[self.data.sources["table"] == table]
+        for table, frame in self._export.tables().items():
+            sources = self._export.sources[self._export.sources["table"] == table]
             first = last = pd.NaT
             profile = self._line_profile(table)
             if profile is not None:
@@ -323,6 +484,7 @@ class MonthContext:
                         "rows": profile["lines"],
                         "first_date": pd.Timestamp(profile["first_date"]) if profile["first_date"] else pd.NaT,
                         "last_date": pd.Timestamp(profile["last_date"]) if profile["last_date"] else pd.NaT,
+                        "after_month_end": self._after_month_end(table, None),
                     }
                 )
                 continue
@@ -337,16 +499,20 @@ class MonthContext:
                     "rows": 0 if frame is None else len(frame),
                     "first_date": first,
                     "last_date": last,
+                    "after_month_end": self._after_month_end(table, frame),
                 }
             )
-        out = pd.DataFrame(rows, columns=["table", "files", "rows", "first_date", "last_date"])
-        return out.astype({"rows": "int64", "first_date": "datetime64[ns]", "last_date": "datetime64[ns]"})
+        columns = ["table", "files", "rows", "first_date", "last_date", "after_month_end"]
+        out = pd.DataFrame(rows, columns=columns)
+        return out.astype(
+            {"rows": "int64", "first_date": "datetime64[ns]", "last_date": "datetime64[ns]", "after_month_end": "int64"}
+        )
 
     def missing_values(self) -> pd.DataFrame:
         """Empty cells per table and column: ``table, column, missing, share`` (share of
         the table's rows, 0-1), columns with none included."""
         parts = []
-        for table, frame in self.data.tables().items():
+        for table, frame in self._export.tables().items():
             profile = self._line_profile(table)
             if profile is not None:
                 parts.append(
@@ -436,6 +602,7 @@ def open_workbook(
     settings = load_settings(config_path)
     config = settings.as_dict()
     folder = resolve_path(data_dir)
+    lines_in_memory: pd.DataFrame | None = None
     if use_cache:
         # Validates the exports on first use; the pages then read sums, not lines.
         agg = aggregates.load(folder, config)
@@ -443,14 +610,31 @@ def open_workbook(
     else:
         data = load_data(folder, config, use_cache=False)
         agg = aggregates.from_data(data)
-        data.orders = None
+        lines_in_memory, data.orders = data.orders, None
     period = resolve_month(month, agg.date_span)
     _apply_theme()
+    line_columns = ["order_date", "order_id", "sku", "quantity", "net_amount", "paid_amount", *aggregates.DIMENSIONS]
+    line_columns = [c for c in dict.fromkeys(line_columns) if c not in ("product_line", "tier")]
+
+    def lines_of(ids: list[str]) -> pd.DataFrame | None:
+        """The order lines of the orders ``ids`` (for the paid amounts as of the month's end)."""
+        if lines_in_memory is not None:
+            return lines_in_memory.loc[lines_in_memory["order_id"].astype(str).isin(ids), line_columns]
+        if agg.folder is None:
+            return None
+        end = month_end(period)
+        return aggregates.read_validated(
+            agg.folder.parent, "orders", line_columns, [("order_date", "<=", end), ("order_id", "in", ids)]
+        )
+
+    # As of the month's end (module docstring): the pages get only what was dated by then.
+    cube = agg.cube
     ctx = MonthContext(
         settings=settings,
         config=config,
-        data=data,
-        cube=agg.cube,
+        data=cut_dataset(data, period),
+        export=data,
+        cube=cube.loc[cube["month"] <= period.to_timestamp()].reset_index(drop=True),
         month=period,
         data_dir=folder,
         as_of=agg.last_date,
@@ -458,5 +642,6 @@ def open_workbook(
         plan_version=None if plan_version in (None, "") else str(plan_version),
         output_dir=None if output_dir in (None, "") else resolve_path(output_dir),
     )
+    ctx.restate_paid(lines_of)
     ctx.plan_for(period.year)  # a requested version that does not exist fails here, before any page
     return ctx
