@@ -9,9 +9,10 @@ after which the notebook reads, never recomputes:
 - ``wb.settings`` (typed, validated) and ``wb.config`` (the same as a nested dict),
 - ``wb.data`` (a :class:`salesplan.io.Dataset` without the order lines), ``wb.agg`` (the
   order lines' sums, :mod:`salesplan.aggregates`: built once per set of input files, so a
-  page reads small tables, never millions of lines), ``wb.cube`` (monthly facts; ``wb.closed_cube``
-  up to the report month), ``wb.month`` (the month reported on, a ``pd.Period``) and ``wb.as_of``
-  (the last order date), ``wb.order_totals()`` and ``wb.sku_sales()`` (what order-level and
+  page reads small tables, never millions of lines), ``wb.cube`` (monthly facts up to the report
+  month; ``wb.closed_cube`` reads the same; ``wb.agg.cube`` is the whole export's), ``wb.month``
+  (the month reported on, a ``pd.Period``) and ``wb.as_of`` (the export's last order date),
+  ``wb.order_totals()``, ``wb.payments()`` and ``wb.sku_sales()`` (what order-level and
   SKU-level formulas read),
 - ``wb.plan`` (the plan in force for the month's year, :mod:`salesplan.plans`, with its
   provenance) and ``wb.plan_for(year)`` for another year,
