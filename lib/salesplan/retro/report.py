@@ -14,6 +14,7 @@ from salesplan.retro.export import build_summary
 from salesplan.retro.flags import actual_vs_plan, deviation_flags, plan_months
 from salesplan.retro.periods import as_period, window
 from salesplan.status import STATUS_ORDER, deviation_status, fmt_probability, landing_status
+from salesplan.status import counts_text as status_counts_text
 from salesplan.tables import fmt_money, fmt_pct, rag_label, rag_style, style_table
 
 _PUBLISH_STATUS = {"ahead": "green", "green": "green", "yellow": "yellow", "red": "red", "dark_red": "dark_red"}
@@ -140,8 +141,9 @@ def publish_figures(
 ) -> list[dict[str, Any]]:
     """The first screen as figures for :func:`salesplan.publish.headline` (the run's index page),
     with the same status rules as every page (:mod:`salesplan.status`). The flag counts give every
-    status apart, most severe first ("32 dark red / 6 red / 3 yellow / 9 green / 22 ahead"), as
-    :func:`counts_text` and :func:`flag_counts_by_period` do: no count adds two statuses."""
+    status apart, most severe first ("32 dark red / 6 red / 3 yellow / 9 green / 22 ahead",
+    :func:`salesplan.status.counts_text`), as :func:`counts_text` and :func:`flag_counts_by_period`
+    do: no count adds two statuses."""
 
     def status(actual: float, target: float) -> str | None:
         return _PUBLISH_STATUS.get(str(deviation_status(actual, target, thresholds)[0]))
@@ -190,12 +192,9 @@ def publish_figures(
         out.append(
             {
                 "label": f"Flags, {PERIOD_NAMES.get(str(period), str(period)).lower()}",
-                "value": " / ".join(
-                    f"{int(row.get(s, 0))} {s.replace('_', ' ')}" for s in STATUS_ORDER if s != "no_target"
-                ),
+                "value": status_counts_text(row.to_dict()),
                 "raw": None,
-                "note": "items per status"
-                + (f"; no target {int(row['no_target'])}" if row.get("no_target", 0) else ""),
+                "note": "items per status",
                 "status": None,
             }
         )
