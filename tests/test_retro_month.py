@@ -122,6 +122,7 @@ def test_every_page_piece_renders(october) -> None:
         page.landing_table(retro),
         page.risk_counts_text(retro),
         page.risk_items(retro),
+        page.warning_summary(retro),
         page.warning_items(retro),
         page.churn_table(retro),
         page.process_text(retro),

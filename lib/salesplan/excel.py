@@ -115,9 +115,14 @@ def month_pack_sheets(
     money_forecast = ["forecast", f"lo_{level}", f"hi_{level}"]
     extra: dict[str, tuple[pd.DataFrame, dict[str, str]]] = {}
     if actions is not None:
-        extra["Actions"] = (actions, _kinds(actions, [], ["deviation"]))
+        extra["Actions"] = (actions, _kinds(actions, ["shortfall"], ["deviation"]))
     if risks is not None:
-        extra["Risks"] = (risks, _kinds(risks, ["target", "landing", "gap"], ["p_hit", "p_miss", "impact"]))
+        # P(hit) as every page shows it ("< 1 %"), beside the value a formula can use.
+        risks = risks.assign(p_hit_shown=risks["p_hit"].map(fmt_probability)) if "p_hit" in risks else risks
+        extra["Risks"] = (
+            risks,
+            _kinds(risks, ["target", "landing", "gap", "shortfall"], ["p_hit", "p_miss", "impact"]),
+        )
     if warnings is not None:
         extra["Warnings"] = (warnings, _kinds(warnings, ["amount"], []))
     if restatement is not None and len(restatement):

@@ -349,6 +349,8 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
         nps=wb.data.nps,
         win_rate_goal=tracking.planned_win_rate(process.targets),
         sku_sales=wb.sku_sales(),
+        position=early.position,
+        collection_basis=early.basis,
     )
     collection = kpi.signed_vs_collected(early.position, month, wb.data.reps)
     pay_lines, pay_statement = wb.commissions()

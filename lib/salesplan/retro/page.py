@@ -34,14 +34,11 @@ def _period_name(retro: Retrospective, period: str) -> str:
 # ---------------------------------------------------------------------------- plan and flags
 
 
-def plan_text(retro: Retrospective, revisions: pd.DataFrame) -> str:
-    """The plan measured against and how many approved revisions were compared and flagged."""
-    said = (
-        f"{len(revisions)} revision(s) compared, {int(revisions['flagged'].sum())} flagged."
-        if len(revisions)
-        else "No revision of this year's plan has been approved."
-    )
-    return f"{retro.plan_statement}\n{said}"
+def revisions_text(revisions: pd.DataFrame) -> str:
+    """How many approved revisions were compared and how many moved a quarter beyond the allowed share."""
+    if not len(revisions):
+        return "No revision of this year's plan has been approved."
+    return f"{len(revisions)} revision(s) compared, {int(revisions['flagged'].sum())} flagged."
 
 
 def counts_text(retro: Retrospective) -> str:
@@ -54,7 +51,11 @@ def action_items(retro: Retrospective, period: str, limit: int = 10) -> Styler:
     return report.flag_table(
         retro.flags,
         period,
-        f"{PERIOD_LABELS[period]} {_period_name(retro, period)}: the items that need action (red and dark red)",
+        report.flag_table_caption(
+            f"{PERIOD_LABELS[period]} {_period_name(retro, period)}: the {limit} items that need action "
+            "(red and dark red) with the most money at stake",
+            ranked=True,
+        ),
         ("dark_red", "red"),
         retro.unit,
         limit=limit,
@@ -67,7 +68,9 @@ def all_items(retro: Retrospective, period: str) -> Any:
         report.flag_table(
             retro.flags,
             period,
-            f"{PERIOD_LABELS[period]} {_period_name(retro, period)}: all items, most severe first within each level",
+            report.flag_table_caption(
+                f"{PERIOD_LABELS[period]} {_period_name(retro, period)}: all items", ranked=False
+            ),
             unit=retro.unit,
         ),
         f"Every item, {_period_name(retro, period)} (table; also in flags.csv and the Excel pack)",
@@ -105,6 +108,8 @@ def actions_text(retro: Retrospective) -> str:
 
 def actions_table(retro: Retrospective, limit: int = 8) -> Any:
     """The most urgent ``limit`` actions in the review's order, or a sentence when there are none."""
+    from salesplan.retro import actions
+
     review = retro.action_review
     if not len(review):
         return Markdown("No item needs an action and no earlier action is open.")
@@ -113,7 +118,7 @@ def actions_table(retro: Retrospective, limit: int = 8) -> Any:
         style_table(
             top.assign(flag_status=top["flag_status"].map(rag_label))[ACTION_COLUMNS],
             signed_pct=["deviation"],
-            caption=f"Actions reviewed in {retro.month}: the most urgent {limit} (overdue, no action, open, new, done)",
+            caption=f"Actions reviewed in {retro.month}: the first {limit}, {actions.REVIEW_ORDER}",
             hide_index=True,
         ),
         "flag_status",
@@ -122,6 +127,8 @@ def actions_table(retro: Retrospective, limit: int = 8) -> Any:
 
 def all_actions(retro: Retrospective) -> Any:
     """Every action reviewed, collapsed (None when the short table already holds them all)."""
+    from salesplan.retro import actions
+
     review = retro.action_review
     if len(review) <= 8:
         return Markdown(f"All {len(review)} action(s) are in the table above.")
@@ -130,7 +137,7 @@ def all_actions(retro: Retrospective) -> Any:
             style_table(
                 review.assign(flag_status=review["flag_status"].map(rag_label)),
                 signed_pct=["deviation"],
-                caption=f"Every action reviewed in {retro.month}",
+                caption=f"Every action reviewed in {retro.month}, {actions.REVIEW_ORDER}",
                 hide_index=True,
             ),
             "flag_status",
@@ -239,37 +246,61 @@ def risk_counts_text(retro: Retrospective) -> str:
 
 def risk_items(retro: Retrospective) -> Any:
     """The items rated high or medium risk, collapsed."""
+    from salesplan.retro import risks
+
     shown = retro.risk_table.loc[retro.risk_table["risk"] != "low"] if len(retro.risk_table) else retro.risk_table
     if not len(shown):
         return Markdown("No item is rated high or medium risk.")
     return details(
         style_table(
             shown,
-            money=["target", "landing", "gap"],
-            pct=["p_hit", "p_miss", "impact"],
+            money=["target", "landing", "gap", "shortfall"],
+            pct=["impact"],
+            prob=["p_hit", "p_miss"],
             unit=retro.unit,
-            caption="Risk matrix: items rated high or medium (all items are in the pack's Risks sheet)",
+            caption=f"Risk matrix: items rated high or medium, {risks.RISK_ORDER} (all items are in the pack's "
+            "Risks sheet)",
             hide_index=True,
         ),
         "Every item rated high or medium risk (table)",
     )
 
 
-def warning_items(retro: Retrospective, per_trigger: int = 10) -> Any:
-    """The largest early warnings per trigger, collapsed."""
-    table = retro.warnings.table
-    if not len(table):
+def warning_summary(retro: Retrospective) -> Any:
+    """Early warnings per rule: how many, the money at stake, the largest and the oldest."""
+    from salesplan.retro import risks
+
+    summary = retro.warnings.summary
+    if not len(summary) or not int(summary["items"].sum()):
+        return Markdown("No early warning this month.")
+    return style_table(
+        summary,
+        money=["amount", "largest"],
+        ints=["items", "oldest_days"],
+        unit=retro.unit,
+        caption=f"Early warnings {retro.month} per rule, {risks.WARNING_ORDER}",
+        hide_index=True,
+    )
+
+
+def warning_items(retro: Retrospective) -> Any:
+    """The largest early warnings of each rule, collapsed (every warning is in the pack)."""
+    from salesplan.retro import risks
+
+    largest = retro.warnings.largest
+    if not len(largest):
         return Markdown("No early warning this month.")
     return details(
         style_table(
-            table.groupby("trigger", sort=False).head(per_trigger),
+            largest,
             money=["amount"],
             ints=["days"],
             unit=retro.unit,
-            caption=f"Early warnings, the {per_trigger} largest per trigger (all are in the pack's Warnings sheet)",
+            caption=f"The largest early warnings of each rule, {risks.WARNING_ORDER} "
+            f"({len(retro.warnings.table)} in all are in the pack's Warnings sheet)",
             hide_index=True,
         ),
-        f"Early warnings: {len(table)} this month, by trigger (table)",
+        f"The largest early warnings of each rule ({len(largest)} of {len(retro.warnings.table)}; table)",
     )
 
 
