@@ -68,3 +68,25 @@ def test_status_cells_take_the_chart_palette_and_a_readable_text_colour():
         assert plots.RAG[status] in css and f"color: {plots.base.RAG_TEXT[status]}" in css
     assert tables.status_css("no_target") == "" and tables.status_css(None) == ""
     assert tables.rag_label("dark_red") == f"{plots.RAG_SYMBOL['dark_red']} dark red"
+
+
+def test_rep_attainment_chart_colours_each_rep_by_its_status() -> None:
+    """98.8 % is green in the retrospective's bands, so it is green in the review's chart too."""
+    from matplotlib.colors import to_hex
+
+    from salesplan.plots import review as review_plots
+    from salesplan.plots.base import RAG
+
+    results = pd.DataFrame(
+        {
+            "rep_name": ["A", "B", "C"],
+            "attainment": [0.988, 0.80, 1.10],
+            "tenure_years": [1.0, 2.0, 3.0],
+            "status": ["green", "dark_red", "ahead"],
+        }
+    )
+    fig = review_plots.rep_attainment(results, "reps")
+    colours = {p.get_width(): to_hex(p.get_facecolor()) for p in fig.axes[0].patches}
+    assert colours[0.988] == RAG["green"].lower()
+    assert colours[0.80] == RAG["dark_red"].lower()
+    assert colours[1.10] == RAG["ahead"].lower()

@@ -148,10 +148,16 @@ def pareto(curve: pd.DataFrame, shares: pd.Series, title: str) -> Figure:
 
 
 def rep_attainment(results: pd.DataFrame, title: str, low: float = 0.8, high: float = 1.0) -> Figure:
-    """Left: reps' attainment sorted, coloured by band; right: tenure against attainment."""
+    """Left: reps' attainment sorted, coloured by its status; right: tenure against attainment.
+
+    The colour is the ``status`` column (:func:`salesplan.review.rep_results`, the retrospective's
+    bands, so a rep is coloured alike on every page); without it, by the ``low``/``high`` bounds."""
     data = results.dropna(subset=["attainment"]).sort_values("attainment")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, max(4.2, 0.2 * len(data) + 1.5)))
-    colours = [RAG["green"] if a >= high else RAG["yellow"] if a >= low else RAG["red"] for a in data["attainment"]]
+    if "status" in data.columns:
+        colours = [RAG.get(str(s), RAG["none"]) for s in data["status"]]
+    else:
+        colours = [RAG["green"] if a >= high else RAG["yellow"] if a >= low else RAG["red"] for a in data["attainment"]]
     names = data["rep_name"] if "rep_name" in data.columns else data.index
     ax1.barh([str(n) for n in names], data["attainment"], color=colours)
     for bound in (low, high):
