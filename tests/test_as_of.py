@@ -214,3 +214,26 @@ def test_paid_as_of_spreads_each_orders_dated_cash_over_its_rows() -> None:
     assert np.isnan(out.iloc[5])
     # An order paid after the cut has received nothing by then.
     assert paid_as_of(rows.iloc[:2], pd.Series(dtype=float)).tolist() == [0.0, 0.0]
+
+
+def test_the_months_retrospective_is_the_same_on_both_exports(books: tuple[MonthContext, MonthContext]) -> None:
+    """The whole retrospective, landing included (fitted once on each export): summary, every flag,
+    KPIs, payouts, the landing by region and product line, risks, warnings and the register."""
+    from salesplan.retro.month import build_retrospective
+
+    full, cut = (build_retrospective(wb) for wb in books)
+    assert full.figures == pytest.approx(cut.figures, nan_ok=True, rel=1e-12)
+    a, b = dict(full.summary["figures"]), dict(cut.summary["figures"])
+    assert a.pop("flag_counts") == b.pop("flag_counts")
+    assert a == pytest.approx(b, nan_ok=True, rel=1e-12)
+    assert full.summary["forecast_months"] == pytest.approx(cut.summary["forecast_months"], rel=1e-9)
+    pd.testing.assert_frame_equal(full.counts, cut.counts)
+    for name in ("flags", "kpis", "commissions", "statement", "landing", "risk_table", "register", "collection"):
+        a, b = getattr(full, name), getattr(cut, name)
+        pd.testing.assert_frame_equal(
+            a.reset_index(drop=True), b.reset_index(drop=True), check_exact=False, rtol=1e-9, atol=1e-6
+        )
+    _same(full.warnings.table, cut.warnings.table)
+    a, b = dict(full.total_landing), dict(cut.total_landing)
+    assert a.pop("status") == b.pop("status")
+    assert a == pytest.approx(b, rel=1e-9)
