@@ -227,6 +227,11 @@ def main() -> None:
     parser.add_argument(
         "--log-members", default=None, help="comma-separated members the log scale applies to (default: all)"
     )
+    parser.add_argument(
+        "--no-feasible",
+        action="store_true",
+        help="bands before issue 22: no censoring at 0 for never-negative series, no short-series width floor",
+    )
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--limit", type=int, default=None, help="first N series only (quick check)")
     args = parser.parse_args()
@@ -248,6 +253,7 @@ def main() -> None:
             interval_shape=args.interval_shape,
             member_scale=args.member_scale,
             log_members=None if args.log_members is None else args.log_members.split(","),
+            feasible=not args.no_feasible,
         )
         fc = fits_to_frame(fits, (80, 95))
         wall = time.perf_counter() - t0
@@ -257,7 +263,7 @@ def main() -> None:
         scale = args.member_scale + (f" ({args.log_members})" if args.log_members else "")
         print(
             f"\n{LABELS[name]}: {n} series, horizon {h}, {args.combination}, intervals {args.interval_shape}, "
-            f"member scale {scale}"
+            f"member scale {scale}, feasible bands {'off' if args.no_feasible else 'on'}"
         )
         print(f"{'method':62s} " + " ".join(f"{c:>7s}" for c in COLUMNS))
         refs = [(r, sm, ms, None) for r, sm, ms in REFERENCES] if name == "m3" else []

@@ -72,6 +72,19 @@ Method, per series:
    months (a year-end landing) has the right, correlated, spread; the sum of a path's first
    ``r`` months is Student t, which :func:`salesplan.forecast.landing.landing_distribution`
    gives in closed form.
+8. **Feasible bands** (``feasible=True``, the default). A series that has never been
+   negative cannot go below zero: its forecast distribution is the Student t *censored* at 0
+   (the mass the t puts below zero sits at zero), so every quantile, the point forecast (the
+   median) and every interval bound is ``max(value, 0)``. A series that has had a negative
+   month (net returns) keeps the uncensored t. Censoring only moves quantiles that lay below
+   zero, so coverage of non-negative actuals is unchanged and every quantile loss can only
+   fall (measured: benchmarks/README.md). A **short series** (fewer than
+   ``2 * season_length + 2`` months, too few for seasonal models) gets at least the width its
+   history supports: the variance at every horizon is raised, by scaling the covariance, to
+   no less than that of the mean of its own months, ``s^2 (1 + 1/n)`` (``s^2`` the sample
+   variance of its ``n`` months), and its degrees of freedom are at most ``n - 1`` (at least 3),
+   the textbook prediction interval of a new month from ``n`` months known. A few rolling
+   origins (9 for 17 months) cannot vouch for a narrower band.
 """
 
 from __future__ import annotations
@@ -214,6 +227,9 @@ class SeriesForecast:
     cv_errors: np.ndarray | None = None  # origins x horizon, scaled to today's level, NaN unobserved
     cv_origins: np.ndarray | None = None  # origin index t (forecast made with y[:t])
     y: np.ndarray | None = None
+    # The lowest value a month can take: 0 for a series never negative (feasible bands, step 8),
+    # -inf otherwise. Quantiles and bounds are censored there; ``mean`` and ``paths`` are not.
+    lower: float = float("-inf")
 
     @property
     def sd(self) -> np.ndarray:
@@ -224,9 +240,15 @@ class SeriesForecast:
         return float(stats.t.ppf(0.5 + level / 200.0, self.df))
 
     def quantiles(self, q: Sequence[float] | np.ndarray) -> np.ndarray:
-        """``len(q) x horizon``: the forecast distribution's quantiles, ``mean + t_df(q) * sd``."""
+        """``len(q) x horizon``: the forecast distribution's quantiles,
+        ``max(mean + t_df(q) * sd, lower)`` (censored at ``lower``, step 8)."""
         z = stats.t.ppf(np.asarray(q, dtype=float), self.df)
-        return self.mean[None, :] + z[:, None] * self.sd[None, :]
+        return np.maximum(self.mean[None, :] + z[:, None] * self.sd[None, :], self.lower)
+
+    @property
+    def median(self) -> np.ndarray:
+        """The point forecast as pages show it: ``max(mean, lower)``, the censored median."""
+        return np.maximum(self.mean, self.lower)
 
     def paths(self, n_paths: int, rng: np.random.Generator) -> np.ndarray:
         """``n_paths x horizon`` sample paths: mean + t-scaled multivariate normal errors."""
@@ -634,10 +656,13 @@ def fit_one(
     interval_shape: str = "empirical",
     member_scale: str = "level",
     log_members: Sequence[str] | None = None,
+    feasible: bool = True,
 ) -> SeriesForecast:
     """Fit the engine to one series (see the module docstring for the method).
     ``member_scale`` / ``log_members``: the members fitted to ``log y`` (:func:`_fit_on_scale`;
-    measured on M3, M1 and Tourism in ``benchmarks/README.md``, not the default)."""
+    measured on M3, M1 and Tourism in ``benchmarks/README.md``, not the default).
+    ``feasible``: bands censored at 0 for a never-negative series and the short-series
+    width floor (step 8); ``False`` gives the bands before step 8 (for measurement)."""
     y = np.asarray(y, dtype=float)
     n = len(y)
     h = int(horizon)
@@ -678,6 +703,7 @@ def fit_one(
         weights=weights,
         temporal_levels=tuple(used),
         interval_shape=interval_shape,
+        feasible=feasible,
     )
 
 
@@ -694,8 +720,9 @@ def _calibrate(
     weights: dict[str, float],
     temporal_levels: tuple[int, ...],
     interval_shape: str = "empirical",
+    feasible: bool = True,
 ) -> SeriesForecast:
-    """The calibrated error model around the point forecast (module docstring, steps 5-7)."""
+    """The calibrated error model around the point forecast (module docstring, steps 5-8)."""
     n = len(y)
     h = len(mean)
     # Rescale each origin's errors to today's level (a grown series has larger errors).
@@ -727,6 +754,11 @@ def _calibrate(
         cov = cov * factor**2 * _fpe(n)
     elif interval_shape != "t":
         raise ValueError(f"unknown interval_shape {interval_shape!r}: use empirical or t")
+    lower = float("-inf")
+    if feasible:
+        cov, dof = short_series_floor(y, cov, dof, season_length)
+        # A series that has never been negative cannot go below zero (step 8).
+        lower = 0.0 if n and float(np.min(y)) >= 0 else lower
     return SeriesForecast(
         unique_id=unique_id,
         last_ds=last_ds if last_ds is not None else pd.Timestamp("NaT"),
@@ -739,7 +771,33 @@ def _calibrate(
         cv_errors=errs_scaled if keep_errors else None,
         cv_origins=origins if keep_errors else None,
         y=y if keep_errors else None,
+        lower=lower,
     )
+
+
+def short_series_floor(y: np.ndarray, cov: np.ndarray, df: float, season_length: int = 12) -> tuple[np.ndarray, float]:
+    """The width a short series' history supports (module docstring, step 8).
+
+    A series of ``n < 2 * season_length + 2`` months (``n >= 3``) gets
+
+        cov' = cov * max(1, s^2 (1 + 1/n) / min_h cov[h, h]),     df' = min(df, max(n - 1, 3))
+
+    with ``s^2`` the sample variance of its months (``ddof = 1``): no horizon's variance is below
+    that of forecasting a new month by the mean of the ``n`` known ones, and the tails are
+    those of a t with the ``n - 1`` degrees of freedom that mean leaves. Scaling the whole
+    covariance keeps the correlation between months (and so the landing's spread) in shape.
+    Longer series, and series of fewer than 3 months, are returned unchanged.
+    """
+    y = np.asarray(y, dtype=float)
+    n = len(y)
+    if n < 3 or n >= 2 * season_length + 2 or not len(cov):
+        return cov, df
+    need = float(np.var(y, ddof=1)) * (1.0 + 1.0 / n)
+    have = float(np.min(np.diag(cov)))
+    if need > 0 and have < need:
+        # A degenerate covariance (no error at some horizon) cannot be scaled: add month noise.
+        cov = cov * (need / have) if have > 0 else cov + need * np.eye(len(cov))
+    return cov, float(min(df, max(n - 1, SHAPE_DF_RANGE[0])))
 
 
 # --------------------------------------------------------------------------------------
@@ -792,6 +850,7 @@ def fit_series(
     interval_shape: str = "empirical",
     member_scale: str = "level",
     log_members: Sequence[str] | None = None,
+    feasible: bool = True,
 ) -> dict[str, SeriesForecast]:
     """Fit the engine to every series of a long ``unique_id, ds, y`` frame.
 
@@ -801,7 +860,9 @@ def fit_series(
     ``temporal_levels`` / ``temporal_min_points``: the temporal views (module docstring,
     step 2; ``()`` for the monthly view alone); ``interval_shape``: ``empirical`` (the
     series' own error quantiles, step 6) or ``t`` (the Student t of the error model alone);
-    ``member_scale`` / ``log_members``: members fitted to ``log y`` (see :func:`fit_one`).
+    ``member_scale`` / ``log_members``: members fitted to ``log y`` (see :func:`fit_one`);
+    ``feasible``: bands censored at 0 for never-negative series and short series' width
+    floor (module docstring, step 8).
     """
     if int(horizon) < 1:
         raise ForecastInputError(f"horizon must be a positive number of months, got {horizon!r}")
@@ -819,6 +880,7 @@ def fit_series(
         interval_shape=str(interval_shape),
         member_scale=str(member_scale),
         log_members=None if log_members is None else tuple(log_members),
+        feasible=bool(feasible),
     )
     n_jobs = default_n_jobs() if n_jobs is None else max(int(n_jobs), 1)
     if n_jobs == 1 or len(items) < 8:
@@ -842,7 +904,8 @@ def fits_to_frame(
     """Point forecasts and interval bounds, one row per series and month.
 
     Columns ``unique_id, ds, forecast`` then ``lo_L, hi_L`` for each level L:
-    ``forecast ± t_{df}(0.5 + L/200) * sd_h``.
+    ``forecast ± t_{df}(0.5 + L/200) * sd_h``, each censored at the series' ``lower`` bound
+    (0 for a series never negative: module docstring, step 8).
     """
     levels = _check_levels(levels)
     values = fits.values() if isinstance(fits, dict) else fits
@@ -852,13 +915,13 @@ def fits_to_frame(
         frame = {
             "unique_id": f.unique_id,
             "ds": pd.date_range(f.last_ds + pd.offsets.MonthBegin(1), periods=h, freq="MS"),
-            "forecast": f.mean,
+            "forecast": f.median,
         }
         sd = f.sd
         for lv in levels:
             q = f.quantile_scale(lv)
-            frame[f"lo_{lv}"] = f.mean - q * sd
-            frame[f"hi_{lv}"] = f.mean + q * sd
+            frame[f"lo_{lv}"] = np.maximum(f.mean - q * sd, f.lower)
+            frame[f"hi_{lv}"] = np.maximum(f.mean + q * sd, f.lower)
         frames.append(pd.DataFrame(frame))
     cols = FORECAST_COLUMNS + [f"{side}_{lv}" for lv in levels for side in ("lo", "hi")]
     if not frames:

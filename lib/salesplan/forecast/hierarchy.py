@@ -49,9 +49,10 @@ def hierarchy_series(
 ) -> pd.DataFrame:
     """Long ``unique_id, level, ds, y`` frame: monthly ``value`` per series of every level, up to ``month``.
 
-    Total, region and product-line series span the whole history; a bottom or rep series
-    starts at its first non-zero month (a new rep is a short series, not a run of zeros).
-    Missing months inside a series are zero sales.
+    Every series starts at its first non-zero month: a new rep, or a product line launched 17
+    months ago, is a short series, not a run of zeros followed by a jump (which would read as
+    an enormous error and give a band far wider on one side than the other). Missing months
+    inside a series are zero sales.
     """
     end = _as_period(month).to_timestamp()
     c = cube[cube["month"] <= end]
@@ -67,11 +68,10 @@ def hierarchy_series(
                 keys = keys if isinstance(keys, tuple) else (keys,)
                 uid = series_id(dict(zip(by, map(str, keys), strict=True)))
                 s = g.set_index("month")[value].reindex(months, fill_value=0.0)
-                if len(by) > 1 or by == ["rep_id"]:
-                    nz = np.flatnonzero(s.to_numpy() != 0)
-                    if not len(nz):
-                        continue
-                    s = s.iloc[nz[0] :]
+                nz = np.flatnonzero(s.to_numpy() != 0)
+                if not len(nz):
+                    continue
+                s = s.iloc[nz[0] :]
                 frames.append(pd.DataFrame({"unique_id": uid, "level": "|".join(by), "ds": s.index, "y": s.to_numpy()}))
         else:
             s = c.groupby("month")[value].sum().reindex(months, fill_value=0.0)
@@ -106,9 +106,13 @@ class HierarchyForecast:
     blend_weights: pd.DataFrame | None = None
 
     def shift(self, uid: str) -> np.ndarray:
-        """Blended minus the series' own forecast, per month: moves the series' sample paths."""
+        """Blended minus the series' own (uncensored) forecast mean, per month: moves the
+        series' sample paths and landing distribution onto the blended forecast."""
         f = self.forecast[self.forecast["unique_id"] == uid].sort_values("ds")
-        return (f["blended"] - f["base_forecast"]).to_numpy()
+        fit = self.fits.get(uid)
+        if fit is None or len(fit.mean) < len(f):
+            return (f["blended"] - f["base_forecast"]).to_numpy()
+        return f["blended"].to_numpy(float) - fit.mean[: len(f)]
 
 
 def forecast_hierarchy(
@@ -202,12 +206,16 @@ def forecast_hierarchy(
             pipeline=np.nan, coverage=np.nan, pipeline_forecast=np.nan, pipeline_weight=0.0, blended=rec["forecast"]
         )
 
-    # Bands: the series' calibrated widths, centred on the final (reconciled, blended) forecast.
-    bands = base.set_index(["unique_id", "ds"])
+    # Bands: the series' calibrated widths, centred on the final (reconciled, blended) forecast,
+    # and censored at the series' lower bound like the point forecast (a series never negative
+    # stays at or above 0 even where reconciliation or the pipeline pulled a month below it).
     out = blended.set_index(["unique_id", "ds"])
+    width = _band_widths(fits, lv).reindex(out.index)
+    lower = out.index.get_level_values("unique_id").map({u: f.lower for u, f in fits.items()}).to_numpy(float)
+    out["blended"] = np.maximum(out["blended"].to_numpy(float), lower)
     for level in lv:
-        for side in ("lo", "hi"):
-            out[f"{side}_{level}"] = out["blended"] + (bands[f"{side}_{level}"] - bands["forecast"])
+        for side, sign in (("lo", -1.0), ("hi", 1.0)):
+            out[f"{side}_{level}"] = np.maximum(out["blended"] + sign * width[level], lower)
     out = out.reset_index()
     level_of = history.drop_duplicates("unique_id").set_index("unique_id")["level"]
     out.insert(1, "level", out["unique_id"].map(level_of))
@@ -227,6 +235,17 @@ def forecast_hierarchy(
         calibration=calibration,
         blend_weights=blend_weights,
     )
+
+
+def _band_widths(fits: Mapping[str, SeriesForecast], levels: Sequence[int]) -> pd.DataFrame:
+    """Half-width ``t_df(0.5 + L/200) * sd_h`` of each series' uncensored band, indexed by
+    ``unique_id, ds``, one column per level ``L``."""
+    frames = []
+    for uid, f in fits.items():
+        ds = pd.date_range(f.last_ds + pd.offsets.MonthBegin(1), periods=len(f.mean), freq="MS")
+        cols = {lv: f.quantile_scale(lv) * f.sd for lv in levels}
+        frames.append(pd.DataFrame({"unique_id": uid, "ds": ds, **cols}))
+    return pd.concat(frames, ignore_index=True).set_index(["unique_id", "ds"])
 
 
 def annual_targets(targets: pd.DataFrame, year: int, by: Sequence[str] = ()) -> pd.DataFrame:
@@ -262,6 +281,12 @@ def landing_table(
     :func:`hit_calibration`; default: the one ``fc`` carries) maps the model's ``p_hit``
     to the hit rate the company's own backtests showed for such predictions; the
     uncalibrated value is kept as ``p_hit_model``.
+
+    Feasibility (:mod:`salesplan.forecast.landing`): for a series never negative the landing
+    and its interval are not below ``ytd``, and ``p_hit = 1`` once ``ytd >= target``. The
+    recalibration applies only where the target is still open and to a series with at least
+    ``calibration.min_months`` months of history (:meth:`HitCalibration.applies_to`); a
+    shorter series keeps ``p_hit = p_hit_model``.
     """
     cfg = dict(config or {})
     p = _as_period(month)
@@ -295,7 +320,8 @@ def landing_table(
         row.update(landing_summary(dist, point, ytd, target, remaining, lv))
         row["p_hit_model"] = row["p_hit"]
         cal = calibration if calibration is not None else fc.calibration
-        if cal is not None and np.isfinite(row["p_hit"]):
+        still_open = np.isfinite(row["p_hit"]) and target > dist.floor
+        if cal is not None and still_open and cal.applies_to(len(h)):
             row["p_hit"] = float(cal(row["p_hit"]))
         rows.append(row)
     return pd.DataFrame(rows)
@@ -318,7 +344,8 @@ def hit_calibration(
     ``plan_factors``) and the pairs are fitted by
     :func:`salesplan.forecast.landing.fit_hit_calibration`. ``config``: the ``forecast``
     section; its ``p_hit_calibration`` keys (``method, back, plan_factors, prior_cases,
-    min_cases``) override the defaults. Too little history gives the identity map.
+    min_cases``) override the defaults. Too little history gives the identity map. The map's
+    ``min_months`` is the shortest history a backtest case was fitted on.
     """
     cfg = dict(config or {})
     cal = cfg["p_hit_calibration"]
@@ -337,6 +364,8 @@ def hit_calibration(
         method=str(cal["method"]),
         prior_cases=float(cal["prior_cases"]),
         min_cases=int(cal["min_cases"]),
+        # The map speaks only for series at least as long as the shortest one it learned from.
+        min_months=int(pairs["months"].min()) if len(pairs) else 0,
     )
 
 

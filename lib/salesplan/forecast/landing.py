@@ -27,6 +27,21 @@ back, plans = previous year x factors) and :func:`fit_hit_calibration` learns th
     logit q = a + b ln P(hit) - c ln(1 - P(hit))
 
 from them, applied on top of the simulation (measured: benchmarks/README.md).
+
+Feasible landings: a series that has never been negative (``SeriesForecast.lower = 0``) cannot
+sell less than nothing in the remaining months, so its year-end total cannot fall below the
+YTD actual. Its landing distribution is the Student t above *censored* at ``floor = ytd``
+(the mass below sits at the floor): every quantile is ``max(q, ytd)``, and
+
+    P(hit) = 1                              when target <= ytd (already reached)
+           = P(t total >= target)           otherwise,
+
+so the band and P(hit) come from one distribution. The recalibration is applied only where
+the outcome is still open (target above the floor) and only to series at least as long as
+the shortest history it was learned from (``HitCalibration.min_months``): a shorter series
+(a product launched 17 months ago) lies outside its evidence and keeps the model's P(hit),
+which its wide, honest band (:func:`salesplan.forecast.engine.short_series_floor`) makes
+near a coin-flip when the target sits inside the band.
 """
 
 from __future__ import annotations
@@ -50,15 +65,18 @@ from salesplan.forecast.engine import (
 @dataclass(frozen=True)
 class LandingDistribution:
     """Distribution of one series' year-end total: Student t with ``df`` degrees of freedom,
-    location ``loc`` and scale ``scale`` (``scale = 0``: the year is closed, the total is known).
+    location ``loc`` and scale ``scale`` (``scale = 0``: the year is closed, the total is known),
+    censored at ``floor`` (the lowest total possible: the YTD actual for a series that cannot
+    go negative, ``-inf`` otherwise).
 
-    ``prob_at_least(target) = P(total >= target)``; ``quantile(q)``: the total not exceeded
-    with probability ``q``.
+    ``prob_at_least(target) = P(total >= target)``: 1 where ``target <= floor``;
+    ``quantile(q)``: the total not exceeded with probability ``q``, ``max(t quantile, floor)``.
     """
 
     loc: float
     scale: float
     df: float
+    floor: float = float("-inf")
 
     def _std(self, x: np.ndarray) -> np.ndarray:
         return (np.asarray(x, dtype=float) - self.loc) / self.scale
@@ -66,11 +84,13 @@ class LandingDistribution:
     def prob_at_least(self, target: float | Sequence[float]) -> np.ndarray | float:
         t = np.asarray(target, dtype=float)
         if self.scale <= 0:
-            out = (self.loc >= t).astype(float)
+            out = (max(self.loc, self.floor) >= t).astype(float)
         elif np.isfinite(self.df):
             out = stats.t.sf(self._std(t), self.df)
         else:
             out = stats.norm.sf(self._std(t))
+        # Censored at the floor: a target at or below it is already reached.
+        out = np.where(t <= self.floor, 1.0, out)
         return float(out) if t.ndim == 0 else np.asarray(out, dtype=float)
 
     def quantile(self, q: float | Sequence[float]) -> np.ndarray | float:
@@ -80,6 +100,7 @@ class LandingDistribution:
         else:
             z = stats.t.ppf(qa, self.df) if np.isfinite(self.df) else stats.norm.ppf(qa)
             out = self.loc + self.scale * z
+        out = np.maximum(out, self.floor)
         return float(out) if qa.ndim == 0 else np.asarray(out, dtype=float)
 
 
@@ -101,19 +122,21 @@ def landing_distribution(
         loc   = ytd + sum(mean[:r] + shift[:r])
         scale = sqrt(1' Cov[:r, :r] 1)          (every covariance between the months counted)
         df    = the fit's degrees of freedom
+        floor = ytd + r * fit.lower             (= ytd for a series never negative; else -inf)
 
     ``shift`` (length >= ``remaining``) moves the forecast by a fixed amount per month, used
     when a reconciled or blended point forecast replaces the series' own.
     """
     _check_remaining(fit, remaining)
     r = int(remaining)
+    floor = float(ytd) + r * float(fit.lower) if np.isfinite(fit.lower) else float("-inf")
     if r == 0:
-        return LandingDistribution(float(ytd), 0.0, float(fit.df))
+        return LandingDistribution(float(ytd), 0.0, float(fit.df), float(ytd))
     loc = float(ytd) + float(np.sum(fit.mean[:r]))
     if shift is not None:
         loc += float(np.sum(np.asarray(shift, dtype=float)[:r]))
     scale = float(np.sqrt(max(float(np.sum(fit.cov[:r, :r])), 0.0)))
-    return LandingDistribution(loc, scale, float(fit.df))
+    return LandingDistribution(loc, scale, float(fit.df), floor)
 
 
 def landing_samples(
@@ -124,8 +147,9 @@ def landing_samples(
     seed: int | np.random.Generator | None = 0,
     shift: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Simulated year-end totals: ``ytd + sum of the first `remaining` months of each path``
-    (the draws :func:`landing_distribution` describes exactly).
+    """Simulated year-end totals: ``ytd + sum of the first `remaining` months of each path``,
+    censored at ``ytd + remaining * fit.lower`` (the draws :func:`landing_distribution`
+    describes exactly).
 
     ``shift`` (length >= ``remaining``) moves every path by a fixed amount per month, used
     when a reconciled or blended point forecast replaces the series' own.
@@ -137,7 +161,7 @@ def landing_samples(
     paths = fit.paths(n_paths, rng)[:, :remaining]
     if shift is not None:
         paths = paths + np.asarray(shift, dtype=float)[None, :remaining]
-    return float(ytd) + paths.sum(axis=1)
+    return np.maximum(float(ytd) + paths.sum(axis=1), float(ytd) + remaining * float(fit.lower))
 
 
 def prob_hit(samples: np.ndarray, target: float | Sequence[float]) -> np.ndarray | float:
@@ -177,8 +201,10 @@ def landing_summary(
 
     Interval ``lo_L, hi_L``: the ``0.5 -/+ L/200`` quantiles of ``dist``; ``p_hit = P(total >=
     target)``; ``gap = landing - target`` (negative = short, the sign used everywhere); ``run_rate_needed = (target - ytd) / remaining``
-    (NaN when no month remains).
+    (NaN when no month remains). The landing is ``max(point, dist.floor)``: never below what a
+    series that cannot go negative has already booked.
     """
+    point = max(float(point), dist.floor)
     out: dict[str, float] = {"ytd": float(ytd), "landing": float(point)}
     for lv in levels:
         lo, hi = dist.quantile([0.5 - lv / 200, 0.5 + lv / 200])
@@ -297,6 +323,8 @@ class HitCalibration:
     in both). ``method="isotonic"``: piecewise linear through
     ``(knots_p, knots_q)``, flat beyond the end knots. ``method="identity"``: ``q = p``
     (too few backtest cases to learn from). ``n_cases``: backtest cases it was learned from.
+    ``min_months``: the shortest history (months fitted) among those cases; :meth:`applies_to`
+    says whether a series is long enough for the map to speak for it.
     """
 
     method: str = "identity"
@@ -306,6 +334,14 @@ class HitCalibration:
     knots_p: np.ndarray = field(default_factory=lambda: np.array([]))
     knots_q: np.ndarray = field(default_factory=lambda: np.array([]))
     n_cases: int = 0
+    min_months: int = 0
+
+    def applies_to(self, months: int) -> bool:
+        """Whether the map applies to a series with ``months`` months of history: at least
+        ``min_months``, the shortest history it was learned from. A shorter series lies outside
+        the backtest's evidence (its band is wide because little is known); it keeps the
+        model's own P(hit), so the map cannot turn that near coin-flip into a confident one."""
+        return int(months) >= int(self.min_months)
 
     def __call__(self, p: np.ndarray | float) -> np.ndarray | float:
         arr = np.asarray(p, dtype=float)
@@ -353,6 +389,7 @@ def fit_hit_calibration(
     method: str = "beta",
     prior_cases: float = 50.0,
     min_cases: int = 100,
+    min_months: int = 0,
 ) -> HitCalibration:
     """Learn a monotone recalibration of P(hit) from backtest pairs (predicted p, 0/1 hit).
 
@@ -378,7 +415,8 @@ def fit_hit_calibration(
     at each block's mean prediction (needs many cases per block).
 
     With fewer than ``min_cases`` pairs the identity map is returned: too little past to
-    learn from.
+    learn from. ``min_months``: the shortest history the pairs were fitted on, kept as
+    :attr:`HitCalibration.min_months` (the map applies to series at least that long).
     """
     p = np.asarray(p, dtype=float)
     o = np.asarray(outcome, dtype=float)
@@ -393,7 +431,7 @@ def fit_hit_calibration(
     if not np.isin(o, (0.0, 1.0)).all():
         raise ValueError("outcomes must be 0/1 (target missed / met)")
     if len(p) < min_cases:
-        return HitCalibration(n_cases=int(len(p)))
+        return HitCalibration(n_cases=int(len(p)), min_months=int(min_months))
     if method == "logistic":
         z = special.logit(np.clip(p, _P_EPS, 1 - _P_EPS))
         ridge = 0.1 * prior_cases
@@ -407,7 +445,9 @@ def fit_hit_calibration(
             return float(nll + 0.5 * ridge * (pen @ pen)), grad
 
         res = optimize.minimize(loss, np.array([0.0, 1.0]), jac=True, method="L-BFGS-B")
-        return HitCalibration("logistic", float(res.x[0]), float(res.x[1]), n_cases=int(len(p)))
+        return HitCalibration(
+            "logistic", float(res.x[0]), float(res.x[1]), n_cases=int(len(p)), min_months=int(min_months)
+        )
     if method == "beta":
         pc = np.clip(p, _P_EPS, 1 - _P_EPS)
         x = np.column_stack([np.ones(len(pc)), np.log(pc), -np.log1p(-pc)])
@@ -425,14 +465,14 @@ def fit_hit_calibration(
             loss_beta, prior, jac=True, method="L-BFGS-B", bounds=[(None, None), (0.0, None), (0.0, None)]
         )
         a, b, c = (float(v) for v in res.x)
-        return HitCalibration("beta", a, b, slope_miss=c, n_cases=int(len(p)))
+        return HitCalibration("beta", a, b, slope_miss=c, n_cases=int(len(p)), min_months=int(min_months))
     hit_rate, n_b, mean_p = _isotonic_blocks(p, o)
     q = (n_b * hit_rate + prior_cases * mean_p) / (n_b + prior_cases)
     q = np.maximum.accumulate(q)
     # Blocks with the same mean prediction would make interpolation ambiguous: keep the last.
     knots_p, idx = np.unique(mean_p[::-1], return_index=True)
     knots_q = q[::-1][idx]
-    return HitCalibration("isotonic", knots_p=knots_p, knots_q=knots_q, n_cases=int(len(p)))
+    return HitCalibration("isotonic", knots_p=knots_p, knots_q=knots_q, n_cases=int(len(p)), min_months=int(min_months))
 
 
 @dataclass(frozen=True)
@@ -441,8 +481,9 @@ class BacktestCut:
 
     ``fits``: one :class:`~salesplan.forecast.engine.SeriesForecast` per series;
     ``cases``: one row per series with ``unique_id, as_of, ytd, remaining, prev_year,
-    actual`` (months of the target year closed at the as-of month summed, months left,
-    the previous calendar year's total and the target year's actual total).
+    actual, months`` (months of the target year closed at the as-of month summed, months left,
+    the previous calendar year's total, the target year's actual total and the months of
+    history the cut was fitted on).
     """
 
     back: int
@@ -495,6 +536,7 @@ def backtest_cuts(
                     "remaining": r,
                     "prev_year": float(y[t0 - m - 12 : t0 - m].sum()),
                     "actual": float(y[t0 - m : t0 + r].sum()),
+                    "months": int(t0),
                 }
             )
             pieces.append(g.iloc[:t0])
@@ -524,20 +566,23 @@ def hit_pairs(
 ) -> pd.DataFrame:
     """(P(hit), outcome) pairs from refitted cuts: plans = previous year x ``factors``.
 
-    One row per series, cut and factor: ``unique_id, back, as_of, factor, plan, p_hit, hit``
-    (``hit``: the target year's actual total reached the plan). ``p_hit`` comes from
+    One row per series, cut and factor: ``unique_id, back, as_of, factor, plan, p_hit, hit,
+    months`` (``hit``: the target year's actual total reached the plan; ``months``: the
+    history the cut was fitted on). ``p_hit`` comes from
     :func:`landing_distribution`, as the workbook computes it; with ``n_paths`` it is read
     instead from that many sample paths drawn with ``seed`` (to measure what sampling adds).
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    cols = ["unique_id", "back", "as_of", "factor", "plan", "p_hit", "hit"]
+    cols = ["unique_id", "back", "as_of", "factor", "plan", "p_hit", "hit", "months"]
     rows = []
     for cut in cuts:
         for c in cut.cases.itertuples(index=False):
             plans = np.asarray(factors, dtype=float) * c.prev_year
             ph = plan_hit_probability(cut.fits[c.unique_id], c.ytd, c.remaining, plans, n_paths=n_paths, rng=rng)
             for f, plan, p in zip(factors, plans, ph, strict=True):
-                rows.append([c.unique_id, cut.back, c.as_of, float(f), float(plan), float(p), bool(c.actual >= plan)])
+                rows.append(
+                    [c.unique_id, cut.back, c.as_of, float(f), float(plan), float(p), bool(c.actual >= plan), c.months]
+                )
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -560,7 +605,7 @@ def hit_backtest(
     for every ``b`` in ``back``) followed by :func:`hit_pairs` (plans = the previous
     calendar year's total x each of ``factors``; outcome: the target year's actual total
     reached the plan). Returns one row per series, cut and factor:
-    ``unique_id, back, as_of, factor, plan, p_hit, hit``.
+    ``unique_id, back, as_of, factor, plan, p_hit, hit, months``.
     """
     cuts = backtest_cuts(
         df,

@@ -5,7 +5,7 @@ A :class:`~salesplan.forecast.hierarchy.HierarchyForecast` is written to a folde
 - ``history.parquet``, ``forecast.parquet`` and, with a pipeline, ``win_rates.parquet``,
   ``pipeline.parquet``, ``blend_weights.parquet`` (tidy tables, readable by any tool);
 - ``fits.parquet``: one row per series with its point forecast, error covariance (flattened),
-  degrees of freedom and cross-validation errors (list columns);
+  degrees of freedom, lower bound and cross-validation errors (list columns);
 - ``meta.json``: the month, levels, reconciliation, settings, the P(hit) recalibration and the
   ``key`` the forecast was made for (inputs, month and forecast settings).
 
@@ -33,7 +33,8 @@ from salesplan.forecast.engine import SeriesForecast
 from salesplan.forecast.hierarchy import HierarchyForecast
 from salesplan.forecast.landing import HitCalibration
 
-FORMAT = 1
+# 2: fits carry their lower bound (feasible bands) and the P(hit) calibration its min_months.
+FORMAT = 2
 _FRAMES = ("history", "forecast", "win_rates", "pipeline", "blend_weights")
 
 
@@ -92,6 +93,7 @@ def save_forecast(fc: HierarchyForecast, folder: str | os.PathLike[str], key: st
                     "cv_errors_shape": errors_shape,
                     "cv_origins": None if f.cv_origins is None else np.asarray(f.cv_origins, dtype=int).tolist(),
                     "y": None if f.y is None else np.asarray(f.y, dtype=float).tolist(),
+                    "lower": float(f.lower),
                 }
             )
         pd.DataFrame(rows).to_parquet(build / "fits.parquet", index=False)
@@ -150,6 +152,7 @@ def load_forecast(folder: str | os.PathLike[str]) -> HierarchyForecast:
             cv_errors=_unflat(row["cv_errors"], row["cv_errors_shape"]),
             cv_origins=None if row["cv_origins"] is None else np.asarray(row["cv_origins"], dtype=int),
             y=None if row["y"] is None else np.asarray(row["y"], dtype=float),
+            lower=float(row.get("lower", float("-inf"))),
         )
     cal = meta.get("calibration")
     calibration = None

@@ -64,6 +64,11 @@ def landing_comparison(
       "assumes"}`` (omitted when None)
 
     Per method: ``attainment = landing / annual target`` and ``gap = landing - annual target``.
+
+    Every method is YTD actual plus a projection of the remaining months. When no month of the
+    history has been negative (sales net of returns), the remaining months cannot be either, so
+    no landing, low or high lies below the YTD actual: a value handed in below it (a
+    statistical interval from a model that ignores the sign) is raised to it.
     """
     p = as_period(month)
     ytd = window(p, "ytd")
@@ -108,6 +113,10 @@ def landing_comparison(
             }
         )
     out = pd.DataFrame(rows).reindex(columns=LANDING_COLUMNS)
+    monthly = cube.loc[pd.to_datetime(cube["month"]) <= p.to_timestamp()].groupby("month")[value].sum()
+    if len(monthly) and float(monthly.min()) >= 0:
+        # Remaining months cannot be negative: nothing lands below what is already booked.
+        out[["landing", "low", "high"]] = out[["landing", "low", "high"]].astype(float).clip(lower=ytd_actual)
     return out.assign(
         attainment=attainment(out["landing"], annual_target),
         gap=out["landing"] - annual_target,
