@@ -234,6 +234,13 @@ def main() -> None:
     )
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--limit", type=int, default=None, help="first N series only (quick check)")
+    parser.add_argument("--horizon", type=int, default=None, help="score only the first N test months")
+    parser.add_argument(
+        "--last",
+        type=int,
+        default=None,
+        help="keep only the last N training months of each series (short histories, e.g. 17: a product 17 months old)",
+    )
     args = parser.parse_args()
 
     for name in args.sets.split(","):
@@ -241,6 +248,11 @@ def main() -> None:
         if args.limit:
             keep = sorted(train["unique_id"].unique())[: args.limit]
             train = train[train["unique_id"].isin(keep)]
+        if args.last:
+            train = train.groupby("unique_id", sort=False).tail(args.last).reset_index(drop=True)
+        if args.horizon:
+            h = min(h, args.horizon)
+            tests = {uid: y[:h] for uid, y in tests.items()}
         t0 = time.perf_counter()
         levels = [] if args.temporal_levels == "none" else [int(k) for k in args.temporal_levels.split(",")]
         fits = fit_series(
@@ -264,6 +276,7 @@ def main() -> None:
         print(
             f"\n{LABELS[name]}: {n} series, horizon {h}, {args.combination}, intervals {args.interval_shape}, "
             f"member scale {scale}, feasible bands {'off' if args.no_feasible else 'on'}"
+            + (f", last {args.last} training months" if args.last else "")
         )
         print(f"{'method':62s} " + " ".join(f"{c:>7s}" for c in COLUMNS))
         refs = [(r, sm, ms, None) for r, sm, ms in REFERENCES] if name == "m3" else []
