@@ -121,7 +121,12 @@ def landing_status(
     """Status of a year-end landing: the worse of :func:`probability_status` of ``p_hit`` and
     :func:`deviation_status` of ``landing`` against the annual ``target``. A landing 3 % short
     with a 0.2 % chance of reaching the target is red, not green; one on target with a 50 %
-    chance is yellow. ``no_target`` without a target."""
+    chance is yellow. ``no_target`` without a target.
+
+    ``p_hit`` is the landing table's (:func:`salesplan.forecast.hierarchy.landing_table`): 1
+    once the YTD actual meets the target, and for a series shorter than any the P(hit)
+    recalibration learned from, the model's own probability read from its (wide) band, so a
+    coin-flip there stays a coin-flip: yellow, never green."""
     return worse(probability_status(p_hit, bands), deviation_status(landing, target, thresholds))
 
 
