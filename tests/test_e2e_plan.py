@@ -98,9 +98,14 @@ def test_the_pack_follows_supplied_then_approved_and_revised_plans(sample: Path,
     v_rev = targets.save_plan(
         plan_2026.assign(target_amount=(plan_2026["target_amount"] * 1.2).round()), {"rev": 1}, 2026, folder
     )
-    base = ["targets", "approve", "--year", "2026", "--data", str(raw), "--by", "CFO"]
-    assert cli.main([*base, "--version", v_up.version, "--note", "budget"]) == 0
-    assert cli.main([*base, "--version", v_rev.version, "--from-month", "2026-07"]) == 0
+    base = ["targets", "approve", "--year", "2026", "--data", str(raw), "--by", "CFO", "--reports", str(reports)]
+    # October's pack is published: approving over it is a restatement, refused unless said so.
+    assert cli.main([*base, "--version", v_up.version, "--note", "budget"]) == 2
+    assert "2026-10 is closed" in capsys.readouterr().err
+    assert targets.read_approvals(folder) == []
+    assert cli.main([*base, "--version", v_up.version, "--note", "budget", "--restate"]) == 0
+    assert cli.main([*base, "--version", v_rev.version, "--from-month", "2026-07", "--restate"]) == 0
+    assert [a.restated_months for a in targets.read_approvals(folder)] == [("2026-10",), ("2026-10",)]
     capsys.readouterr()
     assert cli.main(run) == 0
     up, rev = (targets.read_version(2026, v, folder)[0] for v in (v_up.version, v_rev.version))
