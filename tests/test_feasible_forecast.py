@@ -218,3 +218,19 @@ def test_landing_views_never_below_ytd():
     ytd = 30.0
     assert (out["landing"] >= ytd).all()
     assert out.loc["statistical", "low"] == ytd and out.loc["statistical", "high"] == 60.0
+
+
+def test_a_rep_who_has_left_is_forecast_to_sell_nothing_after_the_leave_date() -> None:
+    from salesplan.forecast.hierarchy import leave_dates, without_months_after
+
+    fit = _fit([100.0, 110.0, 90.0], sd=8.0, lower=0.0)
+    reps = pd.DataFrame({"rep_id": ["R1", "R2"], "leave_date": [pd.Timestamp("2026-11-15"), pd.NaT]})
+    leave = leave_dates(reps)
+    assert leave == {"rep_id=R1": pd.Timestamp("2026-11-15")}
+    cut = without_months_after(fit, leave["rep_id=R1"])
+    # November (she is there half of it) keeps its forecast; December and January are nothing, surely.
+    assert cut.mean[0] == fit.mean[0] > 0
+    assert (cut.mean[1:] == 0).all() and (cut.sd[1:] == 0).all()
+    assert (cut.quantiles([0.1, 0.9])[:, 1:] == 0).all()
+    assert without_months_after(fit, None) is fit
+    assert without_months_after(fit, pd.Timestamp("2027-06-30")) is fit

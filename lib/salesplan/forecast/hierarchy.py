@@ -9,7 +9,7 @@ horizon reaches the end of the year and at least ``horizon`` months ahead.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -115,6 +115,45 @@ class HierarchyForecast:
         return f["blended"].to_numpy(float) - fit.mean[: len(f)]
 
 
+def leave_dates(reps: pd.DataFrame | None) -> dict[str, pd.Timestamp]:
+    """The rep series' leave dates: ``{series id of the rep: leave_date}`` for every rep with one
+    (none without a reps table or its ``leave_date`` column)."""
+    if reps is None or not {"rep_id", "leave_date"} <= set(reps.columns):
+        return {}
+    dates = pd.to_datetime(reps["leave_date"], errors="coerce")
+    known = dates.notna()
+    return {
+        series_id({"rep_id": str(rep)}): pd.Timestamp(d)
+        for rep, d in zip(reps.loc[known, "rep_id"], dates[known], strict=True)
+    }
+
+
+def without_months_after(fit: SeriesForecast, leave_date: pd.Timestamp | None) -> SeriesForecast:
+    """The forecast of a rep who leaves on ``leave_date``: nothing, with no uncertainty, in every
+    month that starts after that day (``mean = 0``, the covariance's rows and columns 0, the
+    lower bound 0); the months before are kept. ``fit`` unchanged without a leave date or when
+    the rep is still there at the horizon's end."""
+    if leave_date is None or pd.isna(leave_date):
+        return fit
+    months = pd.date_range(fit.last_ds + pd.DateOffset(months=1), periods=len(fit.mean), freq="MS")
+    gone = np.asarray(months > pd.Timestamp(leave_date))
+    if not gone.any():
+        return fit
+    mean = np.where(gone, 0.0, fit.mean)
+    cov = fit.cov.copy()
+    cov[gone, :] = 0.0
+    cov[:, gone] = 0.0
+    return replace(fit, mean=mean, cov=cov, lower=max(fit.lower, 0.0) if gone.all() else fit.lower)
+
+
+def _after_leave(index: pd.MultiIndex, leave: Mapping[str, pd.Timestamp]) -> np.ndarray:
+    """Rows (``unique_id, ds``) of a rep's series dated after the rep's leave date."""
+    if not leave:
+        return np.zeros(len(index), dtype=bool)
+    dates = pd.Series(index.get_level_values("unique_id")).map(leave)
+    return (pd.to_datetime(dates) < pd.Series(index.get_level_values("ds"))).fillna(False).to_numpy(bool)
+
+
 def forecast_hierarchy(
     cube: pd.DataFrame,
     month: str | pd.Period,
@@ -151,6 +190,8 @@ def forecast_hierarchy(
         keep_errors=True,
         **engine_options(config),
     )
+    leave = leave_dates(reps)
+    fits = {uid: without_months_after(f, leave.get(uid)) for uid, f in fits.items()}
     base = fits_to_frame(fits, lv)
     # One-month-ahead cross-validation errors, dated, for the MinT error covariance.
     err_rows = []
@@ -216,6 +257,9 @@ def forecast_hierarchy(
     for level in lv:
         for side, sign in (("lo", -1.0), ("hi", 1.0)):
             out[f"{side}_{level}"] = np.maximum(out["blended"] + sign * width[level], lower)
+    # A rep who has left sells nothing after the leave date, whatever reconciliation spread onto her.
+    gone = _after_leave(out.index, leave)
+    out.loc[gone, ["blended", *[f"{side}_{level}" for level in lv for side in ("lo", "hi")]]] = 0.0
     out = out.reset_index()
     level_of = history.drop_duplicates("unique_id").set_index("unique_id")["level"]
     out.insert(1, "level", out["unique_id"].map(level_of))

@@ -34,7 +34,8 @@ from salesplan.forecast.hierarchy import HierarchyForecast
 from salesplan.forecast.landing import HitCalibration
 
 # 2: fits carry their lower bound (feasible bands) and the P(hit) calibration its min_months.
-FORMAT = 2
+# 3: a rep's months after the leave date are forecast as nothing.
+FORMAT = 3
 _FRAMES = ("history", "forecast", "win_rates", "pipeline", "blend_weights")
 
 
