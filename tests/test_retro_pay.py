@@ -116,3 +116,22 @@ def test_one_statement_file_per_rep_with_safe_names_and_escaped_links(tmp_path) 
     assert "王芳 (R1), 2026-10" in files[0].read_text(encoding="utf-8")
     links = statement_links(lines, files)
     assert "href='statements/2026-10_R1.html'" in links and "<b>" not in links and "&lt;b&gt;" in links
+
+
+def test_statement_names_its_plan_and_puts_the_currency_on_every_amount() -> None:
+    from salesplan.config import load_defaults
+    from salesplan.retro.pay import statements_html
+
+    line = {
+        "rep_id": "R1", "rep_name": "王伟", "team": "North", "month": pd.Timestamp("2026-10-01"),
+        "actual": 1200.0, "target": 1000.0, "attainment": 1.2, "tier": ">=120%", "rate": 0.02,
+        "high_margin_actual": 0.0, "base_amount": 1200.0, "commission": 24.0, "quarter_excess_bonus": 0.0,
+        "team_adjustment": 0.0, "total_payout": 24.0, "qtd_payout": 24.0, "ytd_payout": 100.0,
+    }  # fmt: skip
+    rules = load_defaults()["commission"]
+    html = statements_html(pd.DataFrame([line]), rules, "CNY", plan="supplied targets (targets.csv)")
+    assert "supplied targets (targets.csv)" in html
+    assert "actual 1,200.00 CNY / target 1,000.00 CNY = 120.00%" in html
+    assert "total payout" in html and "24.00 CNY" in html and "year to date 100.00 CNY" in html
+    bare = statement_text(line, rules)
+    assert "CNY" not in bare and "plan " not in bare  # nothing claimed that was not given

@@ -584,3 +584,17 @@ def test_a_run_killed_midway_leaves_the_previous_report_and_the_next_run_starts_
     assert sorted(p.name for p in reports.iterdir()) == [MONTH, "index.html"]
     assert not list(sockets.parent.glob(sockets.name + "*"))
     assert (previous / "00_slow.html").exists()
+
+
+def test_plan_record_without_a_plan_says_so_in_run_json_and_on_the_index(tmp_path: Path) -> None:
+    from salesplan.plans import resolve_plan
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    record = runner.plan_record(resolve_plan(2026, raw), MONTH)
+    assert record["text"].startswith("No plan for 2026") and not record["has_plan"]
+    assert [m["plan"] for m in record["months"]] == ["no plan"] * 12
+    assert record["month"]["words"] == "no plan"
+    run_info = {"month": MONTH, "finished": "2026-11-02T08:00:00", "duration_s": 1.0, "git": None, "plan": record}
+    page = runner.write_month_index(tmp_path, run_info, [], []).read_text(encoding="utf-8")
+    assert "No plan for 2026" in page

@@ -1,8 +1,9 @@
 """The month's pack as an Excel workbook, the file an analyst forwards.
 
 :func:`month_pack_sheets` gathers the month's tables (summary, the plan in force at month x
-region x product line x rep, flags with owners and the meeting's action columns, commission
-statements, landing and forecast by level, KPIs, and with the retrospective's review the
+region x product line x rep with each month's plan in the one provenance wording, flags with
+owners and the meeting's action columns, commission statements with the plan and currency on
+every line, landing and forecast by level, KPIs, and with the retrospective's review the
 actions carried over, the risk matrix and the early warnings); :func:`write_workbook` writes them with
 number formats by column kind, frozen headers, filters and column widths. Text from the data
 is written as text: a cell that a spreadsheet would run as a formula (``= + - @``) is
@@ -22,6 +23,7 @@ from salesplan.csvsafe import neutralise_formulas
 from salesplan.status import fmt_probability
 
 if TYPE_CHECKING:
+    from salesplan.plans import PlanInForce
     from salesplan.workbook import MonthContext
 
 MONEY_FORMAT = "#,##0"
@@ -61,12 +63,17 @@ def month_pack_sheets(
     :func:`salesplan.retro.risks.risk_matrix`; ``warnings``: the early warnings; ``restatement``:
     closed months restated, :func:`salesplan.retro.restatement.restatement_for`). The Actions,
     Risks and Warnings sheets are added when given, the Restatement sheet when it has rows."""
+    from salesplan.targets.views import plan_words, plan_year_words
+
     month = str(ctx.month)
     plan = ctx.plan
+    currency = ctx.settings.report.currency
     summary = pd.DataFrame(
         [
             ("Month", month, ""),
-            ("Plan", plan.describe(ctx.month), ""),
+            ("Plan", plan_words(plan.month(ctx.month)) if plan.has_plan else plan.describe(ctx.month), ""),
+            ("Plan by months", plan_year_words(plan), ""),
+            ("Currency", currency, ""),
             ("Month actual", figures["month_actual"], "money"),
             ("Month target", figures["month_target"], "money"),
             ("Month attainment", figures["month_attainment"], "pct"),
@@ -83,11 +90,8 @@ def month_pack_sheets(
         ],
         columns=["figure", "value", "kind"],
     )
-    plan_rows = plan.frame.copy()
-    if len(plan_rows):
-        plan_rows = plan_rows.assign(
-            month=pd.to_datetime({"year": plan_rows["year"], "month": plan_rows["month"], "day": 1})
-        )
+    plan_rows = plan_in_force_rows(plan)
+    commissions = commission_rows(commissions, plan, currency)
     flag_cols = [
         "period", "period_label", "level", "item", "region", "product_line", "rep_id", "owner", "actual", "target",
         "gap", "attainment", "deviation", "status", "escalation",
@@ -159,6 +163,38 @@ def month_pack_sheets(
         "KPIs": (kpis, {}),
         **extra,
     }
+
+
+def plan_in_force_rows(plan: PlanInForce) -> pd.DataFrame:
+    """The Plan in force sheet: the plan's rows (``month`` as a date) with each month's
+    ``version`` and ``plan`` as :attr:`PlanInForce.months` has them, in the one provenance wording
+    (:func:`salesplan.targets.views.plan_words`). A supplied targets table's own version column
+    is not the plan's version: its months read ``supplied``, as run.json and the index say."""
+    from salesplan.targets.views import plan_month_words
+
+    rows = plan.frame.copy()
+    if not len(rows):
+        return rows
+    words = plan_month_words(plan).assign(month=lambda d: range(1, len(d) + 1)).set_index("month")
+    number = rows["month"].astype(int)
+    return rows.assign(
+        month=pd.to_datetime({"year": rows["year"], "month": rows["month"], "day": 1}),
+        version=number.map(words["version"]).to_numpy(),
+        plan=number.map(words["plan"]).to_numpy(),
+    )
+
+
+def commission_rows(commissions: pd.DataFrame, plan: PlanInForce, currency: str) -> pd.DataFrame:
+    """The Commissions sheet: the year-to-date statement with, on every line, the ``plan`` its
+    month was measured against (:func:`salesplan.targets.views.plan_words`) and the ``currency``
+    of its amounts (``report.currency``)."""
+    from salesplan.targets.views import plan_words
+
+    if "month" not in commissions or not len(commissions):
+        return commissions.assign(plan=pd.Series(dtype=object), currency=pd.Series(dtype=object))
+    number = pd.to_datetime(commissions["month"]).dt.month
+    by_month = {m: plan_words(plan.month(m)) for m in range(1, 13)}
+    return commissions.assign(plan=number.map(by_month).to_numpy(), currency=currency)
 
 
 def write_workbook(path: str | os.PathLike[str], sheets: Mapping[str, tuple[pd.DataFrame, Mapping[str, str]]]) -> Path:

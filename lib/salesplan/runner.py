@@ -42,12 +42,15 @@ from datetime import UTC, datetime
 from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 
 from salesplan.config import PROJECT_ROOT, resolve_path
 from salesplan.publish import HEADLINE_MIME, headline_payload, status_style
+
+if TYPE_CHECKING:
+    from salesplan.plans import PlanInForce
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 # Cells hidden in the HTML export: papermill's injected values, the defaults cell, and cells
@@ -922,6 +925,24 @@ def _jinja_env():
     )
 
 
+def plan_record(plan: PlanInForce, month: str) -> dict[str, Any]:
+    """The plan in force as run.json records it and the index shows it, in the one provenance
+    wording (:func:`salesplan.targets.views.plan_words`): the plan's provenance
+    (:meth:`PlanInForce.provenance`) with ``words`` on each segment and on the report month,
+    ``months`` (every month of the year: ``month`` "YYYY-MM", ``source``, ``version``, ``plan``)
+    and ``text`` (the report month's plan and every segment of the year,
+    :func:`salesplan.targets.views.plan_text`), the sentence on the index."""
+    from salesplan.targets.views import plan_month_words, plan_text, plan_words
+
+    number = int(str(month)[5:7])
+    record = plan.provenance(number)
+    record["segments"] = [{**seg, "words": plan_words(seg)} for seg in record["segments"]]
+    record["month"] = {**record["month"], "words": plan_words(record["month"])}
+    record["months"] = plan_month_words(plan).to_dict(orient="records")
+    record["text"] = plan_text(plan, number)
+    return record
+
+
 def write_month_index(
     build: Path,
     run_info: Mapping[str, Any],
@@ -1374,7 +1395,7 @@ def run_month(
         user_parameters=parameters,
         reports_dir=resolve_path(reports_dir) if reports_dir else None,
         sources=sources,
-        plan=plan.provenance(int(month[5:])),
+        plan=plan_record(plan, month),
         jobs=jobs,
         timeout=timeout,
         progress=progress,

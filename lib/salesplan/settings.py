@@ -408,6 +408,13 @@ class EngineSettings(_Section):
         return self
 
 
+class ReportSettings(_Section):
+    """How reports state their figures: ``currency``, the ISO 4217 code of the data's money
+    (three capital letters, e.g. CNY), printed on every amount people are paid on."""
+
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
 class Settings(_Section):
     """Every business assumption the workbook uses (see ``defaults.yaml`` for values and meaning)."""
 
@@ -423,6 +430,7 @@ class Settings(_Section):
     forecast: ForecastSettings
     risk: RiskSettings
     engine: EngineSettings
+    report: ReportSettings
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as the nested plain dict the library functions take (every key present)."""

@@ -1,12 +1,18 @@
 """Commissions in the retrospective: the month's statement per rep from actuals and plan,
-through the same engine the targets notebook uses (:mod:`salesplan.commission`)."""
+through the same engine the targets notebook uses (:mod:`salesplan.commission`).
+
+A statement names what it was measured against and in what money: the plan of its month in
+the one provenance wording (:func:`salesplan.targets.views.plan_words`; the year's earlier
+plans too when the year to date spans more than one) and the currency (``report.currency``)
+on every amount.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +21,9 @@ from salesplan.commission import STATEMENT_COLUMNS, commission_statement
 from salesplan.retro.flags import plan_months, rep_left
 from salesplan.retro.periods import as_period, window
 from salesplan.targets.allocation import UNASSIGNED
+
+if TYPE_CHECKING:
+    from salesplan.plans import PlanInForce
 
 
 def rep_month_frame(
@@ -145,19 +154,65 @@ def zero_lines(
     )
 
 
-def statement_text(line: Mapping[str, Any], rules: Mapping[str, Any], currency: str = "") -> str:
-    """A rep's month as arithmetic they can check by hand, one step per line."""
+def money_text(value: float, currency: str = "") -> str:
+    """An amount as a statement prints it: two decimals with thousands separators, followed by
+    the currency code when one is given (``1,234.50 CNY``)."""
+    return f"{float(value):,.2f}" + (f" {currency}" if currency else "")
+
+
+def plan_of_line(plan: PlanInForce | str | None, month: Any) -> str | None:
+    """The words naming the plan a statement line of ``month`` was measured against: ``plan``
+    itself when it is text, else the plan in force's words for that month
+    (:func:`salesplan.targets.views.plan_words`); None without a plan."""
+    if plan is None or isinstance(plan, str):
+        return plan
+    from salesplan.targets.views import plan_words
+
+    return plan_words(plan.month(pd.Timestamp(month).month))
+
+
+def plan_to_date(plan: PlanInForce | str | None, month: Any) -> str | None:
+    """When the year to date of ``month`` was measured against more than one plan, each of them
+    by months (``2027-01 .. 2027-06: supplied targets (targets.csv); 2027-07 .. 2027-08: approved
+    version v2 on ...``);
+    else None (the month's plan says it all)."""
+    if plan is None or isinstance(plan, str):
+        return None
+    from salesplan.targets.views import plan_segment_words
+
+    segments = plan_segment_words(plan, through=pd.Timestamp(month).month)
+    return "; ".join(segments) if len(segments) > 1 else None
+
+
+def statement_text(
+    line: Mapping[str, Any],
+    rules: Mapping[str, Any],
+    currency: str = "",
+    *,
+    plan: PlanInForce | str | None = None,
+) -> str:
+    """A rep's month as arithmetic they can check by hand, one step per line.
+
+    ``currency``: the currency code (``report.currency``) printed after every amount (none when
+    empty); ``plan``: the plan in force (or its words), named on a ``plan`` line for the line's
+    month, with the year's other plans when the year to date spans several."""
 
     def money(v: float) -> str:
-        return f"{currency}{v:,.2f}"
+        return money_text(v, currency)
 
     mult = float(rules["high_margin_multiplier"])
     att = line["attainment"]
     att_text = "no target" if not np.isfinite(att) else f"{att:.2%}"
     name = f"{line.get('rep_name', '')} ({line['rep_id']})".strip()
     month = pd.Timestamp(line["month"]).strftime("%Y-%m")
-    steps = [
-        f"{name}, {month}",
+    steps = [f"{name}, {month}"]
+    words = plan_of_line(plan, line["month"])
+    if words is not None:
+        steps.append(f"  plan            = {words}")
+    earlier = plan_to_date(plan, line["month"])
+    if earlier is not None:
+        steps.append(f"  plan to date    = {earlier}")
+    steps += [
         f"  attainment      = actual {money(line['actual'])} / target {money(line['target'])} = {att_text}",
         f"  tier            = {line['tier']} -> rate {line['rate']:.2%} ({rules['mode']} mode)",
         f"  commission base = {money(line['actual'])} + ({mult:g} - 1) x high-margin {money(line['high_margin_actual'])}"
@@ -198,22 +253,29 @@ def team_rules_text(rules: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def statements_html(lines: pd.DataFrame, rules: Mapping[str, Any], currency: str = "") -> str:
-    """One printable statement per rep (a page each when printed): the month's arithmetic step by
-    step, as :func:`statement_text`, plus the quarter- and year-to-date payouts. Every value from
-    the data is escaped."""
+def statements_html(
+    lines: pd.DataFrame,
+    rules: Mapping[str, Any],
+    currency: str = "",
+    *,
+    plan: PlanInForce | str | None = None,
+) -> str:
+    """One printable statement per rep (a page each when printed): the plan it was measured
+    against and the month's arithmetic step by step, as :func:`statement_text` (``currency`` and
+    ``plan`` as there), plus the quarter- and year-to-date payouts in the same currency. Every
+    value from the data is escaped."""
     from html import escape
 
     blocks = []
     for line in lines.to_dict(orient="records"):
-        text = statement_text(line, rules, currency).splitlines()
+        text = statement_text(line, rules, currency, plan=plan).splitlines()
         title, steps = text[0], text[1:]
         rows = "".join(
             f"<tr><th scope='row'>{escape(label.strip())}</th><td>{escape(value.strip())}</td></tr>"
             for label, value in (step.split("=", 1) if "=" in step else (step, "") for step in steps)
         )
         team = f" &middot; team {escape(str(line.get('team') or ''))}" if line.get("team") else ""
-        qtd, ytd = f"{currency}{line['qtd_payout']:,.2f}", f"{currency}{line['ytd_payout']:,.2f}"
+        qtd, ytd = money_text(line["qtd_payout"], currency), money_text(line["ytd_payout"], currency)
         blocks.append(
             "<section class='statement' style='break-after: page; page-break-after: always; margin: 0 0 1.5em 0;"
             " padding: 0.6em 0.8em; border: 1px solid #ccc; max-width: 46em'>"
@@ -226,10 +288,17 @@ def statements_html(lines: pd.DataFrame, rules: Mapping[str, Any], currency: str
 
 
 def write_statement_files(
-    lines: pd.DataFrame, rules: Mapping[str, Any], folder: str | os.PathLike[str], month: str | pd.Period
+    lines: pd.DataFrame,
+    rules: Mapping[str, Any],
+    folder: str | os.PathLike[str],
+    month: str | pd.Period,
+    *,
+    currency: str = "",
+    plan: PlanInForce | str | None = None,
 ) -> list[Path]:
     """One self-contained, printable HTML file per rep (``statements/<month>_<rep_id>.html`` in
-    ``folder``), to hand to each rep on its own: the statement of :func:`statements_html`.
+    ``folder``), to hand to each rep on its own: the statement of :func:`statements_html`, naming
+    the plan (``plan``) and the currency (``currency``) as there.
     Returns the paths written (rep ids are made safe for file names)."""
     import re
     from html import escape
@@ -241,7 +310,7 @@ def write_statement_files(
     for _, line in lines.iterrows():
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(line["rep_id"]))
         path = out / f"{p}_{safe}.html"
-        body = statements_html(line.to_frame().T, rules)
+        body = statements_html(line.to_frame().T, rules, currency, plan=plan)
         path.write_text(
             "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"

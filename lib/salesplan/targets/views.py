@@ -2,17 +2,24 @@
 
 Each is a plain computation on the plan (no formatting): phasing under every method, the rep
 quota table, the sign-off table, the commission simulation and the plan-year rule.
+
+Also the one wording of a plan's provenance (:func:`plan_words` and the functions built on it):
+the plan-in-force sheet, ``run.json``, the index, the targets page and every commission
+statement name a month's plan in these words, so what people check reads the same everywhere.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from salesplan.commission import attainment_history, high_margin_share, simulate_payout
 from salesplan.targets import UNASSIGNED, TargetPlan, phasing_from_config, rep_month_targets
+
+if TYPE_CHECKING:
+    from salesplan.plans import PlanInForce
 
 
 def plan_year(month: pd.Period, requested: int | None, draft_from_month: int) -> tuple[int, str]:
@@ -146,3 +153,107 @@ def commission_simulation(
     quotas = quotas.merge(share, on="rep_id", how="left")
     payout = simulate_payout(quotas, spread, rules, n_sims=n_sims, seed=tp.year)
     return {"payout": payout, "spread": spread, "spread_source": source, "quota_total": float(quotas["target"].sum())}
+
+
+# --------------------------------------------------------------------------- provenance in words
+
+
+def plan_words(row: Mapping[str, Any]) -> str:
+    """One month's plan in the words every page uses, from a row of :attr:`PlanInForce.months`
+    (or :meth:`PlanInForce.month`).
+
+    Rules: a supplied table is ``supplied targets (<file>)`` whatever version column the table
+    carries (it is the data's table, not a saved version); an approved version is ``approved
+    version <vN> on <YYYY-MM-DD> by <who>`` (``date not recorded`` / ``approver not recorded`` for
+    approvals of earlier releases); a requested one is ``requested version <vN> (<file>), not
+    necessarily approved``; no plan is ``no plan``.
+    """
+    source = row.get("source")
+    if source == "supplied":
+        return f"supplied targets ({row.get('file') or 'targets table'})"
+    if source == "approved":
+        when = str(row.get("approved_at") or "")[:10] or "date not recorded"
+        who = row.get("approved_by") or "approver not recorded"
+        return f"approved version {row.get('version')} on {when} by {who}"
+    if source == "requested":
+        return f"requested version {row.get('version')} ({row.get('file')}), not necessarily approved"
+    return "no plan"
+
+
+def plan_month_words(plan: PlanInForce) -> pd.DataFrame:
+    """Every month of the plan's year in words: ``month`` ("YYYY-MM"), ``source``, ``version``
+    and ``plan`` (:func:`plan_words`), one row per month 1-12."""
+    rows = plan.months.to_dict(orient="records")
+    return pd.DataFrame(
+        {
+            "month": [f"{plan.year}-{int(r['month']):02d}" for r in rows],
+            "source": [r["source"] for r in rows],
+            "version": [r["version"] if r["source"] != "none" else None for r in rows],
+            "plan": [plan_words(r) for r in rows],
+        }
+    )
+
+
+def plan_segment_words(plan: PlanInForce, through: int | None = None) -> list[str]:
+    """Consecutive months with the same words as ``"YYYY-MM .. YYYY-MM: <words>"`` (one month
+    alone as ``"YYYY-MM: <words>"``), in month order; ``through``: only months 1 to ``through``."""
+    months = plan_month_words(plan)
+    if through is not None:
+        months = months.iloc[: int(through)]
+    run = (months["plan"] != months["plan"].shift()).cumsum()
+    out = []
+    for _, part in months.groupby(run, sort=True):
+        first, last = part["month"].iloc[0], part["month"].iloc[-1]
+        out.append(f"{first}{'' if first == last else f' .. {last}'}: {part['plan'].iloc[0]}")
+    return out
+
+
+def plan_year_words(plan: PlanInForce) -> str:
+    """The year's plan, every segment: ``Plan 2027: 2027-01 .. 2027-06: supplied targets
+    (targets.csv); 2027-07 .. 2027-12: approved version v2 on 2026-12-03 by CFO``. Without any
+    plan, the plan's own explanation (:meth:`PlanInForce.describe`)."""
+    if not plan.has_plan:
+        return plan.describe()
+    return f"Plan {plan.year}: " + "; ".join(plan_segment_words(plan))
+
+
+def plan_text(plan: PlanInForce, month: int | str | pd.Period) -> str:
+    """The plan of one month and, when the year has more than one, every segment of the year:
+    ``Plan for 2027-03: supplied targets (targets.csv). Plan 2027: ...``."""
+    if not plan.has_plan:
+        return plan.describe()
+    m = pd.Period(f"{plan.year}-{month:02d}" if isinstance(month, int) else str(month), freq="M").month
+    lead = f"Plan for {plan.year}-{m:02d}: {plan_words(plan.month(m))}"
+    segments = plan_segment_words(plan)
+    return lead if len(segments) == 1 else f"{lead}. {plan_year_words(plan)}"
+
+
+def plan_headline_figure(plan: PlanInForce, month: int | str | pd.Period) -> dict[str, Any]:
+    """The plan used as a headline figure: the month's version as the value, every segment of
+    the year (:func:`plan_year_words`) as the note."""
+    return {**plan.headline_figure(month), "note": plan_year_words(plan)}
+
+
+def version_standing(plan: PlanInForce, version: str) -> dict[str, Any]:
+    """Where a saved ``version`` of the plan's year stands, for the targets page.
+
+    Rules: a version approved and in force for some months reads ``<words> (in force from
+    YYYY-MM)`` (``from YYYY-MM to YYYY-MM`` when a later approval takes over before December),
+    with the words of :func:`plan_words`; approved but replaced in every month by a later
+    approval, ``<words> (not in force: a later approval replaced it)``; never approved,
+    ``saved as draft <vN>, not in force until approved``. Returns ``text`` and ``approved``
+    (only a version that is not approved needs the approve command).
+    """
+    months = plan.months
+    mine = months.loc[(months["source"] == "approved") & (months["version"] == version)]
+    if len(mine):
+        first, last = int(mine["month"].min()), int(mine["month"].max())
+        span = f"from {plan.year}-{first:02d}" + ("" if last == 12 else f" to {plan.year}-{last:02d}")
+        words = plan_words(mine.iloc[0].to_dict())
+        return {"text": f"{words} (in force {span})", "approved": True}
+    log = plan.approvals
+    if len(log) and (log["version"] == version).any():
+        a = log.loc[log["version"] == version].iloc[-1]
+        row = {"source": "approved", "version": version, "approved_at": a["approved_at"], "approved_by": a["by"]}
+        return {"text": f"{plan_words(row)} (not in force: a later approval replaced it)", "approved": True}
+    return {"text": f"saved as draft {version}, not in force until approved", "approved": False}
