@@ -113,7 +113,9 @@ def test_done_open_overdue_no_action_escalated_and_new() -> None:
     assert bool(review.loc["region:North", "escalated"]) and review.loc["region:North", "escalation_level"] == 3
     assert review.loc["region:North", "escalation"] == ESCALATION["dark_red"]
     assert not review.loc["region:West", "escalated"]  # opened September: 1 month
-    assert review.loc["region:North", "owner"] == "Owner North"  # the current flag's owner
+    # The owner the team wrote stays; the flag's owner only fills a new row.
+    assert review.loc["region:North", "owner"] == "old owner"
+    assert review.loc["rep:R1", "owner"] == "Owner R1"
     counts = actions.state_counts(review)
     assert counts[["overdue", "no action", "open", "new", "done", "cancelled", "escalated"]].tolist() == [
         1, 1, 2, 1, 1, 1, 1,

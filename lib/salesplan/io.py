@@ -477,6 +477,63 @@ def _pick_sheet(book: Any, file: str, table: str | None, config: dict[str, Any] 
     return None, failure(file, "", rule)
 
 
+RULE_FORMULA_NO_VALUE = (
+    "formula without a saved value: open and save the file in Excel (which stores each formula's value) "
+    "or type the value"
+)
+"""A formula cell whose file holds no computed value (written by a script, never saved by Excel)."""
+
+
+def _has_formulas(path: Path) -> bool:
+    """Whether any worksheet of the XLSX file holds a formula (an ``<f>`` element), read in
+    chunks so that a large export is not loaded twice when it has none."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                    continue
+                with archive.open(name) as member:
+                    tail = b""
+                    while chunk := member.read(1 << 20):
+                        block = tail + chunk
+                        if b"<f>" in block or b"<f " in block or b":f>" in block or b":f " in block:
+                            return True
+                        tail = block[-3:]
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return False
+
+
+def _formulas_without_value(path: Path, title: str) -> dict[tuple[int, int], str]:
+    """Formula cells of sheet ``title`` that have no saved value: ``(row, column index) ->
+    formula``. Excel stores each formula's last value beside it, which is what the sheet is
+    read by; a file written by a script and never saved by Excel has none, and reading such a
+    cell as blank would silently drop what was typed (a due date ``=DATE(2026,10,20)``)."""
+    import itertools
+
+    import openpyxl
+
+    formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    values = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    found: dict[tuple[int, int], str] = {}
+    try:
+        rows = zip(
+            formulas[title].iter_rows(min_row=1, values_only=True),
+            values[title].iter_rows(min_row=1, values_only=True),
+            strict=False,
+        )
+        for number, (typed, saved) in enumerate(rows, start=1):
+            for col, (formula, value) in enumerate(itertools.zip_longest(typed, saved)):
+                if value is None and isinstance(formula, str) and formula.startswith("="):
+                    found[(number, col)] = formula
+    finally:
+        formulas.close()
+        values.close()
+    return found
+
+
 def read_xlsx(
     path: Path, table: str | None = None, config: dict[str, Any] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -485,7 +542,11 @@ def read_xlsx(
 
     The sheet is ``config["io"]["sheet"][table]`` when set, else the only sheet, else the
     only sheet holding the table's required columns (:func:`_pick_sheet`); otherwise an
-    error lists the sheets and the columns each lacks."""
+    error lists the sheets and the columns each lacks.
+
+    A formula cell is read by the value Excel saved with it; a formula without a saved value is
+    refused (:data:`RULE_FORMULA_NO_VALUE`), naming its cell address and formula, rather than
+    read as blank."""
     import openpyxl
 
     empty = pd.DataFrame(index=pd.Index([], dtype="int64"))
@@ -497,6 +558,7 @@ def read_xlsx(
         sheet, problem = _pick_sheet(book, path.name, table, config)
         if sheet is None:
             return empty, problem
+        unsaved = _formulas_without_value(path, sheet.title) if _has_formulas(path) else {}
         header: list[str] | None = None
         header_row = 0
         records: list[list[Any]] = []
@@ -527,6 +589,25 @@ def read_xlsx(
     width = len(header)
     spill = [n for n, r in zip(numbers, records, strict=True) if any(c is not None for c in r[width:])]
     report = failures(path.name, spill, "", [""] * len(spill), f"cells beyond the header's {width} columns")
+    if unsaved:
+        from openpyxl.utils import get_column_letter
+
+        listed = set(numbers)
+        cells = sorted((r, c) for r, c in unsaved if r in listed and c < width)
+        report = pd.concat(
+            [report]
+            + [
+                failure(
+                    path.name,
+                    header[c],
+                    RULE_FORMULA_NO_VALUE,
+                    row=r,
+                    value=f"{get_column_letter(c + 1)}{r}: {unsaved[(r, c)]}",
+                )
+                for r, c in cells
+            ],
+            ignore_index=True,
+        )
     rows = [(r + [None] * width)[:width] for r in records]
     frame = pd.DataFrame(rows, columns=range(width), index=pd.Index(numbers, dtype="int64", name="row"), dtype=object)
     frame.columns = header
@@ -855,3 +936,28 @@ def load_data(
     for table in skip:
         setattr(data, table, None)
     return data
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    table: str,
+    config: dict[str, Any] | None = None,
+    *,
+    today: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """One export of ``table`` (a filled-in action register, say) read and checked as
+    :func:`load_data` reads it: header mapping, XLSX cells (formulas by their saved value), every
+    rule of the table and its keys; the typed table, contract columns first and every other
+    column kept. Checks that need the other tables (references) are left to :func:`load_data`.
+    Raises ``DataValidationError`` naming file, row, column, value and rule."""
+    config = load_config() if config is None else config
+    tables, report, _ = _parse_all({table: [Path(path)]}, config, today)
+    # The other tables are absent on purpose: their absence is not this file's problem.
+    others = {f"{name}.*" for name in ALL_TABLES if name != table}
+    report = report.loc[~report["file"].astype(str).isin(others)]
+    if not report.empty:
+        raise DataValidationError(report)
+    frame = tables[table]
+    if frame is None:
+        raise DataValidationError(failure(Path(path).name, "", "file has no data rows"))
+    return _finalise(table, frame)[0]

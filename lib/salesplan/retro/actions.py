@@ -19,6 +19,15 @@ next month's run reviews it:
 * items that need an action now and are not in the register are ``new`` (an item whose action
   was closed but which is still behind plan shows as closed, with a note, and gets a new action
   in the next register);
+* what the team typed is theirs: the owner, the meeting columns and any column the team added
+  (e.g. ``备注 comment``) are kept as written and carried to the next register; the flag's owner
+  is a suggestion for new rows only (and the region lead takes over an item of a rep who has left);
+* a row the team deleted: each action of the register as published for that month (recorded in
+  that month's ``retro_summary.json``, :func:`register_record`) that is missing from the
+  filled-in register is ``removed``, reported as "removed from the register of YYYY-MM" with its
+  history (opened month, owner, what was written); if its item still needs an action it comes
+  back in the next register (``carry`` ``restored``) with its original opening month and
+  escalation clock;
 * an item of a rep who has left (the flag's ``left``, :func:`salesplan.retro.flags.has_left`) is
   owned by the region lead (the flag's owner) and is never escalated: its escalation reads
   :func:`salesplan.retro.flags.leaver_escalation`, and no clock counts against the leaver.
@@ -28,6 +37,9 @@ Actions are ranked by money at stake: the most urgent state first, then the larg
 
 The next register carries every action not closed (with what was filled in) and opens a new one
 for each item that needs an action and has none open.
+
+The flags of the register's period show the same owner and meeting columns as their action
+(:func:`flags_with_actions`), so the flag list and the action list agree in every export.
 """
 
 from __future__ import annotations
@@ -41,15 +53,15 @@ import pandas as pd
 
 from salesplan.csvsafe import write_spreadsheet_csv
 from salesplan.retro.flags import leaver_escalation
-from salesplan.retro.periods import as_period
+from salesplan.retro.periods import as_period, previous_month
 
 LEVEL_OF_STATUS: dict[str, int] = {"yellow": 1, "red": 2, "dark_red": 3}
 """Escalation level of a flag status (the method's three-level response)."""
 STATUS_OF_LEVEL: dict[int, str] = {v: k for k, v in LEVEL_OF_STATUS.items()}
 CLOSED = ("done", "cancelled")
 """Action statuses that close an action (``validation.action_status`` lists every allowed one)."""
-STATES: tuple[str, ...] = ("overdue", "no action", "open", "new", "done", "cancelled")
-"""Review states, most urgent first."""
+STATES: tuple[str, ...] = ("overdue", "no action", "open", "new", "removed", "done", "cancelled")
+"""Review states, most urgent first (``removed``: the row was deleted from the filled-in register)."""
 MEETING_COLUMNS = ["cause_5why", "next_step", "due_date", "resources", "action_status"]
 """The columns the meeting fills in."""
 REGISTER_COLUMNS = [
@@ -68,10 +80,11 @@ REGISTER_COLUMNS = [
     "carry",
     *MEETING_COLUMNS,
 ]
-"""The register file's columns (``carry``: new / carried / overdue / escalated)."""
+"""The register file's columns (``carry``: new / carried / overdue / escalated / restored), followed
+by any column the team added."""
 REVIEW_ORDER = (
-    "most urgent state first (overdue, no action, open, new, done, cancelled), then the largest shortfall "
-    "(target - actual)"
+    "most urgent state first (overdue, no action, open, new, removed, done, cancelled), then the largest "
+    "shortfall (target - actual)"
 )
 """The true sort order of :func:`review_actions`, for the caption of any list of it."""
 REGISTER_ORDER = "largest shortfall first (target - actual)"
@@ -97,6 +110,90 @@ REVIEW_COLUMNS = [
     "shortfall",
     "note",
 ]
+"""The review's columns, followed by any column the team added to the register."""
+RECORD_COLUMNS = [
+    "action_id",
+    "register_month",
+    "opened_month",
+    "level",
+    "item",
+    "owner",
+    "escalation_level",
+    *MEETING_COLUMNS,
+]
+"""What a month's summary records of each action it published (:func:`register_record`)."""
+FLAG_ACTION_COLUMNS = ["owner", *MEETING_COLUMNS]
+"""The columns a flag takes from its action (:func:`flags_with_actions`)."""
+
+
+def extra_columns(frame: pd.DataFrame | None) -> list[str]:
+    """The columns the team added to a register (any column that is neither a register nor a
+    review column nor internal), in the file's order."""
+    if frame is None:
+        return []
+    known = {*REGISTER_COLUMNS, *REVIEW_COLUMNS, "left"}
+    return [str(c) for c in frame.columns if c not in known and not str(c).startswith("_")]
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Typed text as written: missing cells read as blank."""
+    return values.astype(object).where(values.notna(), "")
+
+
+def register_record(register: pd.DataFrame) -> list[dict[str, object]]:
+    """The register as published, for the month's summary: :data:`RECORD_COLUMNS` and any column
+    the team added, dates as ``YYYY-MM-DD``, blanks as ``None``. Next month reads it back
+    (:func:`issued_register`) to find the rows the team deleted."""
+    cols = [c for c in RECORD_COLUMNS if c in register] + extra_columns(register)
+    out = register[cols].copy()
+    for col in ("register_month", "opened_month", "due_date"):
+        if col in out:
+            out[col] = pd.to_datetime(out[col]).dt.strftime("%Y-%m-%d")
+    if "escalation_level" in out:
+        out["escalation_level"] = pd.to_numeric(out["escalation_level"], errors="coerce")
+    out = out.astype(object).where(out.notna(), None)
+    return [
+        {str(k): (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+        for row in out.to_dict("records")
+    ]
+
+
+def issued_register(summary: Mapping[str, object] | None) -> pd.DataFrame | None:
+    """The register a month published, read back from its summary (:func:`register_record`);
+    None when the summary records none (no summary, or one written before registers were
+    recorded)."""
+    if not summary or not isinstance(summary.get("register"), list):
+        return None
+    rows = pd.DataFrame(list(summary["register"]))  # type: ignore[arg-type]
+    if rows.empty or "action_id" not in rows:
+        return None
+    return rows.assign(
+        **{
+            col: pd.to_datetime(rows[col], errors="coerce")
+            for col in ("register_month", "opened_month", "due_date")
+            if col in rows
+        }
+    )
+
+
+def published_register(reports_root: str | os.PathLike[str], month: str | pd.Period) -> pd.DataFrame | None:
+    """The register published by the month before ``month`` (from its ``retro_summary.json`` in
+    ``reports_root``), or None when that month has no published summary or it records no
+    register. A damaged summary raises :class:`salesplan.retro.periods.RetroInputError`."""
+    from salesplan.retro.export import SUMMARY_FILE, read_summary
+
+    path = Path(reports_root) / str(previous_month(month)) / SUMMARY_FILE
+    return issued_register(read_summary(path)) if path.exists() else None
+
+
+def _removed_rows(issued: pd.DataFrame | None, previous: pd.DataFrame) -> pd.DataFrame:
+    """The actions of the register as published for the filled-in register's month that the
+    filled-in register no longer holds (rows the team deleted)."""
+    if issued is None or not len(issued) or "register_month" not in issued:
+        return previous.iloc[0:0]
+    month = pd.to_datetime(previous["register_month"]).dt.to_period("M").max()
+    same = pd.to_datetime(issued["register_month"]).dt.to_period("M") == month
+    return issued.loc[same & ~issued["action_id"].astype(str).isin(set(previous["action_id"].astype(str)))]
 
 
 def action_ids(levels: pd.Series, keys: pd.Series) -> pd.Series:
@@ -156,30 +253,42 @@ def review_actions(
     month: str | pd.Period,
     settings: Mapping[str, object],
     escalation: Mapping[str, str],
+    *,
+    issued: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every action of the previous register and every item needing an action without one, with
     its state this month (module docstring). ``settings``: ``retro.actions``; ``escalation``:
-    ``retro.escalation`` (the response of each level). Columns :data:`REVIEW_COLUMNS`
-    (``shortfall = target - actual`` of the item now, NaN when it is no longer flagged); sorted
-    by :data:`REVIEW_ORDER`: state (:data:`STATES`), then the largest shortfall, then item. An item
-    of a rep who has left is never escalated (module docstring)."""
+    ``retro.escalation`` (the response of each level); ``issued``: the register as published for
+    the previous register's month (:func:`published_register`), whose actions missing from
+    ``previous`` are ``removed``. Columns :data:`REVIEW_COLUMNS` then the columns the team added
+    (``shortfall = target - actual`` of the item now, NaN when it is no longer flagged); sorted by
+    :data:`REVIEW_ORDER`: state (:data:`STATES`), then the largest shortfall, then item. The owner
+    is the one written in the register (the flag's owner when blank, the region lead for an item
+    of a rep who has left); a leaver's item is never escalated (module docstring)."""
     p = as_period(month)
     month_end = p.to_timestamp(how="end").normalize()
     limit = int(settings["escalate_after_months"])
     needed = items_needing_action(flags, str(settings["period"]), settings["statuses"])  # type: ignore[arg-type]
     current = _current(flags, str(settings["period"]))
     rows: list[pd.DataFrame] = []
+    extras: list[str] = []
     if previous is not None and len(previous):
-        prev = previous.copy()
-        for col in ("escalation_level", "next_step", "cause_5why", "resources", "due_date"):
+        removed = _removed_rows(issued, previous)
+        extras = list(dict.fromkeys(extra_columns(previous) + extra_columns(removed)))
+        written_in = pd.to_datetime(previous["register_month"]).dt.to_period("M").max()
+        prev = pd.concat(
+            [previous.assign(_removed=False), removed.assign(_removed=True)], ignore_index=True
+        ).reset_index(drop=True)
+        for col in ("escalation_level", "next_step", "cause_5why", "resources", "due_date", "owner", *extras):
             if col not in prev:
                 prev[col] = np.nan
+        gone = prev["_removed"].astype(bool).to_numpy()
         status = prev["action_status"].astype(str)
         due = pd.to_datetime(prev["due_date"], errors="coerce")
         no_step = _blank(prev["next_step"])
         state = np.select(
-            [status == "done", status == "cancelled", due.notna() & (due < month_end), no_step],
-            ["done", "cancelled", "overdue", "no action"],
+            [gone, status == "done", status == "cancelled", due.notna() & (due < month_end), no_step],
+            ["removed", "done", "cancelled", "overdue", "no action"],
             default="open",
         )
         now = prev["action_id"].map(current["status"]) if len(current) else pd.Series(np.nan, index=prev.index)
@@ -188,24 +297,38 @@ def review_actions(
         prev_level = pd.to_numeric(prev["escalation_level"], errors="coerce")
         base = now.map(LEVEL_OF_STATUS).fillna(prev_level).fillna(1).astype(int)
         left_now = prev["action_id"].map(current["left"]).fillna("").astype(str).to_numpy()
-        # No clock counts against a rep who has left: the item is handed over, not escalated.
-        escalated = ~np.isin(state, CLOSED) & (months_open > limit) & (left_now == "")
-        level = np.where(escalated, np.minimum(base + 1, 3), base)
         still = now.isin(list(settings["statuses"])).to_numpy()  # type: ignore[arg-type]
+        # No clock counts against a rep who has left: the item is handed over, not escalated. A
+        # deleted row keeps its clock while its item still needs an action.
+        escalated = ~np.isin(state, CLOSED) & (months_open > limit) & (left_now == "") & (~gone | still)
+        level = np.where(escalated, np.minimum(base + 1, 3), base)
+        removed_note = [
+            f"removed from the register of {written_in} (row deleted), open since {o}; "
+            + ("the item still needs an action: it comes back with its history" if s else "item no longer behind plan")
+            for o, s in zip(opened, still, strict=True)
+        ]
         note = np.where(
-            np.isin(state, CLOSED),
-            np.where(still, "closed, but the item still needs an action: a new one is opened", ""),
-            np.where(still, "", "item no longer behind plan: close the action if it is done"),
+            gone,
+            removed_note,
+            np.where(
+                np.isin(state, CLOSED),
+                np.where(still, "closed, but the item still needs an action: a new one is opened", ""),
+                np.where(still, "", "item no longer behind plan: close the action if it is done"),
+            ),
         )
+        # The owner the team wrote stays; the flag's owner fills a blank one, and the region lead
+        # takes over an item of a rep who has left (a person who has left owns nothing).
+        flag_owner = prev["action_id"].map(current["owner"]) if len(current) else pd.Series(np.nan, index=prev.index)
+        typed_owner = prev["owner"].where(~_blank(prev["owner"]))
+        owner = flag_owner.where(left_now != "", typed_owner.fillna(flag_owner)).fillna(typed_owner)
         rows.append(
             pd.DataFrame(
                 {
                     "action_id": prev["action_id"].astype(str),
                     "level": prev["level"],
-                    # The current flag's label and owner: a rep who has since left is marked and
-                    # handed over.
+                    # The current flag's label: a rep who has since left is marked.
                     "item": prev["action_id"].map(current["item"]).fillna(prev["item"]),
-                    "owner": prev["action_id"].map(current["owner"]).fillna(prev["owner"]),
+                    "owner": owner.fillna(""),
                     "state": state,
                     "escalated": escalated,
                     "escalation_level": level,
@@ -221,6 +344,7 @@ def review_actions(
                     "shortfall": prev["action_id"].map(current["shortfall"]),
                     "left": left_now,
                     "note": note,
+                    **{col: _text(prev[col]) for col in extras},
                 }
             )
         )
@@ -250,6 +374,7 @@ def review_actions(
                 "shortfall": new["action_id"].map(current["shortfall"]),
                 "left": new["action_id"].map(current["left"]).fillna(""),
                 "note": "first month flagged" if previous is None else "no action in the previous register",
+                **{col: "" for col in extras},
             }
         )
     )
@@ -262,13 +387,13 @@ def review_actions(
         deviation=pd.to_numeric(out["deviation"], errors="coerce").astype(float),
         shortfall=pd.to_numeric(out["shortfall"], errors="coerce").astype(float),
     )
-    for col in ("next_step", "cause_5why", "resources"):
-        out[col] = out[col].astype(object).where(out[col].notna(), "")
+    for col in ("next_step", "cause_5why", "resources", *extras):
+        out[col] = _text(out[col])
     rank = out["state"].map({s: i for i, s in enumerate(STATES)})
     return (
         out.assign(_r=rank)
         .sort_values(["_r", "shortfall", "item"], ascending=[True, False, True], na_position="last", kind="stable")
-        .reset_index(drop=True)[REVIEW_COLUMNS]
+        .reset_index(drop=True)[REVIEW_COLUMNS + extras]
     )
 
 
@@ -314,17 +439,20 @@ def next_register(
     settings: Mapping[str, object],
     escalation: Mapping[str, str],
 ) -> pd.DataFrame:
-    """This month's register (:data:`REGISTER_COLUMNS`): every action of ``review`` not closed
-    (carried with what was filled in; ``no action`` ones only while the item still needs one) and
-    a new ``open`` action for each item needing one without an open action. ``carry``: ``new``,
-    ``carried``, ``overdue`` or ``escalated``; an item of a rep who has left is owned by the region
-    lead and not escalated (module docstring). Sorted by :data:`REGISTER_ORDER`: the largest
+    """This month's register (:data:`REGISTER_COLUMNS`, then the columns the team added): every
+    action of ``review`` not closed (carried with what was filled in; ``no action`` and ``removed``
+    ones only while the item still needs one) and a new ``open`` action for each item needing one
+    without an open action. ``carry``: ``new``, ``carried``, ``overdue``, ``escalated`` or
+    ``restored`` (a deleted row whose item still needs an action, back with its opening month and
+    clock); an item of a rep who has left is owned by the region lead and not escalated (module
+    docstring). A new action's added columns are blank. Sorted by :data:`REGISTER_ORDER`: the largest
     shortfall (``target - actual = -gap``) first, items no longer flagged last, then item."""
     p = as_period(month)
     current = _current(flags, str(settings["period"]))
     statuses = list(settings["statuses"])  # type: ignore[arg-type]
+    extras = [c for c in review.columns if c not in REVIEW_COLUMNS]
     still = review["flag_status"].isin(statuses)
-    keep = ~review["state"].isin(CLOSED) & ((review["state"] != "no action") | still)
+    keep = ~review["state"].isin(CLOSED) & (~review["state"].isin(["no action", "removed"]) | still)
     carried = review.loc[keep & (review["state"] != "new")]
     new = review.loc[review["state"] == "new"]
     closed_still = review.loc[review["state"].isin(CLOSED) & still & ~review["action_id"].isin(carried["action_id"])]
@@ -339,8 +467,13 @@ def next_register(
         next_step="",
         cause_5why="",
         resources="",
+        **{col: "" for col in extras},
     )
-    carry = np.where(carried["escalated"], "escalated", np.where(carried["state"] == "overdue", "overdue", "carried"))
+    carry = np.select(
+        [carried["escalated"], carried["state"] == "overdue", carried["state"] == "removed"],
+        ["escalated", "overdue", "restored"],
+        default="carried",
+    )
     out = pd.concat([carried.assign(carry=carry), fresh.assign(carry="new")], ignore_index=True)
     level = out["escalation_level"].astype(int)
     out = out.assign(
@@ -360,8 +493,30 @@ def next_register(
     return (
         out.sort_values(["gap", "item"], na_position="last", kind="stable")
         .reset_index(drop=True)
-        .reindex(columns=REGISTER_COLUMNS)
+        .reindex(columns=REGISTER_COLUMNS + extras)
     )
+
+
+def flags_with_actions(flags: pd.DataFrame, review: pd.DataFrame, settings: Mapping[str, object]) -> pd.DataFrame:
+    """``flags`` with each flag of the register's period (``retro.actions.period``) showing its
+    action's :data:`FLAG_ACTION_COLUMNS` as the review has them (owner, 5-Why cause, next step,
+    due date, resources, action status), so the flag list and the action list agree in every
+    export. Flags of other periods and items without an action keep their own owner and blank
+    meeting columns."""
+    period = str(settings["period"])
+    out = flags.copy()
+    ids = action_ids(out["level"], out["key"])
+    on = (out["period"] == period).to_numpy()
+    by_id = review.drop_duplicates("action_id").set_index("action_id")
+    for col in FLAG_ACTION_COLUMNS:
+        base = out[col] if col in out else pd.Series(pd.NaT if col == "due_date" else "", index=out.index)
+        mapped = ids.map(by_id[col]) if len(by_id) else pd.Series(np.nan, index=out.index)
+        taken = pd.Series(on, index=out.index) & ids.isin(by_id.index)
+        out[col] = mapped.where(taken, base)
+    out["due_date"] = pd.to_datetime(out["due_date"], errors="coerce").astype("datetime64[ns]")
+    for col in ("owner", "cause_5why", "next_step", "resources", "action_status"):
+        out[col] = _text(out[col])
+    return out
 
 
 def register_file_name(month: str | pd.Period, suffix: str = "xlsx") -> str:

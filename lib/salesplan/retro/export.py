@@ -39,17 +39,25 @@ FLAG_EXPORT_COLUMNS = [
     "escalation",
     "cause_5why",
     "next_step",
+    "due_date",
+    "resources",
+    "action_status",
 ]
+FLAG_ACTION_EXPORT_COLUMNS = ["due_date", "resources", "action_status"]
+"""Columns a flag takes from its action (:func:`salesplan.retro.actions.flags_with_actions`);
+blank when the flags were not matched with the action register."""
 
 
 def write_flags_csv(flags: pd.DataFrame, folder: str | os.PathLike[str]) -> Path:
     """Write the flag list to ``folder/flags.csv``: UTF-8 with a byte-order mark (Excel then
-    reads Chinese names correctly), formula-like text neutralised, money to the cent and
-    ratios to 4 decimals. Returns the path."""
-    missing = [c for c in FLAG_EXPORT_COLUMNS if c not in flags.columns]
+    reads Chinese names correctly), formula-like text neutralised, money to the cent, ratios to
+    4 decimals and the action's due date as ``YYYY-MM-DD``. Returns the path."""
+    missing = [c for c in FLAG_EXPORT_COLUMNS if c not in flags.columns and c not in FLAG_ACTION_EXPORT_COLUMNS]
     if missing:
         raise RetroInputError(f"flags: missing column(s) {', '.join(missing)} for {FLAGS_FILE}")
-    out = flags[FLAG_EXPORT_COLUMNS].copy()
+    out = flags.reindex(columns=FLAG_EXPORT_COLUMNS)
+    out["due_date"] = pd.to_datetime(out["due_date"], errors="coerce").dt.strftime("%Y-%m-%d").fillna("")
+    out[["resources", "action_status"]] = out[["resources", "action_status"]].astype(object).fillna("")
     out[["actual", "target", "gap"]] = out[["actual", "target", "gap"]].round(2)
     out[["attainment", "deviation"]] = out[["attainment", "deviation"]].round(4)
     return write_spreadsheet_csv(out, Path(folder) / FLAGS_FILE)

@@ -301,10 +301,18 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
     counts = report.flag_counts_by_period(flags)
 
     previous_actions, actions_source = actions.previous_register(wb.data.actions, month)
+    # The register as published last month tells which rows the team deleted from it.
     action_review = actions.review_actions(
-        previous_actions, flags, month, retro_cfg["actions"], retro_cfg["escalation"]
+        previous_actions,
+        flags,
+        month,
+        retro_cfg["actions"],
+        retro_cfg["escalation"],
+        issued=actions.published_register(wb.reports_root, month),
     )
     register = actions.next_register(action_review, flags, month, retro_cfg["actions"], retro_cfg["escalation"])
+    # Every export shows a flag with its action's owner and meeting columns.
+    flags = actions.flags_with_actions(flags, action_review, retro_cfg["actions"])
 
     splits = {
         name: variance_split(cube, plan, periods.window(month, name), list(retro_cfg["variance_dimensions"]))
@@ -370,6 +378,8 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
         commissions=pay_lines,
         restatements=restated,
     )
+    # Next month reads back the register as published, to find the rows the team deleted.
+    summary["register"] = actions.register_record(register)
     return Retrospective(
         month=month,
         unit=UNIT,
