@@ -16,6 +16,7 @@ import pytest
 
 from salesplan import io
 from salesplan.config import load_defaults
+from salesplan.csvsafe import neutralise_formulas
 from salesplan.retro import actions, export
 from salesplan.schema import DataValidationError
 
@@ -23,6 +24,7 @@ DEFAULTS = load_defaults()
 SETTINGS = DEFAULTS["retro"]["actions"]  # period ytd, statuses yellow/red/dark_red, escalate after 2 months
 ESCALATION = DEFAULTS["retro"]["escalation"]
 COMMENT = "备注 comment"
+PRICE_STEP = "-5% 价格 price cut for 大客户"
 ITEMS = [
     ("region", "East", "red", -0.12),
     ("region", "West", "yellow", -0.07),
@@ -108,6 +110,8 @@ def _fill_september(published: Path, target: Path, *, save_values: bool = True) 
         sheet.cell(row=row, column=col["next_step"]).value = "每周复盘 weekly review"
         sheet.cell(row=row, column=col["action_status"]).value = "in_progress"
     sheet.cell(row=_row_of(sheet, "region:East"), column=col["owner"]).value = "王经理"
+    # Text a spreadsheet would run as a formula: the register shows it quoted, and it stays as typed.
+    sheet.cell(row=_row_of(sheet, "region:East"), column=col["next_step"]).value = PRICE_STEP
     sheet.cell(row=_row_of(sheet, "product_line:Pumps"), column=col["cause_5why"]).value = "大客户转向竞争对手"
     west = _row_of(sheet, "region:West")
     sheet.cell(row=west, column=comment_col).value = "客户预算推迟到11月"
@@ -159,6 +163,7 @@ def test_a_register_edited_in_excel_keeps_every_edit_over_two_months(september: 
     assert seen.loc["region:West", "due_date"] == pd.Timestamp("2026-10-20")
     assert seen.loc["region:West", "state"] == "overdue" and kept.loc["region:West", "carry"] == "overdue"
     assert kept.loc["product_line:Pumps", "cause_5why"] == "大客户转向竞争对手"
+    assert kept.loc["region:East", "next_step"] == PRICE_STEP
     # The deleted row is reported as removed, and its item (still flagged) comes back with its
     # history: opened in August, two months on the clock, not a new action of October.
     assert seen.loc["rep:R1", "state"] == "removed"
@@ -177,6 +182,7 @@ def test_a_register_edited_in_excel_keeps_every_edit_over_two_months(september: 
     assert later.loc["region:West", COMMENT] == "客户预算推迟到11月"
     assert later.loc["product_line:Pumps", "cause_5why"] == "大客户转向竞争对手"
     assert later.loc["region:West", "due_date"] == pd.Timestamp("2026-10-20")
+    assert later.loc["region:East", "next_step"] == PRICE_STEP
     # R1's clock runs from August: three months open in November, escalated past the limit.
     assert later.loc["rep:R1", "opened_month"] == pd.Timestamp("2026-08-01")
     assert later.loc["rep:R1", "months_open"] == 3 and later.loc["rep:R1", "carry"] == "escalated"
@@ -206,7 +212,8 @@ def test_flags_show_their_action_as_the_review_has_it(september: dict, tmp_path:
     shown = actions.flags_with_actions(flags, review, SETTINGS)
     path = export.write_flags_csv(shown, tmp_path)
     written = pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False).set_index("item")
-    by_item = review.set_index("item")
+    # flags.csv shows text a spreadsheet would run as a formula behind a quote, as every export does.
+    by_item = neutralise_formulas(review).set_index("item")
     for item in ("East", "West", "Pumps"):
         for col in ("owner", "next_step", "cause_5why", "action_status"):
             assert written.loc[item, col] == by_item.loc[item, col], (item, col)

@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from salesplan.csvsafe import write_spreadsheet_csv
+from salesplan.csvsafe import FORMULA_START, write_spreadsheet_csv
 from salesplan.retro.flags import leaver_escalation
 from salesplan.retro.periods import as_period, previous_month
 
@@ -138,6 +138,20 @@ def extra_columns(frame: pd.DataFrame | None) -> list[str]:
 def _text(values: pd.Series) -> pd.Series:
     """Typed text as written: missing cells read as blank."""
     return values.astype(object).where(values.notna(), "")
+
+
+def _as_typed(values: pd.Series) -> pd.Series:
+    """Text read back from a published register as the team typed it: the register file shows
+    a cell starting with ``= + - @`` behind a single quote (so that a spreadsheet does not run
+    it), and that quote is taken off again, so that ``-5 % price cut`` does not gain a quote on
+    every round trip."""
+
+    def typed(value: object) -> object:
+        if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1:].startswith(FORMULA_START):
+            return value[1:]
+        return value
+
+    return values.map(typed)
 
 
 def register_record(register: pd.DataFrame) -> list[dict[str, object]]:
@@ -282,6 +296,8 @@ def review_actions(
         for col in ("escalation_level", "next_step", "cause_5why", "resources", "due_date", "owner", *extras):
             if col not in prev:
                 prev[col] = np.nan
+        for col in ("owner", "next_step", "cause_5why", "resources", *extras):
+            prev[col] = _as_typed(prev[col])
         gone = prev["_removed"].astype(bool).to_numpy()
         status = prev["action_status"].astype(str)
         due = pd.to_datetime(prev["due_date"], errors="coerce")
