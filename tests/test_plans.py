@@ -5,7 +5,7 @@ import hashlib
 import pandas as pd
 import pytest
 
-from salesplan.plans import approve_command, plan_folder, resolve_plan
+from salesplan.plans import PlanInForceError, approve_command, plan_folder, resolve_plan
 from salesplan.targets import TargetVersionError, approve_version, save_plan
 
 ASSUMPTIONS = {"plan_year": 2026}
@@ -120,7 +120,7 @@ def test_an_approved_plan_file_that_changed_is_refused(data_dir):
     approve_version(2026, "v1", folder, by="A")
     path = folder / "targets_2026_v1.csv"
     path.write_text(path.read_text().replace(",750,", ",751,", 1))
-    with pytest.raises(TargetVersionError, match="changed after it was approved"):
+    with pytest.raises(PlanInForceError, match="changed after it was approved"):
         resolve_plan(2026, data_dir)
 
 

@@ -17,17 +17,26 @@ from salesplan.targets import (
 )
 
 
-def _plan(amount: int = 100, year: int = 2026) -> pd.DataFrame:
-    return pd.DataFrame(
+def _plan(amount: int = 100, year: int = 2026, whole_year: bool = True) -> pd.DataFrame:
+    """January ``amount`` and February 75 over two reps; March to December rows of 0 (a plan has every month)."""
+    months = [f"{year}-01-01", f"{year}-02-01", f"{year}-02-01"]
+    plan = pd.DataFrame(
         {
             "year": year,
-            "month": pd.to_datetime([f"{year}-01-01", f"{year}-02-01", f"{year}-02-01"]),
+            "month": pd.to_datetime(months),
             "region": ["North", "North", "South"],
             "product_line": ["A", "A", "B"],
             "rep_id": ["R1", "R1", "R2"],
             "target_amount": [amount, 50, 25],
         }
     )
+    if not whole_year:
+        return plan
+    rest = pd.DataFrame(
+        {"year": year, "month": pd.date_range(f"{year}-03-01", periods=10, freq="MS"), "region": "North",
+         "product_line": "A", "rep_id": "R1", "target_amount": 0}
+    )  # fmt: skip
+    return pd.concat([plan, rest], ignore_index=True)
 
 
 ASSUMPTIONS = {"plan_year": 2026, "scenario": "base", "targets": {"top_down": {"multiplier": 1.4}}}
@@ -45,7 +54,7 @@ def test_first_save_writes_v1_with_contract_columns(tmp_path):
     assert list(saved.columns) == [
         "year", "month", "region", "product_line", "rep_id", "target_amount", "quota_amount", "version",
     ]  # fmt: skip
-    assert saved["month"].tolist() == [1, 2, 2]
+    assert saved["month"].tolist() == [1, 2, 2, *range(3, 13)]
     assert saved["target_amount"].sum() == 175
     assert (saved["version"] == "v1").all()
     meta = load_assumptions(2026, "v1", targets_dir=tmp_path)
@@ -135,7 +144,7 @@ def test_errors_are_clear(tmp_path):
     with pytest.raises(TargetInputError, match="expected only 2027"):
         save_plan(_plan(), ASSUMPTIONS, 2027, targets_dir=tmp_path)
     with pytest.raises(TargetInputError, match="whole currency units"):
-        save_plan(_plan().assign(target_amount=[1.5, 2, 3]), ASSUMPTIONS, 2026, targets_dir=tmp_path)
+        save_plan(_plan(whole_year=False).assign(target_amount=[1.5, 2, 3]), ASSUMPTIONS, 2026, targets_dir=tmp_path)
     with pytest.raises(TargetInputError, match="missing column"):
         save_plan(_plan().drop(columns="rep_id"), ASSUMPTIONS, 2026, targets_dir=tmp_path)
 
@@ -149,7 +158,7 @@ def test_years_are_versioned_independently(tmp_path):
 def test_rep_month_targets_from_contract_or_dates():
     from salesplan.targets import rep_month_targets
 
-    contract = _plan().assign(month=[1, 2, 2])
+    contract = _plan(whole_year=False).assign(month=[1, 2, 2])
     out = rep_month_targets(contract)
     assert out["month"].tolist() == list(pd.to_datetime(["2026-01-01", "2026-02-01", "2026-02-01"]))
     assert out.set_index(["rep_id", "month"])["target"].to_dict() == {

@@ -161,76 +161,30 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _supplied_targets(data_dir: Path, config_path: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """The targets table supplied with the data and its source files (None when the folder has none)."""
+def _plan_inputs(data_dir: Path, config_path: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None, object]:
+    """What plans are checked and resolved with, from the data folder loaded once: the targets
+    table supplied with the data, its source files and the :class:`PlanReference` (regions,
+    product lines, reps); all None when the folder does not exist."""
     from salesplan.config import load_config
-    from salesplan.io import load_data
+    from salesplan.io import LINE_TABLES, load_data
+    from salesplan.targets.versions import PlanReference
 
     if not data_dir.is_dir():
-        return None, None
-    data = load_data(data_dir, load_config(config_path))
-    return data.targets, data.sources
+        return None, None, None
+    data = load_data(data_dir, load_config(config_path), skip=LINE_TABLES)
+    return data.targets, data.sources, PlanReference.from_data(data)
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
     from salesplan import plans, targets
-    from salesplan.config import load_settings, resolve_path
+    from salesplan.config import resolve_path
 
     data_dir = resolve_path(args.data)
     folder = plans.plan_folder(data_dir)
     if args.action == "approve":
-        if args.year is None or args.version is None or not args.by:
-            raise _InputError(
-                "targets approve needs --year, --version and --by (who approves), e.g. "
-                + plans.approve_command(2027, "v1", args.data)
-            )
-        from salesplan.retro.restatement import closed_months
-
-        settings = load_settings(args.config)
-        # Closed months: those whose retrospective is published in the reports folder; an approval
-        # that would change them is refused (nothing written) unless it is a restatement.
-        reports = resolve_path(args.reports)
-        entry = targets.approve_version(
-            args.year,
-            args.version,
-            folder,
-            by=args.by,
-            note=args.note or "",
-            from_month=args.from_month,
-            closed_months=closed_months(args.year, reports),
-            restate=args.restate,
-            closed_where=str(reports),
-        )
-        scope = "the whole year" if entry.from_month.endswith("-01") else f"{entry.from_month} onwards"
-        _say(f"Approved {entry.version} of {entry.year} for {scope} by {entry.by} (sha256 {entry.sha256[:12]}).")
-        if entry.restate:
-            _say(
-                f"Restates {', '.join(entry.restated_months)} (published): the next pack shows each rep's payout and "
-                "attainment as published beside as restated, and the difference to settle."
-            )
-        elif args.restate:
-            _say(f"Nothing to restate: no month of {entry.year} from {entry.from_month} on is closed in {reports}.")
-        supplied, sources = _supplied_targets(data_dir, args.config)
-        plan = plans.resolve_plan(
-            entry.year,
-            data_dir,
-            supplied=supplied,
-            supplied_files=sources,
-            revision_flag_share=settings.targets.revision_flag_share,
-        )
-        _say(plan.describe())
-        mine = plan.revisions[
-            (plan.revisions["version"] == entry.version) & (plan.revisions["approved_at"] == entry.approved_at)
-        ]
-        for row in mine[mine["flagged"]].itertuples():
-            _say(
-                f"Flagged: {row.quarter} moves {row.change * 100:+.1f} % ({row.before:,.0f} -> {row.after:,.0f}), more "
-                f"than the {settings.targets.revision_flag_share * 100:.0f} % a revision may move a quarter without "
-                "an explicit exception."
-            )
-        return EXIT_OK
+        return _approve(args, data_dir, folder)
     versions = targets.list_versions(folder)
-    supplied, sources = _supplied_targets(data_dir, args.config)
+    supplied, sources, reference = _plan_inputs(data_dir, args.config)
     years = sorted(
         set(versions["year"].astype(int))
         | (set() if supplied is None else set(pd.to_numeric(supplied["year"]).astype(int)))
@@ -254,8 +208,95 @@ def cmd_targets(args: argparse.Namespace) -> int:
     _say("\nApprovals (oldest first):")
     _say(log.drop(columns="sha256").to_string(index=False) if len(log) else "  none")
     _say("\nIn force, by month:")
-    overview = plans.plans_overview(data_dir, years, supplied=supplied, supplied_files=sources)
+    # Year by year: a year whose plan cannot be settled is named with its problem, the others still listed.
+    parts, failed = [], []
+    for year in years:
+        try:
+            parts.append(
+                plans.plans_overview(data_dir, [year], supplied=supplied, supplied_files=sources, reference=reference)
+            )
+        except Exception as exc:
+            if not _is_input_error(exc):
+                raise
+            failed.append((year, exc))
+    overview = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     _say(overview.drop(columns=["sha256"]).to_string(index=False) if len(overview) else "  no plan for any year")
+    for year, exc in failed:
+        _err(f"\nsalesplan targets: the plan in force for {year} cannot be settled:\n{_format_data_error(exc)}")
+    return EXIT_INPUT if failed else EXIT_OK
+
+
+def _approve(args: argparse.Namespace, data_dir: Path, folder: Path) -> int:
+    """``targets approve``: check the data, the log and the plan, then record the approval (all or nothing)."""
+    from salesplan import plans, targets
+    from salesplan.config import load_settings, resolve_path
+    from salesplan.retro.restatement import closed_months
+
+    if args.year is None or args.version is None or not args.by:
+        raise _InputError(
+            "targets approve needs --year, --version and --by (who approves), e.g. "
+            + plans.approve_command(2027, "v1", args.data)
+        )
+    if not data_dir.is_dir():
+        raise _InputError(
+            f"--data: data folder {data_dir} does not exist; a plan is checked against the data's regions, "
+            "product lines and reps before it is approved. Nothing was written."
+        )
+    settings = load_settings(args.config)
+    # Loaded before anything is written: a data problem stops the approval, not the report after it.
+    supplied, sources, reference = _plan_inputs(data_dir, args.config)
+    # Closed months: those whose retrospective is published in the reports folder; an approval
+    # that would change them is refused (nothing written) unless it is a restatement.
+    reports = resolve_path(args.reports)
+    entry = targets.approve_version(
+        args.year,
+        args.version,
+        folder,
+        by=args.by,
+        note=args.note or "",
+        from_month=args.from_month,
+        closed_months=closed_months(args.year, reports),
+        restate=args.restate,
+        closed_where=str(reports),
+        reference=reference,
+    )
+    scope = "the whole year" if entry.from_month.endswith("-01") else f"{entry.from_month} onwards"
+    _say(f"Approved {entry.version} of {entry.year} for {scope} by {entry.by} (sha256 {entry.sha256[:12]}).")
+    if entry.restate:
+        _say(
+            f"Restates {', '.join(entry.restated_months)} (published): the next pack shows each rep's payout and "
+            "attainment as published beside as restated, and the difference to settle."
+        )
+    elif args.restate:
+        _say(f"Nothing to restate: no month of {entry.year} from {entry.from_month} on is closed in {reports}.")
+    try:
+        plan = plans.resolve_plan(
+            entry.year,
+            data_dir,
+            supplied=supplied,
+            supplied_files=sources,
+            revision_flag_share=settings.targets.revision_flag_share,
+            reference=reference,
+        )
+    except Exception as exc:
+        if not _is_input_error(exc):
+            raise
+        # The approval is recorded: a failing exit code would invite approving it again.
+        _err(
+            f"salesplan targets: the approval is recorded (do not approve it again), but the plan in force "
+            f"cannot be shown:\n{_format_data_error(exc)}"
+        )
+        return EXIT_OK
+    _say(plan.describe())
+    mine = plan.revisions[
+        (plan.revisions["version"] == entry.version) & (plan.revisions["approved_at"] == entry.approved_at)
+    ]
+    for row in mine[mine["flagged"]].itertuples():
+        _say(
+            f"Flagged: {row.quarter} moves {row.change * 100:+.1f} % ({row.before:,.0f} -> {row.after:,.0f}), more "
+            f"than the {settings.targets.revision_flag_share * 100:.0f} % a revision may move a quarter without "
+            "an explicit exception."
+        )
     return EXIT_OK
 
 
@@ -517,6 +558,15 @@ def _format_data_error(exc: BaseException) -> str:
     return exc.format_report(max_rows=SHOWN_PROBLEMS, csv_path=path)
 
 
+def _without_plan_option(message: str, args: argparse.Namespace) -> str:
+    """A message names ``--plan`` only when ``--plan`` was given: a problem with the plan in
+    force (the approvals log, an approved version) is not about an option nobody typed."""
+    prefix = "--plan: "
+    if message.startswith(prefix) and getattr(args, "plan", None) is None:
+        return message[len(prefix) :]
+    return message
+
+
 def _data_error_class() -> type[BaseException] | None:
     try:
         from salesplan.schema import DataValidationError
@@ -547,10 +597,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         data_error = _data_error_class()
         if data_error is not None and isinstance(exc, data_error):
             report = _format_data_error(exc)
-            _err(f"salesplan {args.command}: the input data failed validation; nothing was run.\n{report}")
+            headline = getattr(exc, "headline", None) or "the input data failed validation; nothing was run"
+            _err(f"salesplan {args.command}: {headline}.\n{report}")
             return EXIT_INPUT
         if isinstance(exc, RunError):
-            _err(f"salesplan {args.command}: {exc}")
+            _err(f"salesplan {args.command}: {_without_plan_option(str(exc), args)}")
             return exc.exit_code
         if _is_input_error(exc):
             _err(f"salesplan {args.command}: error: {exc}")

@@ -24,6 +24,13 @@ an approval unless it is an explicit restatement (``--restate``, logged as ``res
 ``restated_months``); an approval starting after every closed month moves only open months.
 So without a restatement no published figure changes, and a restatement is shown, published
 beside restated, by the next pack (:func:`salesplan.retro.restatement.restatement_for`).
+
+Every plan used is read by the one plan contract (:func:`salesplan.targets.versions.read_plan_file`).
+What stops a year's plan from being settled is a typed error the command line prints (exit 2):
+:class:`salesplan.targets.versions.PlanContractError` (the problem table) for a version that
+breaks the contract, :class:`PlanInForceError` for a damaged approvals log or an approved version
+that is missing or changed, and :class:`salesplan.targets.versions.TargetVersionError` only for a
+requested version (``--plan``) that does not exist.
 """
 
 from __future__ import annotations
@@ -41,8 +48,10 @@ from salesplan.config import PROJECT_ROOT, resolve_path
 from salesplan.targets.versions import (
     CONTRACT_COLUMNS,
     Approval,
+    PlanReference,
     TargetVersionError,
     _normalise_version,
+    approval_per_month,
     plan_file_sha256,
     read_approvals,
     read_version,
@@ -55,6 +64,11 @@ APPROVAL_COLUMNS = [
     "year", "version", "from_month", "by", "note", "approved_at", "sha256", "restate", "restated_months",
 ]  # fmt: skip
 """Columns of :attr:`PlanInForce.approvals` (the fields of :class:`salesplan.targets.versions.Approval`)."""
+
+
+class PlanInForceError(ValueError):
+    """The plan in force of a year cannot be settled: the approvals log is damaged, or an approved
+    version is missing or changed since its approval. Not about ``--plan``: that asks for a version."""
 
 
 def plan_folder(data_dir: str | os.PathLike[str]) -> Path:
@@ -198,6 +212,7 @@ def resolve_plan(
     supplied: pd.DataFrame | None = None,
     supplied_files: pd.DataFrame | None = None,
     revision_flag_share: float | None = None,
+    reference: PlanReference | None = None,
 ) -> PlanInForce:
     """The plan in force for each month of ``year`` by the rule in the module docstring.
 
@@ -206,11 +221,20 @@ def resolve_plan(
     table loaded with the data; ``supplied_files``: its source files (``Dataset.sources``
     rows: ``table, file, sha256``) for the checksum. ``revision_flag_share``: revisions moving
     a quarter by more than this share are flagged in :attr:`PlanInForce.revisions`.
-    Raises :class:`TargetVersionError` for a requested version that does not exist or an
-    approved plan file that changed after it was approved.
+    ``reference``: the data's regions, product lines and reps, to check the saved versions used
+    against (:class:`salesplan.targets.versions.PlanReference`); without it the checks that need
+    no data still apply.
+    Raises :class:`TargetVersionError` for a requested version that does not exist,
+    :class:`salesplan.targets.versions.PlanContractError` for a version used that breaks the plan
+    contract and :class:`PlanInForceError` for a damaged approvals log or an approved version
+    that is missing or changed after it was approved.
     """
     year = int(year)
     folder = plan_folder(data_dir)
+    try:
+        approved = [a for a in read_approvals(folder) if a.year == year]
+    except TargetVersionError as exc:
+        raise PlanInForceError(f"the plan in force for {year} cannot be settled: {exc}") from None
     months = pd.DataFrame({"month": range(1, 13)}).assign(
         source="none", version=None, approved_at=None, approved_by=None, note=None, sha256=None, file=None
     )
@@ -226,24 +250,30 @@ def resolve_plan(
 
     if requested is not None:
         version = _normalise_version(requested)
-        frame, path = read_version(year, version, folder)
+        frame, path = read_version(year, version, folder, reference=reference)
         take(
             np.ones(12, dtype=bool),
             frame,
             {"source": "requested", "version": version, "sha256": plan_file_sha256(path), "file": path.name},
         )
     else:
-        approvals = [a for a in read_approvals(folder) if a.year == year]
-        chosen = _approval_per_month(approvals, year)
+        chosen = approval_per_month(approved, year)
         loaded: dict[str, tuple[pd.DataFrame, Path, str]] = {}
         for m, approval in chosen.items():
             if approval.version not in loaded:
-                frame, path = read_version(year, approval.version, folder)
+                try:
+                    frame, path = read_version(year, approval.version, folder, reference=reference)
+                except TargetVersionError as exc:
+                    raise PlanInForceError(
+                        f"{approval.version} of {year}, approved on {(approval.approved_at or '?')[:10]} by "
+                        f"{approval.by or 'unknown'}, cannot be read: {exc}"
+                    ) from None
                 digest = plan_file_sha256(path)
                 if approval.sha256 and approval.sha256 != digest:
-                    raise TargetVersionError(
+                    raise PlanInForceError(
                         f"{path}: the plan file changed after it was approved on {approval.approved_at} "
-                        f"(sha256 then {approval.sha256[:12]}, now {digest[:12]}); restore it or approve a new version"
+                        f"(sha256 then {approval.sha256[:12]}, now {digest[:12]}); an approved version never "
+                        "changes: restore it, and save the edited plan as a new version to approve"
                     )
                 loaded[approval.version] = (frame, path, digest)
             frame, path, digest = loaded[approval.version]
@@ -291,26 +321,21 @@ def resolve_plan(
             target_amount=pd.to_numeric(frame["target_amount"]),
         )
     months = months.astype({"month": int})
-    log = pd.DataFrame(
-        [a.__dict__ for a in read_approvals(folder) if a.year == year],
-        columns=APPROVAL_COLUMNS,
-    )
+    log = pd.DataFrame([a.__dict__ for a in approved], columns=APPROVAL_COLUMNS)
     plan = PlanInForce(year=year, frame=frame.reset_index(drop=True), months=months, folder=folder, approvals=log)
     if requested is None and revision_flag_share is not None:
-        plan.revisions = revision_changes(year, folder, revision_flag_share, supplied=_supplied_rows(supplied, year))
+        try:
+            plan.revisions = revision_changes(
+                year, folder, revision_flag_share, supplied=_supplied_rows(supplied, year)
+            )
+        except TargetVersionError as exc:  # an earlier approval's version, no longer in force, is gone
+            raise PlanInForceError(f"the revisions of {year} cannot be compared: {exc}") from None
     return plan
 
 
 def _approval_per_month(approvals: list[Approval], year: int) -> dict[int, Approval]:
-    """For each month, the approval in force: the latest first month on or before it; ties to the later one."""
-    chosen: dict[int, Approval] = {}
-    for m in range(1, 13):
-        best: tuple[int, int] | None = None
-        for order, a in enumerate(approvals):
-            start = int(a.from_month[5:7])
-            if start <= m and (best is None or (start, order) >= best):
-                best, chosen[m] = (start, order), a
-    return chosen
+    """For each month, the approval in force (:func:`salesplan.targets.versions.approval_per_month`)."""
+    return approval_per_month(approvals, year)
 
 
 def _supplied_rows(supplied: pd.DataFrame | None, year: int) -> pd.DataFrame | None:
@@ -399,17 +424,44 @@ def approve_command(
     data_dir: str | os.PathLike[str] = "data/raw",
     *,
     reports_dir: str | os.PathLike[str] | None = None,
+    config_path: str | os.PathLike[str] | None = None,
 ) -> str:
-    """The command that approves ``version`` of ``year`` for the data in ``data_dir`` (pages print it);
-    ``reports_dir``: the reports folder whose published months are closed, named when not ``reports``."""
-    data = str(data_dir)
-    data_opt = "" if resolve_path(data) == resolve_path("data/raw") else f" --data {shlex.quote(data)}"
-    if reports_dir is not None and resolve_path(reports_dir) != resolve_path("reports"):
-        data_opt += f" --reports {shlex.quote(str(reports_dir))}"
+    """The command that approves ``version`` of ``year`` for the data in ``data_dir`` (pages print it).
+
+    It runs as printed from the project root, for data anywhere: each path is the one given to
+    the run (:func:`command_path`: a relative path as given, since relative paths are taken from
+    the project root; an absolute one relative to the project root when inside it, else absolute),
+    shell-quoted. ``--data`` is named unless it is the default ``data/raw``; ``reports_dir``: the
+    reports folder whose published months are closed, named when not ``reports``; ``config_path``
+    named when not ``config/salesplan.yaml``.
+    """
+    options = ""
+    for flag, path, default in (
+        ("--data", data_dir, "data/raw"),
+        ("--reports", reports_dir, "reports"),
+        ("--config", config_path, "config/salesplan.yaml"),
+    ):
+        if path is not None and resolve_path(path) != resolve_path(default):
+            options += f" {flag} {shlex.quote(command_path(path))}"
     return (
-        f"salesplan targets approve --year {int(year)} --version {_normalise_version(version)}{data_opt} "
+        f"salesplan targets approve --year {int(year)} --version {_normalise_version(version)}{options} "
         '--by "NAME" --note "WHAT WAS AGREED"'
     )
+
+
+def command_path(path: str | os.PathLike[str]) -> str:
+    """A path as a printed command names it, so the command runs from the project root: relative
+    as given (relative paths are taken from the project root), an absolute path inside the project
+    relative to it, any other absolute path as it is."""
+    raw = Path(path).expanduser()
+    if not raw.is_absolute():
+        return raw.as_posix()
+    for root in (PROJECT_ROOT, PROJECT_ROOT.resolve()):
+        try:
+            return raw.relative_to(root).as_posix() or "."
+        except ValueError:
+            continue
+    return str(raw)
 
 
 def plans_overview(
@@ -417,11 +469,13 @@ def plans_overview(
     years: list[int],
     supplied: pd.DataFrame | None = None,
     supplied_files: pd.DataFrame | None = None,
+    reference: PlanReference | None = None,
 ) -> pd.DataFrame:
-    """What is in force for each month of ``years``: ``year`` plus the :meth:`PlanInForce.segments` columns."""
+    """What is in force for each month of ``years``: ``year`` plus the :meth:`PlanInForce.segments` columns
+    (``reference``: as for :func:`resolve_plan`)."""
     parts = []
     for year in years:
-        plan = resolve_plan(year, data_dir, supplied=supplied, supplied_files=supplied_files)
+        plan = resolve_plan(year, data_dir, supplied=supplied, supplied_files=supplied_files, reference=reference)
         parts.append(plan.segments().assign(year=year))
     if not parts:
         return pd.DataFrame(columns=["year", "months", "source", "version", "approved_at", "approved_by", "note"])

@@ -22,6 +22,22 @@ an explicit restatement (``restate=True``); a restating approval is logged with 
 true`` and the closed months it restates (``restated_months``), and the next pack shows them,
 published beside restated (:mod:`salesplan.retro.restatement`). Lines written before these
 fields existed read as ordinary, non-restating approvals.
+
+One contract for plans. A saved version, whether drafted by ``02_targets`` or made or edited by
+hand, is read by the targets table's rules (:func:`salesplan.schema.validate_table`: numbers as
+:func:`salesplan.schema.read_numbers` documents them, so ``"1,000"`` is 1000) plus the plan's own
+rules (:func:`check_plan`): the plan's year only, targets whole and not negative, one row per
+cell, every month of the year present and, given the data (:class:`PlanReference`), known
+regions, product lines and reps, and no target for a rep after the leave date or before the hire
+month. A plan that breaks them raises :class:`PlanContractError` (its problem table names file,
+row, column, value and rule) and is neither approved nor used. An approved version is
+immutable: approving a version whose file no longer has the SHA-256 it was approved with is
+refused (save the edited plan as a new version instead).
+
+The approvals log is written all or nothing: under its lock, the whole log is read and checked
+(a damaged line raises :class:`ApprovalLogError` naming the line and how to repair it), the new
+line is checked by the same reader, then the log is replaced atomically by its old bytes plus
+the new line. On any failure the log is left byte-identical.
 """
 
 from __future__ import annotations
@@ -43,6 +59,18 @@ import pandas as pd
 import yaml
 
 from salesplan.config import resolve_path
+from salesplan.schema import (
+    MAX_ABS_AMOUNT,
+    REPORT_COLUMNS,
+    DataValidationError,
+    failure,
+    failures,
+    normalise_report,
+    read_numbers,
+    to_object_str,
+    validate_table,
+)
+from salesplan.targets.allocation import UNASSIGNED
 from salesplan.targets.rounding import TargetInputError
 
 PLAN_COLUMNS = ["year", "month", "region", "product_line", "rep_id", "target_amount", "quota_amount"]
@@ -58,6 +86,19 @@ _VERSION_RE = re.compile(r"^targets_(\d{4})_v(\d+)\.(csv|assumptions\.yaml)$")
 
 class TargetVersionError(LookupError):
     """A requested target version does not exist or a saved version file is damaged."""
+
+
+class ApprovalLogError(TargetVersionError):
+    """The approvals log has a damaged line (named, with how to repair it)."""
+
+
+class PlanContractError(DataValidationError):
+    """A plan file breaks the plan contract. ``report`` holds every problem (``file, row, column,
+    value, rule``); ``headline`` says what was not done because of it."""
+
+    def __init__(self, report: pd.DataFrame, headline: str = "the plan breaks the plan contract") -> None:
+        super().__init__(report)
+        self.headline = headline
 
 
 class ClosedMonthError(TargetVersionError):
@@ -111,6 +152,191 @@ def canonical_plan(plan: pd.DataFrame) -> pd.DataFrame:
         out[col] = values.astype("int64")
     out = out.astype({"year": "int64", "month": "int64", "region": str, "product_line": str, "rep_id": str})
     return out[PLAN_COLUMNS].sort_values(PLAN_COLUMNS[:5], kind="mergesort").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- the plan contract
+
+# Reading a plan needs no setting: the targets table has no dates and no lists of allowed values.
+_PLAN_READING = {"validation": {}, "io": {"date_format": {}, "csv_excel_serial_dates": False}}
+PLAN_KEY = ["year", "month", "region", "product_line", "rep_id"]
+"""One plan row per cell: a repeated cell would count its target twice."""
+
+RULE_NEGATIVE = "negative amount: a target is 0 or more"
+RULE_FRACTION = "not a whole amount: targets are whole currency units"
+
+
+@dataclass(frozen=True)
+class PlanReference:
+    """What a plan is checked against, from the data the plan is for.
+
+    ``regions``: the regions of the reps and customers; ``product_lines``: those of the products;
+    ``reps``: ``rep_id, hire_date, leave_date`` (a rep is active from the hire month through the
+    month of the leave date).
+    """
+
+    regions: frozenset[str]
+    product_lines: frozenset[str]
+    reps: pd.DataFrame
+
+    @classmethod
+    def from_data(cls, data: Any) -> PlanReference:
+        """The reference of a loaded :class:`salesplan.io.Dataset` (reps, products, customers)."""
+        reps = data.reps
+        customers = getattr(data, "customers", None)
+        regions = set(reps["region"].dropna().astype(str))
+        if customers is not None and "region" in customers.columns:
+            regions |= set(customers["region"].dropna().astype(str))
+        columns = {"hire_date": pd.NaT, "leave_date": pd.NaT}
+        rep_dates = reps.assign(**{c: reps[c] if c in reps.columns else v for c, v in columns.items()})
+        return cls(
+            regions=frozenset(regions),
+            product_lines=frozenset(data.products["product_line"].dropna().astype(str)),
+            reps=rep_dates[["rep_id", "hire_date", "leave_date"]].drop_duplicates("rep_id").astype({"rep_id": str}),
+        )
+
+
+def check_plan(
+    plan: pd.DataFrame,
+    year: int,
+    *,
+    file: str,
+    reference: PlanReference | None = None,
+    whole_year: bool = True,
+) -> pd.DataFrame:
+    """The problems of a plan already read by the targets table's rules (index = the file's line
+    numbers; ``month`` 1-12), as a report (``file, row, column, value, rule``). Rules:
+
+    - every row is of ``year``;
+    - ``target_amount`` (and ``quota_amount`` where present) is whole and not negative;
+    - one row per cell (:data:`PLAN_KEY`), the repeat names the first row;
+    - ``whole_year``: every month 1-12 has rows (a month without target is a row of 0);
+    - with ``reference``: regions, product lines and reps are known, and no rep has a non-zero
+      target in a month after the month of the leave date or before the month of the hire date.
+    """
+    year = int(year)
+    found: list[pd.DataFrame] = []
+    rows = plan.index
+    years = pd.to_numeric(plan["year"], errors="coerce")
+    other = (years.notna() & (years != year)).to_numpy()
+    found.append(failures(file, rows[other], "year", years[other], f"not the plan's year {year}"))
+    for column in ("target_amount", "quota_amount"):
+        if column not in plan.columns:
+            continue
+        amount = pd.to_numeric(plan[column], errors="coerce")
+        negative = (amount < 0).fillna(False).to_numpy(dtype=bool)
+        fraction = (amount.notna() & (amount % 1 != 0)).to_numpy(dtype=bool)
+        found.append(failures(file, rows[negative], column, plan[column][negative], RULE_NEGATIVE))
+        found.append(failures(file, rows[fraction], column, plan[column][fraction], RULE_FRACTION))
+    keys = plan[PLAN_KEY].astype(str)
+    repeated = keys.duplicated(keep="first").to_numpy()
+    if repeated.any():
+        first_row = pd.Series(rows, index=keys.index).groupby([keys[c] for c in PLAN_KEY], sort=False).transform("min")
+        found.append(
+            pd.DataFrame(
+                {
+                    "file": file,
+                    "row": rows[repeated],
+                    "column": " + ".join(PLAN_KEY),
+                    "value": keys[repeated].agg(" + ".join, axis=1).to_numpy(),
+                    "rule": [f"repeated plan cell, first at row {r}" for r in first_row[repeated]],
+                }
+            )
+        )
+    months = pd.to_numeric(plan["month"], errors="coerce")
+    if whole_year:
+        present = set(months.dropna().astype(int))
+        for m in (m for m in range(1, 13) if m not in present):
+            rule = "month missing: a plan has rows for every month (0 where there is no target)"
+            found.append(failure(file, "month", rule, value=f"{year}-{m:02d}"))
+    if reference is not None:
+        found += _reference_problems(plan, months, reference, file)
+    report = pd.concat([f for f in found if not f.empty] or [pd.DataFrame(columns=REPORT_COLUMNS)])
+    return report.reset_index(drop=True)
+
+
+def _reference_problems(
+    plan: pd.DataFrame, months: pd.Series, reference: PlanReference, file: str
+) -> list[pd.DataFrame]:
+    rows = plan.index
+    found = []
+    for column, known, where in (
+        ("region", reference.regions, "no rep or customer in it"),
+        ("product_line", reference.product_lines, "not in products"),
+        # "(unassigned)" holds a region's target for months with no rep on board (the allocation's rows).
+        ("rep_id", frozenset(reference.reps["rep_id"]) | {UNASSIGNED}, "not in reps"),
+    ):
+        values = plan[column]
+        unknown = (values.notna() & ~values.astype(str).isin(known)).to_numpy()
+        found.append(failures(file, rows[unknown], column, values[unknown], f"unknown {column} ({where})"))
+    dates = plan[["rep_id"]].astype(object).merge(reference.reps, on="rep_id", how="left").set_index(rows)
+    start = pd.to_datetime(
+        pd.DataFrame({"year": pd.to_numeric(plan["year"], errors="coerce"), "month": months, "day": 1}),
+        errors="coerce",
+    )
+    amount = pd.to_numeric(plan["target_amount"], errors="coerce").fillna(0)
+    leave = pd.to_datetime(dates["leave_date"]).dt.to_period("M").dt.to_timestamp()
+    hire = pd.to_datetime(dates["hire_date"]).dt.to_period("M").dt.to_timestamp()
+    for mask, when, rule in (
+        (start > leave, leave, "left in {}: no target after the month of the leave date"),
+        (start < hire, hire, "hired in {}: no target before the month of the hire date"),
+    ):
+        bad = (mask & (amount != 0)).fillna(False).to_numpy(dtype=bool)
+        found += [
+            failure(file, "rep_id", rule.format(f"{w:%Y-%m}"), row=r, value=v)
+            for r, v, w in zip(rows[bad], plan["rep_id"][bad], when[bad], strict=True)
+        ]
+    return found
+
+
+def read_plan_file(
+    path: str | os.PathLike[str],
+    year: int,
+    *,
+    data: bytes | None = None,
+    reference: PlanReference | None = None,
+    whole_year: bool = True,
+    headline: str = "the plan breaks the plan contract",
+) -> pd.DataFrame:
+    """A plan CSV read and checked by the one plan contract: the targets table's reading and
+    rules (:func:`salesplan.schema.validate_table`, numbers by
+    :func:`salesplan.schema.read_numbers`), then :func:`check_plan`. ``data``: the file's bytes
+    when already read (so what is checked is what was hashed).
+
+    Returns the plan with ``year``, ``month`` (1-12) and ``target_amount`` as whole numbers and
+    the labels as text; raises :class:`PlanContractError` (with ``headline``) listing every problem.
+    """
+    from salesplan.io import read_csv  # the one CSV reader: encodings, separators, line numbers
+
+    path = Path(path)
+    name = path.name
+    try:
+        frame, report = read_csv(path, data)
+    except OSError as exc:
+        raise TargetVersionError(f"{path}: cannot read the plan file ({exc.strerror or exc})") from None
+    problems = [report]
+    if not frame.columns.empty:
+        frame, parsed_report = validate_table(frame, "targets", _PLAN_READING, name)
+        problems.append(parsed_report)
+        if "quota_amount" in frame.columns:
+            reading = read_numbers(frame["quota_amount"], money=True, limit=MAX_ABS_AMOUNT)
+            problems += [
+                failures(name, frame.index[mask], "quota_amount", frame["quota_amount"][mask], rule)
+                for mask, rule in reading.problems
+            ]
+            frame["quota_amount"] = reading.values
+        if set(PLAN_KEY + ["target_amount"]) <= set(frame.columns):
+            problems.append(check_plan(frame, year, file=name, reference=reference, whole_year=whole_year))
+    found = normalise_report(pd.concat([p for p in problems if not p.empty] or [pd.DataFrame(columns=REPORT_COLUMNS)]))
+    if len(found):
+        raise PlanContractError(found, headline)
+    out = frame.reset_index(drop=True)
+    for column in ("region", "product_line", "rep_id", "version"):
+        if column in out.columns:
+            out[column] = to_object_str(out[column].astype("string[pyarrow]"))
+    for column in ("year", "month", "target_amount", "quota_amount"):
+        if column in out.columns:
+            out[column] = out[column].astype("float64").astype("int64")
+    return out
 
 
 def _plan_csv(plan: pd.DataFrame) -> bytes:
@@ -288,42 +514,104 @@ def plan_file_sha256(path: str | os.PathLike[str]) -> str:
 
 
 def read_approvals(targets_dir: str | os.PathLike[str] | None = None) -> list[Approval]:
-    """Every approval recorded in the folder, oldest first (legacy ``approved.yaml`` entries first)."""
+    """Every approval recorded in the folder, oldest first (legacy ``approved.yaml`` entries first).
+    A damaged log raises :class:`ApprovalLogError` naming its first bad line."""
     folder = targets_dir_path(targets_dir)
-    out: list[Approval] = []
-    legacy = folder / LEGACY_APPROVALS_FILE
-    if legacy.exists():
-        try:
-            content = yaml.safe_load(legacy.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise TargetVersionError(f"{legacy}: cannot read the approval registry ({exc})") from None
-        if not isinstance(content, dict):
-            raise TargetVersionError(f"{legacy}: the approval registry must map year -> version")
-        out += [Approval(int(y), _normalise_version(v), f"{int(y)}-01", "", "", None, None) for y, v in content.items()]
     log = folder / APPROVALS_LOG
-    if log.exists():
-        for number, line in enumerate(log.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-                out.append(
-                    Approval(
-                        year=int(entry["year"]),
-                        version=_normalise_version(entry["version"]),
-                        from_month=str(entry["from_month"]),
-                        by=str(entry["by"]),
-                        note=str(entry.get("note") or ""),
-                        approved_at=entry.get("approved_at"),
-                        sha256=entry.get("sha256"),
-                        # Absent in lines written before restatements existed: an ordinary approval.
-                        restate=bool(entry.get("restate", False)),
-                        restated_months=tuple(str(m) for m in entry.get("restated_months") or ()),
-                    )
-                )
-            except (ValueError, KeyError, TypeError) as exc:
-                raise TargetVersionError(f"{log}, line {number}: not a valid approval record ({exc})") from None
+    return _legacy_approvals(folder) + (_parse_log(log, log.read_bytes()) if log.exists() else [])
+
+
+def _legacy_approvals(folder: Path) -> list[Approval]:
+    legacy = folder / LEGACY_APPROVALS_FILE
+    if not legacy.exists():
+        return []
+    try:
+        content = yaml.safe_load(legacy.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise TargetVersionError(f"{legacy}: cannot read the approval registry ({exc})") from None
+    if not isinstance(content, dict):
+        raise TargetVersionError(f"{legacy}: the approval registry must map year -> version")
+    try:
+        return [Approval(int(y), _normalise_version(v), f"{int(y)}-01", "", "", None, None) for y, v in content.items()]
+    except (ValueError, TypeError) as exc:
+        raise TargetVersionError(f"{legacy}: the approval registry must map year -> version ({exc})") from None
+
+
+_MONTH_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def _approval_from_line(line: str) -> Approval:
+    """One log line as an :class:`Approval`; ValueError saying what is wrong with it."""
+    try:
+        entry = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc.msg} at character {exc.pos + 1})") from None
+    if not isinstance(entry, dict):
+        raise ValueError("not a JSON object")
+    missing = [k for k in ("year", "version", "from_month", "by") if k not in entry]
+    if missing:
+        raise ValueError(f"missing field(s) {', '.join(missing)}")
+    try:
+        year = int(entry["year"])
+        version = _normalise_version(entry["version"])
+    except (TypeError, ValueError, TargetVersionError) as exc:
+        raise ValueError(str(exc)) from None
+    start = str(entry["from_month"])
+    if not _MONTH_RE.fullmatch(start) or int(start[:4]) != year:
+        raise ValueError(f"from_month {start!r} is not a month of {year} (YYYY-MM)")
+    sha = entry.get("sha256")
+    if sha is not None and not re.fullmatch(r"[0-9a-f]{64}", str(sha)):
+        raise ValueError(f"sha256 {sha!r} is not a SHA-256 checksum")
+    restated = entry.get("restated_months") or ()
+    if not isinstance(restated, list | tuple) or not all(_MONTH_RE.fullmatch(str(m)) for m in restated):
+        raise ValueError(f"restated_months {restated!r} is not a list of YYYY-MM months")
+    return Approval(
+        year=year,
+        version=version,
+        from_month=start,
+        by=str(entry["by"]),
+        note=str(entry.get("note") or ""),
+        approved_at=entry.get("approved_at"),
+        sha256=sha,
+        # Absent in lines written before restatements existed: an ordinary approval.
+        restate=bool(entry.get("restate", False)),
+        restated_months=tuple(str(m) for m in restated),
+    )
+
+
+def _parse_log(log: Path, data: bytes) -> list[Approval]:
+    """The approvals of the log's bytes, checked line by line (blank lines are skipped)."""
+    out: list[Approval] = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            line = raw.decode("utf-8")
+            if line.strip():
+                out.append(_approval_from_line(line))
+        except (UnicodeDecodeError, ValueError) as exc:
+            shown = raw.decode("utf-8", errors="replace").strip()
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            raise ApprovalLogError(
+                f"{log}, line {number}: not a valid approval record ({exc}): {shown!r}. The log is the audit "
+                f"trail of approvals: repair that line (from a backup, or by retyping the approval it records as "
+                f"one JSON object per line, like the other lines), or, if it records no approval, delete it; "
+                f"no approval can be added or read until then."
+            ) from None
     return out
+
+
+def approval_per_month(approvals: Sequence[Approval], year: int) -> dict[int, Approval]:
+    """For each month (1-12) of ``year``, the approval in force: among ``approvals`` (oldest first)
+    those of ``year`` whose first month is on or before it, the latest first month; ties to the later one."""
+    chosen: dict[int, Approval] = {}
+    for m in range(1, 13):
+        best: tuple[int, int] | None = None
+        for order, a in enumerate(approvals):
+            if a.year != int(year):
+                continue
+            start = int(a.from_month[5:7])
+            if start <= m and (best is None or (start, order) >= best):
+                best, chosen[m] = (start, order), a
+    return chosen
 
 
 def approve_version(
@@ -337,13 +625,24 @@ def approve_version(
     closed_months: Sequence[str] | None = None,
     restate: bool = False,
     closed_where: str = "the reports folder",
+    reference: PlanReference | None = None,
 ) -> Approval:
     """Approve saved ``version`` (``"v3"`` or ``3``) of ``year`` as the plan, for the whole year or,
     with ``from_month`` ("YYYY-MM" within the year), from that month forward only (a revision:
     earlier months keep the plan they were measured against).
 
-    Appends one line to ``approvals.jsonl`` (never rewritten); the version files stay untouched.
+    Adds one line to ``approvals.jsonl``; earlier lines and the version files stay untouched.
     ``by`` (who approves) is required.
+
+    All or nothing, under the log's lock: the whole log is read and checked first
+    (:class:`ApprovalLogError` names a damaged line); the plan file is read once, checked by the
+    plan contract (:func:`read_plan_file`; ``reference``: the data's regions, product lines and
+    reps, see :class:`PlanReference`) and hashed from the same bytes (a breach raises
+    :class:`PlanContractError`); a version approved before whose file has changed since is
+    refused (an approved version is immutable: save the edit as a new version); every other
+    version that stays in force for a month of the year must still be as it was approved. Only
+    then is the log replaced atomically by its old bytes plus the new line. Any refusal leaves
+    the log byte-identical.
 
     ``closed_months``: the months ("YYYY-MM") whose retrospective is published
     (:func:`salesplan.retro.restatement.closed_months`; ``closed_where`` names where, for the
@@ -362,7 +661,7 @@ def approve_version(
     if not str(by or "").strip():
         raise TargetVersionError("an approval needs the name of who approves it (--by NAME)")
     start = f"{year}-01" if from_month is None else str(from_month).strip()
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", start) or int(start[:4]) != year:
+    if not _MONTH_RE.fullmatch(start) or int(start[:4]) != year:
         raise TargetVersionError(f"--from-month {from_month!r}: expected a month of {year} as YYYY-MM, e.g. {year}-07")
     files = _version_files(folder)
     paths = files.get((year, int(version[1:])), {})
@@ -382,23 +681,72 @@ def approve_version(
             "month after the closed ones.",
             restated,
         )
-    entry = Approval(
-        year=year,
-        version=version,
-        from_month=start,
-        by=str(by).strip(),
-        note=str(note or "").strip(),
-        approved_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        sha256=plan_file_sha256(paths["csv"]),
-        restate=bool(restated),
-        restated_months=tuple(restated),
-    )
-    line = json.dumps(entry.__dict__, ensure_ascii=False, sort_keys=True) + "\n"
-    with FileLock(str(folder / f".{APPROVALS_LOG}.lock")), open(folder / APPROVALS_LOG, "a", encoding="utf-8") as fh:
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
+    log = folder / APPROVALS_LOG
+    with FileLock(str(folder / f".{APPROVALS_LOG}.lock")):
+        old = log.read_bytes() if log.exists() else b""
+        approvals = _legacy_approvals(folder) + _parse_log(log, old)
+        plan_bytes = paths["csv"].read_bytes()
+        digest = hashlib.sha256(plan_bytes).hexdigest()
+        _refuse_changed_approved(year, version, digest, paths["csv"], approvals)
+        read_plan_file(
+            paths["csv"],
+            year,
+            data=plan_bytes,
+            reference=reference,
+            headline=f"cannot approve {version} of {year}: the plan breaks the plan contract; nothing was written",
+        )
+        entry = Approval(
+            year=year,
+            version=version,
+            from_month=start,
+            by=str(by).strip(),
+            note=str(note or "").strip(),
+            approved_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            sha256=digest,
+            restate=bool(restated),
+            restated_months=tuple(restated),
+        )
+        _refuse_changed_in_force(entry, approvals, files)
+        line = json.dumps(entry.__dict__, ensure_ascii=False, sort_keys=True)
+        if "\n" in line or _approval_from_line(line) != entry:
+            raise TargetVersionError(f"cannot approve {version} of {year}: the log line would not read back")
+        separator = b"" if not old or old.endswith(b"\n") else b"\n"  # a hand-edited last line without its break
+        _write_replace(log, old + separator + line.encode("utf-8") + b"\n")
     return entry
+
+
+def _refuse_changed_approved(year: int, version: str, digest: str, path: Path, approvals: list[Approval]) -> None:
+    """An approved version is immutable: its file must still have the checksum it was approved with."""
+    for a in approvals:
+        if a.year == year and a.version == version and a.sha256 and a.sha256 != digest:
+            raise TargetVersionError(
+                f"cannot approve {version} of {year}: {path.name} has changed since it was approved on "
+                f"{(a.approved_at or '?')[:10]} by {a.by or 'unknown'} (sha256 then {a.sha256[:12]}, now "
+                f"{digest[:12]}). An approved version never changes: save the edited plan as a new version "
+                f"(e.g. as targets_{year}_v<N>.csv with the next free number) and approve that, and restore "
+                f"{path.name} to what was approved. Nothing was written."
+            )
+
+
+def _refuse_changed_in_force(entry: Approval, approvals: list[Approval], files: dict[tuple[int, int], dict]) -> None:
+    """Every other version still in force for a month after ``entry`` must read as it was approved:
+    otherwise the approval would be recorded and the year's plan could not be used."""
+    in_force = approval_per_month([*approvals, entry], entry.year)
+    for a in {id(a): a for a in in_force.values() if a is not entry}.values():
+        months = sorted(m for m, b in in_force.items() if b is a)
+        path = files.get((a.year, int(a.version[1:])), {}).get("csv")
+        span = f"{a.year}-{months[0]:02d} .. {a.year}-{months[-1]:02d}"
+        if path is None:
+            problem = "its file is missing"
+        elif a.sha256 and plan_file_sha256(path) != a.sha256:
+            problem = f"{path.name} has changed since it was approved (sha256 then {a.sha256[:12]})"
+        else:
+            continue
+        raise TargetVersionError(
+            f"cannot approve {entry.version} of {entry.year} from {entry.from_month}: {a.version}, approved on "
+            f"{(a.approved_at or '?')[:10]}, stays in force for {span} and {problem}. Restore it, or approve a "
+            f"version for those months too. Nothing was written."
+        )
 
 
 def restated_by(first_month: str, closed_months: Sequence[str]) -> list[str]:
@@ -493,9 +841,19 @@ def rep_month_targets(plan: pd.DataFrame, amount: str = "target_amount") -> pd.D
 
 
 def read_version(
-    year: int, version: str, targets_dir: str | os.PathLike[str] | None = None
+    year: int,
+    version: str,
+    targets_dir: str | os.PathLike[str] | None = None,
+    *,
+    reference: PlanReference | None = None,
 ) -> tuple[pd.DataFrame, Path]:
-    """A saved version's plan in the data contract's columns (:data:`CONTRACT_COLUMNS` first) and its file."""
+    """A saved version's plan in the data contract's columns (:data:`CONTRACT_COLUMNS` first) and its file.
+
+    Read and checked by the plan contract (:func:`read_plan_file`; ``reference`` adds the checks
+    against the data): a breach raises :class:`PlanContractError`, a missing version
+    :class:`TargetVersionError`. The ``version`` column is the file's version (a plan copied by
+    hand from v1 to v3 is v3, whatever its own column says).
+    """
     folder = targets_dir_path(targets_dir)
     version = _normalise_version(version)
     files = {n: p for (y, n), p in _version_files(folder).items() if y == int(year) and "csv" in p}
@@ -504,8 +862,10 @@ def read_version(
         known = ", ".join(f"v{n}" for n in sorted(files)) or "none"
         raise TargetVersionError(f"targets {year} {version} not found in {folder} (saved: {known})")
     path = files[number]["csv"]
-    plan = pd.read_csv(path, dtype={"region": str, "product_line": str, "rep_id": str, "version": str})
-    missing = sorted(set(CONTRACT_COLUMNS) - set(plan.columns))
-    if missing:
-        raise TargetVersionError(f"{path}: missing column(s) {', '.join(missing)}")
+    plan = read_plan_file(
+        path,
+        int(year),
+        reference=reference,
+        headline=f"saved version {version} of {year} breaks the plan contract; it is not used",
+    ).assign(version=version)
     return plan[CONTRACT_COLUMNS + [c for c in plan.columns if c not in CONTRACT_COLUMNS]], path
