@@ -14,7 +14,7 @@ import pytest
 from salesplan.cli import main
 from salesplan.config import load_config
 from salesplan.io import Dataset, load_data
-from salesplan.schema import DataValidationError
+from salesplan.schema import RULE_NEGATIVE_PAYMENT, RULE_NEGATIVE_SPEND, DataValidationError
 
 HERE = Path(__file__).parent
 BAD = HERE / "data" / "bad"
@@ -24,6 +24,9 @@ CUSTOMER_HEADERS = {"客户编号": "customer_id", "客户名称": "customer_nam
 O25 = "orders_2025.csv"
 ASK_FORMAT = 'set io.date_format.orders: "%d-%m-%Y" or "%m-%d-%Y"'
 NOT_FINITE = "not a finite number (inf / nan are refused)"
+DUPLICATE_ROW = "exact duplicate row, first at {} row {}; two equal {} need a column telling them apart, e.g. {}"
+WINDOW = "date outside 2000-01-01 .. 2027-04-05"
+VISITS = "activity_date + rep_id + customer_id + activity_type"
 
 # case -> every report row expected (file, row, column, value, rule); row None = whole file.
 REFUSED: dict[str, list[tuple[str, int | None, str, str, str]]] = {
@@ -164,6 +167,76 @@ REFUSED: dict[str, list[tuple[str, int | None, str, str, str]]] = {
             "not a text export: the bytes are a ZIP archive (an XLSX workbook? name it .xlsx)",
         )
     ],
+    # The optional tables (none in the good fixture: each case adds the one it damages).
+    "spend_negative": [("spend.csv", 3, "amount", "-345.2", RULE_NEGATIVE_SPEND)],
+    "spend_duplicate_rows": [
+        (
+            "spend.csv",
+            4,
+            "month + category + amount + region",
+            "2025-01-01 + marketing + 1200 + North",
+            DUPLICATE_ROW.format("spend.csv", 2, "spend lines", "invoice_id or campaign"),
+        )
+    ],
+    "nps_scores_outside_0_10": [
+        ("nps.csv", 3, "score", "11", "outside 0 .. 10"),
+        ("nps.csv", 4, "score", "7.5", "not a whole number"),
+        ("nps.csv", 5, "score", "-1", "outside 0 .. 10"),
+    ],
+    "nps_duplicate_rows": [
+        (
+            "nps.csv",
+            4,
+            "survey_date + customer_id + score",
+            "2025-01-15 + 007 + 4",
+            DUPLICATE_ROW.format("nps.csv", 2, "answers on one day", "response_id"),
+        )
+    ],
+    "activities_duplicate_rows": [
+        (
+            "activities_copy.csv",
+            row,
+            VISITS,
+            value,
+            DUPLICATE_ROW.format("activities_2025-01.csv", row, "activities on one day", "activity_id or time"),
+        )
+        for row, value in [
+            (2, "2025-01-03 + R01 + C003 + visit"),
+            (3, "2025-01-03 + R01 + C003 + call"),
+            (4, "2025-01-04 + R02 + 007 + visit"),
+        ]
+    ],
+    "receivables_duplicate_rows": [
+        (
+            "receivables.csv",
+            4,
+            "order_id + paid_date + paid_amount",
+            "SO-0102 + 2025-02-15 + 1000",
+            DUPLICATE_ROW.format("receivables.csv", 3, "instalments on one day", "payment_id"),
+        )
+    ],
+    "payment_before_order": [
+        (
+            "receivables.csv",
+            2,
+            "paid_date",
+            "2025-01-02",
+            "payment dated before its order (order_date 2025-01-03, orders_2025.csv row 2)",
+        ),
+        (
+            "receivables.csv",
+            4,
+            "paid_date",
+            "2025-02-27",
+            "payment dated before its order (order_date 2025-02-28, orders_2025.csv row 4)",
+        ),
+    ],
+    "payment_negative": [("receivables.csv", 3, "paid_amount", "-1000", RULE_NEGATIVE_PAYMENT)],
+    "optional_dates_outside_window": [
+        ("activities.csv", 3, "activity_date", "2099-01-03", WINDOW),
+        ("nps.csv", 2, "survey_date", "1999-12-31", WINDOW),
+        ("spend.csv", 3, "month", "2099-01-01", WINDOW),
+    ],
 }
 
 # Cases read by a documented rule to exactly the good fixture's order lines.
@@ -179,7 +252,7 @@ READ_AS_GOOD = [
     "xlsx_two_sheets",
 ]
 # Cases read by a documented rule to other figures, checked separately below.
-READ_OTHERWISE = ["accounting_negatives"]
+READ_OTHERWISE = ["accounting_negatives", "receivables_two_instalments"]
 
 
 def config(**io: object) -> dict:
@@ -250,6 +323,13 @@ def test_accounting_negatives_are_a_return(good: Dataset) -> None:
     assert int(data.orders["quantity"].sum()) == 31 - 2
 
 
+def test_two_equal_instalments_told_apart_by_their_payment_id_are_both_cash() -> None:
+    data = load("receivables_two_instalments")
+    paid = data.receivables.groupby("order_id")["paid_amount"].sum()
+    assert paid.to_dict() == {"SO-0101": 400.0, "SO-0102": 1000.0}
+    assert sorted(data.receivables["payment_id"]) == ["PAY-1", "PAY-2", "PAY-3"]
+
+
 # --------------------------------------------------------------------------- settled by configuration
 
 
@@ -316,3 +396,20 @@ def test_validate_command_exits_2_on_a_bad_case(tmp_path: Path, capsys: pytest.C
     err = capsys.readouterr().err
     assert "control character U+0000 at character 3" in err and "orders_2025.csv" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_optional_table_problems_stop_validate_and_run(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = tmp_path / "salesplan.yaml"
+    settings.write_text(
+        "columns:\n  customers:\n" + "".join(f"    {k}: {v}\n" for k, v in CUSTOMER_HEADERS.items()),
+        encoding="utf-8",
+    )
+    extra = ["--reports", str(tmp_path / "reports")] if command == "run" else []
+    code = main([command, "--data", str(BAD / "payment_before_order"), "--config", str(settings), *extra])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "payment dated before its order (order_date 2025-01-03, orders_2025.csv row 2)" in err
+    assert "Traceback" not in err and not (tmp_path / "reports").exists()

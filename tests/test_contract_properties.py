@@ -189,3 +189,89 @@ def test_accepted_data_builds_a_finite_cube(files: dict[str, list[list[str]]]) -
         numbers = totals.drop(columns=["month", *by]).to_numpy(dtype="float64")
         assert np.isfinite(numbers).all(), by
         assert totals["net_amount"].sum() == pytest.approx(cube["net_amount"].sum(), rel=1e-9, abs=1e-6)
+
+
+# --------------------------------------------------------------------------- optional tables
+
+
+@st.composite
+def payments_and_spend(draw: st.DrawFn) -> dict[str, list[list[str]]]:
+    """Clean orders (one or two lines each, returns among them) with dated payments and spend
+    drawn near the edges of the optional tables' rules: payments a day before to a day after
+    their order, negative, zero and positive amounts, repeated rows."""
+    start = pd.Timestamp("2025-01-10")
+    orders, pays = [], []
+    for i in range(draw(st.integers(1, 3))):
+        net = draw(st.sampled_from(["-80.0", "0", "150.0"]))
+        for sku in draw(st.sampled_from([["P1"], ["P1", "P2"]])):
+            day = start + pd.Timedelta(days=draw(st.integers(0, 3)))
+            orders.append([day.date().isoformat(), f"SO-{i}", "C1", "R1", "North", sku, "direct", "1", net, "", ""])
+    ids = sorted({row[1] for row in orders})
+    for _ in range(draw(st.integers(0, 5))):
+        day = start + pd.Timedelta(days=draw(st.integers(-1, 5)))
+        row = [draw(st.sampled_from(ids)), day.date().isoformat(), draw(st.sampled_from(["-50.0", "0", "50.0"]))]
+        pays.append(draw(st.sampled_from([row, *pays[-1:]])))  # now and then the previous row again
+    spend = []
+    for _ in range(draw(st.integers(0, 4))):
+        row = [
+            draw(st.sampled_from(["2025-01-01", "2025-02-01"])),
+            draw(st.sampled_from(["marketing", "marketing_credit"])),
+            draw(st.sampled_from(["-10.0", "0", "10.0"])),
+        ]
+        spend.append(draw(st.sampled_from([row, *spend[-1:]])))
+    return {
+        "orders.csv": [[*ORDER_COLUMNS, "net_amount", "cost_amount", "paid_amount"], *orders],
+        "products.csv": [["sku", "product_line", "tier"], ["P1", "Pumps", "core"], ["P2", "Valves", "core"]],
+        "customers.csv": [["customer_id", "customer_name"], ["C1", "Acme"]],
+        "reps.csv": [
+            ["rep_id", "rep_name", "region", "level", "hire_date"],
+            ["R1", "Li", "North", "mid", "2020-01-01"],
+        ],
+        **({"receivables.csv": [["order_id", "paid_date", "paid_amount"], *pays]} if pays else {}),
+        **({"spend.csv": [["month", "category", "amount"], *spend]} if spend else {}),
+    }
+
+
+def broken_lines(files: dict[str, list[list[str]]]) -> set[tuple[str, int]]:
+    """The lines the optional tables' contract refuses, worked out row by row."""
+    first_date: dict[str, str] = {}
+    net: dict[str, float] = {}
+    for row in files["orders.csv"][1:]:
+        first_date[row[1]] = min(first_date.get(row[1], row[0]), row[0])
+        net[row[1]] = net.get(row[1], 0.0) + float(row[8])
+    bad = set()
+    seen: set[tuple[str, ...]] = set()
+    for line, (order, day, paid) in enumerate(files.get("receivables.csv", [[]])[1:], start=2):
+        amount = float(paid)
+        wrong_sign = (amount < 0 <= net[order]) or (amount > 0 > net[order])
+        if day < first_date[order] or wrong_sign or (order, day, paid) in seen:
+            bad.add(("receivables.csv", line))
+        seen.add((order, day, paid))
+    seen = set()
+    for line, row in enumerate(files.get("spend.csv", [[]])[1:], start=2):
+        if float(row[2]) < 0 or tuple(row) in seen:
+            bad.add(("spend.csv", line))
+        seen.add(tuple(row))
+    return bad
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(payments_and_spend())
+def test_optional_tables_refuse_exactly_the_broken_lines(files: dict[str, list[list[str]]]) -> None:
+    expected = broken_lines(files)
+    with tempfile.TemporaryDirectory() as tmp:
+        write(Path(tmp), files)
+        try:
+            data = load_data(tmp, load_config(None), use_cache=False, today=TODAY)
+        except DataValidationError as err:
+            event("refused")
+            reported = {(f, int(r)) for f, r in err.report[["file", "row"]].itertuples(index=False)}
+            assert reported == expected
+            return
+    event("accepted")
+    assert expected == set()
+    # What is accepted is what the loop may sum: never negative spend, one row per payment.
+    if data.spend is not None:
+        assert (data.spend["amount"] >= 0).all()
+    if data.receivables is not None:
+        assert not data.receivables.duplicated().any()

@@ -495,3 +495,140 @@ def test_reference_check_finds_unknown_ids_whatever_the_text_dtype(dtype: str) -
     report = check_references({"orders": orders, "receivables": receivables})
     assert report["value"].tolist() == ["B9", "B9"]
     assert report["rule"].eq("unknown order_id (not in orders)").all()
+
+
+# --------------------------------------------------------------------------- optional tables
+
+
+def rules(report: pd.DataFrame) -> list[list]:
+    return normalise_report(report)[["row", "column", "value", "rule"]].values.tolist()
+
+
+def test_spend_is_never_negative_and_a_credit_is_its_own_category(config: dict) -> None:
+    rows = [
+        {"month": "2025-10-01", "category": "marketing", "amount": "-345200"},
+        {"month": "2025-10-01", "category": "marketing", "amount": "(1,000)"},
+        {"month": "2025-10-01", "category": "marketing_credit", "amount": "1000"},
+        {"month": "2025-10-01", "category": "channel", "amount": "0"},
+    ]
+    typed, report = validate_table(frame(rows), "spend", config, "spend.csv", TODAY)
+    got = rules(report)
+    assert [r[:3] for r in got] == [[2, "amount", "-345200"], [3, "amount", "-1000"]]
+    assert all(r[3].startswith("negative spend") and "own category" in r[3] for r in got)
+    assert typed["amount"].iloc[2:].tolist() == [1000.0, 0.0]
+
+
+def test_nps_scores_are_whole_numbers_0_to_10(config: dict) -> None:
+    scores = ["0", "10", "11", "-1", "7.5", "8"]
+    rows = [{"survey_date": "2025-12-01", "customer_id": f"C{i}", "score": s} for i, s in enumerate(scores)]
+    _, report = validate_table(frame(rows), "nps", config, "nps.csv", TODAY)
+    assert [(r[0], r[3]) for r in rules(report)] == [
+        (4, "outside 0 .. 10"),
+        (5, "outside 0 .. 10"),
+        (6, "not a whole number"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table", "row"),
+    [
+        ("activities", {"activity_date": "{}", "rep_id": "R1", "customer_id": "C1", "activity_type": "visit"}),
+        ("spend", {"month": "{}", "category": "marketing", "amount": "10"}),
+        ("nps", {"survey_date": "{}", "customer_id": "C1", "score": "9"}),
+        ("receivables", {"order_id": "A1", "paid_date": "{}", "paid_amount": "10"}),
+    ],
+)
+def test_optional_table_dates_in_the_plausible_window(table: str, row: dict, config: dict) -> None:
+    low, high = date_window(config, TODAY)
+    dates = ["1999-12-31", "2025-06-30", (high + pd.Timedelta(days=1)).strftime("%Y-%m-%d"), high.strftime("%Y-%m-%d")]
+    rows = [{k: v.format(d) for k, v in row.items()} for d in dates]
+    _, report = validate_table(frame(rows), table, config, f"{table}.csv", TODAY)
+    got = rules(report)
+    assert [r[0] for r in got] == [2, 4]
+    assert all(r[3] == f"date outside {low:%Y-%m-%d} .. {high:%Y-%m-%d}" for r in got)
+
+
+def test_exact_duplicate_rows_are_refused_with_their_lines() -> None:
+    visit = {"activity_date": pd.Timestamp("2026-10-05"), "rep_id": "R1", "customer_id": "C1", "activity_type": "visit"}
+    a = with_file(frame([visit, visit | {"activity_type": "call"}]), "activities_a.csv")
+    b = with_file(frame([visit | {"customer_id": "C2"}, visit, visit]), "activities_b.csv")
+    report = check_keys({"activities": pd.concat([a, b])})
+    assert report[["file", "row", "column", "value"]].values.tolist() == [
+        ["activities_b.csv", 3, "activity_date + rep_id + customer_id + activity_type", "2026-10-05 + R1 + C1 + visit"],
+        ["activities_b.csv", 4, "activity_date + rep_id + customer_id + activity_type", "2026-10-05 + R1 + C1 + visit"],
+    ]
+    assert report["rule"].str.startswith("exact duplicate row, first at activities_a.csv row 2; ").all()
+
+
+@pytest.mark.parametrize("table", ["spend", "nps", "receivables"])
+def test_every_counted_optional_table_refuses_repeated_rows(table: str) -> None:
+    row = {"x": "1", "y": 2.5}
+    report = check_keys({table: with_file(frame([row, row | {"y": 3.0}, row]), f"{table}.csv")})
+    assert report[["row", "value"]].values.tolist() == [[4, "1 + 2.5"]]
+    assert report["rule"].item().startswith("exact duplicate row, first at")
+
+
+def test_two_equal_instalments_are_told_apart_by_a_payment_id() -> None:
+    instalment = {"order_id": "A1", "paid_date": pd.Timestamp("2026-10-05"), "paid_amount": 500.0}
+    told_apart = frame([instalment | {"payment_id": "P1"}, instalment | {"payment_id": "P2"}])
+    assert check_keys({"receivables": with_file(told_apart, "r.csv")}).empty
+    same = check_keys({"receivables": with_file(frame([instalment, instalment]), "r.csv")})
+    assert same["row"].tolist() == [3] and "payment_id" in same["rule"].item()
+
+
+def test_problem_counts_group_repeats_whatever_their_first_line() -> None:
+    row = {"order_id": "A1", "paid_date": pd.Timestamp("2026-10-05"), "paid_amount": 5.0}
+    other = row | {"order_id": "A2"}
+    report = check_keys({"receivables": with_file(frame([row, other, row, other]), "r.csv")})
+    assert report["rule"].nunique() == 2
+    assert str(DataValidationError(report)).startswith("2 data problems in 1 file: 2 x exact duplicate row; ")
+    early = pd.DataFrame(
+        [["r.csv", r, "paid_date", "", f"payment dated before its order (order_date 2026-10-0{r}, o.csv row {r})"]
+         for r in (2, 3)],
+        columns=REPORT_COLUMNS,
+    )  # fmt: skip
+    assert str(DataValidationError(early)) == "2 data problems in 1 file: 2 x payment dated before its order"
+
+
+def payments_case(dtype: str) -> dict[str, pd.DataFrame]:
+    text = {"order_id": dtype}
+    orders = with_file(
+        frame(
+            [
+                {"order_id": "S1", "order_date": "2026-10-10", "net_amount": 100.0},
+                {"order_id": "S1", "order_date": "2026-10-03", "net_amount": 50.0},  # the order's first line
+                {"order_id": "R1", "order_date": "2026-10-12", "net_amount": -80.0},  # a return
+            ]
+        ).astype(text | {"net_amount": "float64"}),
+        "orders.csv",
+    ).assign(order_date=lambda d: pd.to_datetime(d["order_date"]))
+    pays = with_file(
+        frame(
+            [
+                {"order_id": "S1", "paid_date": "2026-10-03", "paid_amount": 150.0},  # same day: fine
+                {"order_id": "S1", "paid_date": "2026-10-02", "paid_amount": 10.0},  # before the order
+                {"order_id": "S1", "paid_date": "2026-10-20", "paid_amount": -5.0},  # negative on a sale
+                {"order_id": "R1", "paid_date": "2026-10-13", "paid_amount": -80.0},  # refund on the return
+                {"order_id": "R1", "paid_date": "2026-10-14", "paid_amount": 80.0},  # cash "received" on a return
+                {"order_id": "X9", "paid_date": "2020-01-01", "paid_amount": -1.0},  # unknown: its own rule
+                {"order_id": None, "paid_date": "2020-01-01", "paid_amount": 1.0},
+            ]
+        ).astype(text | {"paid_amount": "float64"}),
+        "receivables.csv",
+    ).assign(paid_date=lambda d: pd.to_datetime(d["paid_date"]))
+    return {"orders": orders, "receivables": pays}
+
+
+@pytest.mark.parametrize("dtype", ["string[pyarrow]", "object", "category"])
+def test_a_payment_neither_precedes_its_order_nor_has_the_wrong_sign(dtype: str) -> None:
+    from salesplan.schema import RULE_NEGATIVE_PAYMENT, RULE_PAYMENT_ON_RETURN, check_payments
+
+    report = check_payments(payments_case(dtype))
+    assert rules(report) == [
+        [3, "paid_date", "2026-10-02", "payment dated before its order (order_date 2026-10-03, orders.csv row 3)"],
+        [4, "paid_amount", "-5", RULE_NEGATIVE_PAYMENT],
+        [6, "paid_amount", "80", RULE_PAYMENT_ON_RETURN],
+    ]
+    # The default reference check runs the payment rules beside the unknown ids.
+    both = rules(check_references(payments_case(dtype)))
+    assert [r[0] for r in both] == [3, 4, 6, 7] and both[-1][3] == "unknown order_id (not in orders)"

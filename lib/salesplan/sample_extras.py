@@ -127,7 +127,9 @@ def _activities(
             )
         )
     out = pd.concat(parts, ignore_index=True)
-    out = out.loc[out["activity_date"] <= as_of]
+    # Random draws can give one rep the same customer twice on one day: one activity, not two
+    # (the data contract refuses exact duplicate rows).
+    out = out.loc[out["activity_date"] <= as_of].drop_duplicates()
     return out.sort_values(["activity_date", "rep_id", "customer_id"], kind="stable").reset_index(drop=True)
 
 

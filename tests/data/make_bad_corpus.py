@@ -295,6 +295,88 @@ def _() -> dict[str, bytes | None]:
     return {ORDERS: xlsx_bytes({"Sheet1": orders_sheet()})}
 
 
+# --------------------------------------------------------------------------- optional tables
+# The good fixture has none: each case adds the table it damages (orders as in the fixture:
+# SO-0101 dated 2025-01-03, SO-0102 2025-01-31, SO-0103 2025-02-28).
+
+SPEND = "month,category,amount,region"
+NPS = "survey_date,customer_id,score"
+ACTIVITIES = "activity_date,rep_id,customer_id,activity_type"
+RECEIVABLES = "order_id,paid_date,paid_amount"
+
+
+def table_csv(header: str, rows: list[str]) -> bytes:
+    return ("\n".join([header, *rows]) + "\n").encode("utf-8")
+
+
+@case("spend_negative")
+def _() -> dict[str, bytes | None]:
+    # A credit booked as a negative marketing line; the same credit as its own category is fine.
+    rows = [
+        "2025-01-01,marketing,1200.0,North",
+        "2025-01-01,marketing,-345.2,South",
+        "2025-01-01,marketing_credit,200,North",
+    ]
+    return {"spend.csv": table_csv(SPEND, rows)}
+
+
+@case("spend_duplicate_rows")
+def _() -> dict[str, bytes | None]:
+    rows = ["2025-01-01,marketing,1200.0,North", "2025-01-01,channel,500.0,North", "2025-01-01,marketing,1200.0,North"]
+    return {"spend.csv": table_csv(SPEND, rows)}
+
+
+@case("nps_scores_outside_0_10")
+def _() -> dict[str, bytes | None]:
+    rows = ["2025-01-15,007,9", "2025-01-15,C002,11", "2025-01-16,C003,7.5", "2025-01-17,C002,-1", "2025-01-18,C003,0"]
+    return {"nps.csv": table_csv(NPS, rows)}
+
+
+@case("nps_duplicate_rows")
+def _() -> dict[str, bytes | None]:
+    return {"nps.csv": table_csv(NPS, ["2025-01-15,007,4", "2025-01-15,C002,9", "2025-01-15,007,4"])}
+
+
+@case("activities_duplicate_rows")
+def _() -> dict[str, bytes | None]:
+    # The same export pasted twice into two files: every line of the second repeats the first.
+    rows = ["2025-01-03,R01,C003,visit", "2025-01-03,R01,C003,call", "2025-01-04,R02,007,visit"]
+    return {"activities_2025-01.csv": table_csv(ACTIVITIES, rows), "activities_copy.csv": table_csv(ACTIVITIES, rows)}
+
+
+@case("receivables_duplicate_rows")
+def _() -> dict[str, bytes | None]:
+    rows = ["SO-0101,2025-01-20,400.0", "SO-0102,2025-02-15,1000.0", "SO-0102,2025-02-15,1000.0"]
+    return {"receivables.csv": table_csv(RECEIVABLES, rows)}
+
+
+@case("receivables_two_instalments")
+def _() -> dict[str, bytes | None]:
+    # Two equal instalments on one day, told apart by their payment id: accepted.
+    rows = ["SO-0102,2025-02-15,500.0,PAY-1", "SO-0102,2025-02-15,500.0,PAY-2", "SO-0101,2025-01-20,400.0,PAY-3"]
+    return {"receivables.csv": table_csv(RECEIVABLES + ",payment_id", rows)}
+
+
+@case("payment_before_order")
+def _() -> dict[str, bytes | None]:
+    rows = ["SO-0101,2025-01-02,400.0", "SO-0102,2025-01-31,1000.0", "SO-0103,2025-02-27,100.0"]
+    return {"receivables.csv": table_csv(RECEIVABLES, rows)}
+
+
+@case("payment_negative")
+def _() -> dict[str, bytes | None]:
+    return {"receivables.csv": table_csv(RECEIVABLES, ["SO-0101,2025-01-20,400.0", "SO-0102,2025-02-15,-1000.0"])}
+
+
+@case("optional_dates_outside_window")
+def _() -> dict[str, bytes | None]:
+    return {
+        "activities.csv": table_csv(ACTIVITIES, ["2025-01-03,R01,C003,visit", "2099-01-03,R01,C003,visit"]),
+        "nps.csv": table_csv(NPS, ["1999-12-31,007,9", "2025-01-15,C002,8"]),
+        "spend.csv": table_csv(SPEND, ["2025-01-01,marketing,1200.0,North", "2099-01-01,marketing,1200.0,North"]),
+    }
+
+
 # --------------------------------------------------------------------------- writing
 
 
