@@ -99,8 +99,9 @@ def month_pack_sheets(
     flag_table = flags[[c for c in flag_cols if c in flags]].copy()
     flag_table["cause_5why"] = flags.get("cause_5why", "")
     flag_table["next_step"] = flags.get("next_step", "")
+    # The flags carry their action's meeting columns (the register and the flags agree).
     for col in ACTION_COLUMNS[2:]:
-        flag_table[col] = ""
+        flag_table[col] = flags[col] if col in flags else ""
     level = int(ctx.settings.forecast.levels[0])
     landing = ctx.landing().assign(p_hit_shown=lambda d: d["p_hit"].map(fmt_probability))
     forecast = ctx.forecast().forecast

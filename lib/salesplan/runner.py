@@ -1353,6 +1353,7 @@ def run_month(
     from salesplan.io import LINE_TABLES, load_data
     from salesplan.plans import resolve_plan
     from salesplan.targets import TargetVersionError
+    from salesplan.targets.versions import PlanReference
     from salesplan.workbook import resolve_month
 
     if month is not None:
@@ -1378,9 +1379,10 @@ def run_month(
             supplied=data.targets,
             supplied_files=data.sources,
             revision_flag_share=settings.targets.revision_flag_share,
+            reference=PlanReference.from_data(data),
         )
     except TargetVersionError as exc:
-        raise RunInputError(f"--plan: {exc}") from None
+        raise RunInputError(f"--plan: {exc}" if plan_version else str(exc)) from None
     sources = json.loads(data.sources.to_json(orient="records", date_format="iso", default_handler=str))
     del data  # the notebooks load their own copy; keep the runner's memory small
     return run_notebooks(

@@ -52,6 +52,7 @@ from salesplan.cube import cube_from_lines, latest_complete_month
 from salesplan.io import LINE_TABLES, Dataset, load_data
 from salesplan.plans import PlanInForce, resolve_plan
 from salesplan.settings import Settings
+from salesplan.targets.versions import PlanReference
 
 if TYPE_CHECKING:
     from salesplan.forecast.hierarchy import HierarchyForecast
@@ -193,6 +194,8 @@ class MonthContext:
                 supplied=self.data.targets,
                 supplied_files=self.data.sources,
                 revision_flag_share=self.settings.targets.revision_flag_share,
+                # Checked against the whole export: a rep hired after this month may carry later targets.
+                reference=PlanReference.from_data(self.export if self.export is not None else self.data),
             )
         return self._plans[year]
 
