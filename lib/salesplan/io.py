@@ -87,7 +87,7 @@ DELIMITERS = (",", ";", "\t", "|")
 ALL_TABLES: tuple[str, ...] = REQUIRED_TABLES + OPTIONAL_TABLES
 DEFAULT_CACHE_DIR = "data/interim/cache"
 # Bump when the cached layout or the meaning of the cleaned tables changes.
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 CACHE_KEEP = 5
 _CHUNK = 1 << 22
 _ARROW_TEXT = {pa.string(): ARROW_STR, pa.large_string(): ARROW_STR}
