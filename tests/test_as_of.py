@@ -11,8 +11,7 @@ import pytest
 
 from salesplan import io as sio
 from salesplan.config import PROJECT_ROOT
-from salesplan.retro import flags as retro_flags
-from salesplan.retro import kpi, risks, variance
+from salesplan.retro import kpi
 from salesplan.retro.periods import window
 from salesplan.sample import write_sample
 from salesplan.workbook import MonthContext, open_workbook, paid_as_of
@@ -107,67 +106,28 @@ def test_the_month_context_reads_only_what_was_dated_by_the_month_end(
     assert full.paid_basis == cut.paid_basis == "payments in table receivables dated up to 2026-10-31"
 
 
-def _retro_figures(wb: MonthContext) -> dict[str, pd.DataFrame]:
-    """The retrospective's figures, called as the month's retrospective calls them."""
-    cfg, year = wb.config, wb.month.year
-    cube = variance.add_customer_tier(wb.cube, year - 1, cfg["customer_tiers"])
-    retro = cfg["retro"]
-    flags = retro_flags.deviation_flags(
-        cube,
-        wb.plan_rows(),
-        wb.month,
-        wb.data.reps,
-        retro["thresholds"],
-        retro["escalation"],
-        retro["product_owners"],
-        ["month", "ytd", "quarter"],
-    )
-    early = risks.early_warnings(
-        wb.data,
-        cube,
-        wb.month,
-        cfg["customer_tiers"],
-        cfg["risk"]["warnings"],
-        orders=wb.order_totals(),
-        receivables=wb.payments(),
-    )
-    values, trend = kpi.kpi_table(
-        cube,
-        wb.plan_rows(year - 1, year),
-        wb.month,
-        cfg["kpi"],
-        retro["thresholds"],
-        wb.order_totals(),
-        wb.data.products,
-        wb.data.pipeline,
-        cfg["forecast"]["pipeline"]["stage_probability"],
-        cfg["forecast"]["pipeline"]["min_closed"],
-        spend=wb.data.spend,
-        nps=wb.data.nps,
-        sku_sales=wb.sku_sales(),
-        position=early.position,
-        collection_basis=early.basis,
-    )
-    lines, statement = wb.commissions()
+def _tables(retro) -> dict[str, pd.DataFrame]:
+    """The retrospective's tables that every page, file and pack read."""
     return {
-        "flags": flags,
-        "kpis": values,
-        "kpi_trend": trend,
-        "signed_vs_collected": kpi.signed_vs_collected(early.position, wb.month, wb.data.reps),
-        "warnings": early.table,
-        "warning_rules": early.rules,
-        "churn": early.churn,
-        "position": early.position,
-        "commission_lines": lines,
-        "commission_statement": statement,
+        "flags": retro.flags,
+        "kpis": retro.kpis,
+        "kpi_trend": retro.kpi_trend,
+        "signed_vs_collected": retro.collection,
+        "warnings": retro.warnings.table,
+        "warning_rules": retro.warnings.rules,
+        "position": retro.warnings.position,
+        "commission_lines": retro.commissions,
+        "commission_statement": retro.statement,
     }
 
 
 def test_october_on_the_cut_export_equals_october_on_the_full_export(
     books: tuple[MonthContext, MonthContext],
 ) -> None:
-    full, cut = books
-    a, b = _retro_figures(full), _retro_figures(cut)
+    from salesplan.retro.month import build_retrospective
+
+    full, cut = (build_retrospective(wb) for wb in books)
+    a, b = _tables(full), _tables(cut)
     for name in a:
         assert len(a[name]), name  # each is a real table, not two empty ones
         _same(a[name], b[name])
