@@ -24,11 +24,15 @@ from salesplan.retro.month import Retrospective, VarianceSplit
 from salesplan.status import fmt_probability
 from salesplan.tables import fmt_money, fmt_pct, rag_label, rag_style, style_table
 
-PERIOD_LABELS = {"ytd": "Year to date", "month": "Month", "quarter": "Quarter", "half": "Half-year"}
-
 
 def _period_name(retro: Retrospective, period: str) -> str:
+    """ "year to date 2026" or "2026-10": the period as captions name it."""
     return f"year to date {retro.year}" if period == "ytd" else str(retro.month)
+
+
+def _period_title(retro: Retrospective, period: str) -> str:
+    """ "Year to date 2026" or "Month 2026-10": the period at the head of a caption."""
+    return f"Year to date {retro.year}" if period == "ytd" else f"Month {retro.month}"
 
 
 # ---------------------------------------------------------------------------- plan and flags
@@ -52,7 +56,7 @@ def action_items(retro: Retrospective, period: str, limit: int = 10) -> Styler:
         retro.flags,
         period,
         report.flag_table_caption(
-            f"{PERIOD_LABELS[period]} {_period_name(retro, period)}: the {limit} items that need action "
+            f"{_period_title(retro, period)}: the {limit} items that need action "
             "(red and dark red) with the most money at stake",
             ranked=True,
         ),
@@ -68,9 +72,7 @@ def all_items(retro: Retrospective, period: str) -> Any:
         report.flag_table(
             retro.flags,
             period,
-            report.flag_table_caption(
-                f"{PERIOD_LABELS[period]} {_period_name(retro, period)}: all items", ranked=False
-            ),
+            report.flag_table_caption(f"{_period_title(retro, period)}: all items", ranked=False),
             unit=retro.unit,
         ),
         f"Every item, {_period_name(retro, period)} (table; also in flags.csv and the Excel pack)",
