@@ -10,6 +10,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.salesplan-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 SANITIZE := notebooks/nbval_sanitize.cfg
+# The project's Jupyter kernel, named in every notebook's metadata (salesplan.runner.KERNEL_NAME).
+KERNEL := salesplan
 # The interpreter that creates the virtualenv: python3.11, else python3 if it is 3.11.
 PYTHON ?= $(shell for p in python3.11 python3; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; \
@@ -17,7 +19,7 @@ PYTHON ?= $(shell for p in python3.11 python3; do \
 
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help setup sample-data report test test-lib test-notebooks notebooks lab lint format clean-reports browser
+.PHONY: help setup sample-data kernel report test test-lib test-notebooks notebooks lab lint format clean-reports browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -38,12 +40,17 @@ sample-data: $(STAMP)  ## write the sample company to data/raw/ unless orders* e
 	@if compgen -G "data/raw/orders*" >/dev/null; then echo "data/raw/ has orders data; keeping it"; \
 	else $(BIN)/salesplan sample; fi
 
-report: sample-data  ## run every notebook for the latest complete month; prints the report index
+# The notebooks' kernel, registered in .venv (found first by the run, JupyterLab and nbval) and
+# for the user (found by VS Code and a system-wide Jupyter), both starting .venv's python.
+kernel: $(STAMP)  ## register the "salesplan" Jupyter kernel (.venv's python) for JupyterLab, VS Code and Jupyter
+	$(BIN)/salesplan lab --register-only
+
+report: sample-data kernel  ## run every notebook for the latest complete month; prints the report index
 	$(BIN)/salesplan run
 
 test: test-lib test-notebooks  ## library tests, then every notebook under nbval
 
-test-lib: sample-data browser
+test-lib: sample-data kernel browser
 	$(BIN)/pytest tests
 
 # The browser test drives Debian's chromium; install it when missing and we may (root, apt-get).
@@ -55,18 +62,19 @@ browser:
 			|| echo "could not install chromium: the browser test will be skipped"; \
 	else echo "chromium is not installed and cannot be installed here: the browser test will be skipped"; fi
 
-test-notebooks: sample-data
-	$(BIN)/pytest --nbval-lax --nbval-current-env --nbval-sanitize-with $(SANITIZE) -p no:cacheprovider notebooks/ notebooks/workshop/
+test-notebooks: sample-data kernel
+	$(BIN)/pytest --nbval-lax --nbval-kernel-name $(KERNEL) --nbval-sanitize-with $(SANITIZE) -p no:cacheprovider notebooks/ notebooks/workshop/
 
-notebooks: sample-data  ## re-execute every notebook in place (committed notebooks carry fresh outputs)
+notebooks: sample-data kernel  ## re-execute every notebook in place (committed notebooks carry fresh outputs)
 	@for nb in $(NOTEBOOKS); do \
 		echo "executing $$nb"; \
-		$(BIN)/papermill "$$nb" "$$nb" --cwd . --kernel python3 --no-progress-bar --log-level WARNING; \
+		$(BIN)/papermill "$$nb" "$$nb" --cwd . --kernel $(KERNEL) --no-progress-bar --log-level WARNING; \
 	done
 
-lab: sample-data  ## write the sample if data/raw is empty, register the "salesplan" kernel and open JupyterLab with it
-	$(BIN)/python -m ipykernel install --sys-prefix --name salesplan --display-name "Python (salesplan)"
-	$(BIN)/jupyter lab --MultiKernelManager.default_kernel_name=salesplan notebooks/
+# Rooted at the project (reports/, data/, config/ in reach), opening on notebooks/; as root
+# (a container) with --allow-root; the workshop solutions out of the file browser.
+lab: sample-data  ## write the sample if data/raw is empty, register the "salesplan" kernel and open JupyterLab on the project
+	$(BIN)/salesplan lab
 
 lint: $(STAMP)  ## ruff check and format check
 	$(BIN)/ruff check .

@@ -1,9 +1,11 @@
-"""A real Jupyter server on loopback runs a notebook through its own kernel, as JupyterLab does.
+"""A real Jupyter server on loopback, started with ``make lab``'s options, as JupyterLab is.
 
-The server is started from the project's environment with its root in ``notebooks/`` (the
-kernel's working directory is the notebook's folder, as in JupyterLab); the data-check
-notebook's code cells are sent to the kernel over the server's websocket, one by one, and
-must all finish without an error.
+The server is started from the project's environment with the options ``salesplan lab``
+gives JupyterLab (:func:`salesplan.cli.lab_arguments`: rooted at the project, the workshop
+solutions out of the file browser, ``--allow-root`` only as root). The whole project is in
+reach (``reports/``, ``data/``, ``config/``); the data-check notebook's code cells are sent to
+the project's kernel (started in ``notebooks/``, as JupyterLab does for a notebook there) over
+the server's websocket, one by one, and must all finish without an error.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import uuid
 import nbformat
 import pytest
 
+from salesplan.cli import lab_arguments
 from salesplan.config import PROJECT_ROOT
+from salesplan.runner import KERNEL_NAME
 
 tornado = pytest.importorskip("tornado.websocket")
 
@@ -44,9 +48,8 @@ def server():
             "--ip=127.0.0.1",
             f"--port={port}",
             f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={PROJECT_ROOT / 'notebooks'}",
             "--ServerApp.port_retries=0",
-            "--allow-root",
+            *lab_arguments(),
         ],  # fmt: skip
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -125,9 +128,23 @@ async def _run_cells(base: str, token: str, kernel_id: str, cells: list[str]) ->
     return problems
 
 
-def test_a_notebook_runs_through_the_servers_kernel(server) -> None:
+def test_the_whole_project_is_in_reach_and_the_solutions_out_of_view(server) -> None:
     base, token = server
-    kernel = _request(base, token, "POST", "/api/kernels", {"name": "python3"})
+    for folder in ("reports", "data", "config", "notebooks"):
+        assert _request(base, token, "GET", f"/api/contents/{folder}")["type"] == "directory"
+    workshop = _request(base, token, "GET", "/api/contents/notebooks/workshop")
+    names = {item["name"] for item in workshop["content"]}
+    assert "01_annual_number.ipynb" in names and "solutions" not in names
+    # The facilitator opens them by their path.
+    solutions = _request(base, token, "GET", "/api/contents/notebooks/workshop/solutions")
+    assert any(item["name"].endswith(".ipynb") for item in solutions["content"])
+
+
+def test_a_notebook_runs_through_the_projects_kernel(server) -> None:
+    base, token = server
+    specs = _request(base, token, "GET", "/api/kernelspecs")
+    assert specs["default"] == KERNEL_NAME and KERNEL_NAME in specs["kernelspecs"]
+    kernel = _request(base, token, "POST", "/api/kernels", {"name": KERNEL_NAME, "path": "notebooks"})
     try:
         nb = nbformat.read(PROJECT_ROOT / "notebooks" / "00_data_check.ipynb", as_version=4)
         cells = [c.source for c in nb.cells if c.cell_type == "code"]

@@ -1,4 +1,4 @@
-"""The ``salesplan`` command line: sample, validate, run, forecast, targets.
+"""The ``salesplan`` command line: sample, validate, run, forecast, targets, lab.
 
 Exit codes: 0 success; 1 a notebook failed; 2 bad input (arguments, configuration or
 data: the problem is printed, never a traceback); 3 another run of the same month holds
@@ -11,6 +11,7 @@ broken module cannot take the other commands down.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,6 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             timeout=args.timeout,
             progress=_say,
+            strict=args.strict,
         )
     _say(f"Done in {result.duration_s:.1f} s. Report index:")
     _say(str(result.index.resolve()))
@@ -123,6 +125,46 @@ def _run_parameters(args: argparse.Namespace) -> dict[str, object]:
     for name, value in args.parameter or []:
         values[name] = parse_parameter(value)
     return values
+
+
+LAB_HIDDEN = ("solutions",)
+"""Folders left out of JupyterLab's file browser (by name): the workshop's facilitator copies."""
+
+
+def lab_arguments(uid: int | None = None) -> list[str]:
+    """JupyterLab's options for the project: rooted at the project (notebooks, reports, data and
+    config in reach), opening on ``notebooks/``, new notebooks on the project's kernel, the
+    workshop solutions out of the file browser (still open by path) besides Jupyter's own hidden
+    names, and ``--allow-root`` only when running as root (``uid`` 0; default: this process's)."""
+    from jupyter_server.services.contents.manager import ContentsManager
+
+    from salesplan.config import PROJECT_ROOT
+    from salesplan.runner import KERNEL_NAME
+
+    hidden = [*ContentsManager.class_traits()["hide_globs"].default(), *LAB_HIDDEN]
+    args = [
+        f"--ServerApp.root_dir={PROJECT_ROOT}",
+        "--LabApp.default_url=/lab/tree/notebooks",
+        f"--MultiKernelManager.default_kernel_name={KERNEL_NAME}",
+        *(f"--ContentsManager.hide_globs={glob}" for glob in hidden),
+    ]
+    if (os.geteuid() if uid is None else uid) == 0:
+        args.append("--allow-root")
+    return args
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from salesplan.runner import KERNEL_NAME, register_kernel
+
+    for place in register_kernel():
+        _say(f"kernel {KERNEL_NAME} registered in {place}")
+    if args.register_only:
+        return EXIT_OK
+    extra = [a for a in args.lab_args if a != "--"]
+    command = [sys.executable, "-m", "jupyterlab", *lab_arguments(), *extra]
+    sys.stdout.flush()
+    os.execv(sys.executable, command)  # JupyterLab takes over the terminal (Ctrl-C stops it)
+    return EXIT_OK  # not reached
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -438,7 +480,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="YAML file of notebook parameters (name: value); -p values win",
     )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse (exit 2, before anything runs) notebooks whose saved parameter defaults differ from those "
+        "notebooks/pack.yaml declares, e.g. a what-if scenario saved in 02_targets (for scheduled runs)",
+    )
     p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser(
+        "lab",
+        help="register the project's kernel and open JupyterLab on the project",
+        description="Register the project's Jupyter kernel (salesplan, 'Python (salesplan)') in this environment "
+        "and the user's Jupyter folder (where VS Code and a system Jupyter find it), then start JupyterLab rooted at "
+        "the project (notebooks/, reports/, data/, config/ in reach) opening on notebooks/. The workshop's "
+        "solutions/ folders are left out of the file browser; open notebooks/workshop/solutions/ by its path.",
+    )
+    p.add_argument("--register-only", action="store_true", help="register the kernel and exit")
+    p.add_argument("lab_args", nargs=argparse.REMAINDER, help="further JupyterLab options (after --)")
+    p.set_defaults(handler=cmd_lab)
 
     p = sub.add_parser(
         "sample",

@@ -21,9 +21,11 @@ an exclusive ``flock`` on ``reports/.YYYY-MM.lock``.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import copy
 import fcntl
+import html
 import json
 import logging
 import os
@@ -32,6 +34,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -57,7 +60,9 @@ NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 # an author marks as scaffolding.
 HTML_REMOVE_TAGS = frozenset({"injected-parameters", "parameters", "remove_cell"})
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-KERNEL_NAME = "python3"
+KERNEL_NAME = "salesplan"
+"""The project's Jupyter kernel: the notebooks' metadata, JupyterLab, nbval and the run all use it."""
+KERNEL_DISPLAY_NAME = "Python (salesplan)"
 # Folders of the run's kernel sockets in the temporary folder: prefix, runner pid, random part.
 SOCKETS_PREFIX = "salesplan-kernels-"
 VERSION_PACKAGES = (
@@ -228,6 +233,11 @@ class NotebookResult:
     ipynb: str | None = None
     headlines: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, Any] | None = None
+    parameter_values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Every parameter the notebook declares: its effective ``value``, its ``source`` ("run",
+    "-p/-f" or "notebook default"), the pack's declared ``default`` and ``what_if`` (stated on the page)."""
+    template_changes: list[str] = field(default_factory=list)
+    """Where the notebook's parameter defaults differ from those ``pack.yaml`` declares."""
     files: list[str] = field(default_factory=list)
     """Files the notebook wrote into the report folder (relative paths), carried with its page."""
     warnings: list[dict[str, Any]] = field(default_factory=list)
@@ -261,11 +271,13 @@ RUNNER_PARAMETERS = ("month", "data_dir", "config_path", "output_dir", "plan_ver
 
 @dataclass(frozen=True)
 class PackEntry:
-    """One notebook of the monthly pack: its file, what it reads and writes, its parameters."""
+    """One notebook of the monthly pack: its file, what it reads and writes, and the parameter
+    defaults the pack declares for it (None: the pack declares none, nothing is checked)."""
 
     path: Path
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
+    defaults: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -274,7 +286,11 @@ class PackEntry:
 
 def load_pack(notebooks_dir: str | os.PathLike[str] | None = None) -> list[PackEntry]:
     """The declared pack (``pack.yaml`` in ``notebooks_dir``), in its order; without a pack file
-    every ``NN_*.ipynb`` in numbered order, declaring nothing (so all independent)."""
+    every ``NN_*.ipynb`` in numbered order, declaring nothing (so all independent).
+
+    Parameter defaults: the pack's top-level ``defaults`` (for every notebook that declares the
+    parameter) updated by the entry's own ``defaults``; an entry gets None when the pack
+    declares no defaults at all."""
     import yaml
 
     folder = Path(notebooks_dir) if notebooks_dir is not None else PROJECT_ROOT / "notebooks"
@@ -286,15 +302,22 @@ def load_pack(notebooks_dir: str | os.PathLike[str] | None = None) -> list[PackE
     try:
         content = yaml.safe_load(pack_file.read_text(encoding="utf-8")) or {}
         entries = content["notebooks"]
+        shared = content.get("defaults")
+        if shared is not None and not isinstance(shared, dict):
+            raise ValueError("defaults: expected a mapping of parameter names to values")
         pack = []
         for i, item in enumerate(entries):
-            unknown = set(item) - {"name", "reads", "writes"}
+            unknown = set(item) - {"name", "reads", "writes", "defaults"}
             if unknown:
                 raise ValueError(f"entry {i}: unknown key(s) {', '.join(sorted(unknown))}")
             path = folder / f"{item['name']}.ipynb"
             if not path.exists():
                 raise ValueError(f"entry {i}: {path.name} does not exist")
-            pack.append(PackEntry(path, tuple(item.get("reads") or ()), tuple(item.get("writes") or ())))
+            own = item.get("defaults")
+            if own is not None and not isinstance(own, dict):
+                raise ValueError(f"entry {i}: defaults: expected a mapping of parameter names to values")
+            defaults = None if shared is None and own is None else {**(shared or {}), **(own or {})}
+            pack.append(PackEntry(path, tuple(item.get("reads") or ()), tuple(item.get("writes") or ()), defaults))
     except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
         raise RunInputError(f"{pack_file}: not a valid pack declaration ({exc})") from None
     return pack
@@ -355,6 +378,164 @@ def check_user_parameters(user: Mapping[str, Any], declared: Mapping[str, Sequen
         raise RunInputError(
             f"unknown parameter(s) {', '.join(unknown)}: no notebook of this run declares them. Declared: {listing}"
         )
+
+
+class TemplateChangedError(RunInputError):
+    """A ``--strict`` run found notebooks whose parameter defaults differ from the pack's."""
+
+
+SOURCE_RUN, SOURCE_USER, SOURCE_NOTEBOOK = "run", "-p/-f", "notebook default"
+_SOURCE_WORDS = {SOURCE_USER: "set for this run", SOURCE_NOTEBOOK: "saved in the notebook"}
+
+
+def default_value(source: str) -> Any:
+    """A default as papermill reports it (the source text of the assignment) as a Python value:
+    literals (strings, numbers, None, lists, dicts) evaluated, any other expression kept as its text."""
+    try:
+        return ast.literal_eval(source)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return source
+
+
+def template_changes(entry: PackEntry, declared: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
+    """Where the notebook's saved parameter defaults differ from the defaults the pack declares.
+
+    Rule: every parameter of the notebook must keep the default ``pack.yaml`` declares for it
+    (compared as values: ``"base"`` and ``'base'`` agree); a parameter the pack declares no
+    default for is a change too. A pack that declares no defaults (``entry.defaults`` None)
+    checks nothing. ``declared``: the notebook's parameters (:func:`notebook_parameters`),
+    read when not given. One sentence per change, naming the parameter and both values.
+    """
+    if entry.defaults is None:
+        return []
+    found = []
+    for name, info in (declared if declared is not None else notebook_parameters(entry.path)).items():
+        saved = default_value(str(info.get("default")))
+        if name not in entry.defaults:
+            found.append(f"parameter {name} (default {saved!r}) is not declared in {PACK_FILE}")
+        elif saved != entry.defaults[name]:
+            found.append(f"{name} = {saved!r} saved in the notebook; the pack's default is {entry.defaults[name]!r}")
+    return found
+
+
+def check_templates(entries: Sequence[PackEntry]) -> dict[str, list[str]]:
+    """Notebook -> its template changes (:func:`template_changes`), only the notebooks with some."""
+    found = {entry.name: template_changes(entry) for entry in entries}
+    return {name: changes for name, changes in found.items() if changes}
+
+
+def refuse_template_changes(changes: Mapping[str, Sequence[str]]) -> None:
+    """Raise :class:`TemplateChangedError` (exit 2) naming each notebook and its changes, if any."""
+    if not changes:
+        return
+    listing = "\n".join(f"  {name}.ipynb: {'; '.join(items)}" for name, items in changes.items())
+    raise TemplateChangedError(
+        "--strict: notebooks differ from the pack's declared parameter defaults; nothing was run:\n"
+        f"{listing}\nRestore the notebook (git checkout -- notebooks/<name>.ipynb), keep a what-if in a copy "
+        f"or pass it with -p NAME VALUE; a new default belongs in notebooks/{PACK_FILE} too."
+    )
+
+
+def parameter_values(
+    entry: PackEntry,
+    declared: Mapping[str, Mapping[str, Any]],
+    passed: Mapping[str, Any],
+    user: Mapping[str, Any],
+) -> dict[str, dict[str, Any]]:
+    """Every parameter the notebook declares with its effective value and where it came from.
+
+    ``passed``: the values injected into the notebook; ``user``: those given with ``-p``/``-f``.
+    A passed value comes from "-p/-f" when the user gave it, else from the "run" (month, data,
+    config, plan, report folder); a parameter not passed keeps the "notebook default".
+    ``default`` is the pack's declared default (the notebook's own when the pack declares none).
+    ``what_if`` rule: a value not set by the run itself that differs from ``default`` (the run's
+    month, data, config, report folder and ``--plan`` are stated by every page already).
+    """
+    values = {}
+    for name, info in declared.items():
+        own = default_value(str(info.get("default")))
+        if name in passed:
+            value, source = passed[name], SOURCE_USER if name in user else SOURCE_RUN
+        else:
+            value, source = own, SOURCE_NOTEBOOK
+        default = entry.defaults[name] if entry.defaults is not None and name in entry.defaults else own
+        values[name] = {
+            "value": value,
+            "source": source,
+            "default": default,
+            "what_if": source != SOURCE_RUN and value != default,
+        }
+    return values
+
+
+def _md_text(value: Any) -> str:
+    """A value as literal text in a markdown cell: HTML-escaped, markdown punctuation escaped."""
+    text = value if isinstance(value, str) else repr(value)
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~>])", r"\\\1", html.escape(text, quote=False))
+
+
+def what_if_note(values: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The page header's statement of the what-if values (:func:`parameter_values`), one line each:
+    ``scenario: stretch — a what-if, not the plan (saved in the notebook; the default is base)``;
+    None when the page used only the defaults."""
+    lines = [
+        f"**{_md_text(name)}: {_md_text(v['value'])}** — a what-if, not the plan "
+        f"({_SOURCE_WORDS.get(v['source'], v['source'])}; the default is {_md_text(v['default'])})"
+        for name, v in values.items()
+        if v.get("what_if")
+    ]
+    return "\n".join(f"> {line}  " for line in lines) if lines else None
+
+
+WHAT_IF_TAG = "what-if-parameters"
+
+
+def add_what_if_note(nb: nbformat.NotebookNode, note: str | None) -> None:
+    """Put ``note`` (:func:`what_if_note`) in the page's header: a markdown cell right after the
+    first cell with a heading (the title), else first. Nothing when ``note`` is None."""
+    if not note:
+        return
+    cell = nbformat.v4.new_markdown_cell(note)
+    cell.metadata["tags"] = [WHAT_IF_TAG]
+    titled = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.lstrip().startswith("#")]
+    nb.cells.insert(titled[0] + 1 if titled else 0, cell)
+
+
+# --------------------------------------------------------------------------- kernel
+
+
+def check_kernel(name: str = KERNEL_NAME) -> str:
+    """The kernelspec folder of the project's kernel; :class:`RunInputError` when it is not
+    registered or starts another environment's Python than this one (a user kernelspec left by
+    another checkout would run its library, not this one)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        raise RunInputError(
+            f"the notebooks' kernel {name!r} is not registered: run `make kernel` (or `salesplan lab --register-only`)"
+        ) from None
+    python = Path(spec.argv[0]) if spec.argv else None
+    if python is not None and python.is_absolute() and python.parent.parent.resolve() != Path(sys.prefix).resolve():
+        raise RunInputError(
+            f"the kernel {name!r} ({spec.resource_dir}) starts {python}, not this environment's Python "
+            f"({sys.executable}): run `make kernel` (or `salesplan lab --register-only`) to register it again"
+        )
+    return spec.resource_dir
+
+
+def register_kernel(*, user: bool = True) -> list[Path]:
+    """Register the project's kernel (:data:`KERNEL_NAME`) for this environment's Python: in the
+    environment (found first by everything started from it: the run, ``make lab``, nbval) and,
+    with ``user``, in the user's Jupyter folder, where VS Code and a system-wide Jupyter find it.
+    Returns the kernelspec folders written."""
+    from ipykernel.kernelspec import install
+
+    places = [install(kernel_name=KERNEL_NAME, display_name=KERNEL_DISPLAY_NAME, prefix=sys.prefix)]
+    if user:
+        places.append(install(kernel_name=KERNEL_NAME, display_name=KERNEL_DISPLAY_NAME, user=True))
+    return [Path(p) for p in places]
 
 
 def select_notebooks(notebooks: Sequence[Path], only: str | Sequence[str] | None) -> list[Path]:
@@ -1023,6 +1204,7 @@ def run_notebooks(
     progress: Callable[[str], None] | None = print,
     cwd: Path = PROJECT_ROOT,
     pack: Sequence[Path | PackEntry] | None = None,
+    strict: bool = False,
 ) -> RunResult:
     """Execute ``notebooks`` for ``month`` and publish ``reports_dir/YYYY-MM/``.
 
@@ -1041,6 +1223,13 @@ def run_notebooks(
     carried over with their files and marked with the run they come from (:func:`carry_over`).
     Published files hold no absolute machine path (:class:`PathScrubber`).
 
+    Parameters are explicit: run.json records every parameter of every notebook with its
+    effective value and source (:func:`parameter_values`), a page run with a what-if value states
+    it under its title (:func:`what_if_note`), and notebooks whose saved defaults differ from the
+    pack's (:func:`template_changes`) are named in the output and in run.json; with ``strict``
+    the run refuses them (:class:`TemplateChangedError`, exit 2) before anything runs. The
+    notebooks run on the project's kernel (:func:`check_kernel`).
+
     Raises :class:`LockError` when the month is busy, :class:`NotebookFailedError` (after
     keeping the build in ``YYYY-MM.failed/``) when a notebook fails and
     :class:`RunInterrupted` on SIGINT/SIGTERM (kernels stopped, the build removed); the
@@ -1058,9 +1247,14 @@ def run_notebooks(
     t_start = time.perf_counter()
     started = datetime.now(UTC).isoformat(timespec="seconds")
 
-    declared = {entry.name: list(notebook_parameters(entry.path)) for entry in entries}
+    infos = {entry.name: notebook_parameters(entry.path) for entry in entries}
+    declared = {name: list(info) for name, info in infos.items()}
     user = dict(user_parameters or {})
     check_user_parameters(user, declared)
+    changes = {entry.name: template_changes(entry, infos[entry.name]) for entry in entries}
+    if strict:
+        refuse_template_changes({name: found for name, found in changes.items() if found})
+    check_kernel()
     plans: list[tuple[PackEntry, NotebookResult]] = []
     for entry in entries:
         try:
@@ -1099,6 +1293,14 @@ def run_notebooks(
         for entry, result in plans:
             if "output_dir" in declared[entry.name]:
                 result.parameters["output_dir"] = str(build)
+            result.parameter_values = parameter_values(entry, infos[entry.name], result.parameters, user)
+            result.template_changes = changes[entry.name]
+        for entry, result in plans:
+            if result.template_changes:
+                say(
+                    f"      {entry.name}: differs from the pack's declared defaults "
+                    f"({'; '.join(result.template_changes)}); `salesplan run --strict` refuses this"
+                )
         say(f"Running {len(plans)} notebook(s) for {month} -> {final}")
         failures: list[NotebookResult] = []
         done: list[int] = []
@@ -1124,6 +1326,7 @@ def run_notebooks(
                     input_path=display_path(entry.path),
                     output_path=f"{display_path(final)}/{result.ipynb}",
                 )
+                add_what_if_note(executed, what_if_note(result.parameter_values))
                 nbformat.write(executed, build / result.ipynb)
                 result.html = f"{entry.name}.html"
                 export_html(executed, build / result.html, result.title)
@@ -1267,6 +1470,7 @@ def run_notebooks(
                     "jobs": jobs,
                 },
                 "plan": dict(plan or {}),
+                "template_changes": {r.name: r.template_changes for r in results if r.template_changes},
                 "inputs": sources or [],
                 "versions": package_versions(),
                 "git": git_state(cwd),
@@ -1338,12 +1542,15 @@ def run_month(
     jobs: int = 1,
     timeout: float | None = None,
     progress: Callable[[str], None] | None = print,
+    strict: bool = False,
 ) -> RunResult:
     """Validate the data, settle the month (default: the latest complete month in the orders)
     and the plan in force, then run the pack's notebooks and publish ``reports/YYYY-MM/``.
 
     ``plan_version``: an explicitly requested plan version (``--plan vN``), which must exist;
-    ``parameters``: values for the notebooks that declare them (``-p``/``-f``). Relative paths
+    ``parameters``: values for the notebooks that declare them (``-p``/``-f``); ``strict``:
+    refuse notebooks whose saved parameter defaults differ from the pack's, before the data is
+    even read (:func:`template_changes`). Relative paths
     are taken from the project root. Raises ``salesplan.schema.DataValidationError`` (nothing
     in ``reports_dir`` touched), ``salesplan.config.ConfigError``, :class:`RunInputError`,
     :class:`LockError` or :class:`NotebookFailedError`.
@@ -1361,6 +1568,8 @@ def run_month(
     full_pack = load_pack(resolve_path(notebooks_dir) if notebooks_dir else None)
     chosen = set(select_notebooks([e.path for e in full_pack], only))
     pack = [e for e in full_pack if e.path in chosen]
+    if strict:
+        refuse_template_changes(check_templates(pack))
     data_path = resolve_path(data_dir)
     if not data_path.is_dir():
         raise RunInputError(f"data folder {data_path} does not exist")
@@ -1402,4 +1611,5 @@ def run_month(
         timeout=timeout,
         progress=progress,
         pack=[entry.path for entry in full_pack],
+        strict=strict,
     )
