@@ -177,10 +177,11 @@ def variance_chart(retro: Retrospective, split: VarianceSplit, max_items: int | 
     return retro_plots.variance_panels(steps, f"From plan to actual, {split.label}", unit=retro.unit)
 
 
-def pvm_table(retro: Retrospective) -> Styler:
-    """Price / volume / mix by product line over the year to date."""
+def pvm_table(retro: Retrospective) -> Any:
+    """Price / volume / mix by product line over the year to date, collapsed (the chart above
+    shows the same split)."""
     pvm = retro.variance["ytd"].tables["price / volume / mix"]
-    return style_table(
+    table = style_table(
         pvm[["product_line", "plan", "actual", "planned_price", "price_basis", "volume", "price", "mix", "variance"]],
         money=["plan", "actual", "volume", "price", "mix", "variance"],
         unit=retro.unit,
@@ -188,6 +189,7 @@ def pvm_table(retro: Retrospective) -> Styler:
         hide_index=True,
         formats={"planned_price": "{:,.2f}"},
     )
+    return details(table, f"Price / volume / mix by product line, {retro.year} to date (table)")
 
 
 # ---------------------------------------------------------------------------- landing
@@ -275,8 +277,9 @@ def warning_summary(retro: Retrospective) -> Any:
     summary = retro.warnings.summary
     if not len(summary) or not int(summary["items"].sum()):
         return Markdown("No early warning this month.")
+    # The rule's wording is in the rules table below; the page keeps the figures.
     return style_table(
-        summary,
+        summary.drop(columns=[c for c in ("rule", "shown") if c in summary]),
         money=["amount", "largest"],
         ints=["items", "oldest_days"],
         unit=retro.unit,
@@ -311,13 +314,16 @@ def churn_table(retro: Retrospective) -> Any:
     churn = retro.warnings.churn
     if not len(churn):
         return Markdown("Churn per tier needs 24 months of orders.")
-    return style_table(
-        churn,
-        money=["lost_sales"],
-        pct=["churn"],
-        unit=retro.unit,
-        caption="Churn per customer tier (tier by purchases a year ago)",
-        hide_index=True,
+    return details(
+        style_table(
+            churn,
+            money=["lost_sales"],
+            pct=["churn"],
+            unit=retro.unit,
+            caption="Churn per customer tier (tier by purchases a year ago)",
+            hide_index=True,
+        ),
+        "Churn per customer tier (table)",
     )
 
 
@@ -353,17 +359,21 @@ def stage_table(retro: Retrospective) -> Any:
     stages = retro.process.stages
     if stages is None:
         return Markdown(retro.process.stage_note)
-    return rag_style(
-        style_table(
-            stages.assign(status=stages["status"].map(rag_label)),
-            money=["open_amount"],
-            pct=["conversion_ytd", "conversion_target"],
-            unit=retro.unit,
-            caption="Opportunities by stage: open now, reached against the number needed, conversion to the next stage",
-            hide_index=True,
-            formats={"needed_per_month": "{:,.1f}", "needed_ytd": "{:,.1f}"},
+    return details(
+        rag_style(
+            style_table(
+                stages.assign(status=stages["status"].map(rag_label)),
+                money=["open_amount"],
+                pct=["conversion_ytd", "conversion_target"],
+                unit=retro.unit,
+                caption="Opportunities by stage: open now, reached against the number needed, conversion to the "
+                "next stage",
+                hide_index=True,
+                formats={"needed_per_month": "{:,.1f}", "needed_ytd": "{:,.1f}"},
+            ),
+            "status",
         ),
-        "status",
+        "Opportunities by stage against the numbers needed (table)",
     )
 
 
