@@ -1,8 +1,8 @@
 """nbval settings for the notebooks: compare plain-text outputs only.
 
-Cells marked ``# NBVAL_CHECK_OUTPUT`` are compared as text; HTML tables, scripts, stderr,
-the headline payload and images differ between runs for reasons that are not errors
-(styling ids, warnings, PNG bytes) and are skipped.
+Cells tagged ``nbval-check-output`` (cell metadata, so readers never see the marker) are
+compared as text; HTML tables, scripts, stderr, the headline payload and images differ between
+runs for reasons that are not errors (styling ids, warnings, PNG bytes) and are skipped.
 """
 
 from __future__ import annotations
