@@ -153,3 +153,56 @@ def test_a_notebook_runs_through_the_projects_kernel(server) -> None:
         assert not problems, "\n".join(problems)
     finally:
         _request(base, token, "DELETE", f"/api/kernels/{kernel['id']}")
+
+
+def _widget_notebook() -> dict:
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {}}}},
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": "whatif",
+                "metadata": {},
+                "source": "interact(...)",
+                "execution_count": 1,
+                "outputs": [
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "x"}, "text/plain": "w"},
+                    },
+                    {"output_type": "stream", "name": "stdout", "text": "kept\n"},
+                ],
+            }
+        ],
+    }
+
+
+def test_a_notebook_saved_from_the_lab_carries_no_live_widget_state(server) -> None:
+    """A what-if slider moved and autosaved: the notebook on disk has no widget state."""
+    base, token = server
+    path = f"data/interim/lab-save-{uuid.uuid4().hex[:8]}.ipynb"
+    (PROJECT_ROOT / "data" / "interim").mkdir(parents=True, exist_ok=True)
+    try:
+        _request(base, token, "PUT", f"/api/contents/{path}", {"type": "notebook", "content": _widget_notebook()})
+        saved = json.loads((PROJECT_ROOT / path).read_text(encoding="utf-8"))
+    finally:
+        (PROJECT_ROOT / path).unlink(missing_ok=True)
+    assert "widgets" not in saved["metadata"]
+    (cell,) = saved["cells"]
+    assert [o["output_type"] for o in cell["outputs"]] == ["stream"]  # the stream output is kept
+
+
+def test_strip_live_state_keeps_everything_but_the_widgets() -> None:
+    from salesplan.lab import strip_live_state
+
+    model = {"type": "notebook", "content": _widget_notebook()}
+    mixed = {"image/png": "iVBOR", "application/vnd.jupyter.widget-view+json": {}, "text/plain": "fig"}
+    model["content"]["cells"][0]["outputs"].append({"output_type": "display_data", "metadata": {}, "data": mixed})
+    out = strip_live_state(model)["content"]
+    assert "widgets" not in out["metadata"]
+    kinds = [sorted(o.get("data", {})) for o in out["cells"][0]["outputs"]]
+    assert kinds == [[], ["image/png"]]  # the stream, then the figure without its widget view
+    assert strip_live_state({"type": "file", "content": "x"}) == {"type": "file", "content": "x"}

@@ -145,7 +145,32 @@ def test_what_if_values_are_escaped_on_the_page() -> None:
 def test_the_project_notebooks_keep_the_declared_defaults() -> None:
     pack = runner.load_pack()
     assert all(entry.defaults is not None for entry in pack)
-    assert runner.check_templates(pack) == {}
+    assert [change for entry in pack for change in runner.template_changes(entry)] == []
+
+
+def test_template_notebooks_with_edited_code_are_named(tmp_path: Path) -> None:
+    """A template whose code differs from its committed version is noticed, cell by cell; its
+    prose and its parameters cell (checked against the declared defaults) are not."""
+    import subprocess
+
+    repo = tmp_path / "project"
+    (repo / "notebooks").mkdir(parents=True)
+    path = make_notebook(repo / "notebooks" / "00_targets.ipynb", "month = None", ["a = 1", "print(a)"])
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "templates"], check=True)
+    assert runner.edited_cells(path, repo) == []
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].source = "# 00_targets\n\nProse, reworded."  # prose
+    nb.cells[1].source = "month = '2026-10'"  # the parameters cell
+    nbformat.write(nb, path)
+    assert runner.edited_cells(path, repo) == []
+    nb.cells[3].source = "print(a * 2)"
+    nbformat.write(nb, path)
+    (change,) = runner.edited_cells(path, repo)
+    assert change.startswith("code cell(s) 2 differ from the committed notebook")
+    assert runner.edited_cells(tmp_path / "elsewhere.ipynb", repo) == []  # outside the checkout
 
 
 def test_every_notebook_and_the_makefile_name_the_projects_kernel() -> None:

@@ -135,7 +135,8 @@ def lab_arguments(uid: int | None = None) -> list[str]:
     """JupyterLab's options for the project: rooted at the project (notebooks, reports, data and
     config in reach), opening on ``notebooks/``, new notebooks on the project's kernel, the
     workshop solutions out of the file browser (still open by path) besides Jupyter's own hidden
-    names, and ``--allow-root`` only when running as root (``uid`` 0; default: this process's)."""
+    names, notebooks saved without live widget state (:func:`salesplan.lab.strip_live_state`),
+    and ``--allow-root`` only when running as root (``uid`` 0; default: this process's)."""
     from jupyter_server.services.contents.manager import ContentsManager
 
     from salesplan.config import PROJECT_ROOT
@@ -147,6 +148,8 @@ def lab_arguments(uid: int | None = None) -> list[str]:
         "--LabApp.default_url=/lab/tree/notebooks",
         f"--MultiKernelManager.default_kernel_name={KERNEL_NAME}",
         *(f"--ContentsManager.hide_globs={glob}" for glob in hidden),
+        # Saved without live widget state: autosave never dirties a tracked notebook with it.
+        "--ContentsManager.pre_save_hook=salesplan.lab.strip_live_state",
     ]
     if (os.geteuid() if uid is None else uid) == 0:
         args.append("--allow-root")

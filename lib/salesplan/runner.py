@@ -418,9 +418,40 @@ def template_changes(entry: PackEntry, declared: Mapping[str, Mapping[str, Any]]
     return found
 
 
+def edited_cells(path: Path, root: Path = PROJECT_ROOT) -> list[str]:
+    """Where a template notebook's code differs from its committed version (``git show HEAD:``):
+    one sentence naming the code cells (1-based, the parameters cell left to
+    :func:`template_changes`) added, removed or edited. Prose cells are not compared: a sentence
+    changes no figure. Nothing for a notebook outside a git checkout or not committed yet."""
+    try:
+        rel = path.resolve().relative_to(root.resolve()).as_posix()
+        shown = subprocess.run(
+            ["git", "-C", str(root), "show", f"HEAD:{rel}"], capture_output=True, timeout=30, check=False
+        )
+    except (ValueError, OSError, subprocess.SubprocessError):
+        return []
+    if shown.returncode != 0:
+        return []
+
+    def code(nb: Any) -> list[str]:
+        return [
+            c.source.strip()
+            for c in nb.cells
+            if c.cell_type == "code" and "parameters" not in c.get("metadata", {}).get("tags", [])
+        ]
+
+    committed = code(nbformat.reads(shown.stdout.decode("utf-8"), as_version=4))
+    current = code(nbformat.read(path, as_version=4))
+    if committed == current:
+        return []
+    changed = [i + 1 for i in range(max(len(committed), len(current))) if committed[i : i + 1] != current[i : i + 1]]
+    return [f"code cell(s) {', '.join(map(str, changed))} differ from the committed notebook (git diff {rel})"]
+
+
 def check_templates(entries: Sequence[PackEntry]) -> dict[str, list[str]]:
-    """Notebook -> its template changes (:func:`template_changes`), only the notebooks with some."""
-    found = {entry.name: template_changes(entry) for entry in entries}
+    """Notebook -> its template changes: parameter defaults (:func:`template_changes`) and edited
+    code (:func:`edited_cells`), only the notebooks with some."""
+    found = {entry.name: [*template_changes(entry), *edited_cells(entry.path)] for entry in entries}
     return {name: changes for name, changes in found.items() if changes}
 
 
@@ -430,7 +461,8 @@ def refuse_template_changes(changes: Mapping[str, Sequence[str]]) -> None:
         return
     listing = "\n".join(f"  {name}.ipynb: {'; '.join(items)}" for name, items in changes.items())
     raise TemplateChangedError(
-        "--strict: notebooks differ from the pack's declared parameter defaults; nothing was run:\n"
+        "--strict: notebooks differ from the pack's declared parameter defaults or their committed code; "
+        "nothing was run:\n"
         f"{listing}\nRestore the notebook (git checkout -- notebooks/<name>.ipynb), keep a what-if in a copy "
         f"or pass it with -p NAME VALUE; a new default belongs in notebooks/{PACK_FILE} too."
     )
@@ -1251,7 +1283,9 @@ def run_notebooks(
     declared = {name: list(info) for name, info in infos.items()}
     user = dict(user_parameters or {})
     check_user_parameters(user, declared)
-    changes = {entry.name: template_changes(entry, infos[entry.name]) for entry in entries}
+    changes = {
+        entry.name: [*template_changes(entry, infos[entry.name]), *edited_cells(entry.path)] for entry in entries
+    }
     if strict:
         refuse_template_changes({name: found for name, found in changes.items() if found})
     check_kernel()
