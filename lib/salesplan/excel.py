@@ -101,7 +101,7 @@ def month_pack_sheets(
     flag_table["next_step"] = flags.get("next_step", "")
     # The flags carry their action's meeting columns (the register and the flags agree).
     for col in ACTION_COLUMNS[2:]:
-        flag_table[col] = flags[col] if col in flags else ""
+        flag_table[col] = flags.get(col, "")
     level = int(ctx.settings.forecast.levels[0])
     landing = ctx.landing().assign(p_hit_shown=lambda d: d["p_hit"].map(fmt_probability))
     forecast = ctx.forecast().forecast
