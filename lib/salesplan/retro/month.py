@@ -368,13 +368,14 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
     year_view = report.year_review(cube, plan, month) if "year" in modes else None
     mom_view = month_over_month(wb, flags, figures)
     restated = restatement.restatement_for(wb)
+    plan_statement = wb.plan.describe(month)
 
     summary = export.build_summary(
         month,
         figures | {"flag_counts": counts.to_dict(orient="index")},
         flags,
         wb.forecast_months(),
-        wb.plan.describe(month),
+        plan_statement,
         commissions=pay_lines,
         restatements=restated,
     )
@@ -384,7 +385,7 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
         month=month,
         unit=UNIT,
         has_plan=bool(wb.plan.has_plan),
-        plan_statement=wb.plan.describe(month),
+        plan_statement=plan_statement,
         thresholds=thresholds,
         probability_bands=bands,
         figures=figures,

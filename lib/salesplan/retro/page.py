@@ -91,7 +91,7 @@ def deviation_heatmap(retro: Retrospective, period: str) -> Figure:
 
 # ---------------------------------------------------------------------------- actions
 
-ACTION_COLUMNS = ["action_id", "level", "item", "owner", "state", "months_open", "due_date", "next_step",
+REVIEW_COLUMNS = ["action_id", "level", "item", "owner", "state", "months_open", "due_date", "next_step",
                   "flag_status", "deviation"]  # fmt: skip
 
 
@@ -118,7 +118,7 @@ def actions_table(retro: Retrospective, limit: int = 8) -> Any:
     top = review.head(limit)
     return rag_style(
         style_table(
-            top.assign(flag_status=top["flag_status"].map(rag_label))[ACTION_COLUMNS],
+            top.assign(flag_status=top["flag_status"].map(rag_label))[REVIEW_COLUMNS],
             signed_pct=["deviation"],
             caption=f"Actions reviewed in {retro.month}: the first {limit}, {actions.REVIEW_ORDER}",
             hide_index=True,
