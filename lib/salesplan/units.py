@@ -1,0 +1,76 @@
+"""Units and number formats: the one home of money scales and of every ``fmt_*`` text format.
+
+Pages, charts, statements and the Excel pack all read their unit scale and their number
+formats from here, so a figure reads the same everywhere ("12.3 %" on a page and 12.3 % in
+the workbook; "1,019.0 M" in a table, "1,019 M" on an axis). The money unit is the
+``report.money_unit`` setting (K, M or B; "" for whole currency units).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+SCALES: dict[str, float] = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9}
+"""Divisor of each money unit: a value in currency units / SCALES[unit] = the value in unit."""
+
+
+def scale(unit: str) -> float:
+    """The divisor of money ``unit`` (one of "", K, M, B); an unknown unit is refused by name."""
+    try:
+        return SCALES[unit]
+    except KeyError:
+        raise ValueError(f"unknown money unit {unit!r}: use one of {', '.join(repr(u) for u in SCALES)}") from None
+
+
+def is_missing(value: object) -> bool:
+    """True for None, NaN and pandas' NA: the values every format prints as "–"."""
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_money(value: float | None, unit: str = "", decimals: int | None = None, signed: bool = False) -> str:
+    """Money with thousands separators in ``unit`` (value / scale(unit), then " M"); "–" when missing.
+
+    ``decimals`` defaults to 0 for whole currency units and 1 for K, M and B; ``signed`` always
+    shows the sign (gaps: negative = behind plan)."""
+    if is_missing(value):
+        return "–"
+    if decimals is None:
+        decimals = 0 if unit == "" else 1
+    return f"{float(value) / scale(unit):{'+' if signed else ''},.{decimals}f}{(' ' + unit) if unit else ''}"
+
+
+def fmt_pct(value: float | None, decimals: int = 1, signed: bool = False) -> str:
+    """A fraction as a percentage, value × 100 with "%" (0.1234 -> "12.3%"); "–" when missing."""
+    if is_missing(value):
+        return "–"
+    return f"{float(value) * 100:{'+' if signed else ''},.{decimals}f}%"
+
+
+def fmt_int(value: float | None) -> str:
+    """A count, rounded, with thousands separators; "–" when missing."""
+    return "–" if is_missing(value) else f"{round(float(value)):,}"
+
+
+def excel_money_format(unit: str = "", decimals: int | None = None) -> str:
+    """The Excel number format showing a value stored in currency units in ``unit``.
+
+    Excel scales by 1,000 for each trailing comma, so the stored cell keeps the exact amount
+    (sums and formulas stay right) while it reads as "1,019.0 M"."""
+    scale(unit)
+    if decimals is None:
+        decimals = 0 if unit == "" else 1
+    body = "#,##0" + ("." + "0" * decimals if decimals else "")
+    commas = {"": "", "K": ",", "M": ",,", "B": ",,,"}[unit]
+    suffix = f' "{unit}"' if unit else ""
+    return f"{body}{commas}{suffix};-{body}{commas}{suffix}"
+
+
+def excel_percent_format(decimals: int = 1) -> str:
+    """The Excel number format of a fraction shown as a percentage (0.1234 -> 12.3%)."""
+    return "0" + ("." + "0" * decimals if decimals else "") + "%"
+
+
+EXCEL_COUNT_FORMAT = "#,##0"
+"""The Excel number format of a count."""
