@@ -9,7 +9,9 @@ that is off and matches a mistake's value gets that mistake's hint.
 from __future__ import annotations
 
 import html
+import json
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +20,10 @@ import numpy as np
 import pandas as pd
 
 STATUS_SYMBOL = {"correct": "✓", "wrong": "✗", "not_answered": "…", "invalid": "?"}
+RECORD_ENV = "SALESPLAN_WORKSHOP_RECORD"
+"""Environment variable naming a JSON-lines file: when set, every check's result is appended to it
+(``{"check", "status"}``), which is how ``salesplan workshop score`` counts a team's checks."""
+
 STATUS_COLOUR = {"correct": "#1a9850", "wrong": "#d7301f", "not_answered": "#5a5a5a", "invalid": "#b35806"}
 
 
@@ -31,6 +37,12 @@ class Feedback:
     headline: str
     details: list[str] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        record = os.environ.get(RECORD_ENV)
+        if record:
+            with open(record, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"check": self.check, "status": self.status}, ensure_ascii=False) + "\n")
 
     @property
     def ok(self) -> bool:
