@@ -131,9 +131,10 @@ LAB_HIDDEN = ("solutions",)
 """Folders left out of JupyterLab's file browser (by name): the workshop's facilitator copies."""
 
 
-def lab_arguments(uid: int | None = None) -> list[str]:
+def lab_arguments(uid: int | None = None, folder: str | None = None) -> list[str]:
     """JupyterLab's options for the project: rooted at the project (notebooks, reports, data and
-    config in reach), opening on ``notebooks/``, new notebooks on the project's kernel, the
+    config in reach), opening on ``notebooks/`` or on ``folder`` (a folder inside the project, e.g. a
+    workshop team's ``trainees/team-a``; refused outside it), new notebooks on the project's kernel, the
     workshop solutions out of the file browser (still open by path) besides Jupyter's own hidden
     names, notebooks saved without live widget state (:func:`salesplan.lab.strip_live_state`),
     and ``--allow-root`` only when running as root (``uid`` 0; default: this process's)."""
@@ -142,10 +143,17 @@ def lab_arguments(uid: int | None = None) -> list[str]:
     from salesplan.config import PROJECT_ROOT
     from salesplan.runner import KERNEL_NAME
 
+    opens = "notebooks"
+    if folder is not None:
+        from urllib.parse import quote
+
+        from salesplan.workshop.kit import lab_folder
+
+        opens = quote(lab_folder(folder))
     hidden = [*ContentsManager.class_traits()["hide_globs"].default(), *LAB_HIDDEN]
     args = [
         f"--ServerApp.root_dir={PROJECT_ROOT}",
-        "--LabApp.default_url=/lab/tree/notebooks",
+        f"--LabApp.default_url=/lab/tree/{opens}",
         f"--MultiKernelManager.default_kernel_name={KERNEL_NAME}",
         *(f"--ContentsManager.hide_globs={glob}" for glob in hidden),
         # Saved without live widget state: autosave never dirties a tracked notebook with it.
@@ -159,12 +167,13 @@ def lab_arguments(uid: int | None = None) -> list[str]:
 def cmd_lab(args: argparse.Namespace) -> int:
     from salesplan.runner import KERNEL_NAME, register_kernel
 
+    options = lab_arguments(folder=args.folder)  # a bad --folder is refused before anything is registered
     for place in register_kernel():
         _say(f"kernel {KERNEL_NAME} registered in {place}")
     if args.register_only:
         return EXIT_OK
     extra = [a for a in args.lab_args if a != "--"]
-    command = [sys.executable, "-m", "jupyterlab", *lab_arguments(), *extra]
+    command = [sys.executable, "-m", "jupyterlab", *options, *extra]
     sys.stdout.flush()
     os.execv(sys.executable, command)  # JupyterLab takes over the terminal (Ctrl-C stops it)
     return EXIT_OK  # not reached
@@ -347,6 +356,27 @@ def _approve(args: argparse.Namespace, data_dir: Path, folder: Path) -> int:
 
 def cmd_workshop(args: argparse.Namespace) -> int:
     from salesplan.config import resolve_path
+
+    if args.action == "copy":
+        from salesplan.workshop.kit import copy_team
+
+        written = copy_team(args.team, args.out, force=args.force, pack=args.pack)
+        folder = written[0].parent
+        _say(f"Team {args.team}: {len(written)} exercise notebook(s), outputs cleared, written to {folder}")
+        if args.pack:
+            _say("  with data/raw (the project's exports), config/ and reports/ of its own")
+        return EXIT_OK
+    if args.action == "score":
+        from salesplan.workshop.kit import score_table, score_teams, write_scores
+
+        _say(f"Running {len(args.folders)} team folder(s), one notebook at a time:")
+        scores = score_teams(args.folders, timeout_s=args.timeout, progress=_say)
+        _say("")
+        _say(score_table(scores).to_string())
+        _say("(passed/checks per exercise; ! a cell failed, T timed out: the checks before count)")
+        path = write_scores(scores, args.csv)
+        _say(f"Scores written to {path}")
+        return EXIT_OK
     from salesplan.workshop.handouts import build_handouts
 
     out = resolve_path(args.out)
@@ -500,6 +530,11 @@ def build_parser() -> argparse.ArgumentParser:
         "solutions/ folders are left out of the file browser; open notebooks/workshop/solutions/ by its path.",
     )
     p.add_argument("--register-only", action="store_true", help="register the kernel and exit")
+    p.add_argument(
+        "--folder",
+        metavar="DIR",
+        help="open on this folder inside the project instead of notebooks/, e.g. a workshop team's trainees/team-a",
+    )
     p.add_argument("lab_args", nargs=argparse.REMAINDER, help="further JupyterLab options (after --)")
     p.set_defaults(handler=cmd_lab)
 
@@ -584,13 +619,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "workshop",
-        help="workshop material: printable handouts",
-        description="Write the goal-decomposition workshop's printable handouts (one self-contained HTML page "
-        "per exercise and a Chinese-English glossary); see notebooks/workshop/README.md.",
+        help="workshop material: handouts, team copies, scores",
+        description="The goal-decomposition workshop's facilitator's kit; see notebooks/workshop/README.md.",
     )
-    p.add_argument("action", choices=["handouts"], help="handouts: write the printable pages")
-    p.add_argument("--out", default="reports/workshop", metavar="DIR", help="output folder (default: reports/workshop)")
     p.set_defaults(handler=cmd_workshop)
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    w = actions.add_parser(
+        "handouts",
+        help="write the printable pages",
+        description="Write the printable handouts: one self-contained A4 HTML page per exercise and a "
+        "Chinese-English glossary.",
+    )
+    w.add_argument("--out", default="reports/workshop", metavar="DIR", help="output folder (default: reports/workshop)")
+    w = actions.add_parser(
+        "copy",
+        help="write a team's folder of fresh exercises",
+        description="Write a team's folder with the five exercise notebooks, every output cleared, never the "
+        "solutions. An existing team folder is left untouched unless --force (which replaces it: the reset).",
+    )
+    w.add_argument("--team", required=True, metavar="NAME", help="team name (letters, digits, - and _)")
+    w.add_argument("--out", default="trainees", metavar="DIR", help="folder of the team folders (default: trainees/)")
+    w.add_argument("--force", action="store_true", help="replace an existing team folder with fresh exercises")
+    w.add_argument(
+        "--pack",
+        action="store_true",
+        help="also give the team its own data/raw, config/ and reports/ for running the monthly notebooks there",
+    )
+    w = actions.add_parser(
+        "score",
+        help="run every team's notebooks and count the checks passed",
+        description="Run each team folder's exercise notebooks (papermill, kernel salesplan, the team folder as "
+        "working directory, teams one after another), print team x exercise x checks passed and write it as CSV.",
+    )
+    w.add_argument("folders", nargs="+", metavar="DIR", help="team folders, e.g. trainees/*/")
+    w.add_argument(
+        "--csv",
+        default="reports/workshop/scores.csv",
+        metavar="FILE",
+        help="where to write the scores (default: reports/workshop/scores.csv)",
+    )
+    w.add_argument("--timeout", type=int, default=300, metavar="SECONDS", help="time limit per notebook (default: 300)")
     return parser
 
 

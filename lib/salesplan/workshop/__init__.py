@@ -16,7 +16,6 @@ Typical use in a notebook::
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -108,16 +107,21 @@ def settings_table(*names: str) -> pd.DataFrame:
     return assumptions_table(values, *names).set_index("key")[["value"]].rename_axis("setting")
 
 
-def copy_exercises(dest: str | Path, source: str | Path | None = None) -> list[Path]:
+def copy_exercises(dest: str | Path, source: str | Path | None = None, *, force: bool = True) -> list[Path]:
     """Fresh trainee copies: the five exercise notebooks (not the solutions) written to ``dest`` with their
-    answer cells as shipped (``answer = None``). Existing copies in ``dest`` are replaced, so this also resets
-    a trainee's folder. Returns the paths written."""
+    answer cells as shipped (``answer = None``) and every output cleared (a saved what-if or table could
+    show an answer). With ``force`` (the default) existing copies in ``dest`` are replaced, so this also
+    resets a trainee's folder; with ``force=False`` a ``dest`` that already holds an exercise notebook is
+    refused and left untouched (:class:`salesplan.workshop.kit.WorkshopKitError`). The facilitator's
+    ``salesplan workshop copy`` (:func:`salesplan.workshop.kit.copy_team`) refuses by default. Returns the
+    paths written."""
+    from salesplan.workshop.kit import EXERCISE_GLOB, WorkshopKitError, write_exercises
+
     src = Path(source) if source is not None else EXERCISE_DIR
     out = Path(dest)
+    if not force and out.is_dir() and any(out.glob(EXERCISE_GLOB)):
+        raise WorkshopKitError(
+            f"{out} already holds exercise notebooks: nothing was changed (force=True replaces them)"
+        )
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for nb_path in sorted(src.glob("[0-9][0-9]_*.ipynb")):
-        target = out / nb_path.name
-        shutil.copyfile(nb_path, target)
-        written.append(target)
-    return written
+    return write_exercises(out, src)

@@ -1,0 +1,152 @@
+"""The workshop facilitator's kit: team copies, scores, JupyterLab on a team folder, handouts, glossary."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+import salesplan.workshop as ws
+from salesplan.cli import lab_arguments, main
+from salesplan.config import PROJECT_ROOT
+from salesplan.targets import targets_dir_for
+from salesplan.workshop import kit
+
+SOLUTIONS = ws.EXERCISE_DIR / "solutions"
+NOTEBOOKS = ["01_annual_number", "02_gap", "03_phasing", "04_allocation", "05_retrospective"]
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --------------------------------------------------------------------------- copy
+
+
+def test_copy_writes_cleared_exercises_and_refuses_to_overwrite(tmp_path: Path, capsys) -> None:
+    code, out, _ = run_cli(["workshop", "copy", "--team", "team-a", "--out", str(tmp_path)], capsys)
+    folder = tmp_path / "team-a"
+    assert code == 0 and str(folder) in out
+    assert sorted(p.stem for p in folder.glob("*.ipynb")) == NOTEBOOKS
+    assert not (folder / "solutions").exists()
+    for path in folder.glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        assert "widgets" not in nb.metadata
+        assert all(
+            c.get("outputs", []) == [] and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code"
+        )
+        assert "answer = None  # your answer here" in path.read_text(encoding="utf-8")
+
+    work = folder / "02_gap.ipynb"
+    work.write_text("the team's work", encoding="utf-8")
+    code, _, err = run_cli(["workshop", "copy", "--team", "team-a", "--out", str(tmp_path)], capsys)
+    assert code == 2 and str(folder) in err and "--force" in err
+    assert work.read_text(encoding="utf-8") == "the team's work"  # nothing changed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["team-a"]  # no staging folder left behind
+
+    code, _, _ = run_cli(["workshop", "copy", "--team", "team-a", "--out", str(tmp_path), "--force"], capsys)
+    assert code == 0 and "answer = None" in work.read_text(encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["team-a"]
+
+
+@pytest.mark.parametrize("name", ["", "../up", "a/b", "=1+1", "-x", "x" * 41])
+def test_copy_refuses_a_bad_team_name(tmp_path: Path, capsys, name: str) -> None:
+    code, _, err = run_cli(["workshop", "copy", f"--team={name}", "--out", str(tmp_path)], capsys)
+    assert code == 2 and "team name" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_copy_exercises_refuses_without_force_and_clears_outputs(tmp_path: Path) -> None:
+    written = ws.copy_exercises(tmp_path / "t")
+    assert all(not c.get("outputs") for p in written for c in nbformat.read(p, as_version=4).cells)
+    written[0].write_text("scribbles", encoding="utf-8")
+    with pytest.raises(kit.WorkshopKitError, match="already holds exercise notebooks"):
+        ws.copy_exercises(tmp_path / "t", force=False)
+    assert written[0].read_text(encoding="utf-8") == "scribbles"
+
+
+def test_pack_copy_keeps_plans_and_lock_in_the_team_folder(tmp_path: Path) -> None:
+    kit.copy_team("b", tmp_path, pack=True)
+    folder = tmp_path / "b"
+    data = folder / "data" / "raw"
+    assert data.is_symlink() and data.readlink() == PROJECT_ROOT / "data" / "raw"
+    # Drafts and approvals live beside the data folder; the month lock lives in the reports folder.
+    assert targets_dir_for(data) == folder / "data" / "targets"
+    assert (folder / "reports").is_dir() and (folder / "config" / "salesplan.yaml").is_file()
+
+
+# --------------------------------------------------------------------------- score
+
+
+def test_read_record_counts_a_part_by_its_last_check(tmp_path: Path) -> None:
+    record = tmp_path / "r.jsonl"
+    lines = [
+        {"check": "2a gap and reconciled target", "status": "wrong"},
+        {"check": "2a gap and reconciled target", "status": "correct"},
+        {"check": "2b", "status": "correct"},
+        {"check": "2b", "status": "invalid"},
+    ]
+    record.write_text("\n".join(json.dumps(x) for x in lines) + "\nnot json\n", encoding="utf-8")
+    assert kit.read_record(record) == {"2a": "correct", "2b": "invalid"}
+    assert kit.read_record(tmp_path / "missing.jsonl") == {}
+
+
+def test_score_table_marks_stopped_notebooks() -> None:
+    scores = pd.DataFrame(
+        {"team": ["b", "b", "a"], "exercise": [1, 2, 1], "notebook": ["01", "02", "01"], "passed": [1, 0, 5],
+         "checks": [5, 2, 5], "run": ["error", "timeout", "ran"]}
+    )  # fmt: skip
+    table = kit.score_table(scores)
+    assert list(table.index) == ["b", "a"]  # teams in the order given
+    assert table.loc["b", "ex 1"] == "1/5 !" and table.loc["b", "ex 2"] == "0/2 T"
+    assert table.loc["a", "ex 2"] == "-" and table.loc["b", "total"] == "1/7" and table.loc["a", "total"] == "5/5"
+
+
+def test_score_runs_two_team_folders(tmp_path: Path, capsys) -> None:
+    # One short exercise per team keeps the test to two notebook runs.
+    good, blank = tmp_path / "good", tmp_path / "blank"
+    for folder, source in ((good, SOLUTIONS), (blank, ws.EXERCISE_DIR)):
+        folder.mkdir()
+        nb = kit.clear_notebook(nbformat.read(source / "02_gap.ipynb", as_version=4))
+        nbformat.write(nb, folder / "02_gap.ipynb")
+    csv = tmp_path / "out" / "scores.csv"
+    code, out, _ = run_cli(["workshop", "score", str(good), str(blank), "--csv", str(csv)], capsys)
+    assert code == 0
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("good ", "blank "))}
+    assert rows["good"][0] == "2/2" and rows["blank"][0] == "0/2"
+    scores = pd.read_csv(csv, encoding="utf-8-sig")
+    assert scores.set_index("team")["passed"].to_dict() == {"good": 2, "blank": 0}
+    assert set(scores["run"]) == {"ran"} and set(scores["checks"]) == {2}
+    # the team's own notebook is left as it was (the executed copy is thrown away)
+    assert all(not c.get("outputs") for c in nbformat.read(good / "02_gap.ipynb", as_version=4).cells)
+
+
+def test_score_refuses_a_folder_without_exercises_before_running(tmp_path: Path, capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli(["workshop", "score", str(tmp_path / "empty"), str(tmp_path / "nope")], capsys)
+    assert code == 2 and "empty" in err and "no exercise notebooks" in err
+    code, _, err = run_cli(["workshop", "score", str(SOLUTIONS)], capsys)
+    assert code == 2 and "solutions" in err
+
+
+# --------------------------------------------------------------------------- lab
+
+
+def test_lab_opens_a_team_folder_inside_the_project() -> None:
+    folder = PROJECT_ROOT / "notebooks" / "workshop"
+    args = lab_arguments(uid=1000, folder=str(folder))
+    assert "--LabApp.default_url=/lab/tree/notebooks/workshop" in args
+    assert f"--ServerApp.root_dir={PROJECT_ROOT}" in args
+    assert "--LabApp.default_url=/lab/tree/notebooks" in lab_arguments(uid=1000)
+
+
+def test_lab_refuses_a_folder_outside_the_project(tmp_path: Path, capsys) -> None:
+    code, _, err = run_cli(["lab", "--folder", str(tmp_path), "--register-only"], capsys)
+    assert code == 2 and str(tmp_path) in err and "outside the project" in err
+    assert re.search("JupyterLab", err)
