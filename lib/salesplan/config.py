@@ -9,13 +9,16 @@ same files.
 
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
+from pydantic import ValidationError
+
+from salesplan.merge import deep_merge
+from salesplan.settings import Settings
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 
@@ -47,17 +50,6 @@ def resolve_path(path: str | os.PathLike[str], root: Path | None = None) -> Path
     """Return ``path`` as an absolute path, relative ones taken from the project root."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else (root or PROJECT_ROOT) / p
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Return a copy of ``base`` with ``override`` merged in (nested dicts merged, other values replaced)."""
-    out = copy.deepcopy(base)
-    for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -114,7 +106,7 @@ def _settings_error(exc: Exception, where: str) -> ConfigError:
     return ConfigError(f"{where}: invalid settings\n" + "\n".join(lines))
 
 
-def load_settings(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None):
+def load_settings(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None) -> Settings:
     """The validated, typed settings (:class:`salesplan.settings.Settings`): package defaults,
     deep-merged with the YAML file at ``path`` (relative to the project root; a missing default
     file is fine, a missing explicit file is an error) and then with ``overrides``.
@@ -122,10 +114,6 @@ def load_settings(path: str | os.PathLike[str] | None = None, overrides: dict[st
     Every key at every level is checked: an unknown or misspelt key, a wrong type or a value
     outside its range raises :class:`ConfigError` naming the key's dotted path.
     """
-    from pydantic import ValidationError
-
-    from salesplan.settings import Settings
-
     merged, file = _merged(path, overrides)
     try:
         return Settings.model_validate(merged)

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from salesplan.merge import deep_merge
+
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 """A fraction between 0 and 1 (a percentage written as 0.35)."""
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -211,8 +213,6 @@ class TargetsSettings(_Section):
 
     @model_validator(mode="after")
     def _scenarios(self) -> TargetsSettings:
-        from salesplan.config import deep_merge  # settings must not import config at module level
-
         base = self.model_dump(exclude={"scenarios"})
         for name, override in self.scenarios.items():
             if "scenarios" in (override or {}):
