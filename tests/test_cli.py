@@ -12,7 +12,8 @@ import nbformat
 import pandas as pd
 import pytest
 
-from salesplan import cli, config, plans, runner, targets
+from salesplan import cli, config, plans, targets
+from salesplan import run as runner
 
 MONTH = "2026-10"
 

@@ -17,7 +17,8 @@ import psutil
 import pytest
 from test_runner import MONTH, make_notebook, tree_digest
 
-from salesplan import cli, runner
+from salesplan import cli
+from salesplan import run as runner
 
 SLOW_CELL = (
     "import os, pathlib, time\n"
@@ -31,7 +32,7 @@ def cli_script(folder: Path, reports: Path, jobs: int) -> str:
     """``salesplan run`` with the month's notebooks replaced by stand-ins (no data to load)."""
     return (
         "import sys\n"
-        "from salesplan import cli, runner\n"
+        "from salesplan import cli\nfrom salesplan import run as runner\n"
         "def run_month(month=None, **kw):\n"
         f"    return runner.run_notebooks({MONTH!r}, runner.discover_notebooks({str(folder)!r}),\n"
         f"        parameters={{'month': {MONTH!r}}}, reports_dir=kw['reports_dir'], jobs=kw['jobs'],\n"

@@ -23,7 +23,7 @@ import nbformat
 import pytest
 from nbval.plugin import find_comment_markers, find_metadata_tags
 
-from salesplan import runner
+from salesplan import run as runner
 from salesplan.config import PROJECT_ROOT
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"

@@ -25,7 +25,7 @@ import pytest
 
 from salesplan.cli import lab_arguments
 from salesplan.config import PROJECT_ROOT
-from salesplan.runner import KERNEL_NAME
+from salesplan.run import KERNEL_NAME
 
 tornado = pytest.importorskip("tornado.websocket")
 

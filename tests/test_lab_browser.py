@@ -26,7 +26,7 @@ import pytest
 
 from salesplan.cli import lab_arguments
 from salesplan.config import PROJECT_ROOT
-from salesplan.runner import KERNEL_DISPLAY_NAME
+from salesplan.run import KERNEL_DISPLAY_NAME
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")

@@ -19,7 +19,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from test_runner import MONTH, make_notebook  # noqa: E402
 
-from salesplan import publish, review, runner, tables  # noqa: E402
+from salesplan import publish, review, tables  # noqa: E402
+from salesplan import run as runner  # noqa: E402
 from salesplan.retro.report import flag_table  # noqa: E402
 
 IMG = "<img src=x onerror=alert(1)>"

@@ -15,7 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from salesplan import cli, runner
+from salesplan import cli
+from salesplan import run as runner
 from salesplan.config import PROJECT_ROOT
 
 MONTH = "2026-10"

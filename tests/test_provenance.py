@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from salesplan import runner
+from salesplan import run as runner
 from salesplan.config import ConfigError, load_defaults, load_settings
 from salesplan.excel import commission_rows, plan_in_force_rows, write_workbook
 from salesplan.plans import plan_folder, resolve_plan

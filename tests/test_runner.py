@@ -17,7 +17,8 @@ from urllib.parse import unquote
 import nbformat
 import pytest
 
-from salesplan import publish, runner
+from salesplan import publish
+from salesplan import run as runner
 
 MONTH = "2026-10"
 PARAMS = {"month": MONTH, "data_dir": "data/dir-marker", "config_path": "config/salesplan.yaml"}
@@ -134,7 +135,7 @@ def test_the_project_pack_declares_every_notebook_and_its_order() -> None:
 def test_pack_file_errors_are_input_errors(tmp_path: Path) -> None:
     make_notebook(tmp_path / "00_a.ipynb", FULL_PARAMETERS, ["pass"])
     (tmp_path / "pack.yaml").write_text("notebooks:\n  - name: 00_a\n    reeds: [data]\n", encoding="utf-8")
-    with pytest.raises(runner.RunInputError, match="unknown key.*reeds"):
+    with pytest.raises(runner.RunInputError, match=r"notebooks\[0\]\.reeds: unknown key"):
         runner.load_pack(tmp_path)
     (tmp_path / "pack.yaml").write_text("notebooks:\n  - name: 01_missing\n", encoding="utf-8")
     with pytest.raises(runner.RunInputError, match="01_missing.ipynb does not exist"):
@@ -528,7 +529,7 @@ def test_lock_held_by_another_process_names_its_pid(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             "import sys, time\n"
-            "from salesplan.runner import run_lock\n"
+            "from salesplan.run import run_lock\n"
             f"with run_lock({str(reports)!r}, {MONTH!r}):\n"
             "    print('locked', flush=True)\n"
             "    sys.stdin.readline()\n",
@@ -560,7 +561,7 @@ def test_a_run_killed_midway_leaves_the_previous_report_and_the_next_run_starts_
     (previous / "index.html").write_text("previous", encoding="utf-8")
     before = tree_digest(previous)
     script = (
-        "from salesplan import runner\n"
+        "from salesplan import run as runner\n"
         f"runner.run_notebooks({MONTH!r}, runner.discover_notebooks({str(folder)!r}), parameters={{}}, "
         f"reports_dir={str(reports)!r})\n"
     )

@@ -78,7 +78,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from salesplan.runner import run_month, stop_signals
+    from salesplan.run import run_month, stop_signals
 
     parameters = _run_parameters(args)
     # SIGINT (Ctrl-C) and SIGTERM (kill, a scheduler's timeout) stop the run cleanly: kernels
@@ -108,7 +108,7 @@ def _run_parameters(args: argparse.Namespace) -> dict[str, object]:
     import yaml
 
     from salesplan.config import resolve_path
-    from salesplan.runner import parse_parameter
+    from salesplan.run import parse_parameter
 
     values: dict[str, object] = {}
     for name in args.parameters_file or []:
@@ -141,7 +141,7 @@ def lab_arguments(uid: int | None = None, folder: str | None = None) -> list[str
     from jupyter_server.services.contents.manager import ContentsManager
 
     from salesplan.config import PROJECT_ROOT
-    from salesplan.runner import KERNEL_NAME
+    from salesplan.run import KERNEL_NAME
 
     opens = "notebooks"
     if folder is not None:
@@ -165,7 +165,7 @@ def lab_arguments(uid: int | None = None, folder: str | None = None) -> list[str
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    from salesplan.runner import KERNEL_NAME, register_kernel
+    from salesplan.run import KERNEL_NAME, register_kernel
 
     options = lab_arguments(folder=args.folder)  # a bad --folder is refused before anything is registered
     for place in register_kernel():
@@ -415,11 +415,12 @@ def _positive_float(text: str) -> float:
 
 
 def _month(text: str) -> str:
-    from salesplan.runner import MONTH_RE
+    from salesplan.month import Month, MonthError
 
-    if not MONTH_RE.match(text):
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM (e.g. 2026-10), got {text!r}")
-    return text
+    try:
+        return str(Month.parse(text))
+    except MonthError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _level(text: str) -> int:
@@ -713,7 +714,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except KeyboardInterrupt as exc:
-        # salesplan.runner.RunInterrupted (a KeyboardInterrupt) says what the run stopped and
+        # salesplan.run.RunInterrupted (a KeyboardInterrupt) says what the run stopped and
         # carries 130 (SIGINT) or 143 (SIGTERM); a bare Ctrl-C elsewhere is 130.
         _err(f"salesplan {args.command}: {str(exc) or 'interrupted'}")
         return int(getattr(exc, "exit_code", 130))
@@ -723,7 +724,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"salesplan {args.command}: this command needs {exc.name}, which is not available in this installation")
         return EXIT_FAILED
     except Exception as exc:
-        from salesplan.runner import RunError
+        from salesplan.run import RunError
 
         data_error = _data_error_class()
         if data_error is not None and isinstance(exc, data_error):

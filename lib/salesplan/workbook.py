@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,14 +49,13 @@ from salesplan.aggregates import Aggregates
 from salesplan.config import PROJECT_ROOT, load_settings, resolve_path
 from salesplan.cube import cube_from_lines, latest_complete_month
 from salesplan.io import LINE_TABLES, Dataset, load_data
+from salesplan.month import Month, MonthError
 from salesplan.plans import PlanInForce, resolve_plan
 from salesplan.settings import Settings
 from salesplan.targets.versions import PlanReference
 
 if TYPE_CHECKING:
     from salesplan.forecast.hierarchy import HierarchyForecast
-
-MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 # The date column that tells how far each table reaches in time.
 DATE_COLUMNS = {
@@ -561,12 +559,13 @@ def resolve_month(month: str | pd.Period | None, orders: pd.DataFrame | pd.Serie
         )
     if month is None:
         return latest
-    text = str(month).strip()
-    if not MONTH_PATTERN.match(text):
-        raise WorkbookError(f"month {month!r}: expected the form YYYY-MM, e.g. '{latest}'")
-    period = pd.Period(text, freq="M")
+    try:
+        parsed = Month.parse(month)
+    except MonthError as exc:
+        raise WorkbookError(f"{exc}; the data's latest complete month is {latest}") from None
+    period = pd.Period(year=parsed.year, month=parsed.number, freq="M")
     if not first <= period <= latest:
-        raise WorkbookError(f"month {text} is outside the data's complete months {first} .. {latest}")
+        raise WorkbookError(f"month {parsed} is outside the data's complete months {first} .. {latest}")
     return period
 
 

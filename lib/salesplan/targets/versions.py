@@ -59,6 +59,7 @@ import pandas as pd
 import yaml
 
 from salesplan.config import resolve_path
+from salesplan.month import Month, MonthError
 from salesplan.schema import (
     MAX_ABS_AMOUNT,
     REPORT_COLUMNS,
@@ -537,7 +538,13 @@ def _legacy_approvals(folder: Path) -> list[Approval]:
         raise TargetVersionError(f"{legacy}: the approval registry must map year -> version ({exc})") from None
 
 
-_MONTH_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+def _month_of(text: object, year: int) -> str | None:
+    """``text`` as a ``YYYY-MM`` month of ``year`` (:meth:`salesplan.month.Month.parse`), else None."""
+    try:
+        month = Month.parse(str(text))
+    except MonthError:
+        return None
+    return str(month) if month.year == year else None
 
 
 def _approval_from_line(line: str) -> Approval:
@@ -557,13 +564,13 @@ def _approval_from_line(line: str) -> Approval:
     except (TypeError, ValueError, TargetVersionError) as exc:
         raise ValueError(str(exc)) from None
     start = str(entry["from_month"])
-    if not _MONTH_RE.fullmatch(start) or int(start[:4]) != year:
+    if _month_of(start, year) is None:
         raise ValueError(f"from_month {start!r} is not a month of {year} (YYYY-MM)")
     sha = entry.get("sha256")
     if sha is not None and not re.fullmatch(r"[0-9a-f]{64}", str(sha)):
         raise ValueError(f"sha256 {sha!r} is not a SHA-256 checksum")
     restated = entry.get("restated_months") or ()
-    if not isinstance(restated, list | tuple) or not all(_MONTH_RE.fullmatch(str(m)) for m in restated):
+    if not isinstance(restated, list | tuple) or not all(Month.is_month(str(m)) for m in restated):
         raise ValueError(f"restated_months {restated!r} is not a list of YYYY-MM months")
     return Approval(
         year=year,
@@ -661,7 +668,7 @@ def approve_version(
     if not str(by or "").strip():
         raise TargetVersionError("an approval needs the name of who approves it (--by NAME)")
     start = f"{year}-01" if from_month is None else str(from_month).strip()
-    if not _MONTH_RE.fullmatch(start) or int(start[:4]) != year:
+    if _month_of(start, year) is None:
         raise TargetVersionError(f"--from-month {from_month!r}: expected a month of {year} as YYYY-MM, e.g. {year}-07")
     files = _version_files(folder)
     paths = files.get((year, int(version[1:])), {})

@@ -1,0 +1,184 @@
+"""The run's parts on their own: the pack model, the dependency order, the run lock, the atomic
+file replacement and the entry function's steps in their order (no kernel started here)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from salesplan import run as runner
+from salesplan.run import monthly
+
+
+def _notebook(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("pass"))
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("pack", "named"),
+    [
+        ("notebooks:\n  - name: 00_a\n    colour: red\n", r"notebooks\[0\]\.colour: unknown key \(known: name, reads"),
+        ("notebooks:\n  - reads: [data]\n", r"notebooks\[0\]\.name: required key missing"),
+        ("notebooks:\n  - name: 00_a\n    reads: 3\n", r"notebooks\[0\]\.reads: expected a list of names \(got 3\)"),
+        ("notebooks:\n  - name: 00_a\n    defaults: [1]\n", r"notebooks\[0\]\.defaults: expected a mapping"),
+        ("defaults: {}\nnotebook: []\n", r"notebooks: required key missing; notebook: unknown key \(known: notebooks"),
+        ("notebooks:\n  - name: 00_a\n  - name: 00_a\n", r"00_a listed more than once"),
+        ("- 00_a\n", r"the file: expected a mapping"),
+    ],
+)
+def test_a_bad_pack_file_is_refused_naming_the_key_and_the_rule(tmp_path: Path, pack: str, named: str) -> None:
+    _notebook(tmp_path / "00_a.ipynb")
+    (tmp_path / "pack.yaml").write_text(pack, encoding="utf-8")
+    with pytest.raises(runner.RunInputError, match=r"pack\.yaml: not a valid pack declaration \(.*" + named) as info:
+        runner.load_pack(tmp_path)
+    assert info.value.exit_code == 2
+
+
+def test_a_good_pack_file_merges_shared_and_own_defaults(tmp_path: Path) -> None:
+    _notebook(tmp_path / "00_a.ipynb")
+    _notebook(tmp_path / "01_b.ipynb")
+    (tmp_path / "pack.yaml").write_text(
+        "defaults: {month: null, scenario: base}\n"
+        "notebooks:\n  - name: 01_b\n    reads: [x]\n    defaults: {scenario: stretch}\n  - name: 00_a\n    writes:\n",
+        encoding="utf-8",
+    )
+    b, a = runner.load_pack(tmp_path)
+    assert (b.name, b.reads, b.defaults) == ("01_b", ("x",), {"month": None, "scenario": "stretch"})
+    assert (a.name, a.writes, a.defaults) == ("00_a", (), {"month": None, "scenario": "base"})
+
+
+def test_run_order_follows_the_waits_and_refuses_a_cycle() -> None:
+    order = runner.run_order({"a": set(), "b": {"a"}, "c": {"a"}, "d": {"b", "c"}})
+    first = order.get_ready()
+    assert first == ("a",)
+    order.done("a")
+    assert sorted(order.get_ready()) == ["b", "c"]
+    order.done("b")
+    assert order.get_ready() == ()  # d still waits for c
+    order.done("c")
+    assert order.get_ready() == ("d",)
+    with pytest.raises(runner.RunInputError, match=r"in a circle \((x -> y -> x|y -> x -> y)\)"):
+        runner.run_order({"x": {"y"}, "y": {"x"}, "z": set()})
+
+
+def test_dependencies_come_from_earlier_writers_only(tmp_path: Path) -> None:
+    pack = [
+        runner.PackEntry(tmp_path / "00_a.ipynb", reads=("forecast",), writes=("data",)),
+        runner.PackEntry(tmp_path / "01_b.ipynb", reads=("data",), writes=("forecast",)),
+        runner.PackEntry(tmp_path / "02_c.ipynb", reads=("data", "forecast"), writes=()),
+    ]
+    # 00_a reads what 01_b writes later: in pack order it is not there yet, so 00_a does not wait.
+    assert runner.dependencies(pack) == {"00_a": set(), "01_b": {"00_a"}, "02_c": {"00_a", "01_b"}}
+
+
+def _hold_lock(reports: str, month: str, held, release) -> None:
+    with runner.run_lock(reports, month):
+        held.set()
+        release.wait(30)
+
+
+def test_a_second_run_of_the_same_month_is_refused_naming_the_holder(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("fork")
+    held, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(tmp_path), "2026-10", held, release))
+    holder.start()
+    try:
+        assert held.wait(30)
+        busy = rf"another run of 2026-10 is in progress \(pid {holder.pid}, started "
+        with pytest.raises(runner.LockError, match=busy), runner.run_lock(tmp_path, "2026-10"):
+            pass
+        with runner.run_lock(tmp_path, "2026-09") as other:  # another month is free
+            assert other.name == ".2026-09.lock"
+    finally:
+        release.set()
+        holder.join(30)
+    with runner.run_lock(tmp_path, "2026-10") as path:  # free again once the holder is done
+        assert path.read_text(encoding="utf-8").split("\n")[0] == str(os.getpid())
+    assert not path.exists()
+
+
+def test_a_lock_left_by_a_killed_run_is_taken_over(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("fork")
+    held, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(tmp_path), "2026-10", held, release))
+    holder.start()
+    assert held.wait(30)
+    holder.kill()
+    holder.join(30)
+    assert (tmp_path / ".2026-10.lock").exists()
+    with runner.run_lock(tmp_path, "2026-10"):
+        pass
+
+
+def test_replace_atomically_keeps_the_old_file_when_the_write_fails(tmp_path: Path) -> None:
+    target = tmp_path / "index.html"
+    target.write_text("old page", encoding="utf-8")
+    with pytest.raises(RuntimeError), runner.replace_atomically(target) as staged:
+        staged.write_text("half a new pa", encoding="utf-8")
+        raise RuntimeError("disk full")
+    assert target.read_text(encoding="utf-8") == "old page"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html"]  # nothing staged left behind
+    with runner.replace_atomically(target) as staged:
+        staged.write_text("new page", encoding="utf-8")
+        assert target.read_text(encoding="utf-8") == "old page"  # readers see the old one meanwhile
+    assert target.read_text(encoding="utf-8") == "new page"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html"]
+
+
+def test_the_entry_function_runs_its_steps_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    steps: list[str] = []
+
+    def step(name: str, value=None):
+        def record(*_args, **_kwargs):
+            steps.append(name)
+            return value
+
+        return record
+
+    fake_run = monthly.MonthRun(
+        month="2026-10",
+        notebooks=[],
+        declared={},
+        parameters={},
+        user={},
+        changes={},
+        reports=tmp_path,
+        keep=None,
+        say=lambda _line: None,
+        started="",
+        clock=0.0,
+    )
+    monkeypatch.setattr(monthly, "load_chosen_pack", step("load the pack", ([], [])))
+    monkeypatch.setattr(monthly, "open_month", step("open the month", monthly.SettledMonth("2026-10", [], {})))
+    monkeypatch.setattr(monthly, "prepare_run", step("prepare", fake_run))
+    monkeypatch.setattr(monthly, "open_build", step("open the build"))
+    monkeypatch.setattr(monthly, "execute_notebooks", step("execute"))
+    monkeypatch.setattr(monthly, "collect_pages", step("collect the pages", []))
+    monkeypatch.setattr(monthly, "record_run", step("record", {"duration_s": 1.0}))
+    monkeypatch.setattr(monthly, "refuse_failed_run", step("refuse a failed run"))
+    monkeypatch.setattr(monthly, "write_indexes", step("write the index", tmp_path / "index.html"))
+    monkeypatch.setattr(monthly, "publish", step("publish"))
+
+    result = monthly.run_month("2026-10", reports_dir=tmp_path)
+
+    assert steps == [
+        "load the pack",
+        "open the month",
+        "prepare",
+        "open the build",
+        "execute",
+        "collect the pages",
+        "record",
+        "refuse a failed run",
+        "write the index",
+        "publish",
+    ]
+    assert (result.month, result.report_dir) == ("2026-10", tmp_path / "2026-10")
+    assert not (tmp_path / ".2026-10.lock").exists()  # the steps ran under the lock, released after
