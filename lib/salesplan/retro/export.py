@@ -167,7 +167,7 @@ def published_commissions(folder: str | os.PathLike[str], month: str | pd.Period
     """Each rep's commission for ``month`` as the pack in ``folder`` (``reports/YYYY-MM``)
     published it, and where that came from: the summary's ``commissions`` records, else the
     lines of ``month`` in the Excel pack's Commissions sheet (``pack_YYYY-MM.xlsx``, the
-    year-to-date statement; no rep names), else ``(None, "not recorded")``.
+    year-to-date statement; rep names where the pack has them), else ``(None, "not recorded")``.
     Columns :data:`COMMISSION_RECORD_COLUMNS`."""
     p = as_period(month)
     base = Path(folder)
@@ -184,7 +184,9 @@ def published_commissions(folder: str | os.PathLike[str], month: str | pd.Period
             raise RetroInputError(f"{pack}: cannot read the Commissions sheet ({exc})") from None
         if {"rep_id", "month", "total_payout"} <= set(sheet.columns):
             lines = sheet.loc[pd.to_datetime(sheet["month"]).dt.to_period("M") == p]
-            frame = lines.assign(rep_name="").reindex(columns=COMMISSION_RECORD_COLUMNS)
+            # Packs name each rep beside the id; earlier packs have no name.
+            names = lines["rep_name"].fillna("").astype(str) if "rep_name" in lines else ""
+            frame = lines.assign(rep_name=names).reindex(columns=COMMISSION_RECORD_COLUMNS)
             return summary_commissions({"commissions": frame.to_dict(orient="records")}), f"{base.name}/{pack.name}"
     return None, "not recorded"
 

@@ -434,11 +434,16 @@ def write_retrospective(retro: Retrospective, wb: MonthContext, folder: str | os
         risks=retro.risk_table,
         warnings=retro.warnings.table,
         restatement=retro.restatement,
+        counts=retro.counts,
+        payouts=retro.payout_totals(),
+        month_commissions=retro.commissions,
+        reps=wb.data.reps,
     )
+    unit = excel.pack_money_unit(wb.settings)
     written = [
         export.write_flags_csv(retro.flags, folder),
         export.write_summary(retro.summary, folder),
-        excel.write_workbook(Path(folder) / f"pack_{retro.month}.xlsx", pack),
+        excel.write_workbook(Path(folder) / f"pack_{retro.month}.xlsx", pack, money_unit=unit),
         *actions.write_register(retro.register, folder, retro.month),
     ]
     if retro.year_view is not None:
