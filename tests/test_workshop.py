@@ -121,7 +121,8 @@ def test_bottom_up_regions() -> None:
     # Wrong: potential index left out (every region but the ones at 1.0 is off).
     no_pi = {r: v / ws.company().potential_index[r] for r, v in right.items()}
     fb = ws.check_bottom_up_regions(no_pi)
-    expect(fb, "wrong", "4 of 4 items are off", "East is 9.20 M too low", "left out the potential index")
+    expect(fb, "wrong", "4 of 4 items are off", "off: North, East, South, West", "left out the potential index")
+    assert "M" not in fb.text().split("Hint")[0], "the feedback names no amount"
     # Wrong: East forgot its growth.
     east = dict(right, East=40e6 * 1.2)
     expect(ws.check_bottom_up_regions(east), "wrong", "1 of 4", "East is", "CAGR is missing")
@@ -138,7 +139,7 @@ def test_bottom_up_reps() -> None:
     full["S3"] = exp["S3"] / 0.625  # on board from January at 100 %
     full["W2"] = exp["W2"] / 0.5
     fb = ws.check_bottom_up_reps(full.to_dict())
-    expect(fb, "wrong", "2 of 10", "S3 is", "not on board all year", "W2 is", "leave date")
+    expect(fb, "wrong", "2 of 10", "off: S3, W2", "not on board all year")
     # Wrong: the new hire without the ramp (April to December at 100 %).
     no_ramp = dict(exp, S3=exp["S3"] / 0.625 * 0.75)
     expect(ws.check_bottom_up_reps(no_ramp), "wrong", "1 of 10", "S3 is", "ramps up")
@@ -210,7 +211,7 @@ def test_phasing_seasonality() -> None:
     expect(ws.check_phasing(rounded), "wrong", "your months add up to", "largest remainder")
     # Wrong: even months.
     even = checks.largest_remainder(np.ones(12), ws.annual_target()).tolist()
-    expect(ws.check_phasing(even), "wrong", "Jan is", "too high")
+    expect(ws.check_phasing(even), "wrong", "off:", "Jan", "every month a twelfth")
     # Wrong: pooled index (growth leaks into the later months).
     pooled = checks._profile_phasing(ws.company().monthly_sales().mean(axis=1), ws.annual_target())["target_amount"]
     expect(ws.check_phasing(pooled.tolist()), "wrong", "growth leaks")
@@ -237,48 +238,54 @@ def test_availability() -> None:
     expect(ws.check_availability(exp), "correct")
     expect(ws.check_availability({r: list(exp.loc[r]) for r in exp.index[::-1]}), "correct")
     no_ramp = checks.expected_availability(ramp=[1.0])
-    expect(ws.check_availability(no_ramp), "wrong", "S3 Apr is", "25 % in the hire month")
+    expect(ws.check_availability(no_ramp), "wrong", "off: S3 Apr", "25 % in the hire month")
     kept = exp.copy()
     kept.loc["W2", 7:] = 1.0
     expect(ws.check_availability(kept), "wrong", "6 of 120", "W2 Jul", "nothing after the leave date")
+    assert len(ws.check_availability(kept).text().splitlines()) <= 3, "one mistake, one line"
     late = exp.copy()
     late.loc["S3"] = [0, 0, 0, 0, 0.25, 0.5, 0.75, 1, 1, 1, 1, 1]
     expect(ws.check_availability(late), "wrong", "not month zero")
 
 
-def test_region_split() -> None:
-    exp = checks.expected_region_split()
-    assert sum(exp.values()) == ws.annual_target()
-    expect(ws.check_region_split(exp), "correct")
-    expect(ws.check_region_split(pd.Series(exp).iloc[::-1] + np.array([1, 0, 0, -1])), "correct")
-    heads = checks.expected_region_split(flat_levels=True, ramp=[1.0], keep_leavers=True)
-    expect(ws.check_region_split(heads), "wrong", "head count")
-    expect(
-        ws.check_region_split(checks.expected_reconciled_regions()),
-        "wrong",
-        "reconciled bottom-up numbers of exercise 2",
-    )
-    expect(ws.check_region_split({k: v + 0.5 for k, v in exp.items()}), "wrong", "whole currency units", "add up to")
+def test_region_split_is_a_capacity_check_on_the_split_by_potential() -> None:
+    exp = checks.expected_region_load()
+    # The load compares the split of exercise 2 (by potential) with capacity: 1 where they agree.
+    regions = checks.expected_reconciled_regions()
+    cap = checks.expected_capacity()
+    share = {r: regions[r] / sum(regions.values()) / (cap[r] / cap.sum()) for r in regions}
+    assert exp == pytest.approx(share)
+    expect(ws.check_region_split(exp), "correct", "asks the most of its team")
+    expect(ws.check_region_split(pd.Series(exp).iloc[::-1].round(3)), "correct")
+    expect(ws.check_region_split(pd.Series(exp).rename("load").rename_axis("region").reset_index()), "correct")
+    heads = ws.company().team().groupby("region")["rep_id"].count().reindex(ws.company().regions).astype(float)
+    expect(ws.check_region_split(checks.expected_region_load(capacity=heads)), "wrong", "head count")
+    by_capacity = checks.expected_region_load(region_targets=checks.expected_region_split())
+    assert by_capacity == pytest.approx(dict.fromkeys(exp, 1.0))
+    expect(ws.check_region_split(by_capacity), "wrong", "capacity only checks it")
+    expect(ws.check_region_split({k: v * 100 for k, v in exp.items()}), "wrong", "percentages")
 
 
-def test_rep_targets() -> None:
+def test_rep_targets_reconcile_exercise_1e_to_the_regions_of_exercise_2() -> None:
     exp = checks.expected_rep_targets()
-    months = ws.region_month_targets()
+    regions = checks.expected_reconciled_regions()
     team = ws.company().team().set_index("rep_id")["region"]
-    for region in months.index:  # every region's reps add up exactly to the region's year
-        assert sum(v for r, v in exp.items() if team[r] == region) == months.loc[region].sum()
+    bu = checks.expected_reps().set_index("rep_id")["bottom_up"]
+    for region, total in regions.items():  # every region's reps add up exactly to its agreed year (2b)
+        members = [r for r in exp if team[r] == region]
+        assert sum(exp[r] for r in members) == total
+        for r in members:  # each rep's bottom-up (1e) scaled to the region, within a unit
+            assert abs(exp[r] - total * bu[r] / bu[members].sum()) < 1
     expect(ws.check_rep_targets(exp), "correct")
     frame = pd.DataFrame({"rep_id": list(exp)[::-1], "target_amount": list(exp.values())[::-1]})
     expect(ws.check_rep_targets(frame), "correct")
-    # Wrong: the example from the brief, level coefficients not applied.
     flat = checks.expected_rep_targets(flat_levels=True)
-    expect(ws.check_rep_targets(flat), "wrong", "E1 is", "too low", "level coefficient to each rep")
-    expect(
-        ws.check_rep_targets(checks.expected_rep_targets(keep_leavers=True)), "wrong", "W2 is", "too high", "leave date"
-    )
-    expect(ws.check_rep_targets(checks.expected_rep_targets(split_the_year=True)), "wrong", "S3 is", "month by month")
-    broken = dict(exp, N1=exp["N1"] + 5)  # within tolerance per rep, but North no longer adds up
-    expect(ws.check_rep_targets(broken), "wrong", "North reps add up to", "5 over")
+    expect(ws.check_rep_targets(flat), "wrong", "level coefficient")
+    expect(ws.check_rep_targets(checks.expected_rep_targets(keep_leavers=True)), "wrong", "leave date")
+    unscaled = {r: round(v) for r, v in bu.items()}
+    expect(ws.check_rep_targets(unscaled), "wrong", "scale each region's reps")
+    broken = dict(exp, N1=exp["N1"] + 1, N2=exp["N2"] + 1)  # within tolerance per rep, but North no longer adds up
+    expect(ws.check_rep_targets(broken), "wrong", "North reps add up to", "2 over")
 
 
 # --------------------------------------------------------------------------------------
@@ -301,11 +308,11 @@ def test_statuses() -> None:
         "W1": "dark red",
     }
     expect(ws.check_statuses(pd.Series(chinese)), "correct")
-    # Wrong: the band edges taken as the stricter status.
+    # The band edges taken as the stricter status (what a plain `<=` gives in floating point): accepted, noted.
     strict = dict(exp, South="red", S1="yellow")
-    expect(ws.check_statuses(strict), "wrong", "2 of 8", "exactly on a band edge counts as the milder status")
+    expect(ws.check_statuses(strict), "correct", "exactly on a band edge", "floating point")
     # Wrong: East's 8 % ahead read as 8 % behind.
-    expect(ws.check_statuses(dict(exp, East="yellow")), "wrong", "East is 'yellow'", "ahead of plan, not behind")
+    expect(ws.check_statuses(dict(exp, East="yellow")), "wrong", "East is not 'yellow'", "ahead of plan, not behind")
     expect(ws.check_statuses(dict(exp, West="purple")), "wrong", "use green, yellow, red, dark_red or ahead")
 
 
@@ -329,16 +336,22 @@ def test_pvm() -> None:
 def test_five_why() -> None:
     good = {
         "item": "west",
-        "whys": ["sales fell", "key accounts ordered less", "no handover", "no handover owner", "no leaver process"],
+        "whys": [
+            "West sold a fifth below plan in June",
+            "the key accounts of W2 ordered less than planned",
+            "the accounts were not handed over before W2 left",
+            "nobody was named to take over a leaver's accounts",
+            "the plan has no handover step for a leaver",
+        ],
         "owner": "West region lead",
-        "next_step": "hand the accounts over by 2026-07-15",
+        "next_step": "visit the 10 largest accounts of W2 with W1 by 2026-07-15",
     }
-    expect(ws.check_five_why(good), "correct", "West (dark_red)", "Level 3")
+    expect(ws.check_five_why(good), "correct", "West", "Level 3")
     expect(ws.check_five_why({k.upper(): v for k, v in good.items()}), "correct")
-    expect(ws.check_five_why(dict(good, item="North")), "wrong", "North is green", "red or dark-red")
+    expect(ws.check_five_why(dict(good, item="North")), "wrong", "North is not red or dark red")
     expect(ws.check_five_why(dict(good, whys=good["whys"][:3])), "wrong", "3 whys")
-    expect(ws.check_five_why(dict(good, owner="the team")), "wrong", "name one person")
-    expect(ws.check_five_why(dict(good, next_step="hand the accounts over")), "wrong", "no date")
+    expect(ws.check_five_why(dict(good, owner="the team")), "wrong", "is a group")
+    expect(ws.check_five_why(dict(good, next_step="visit the 10 largest accounts")), "wrong", "no date")
 
 
 # --------------------------------------------------------------------------------------

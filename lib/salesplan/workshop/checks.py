@@ -23,7 +23,6 @@ from salesplan import metrics
 from salesplan.retro.flags import classify_deviation, deviation
 from salesplan.targets import (
     active_reps,
-    allocate,
     annual_periods,
     baseline,
     bottom_up_regions,
@@ -35,11 +34,11 @@ from salesplan.targets import (
     phase_total,
     reconcile,
     rep_availability,
-    rep_cell_weights,
     top_down,
 )
-from salesplan.workshop.company import WorkshopCompany, _build
+from salesplan.workshop.company import RETRO_MONTH, WorkshopCompany, _build
 from salesplan.workshop.feedback import (
+    UNIT_HEADLINE,
     AnswerError,
     Feedback,
     Mistake,
@@ -50,6 +49,7 @@ from salesplan.workshop.feedback import (
     money,
     not_answered,
     pct,
+    reveal,
 )
 
 MONEY_TOLERANCE = 50_000.0
@@ -58,6 +58,12 @@ RATE_TOLERANCE = 0.0005
 """Rates (CAGR) within 0.05 percentage points."""
 SHARE_TOLERANCE = 0.0001
 """Monthly shares within 0.01 percentage points."""
+LOAD_TOLERANCE = 0.01
+"""Load indices (exercise 4b) within 0.01."""
+EDGE_TOLERANCE = 1e-9
+"""A deviation within 1e-9 of a band edge counts as on the edge. Floating point computes -5 % as
+actual / plan - 1 = -0.050000000000000044; the rule (exactly on an edge: the milder status) is about the
+number, not its last binary digit, so either status given there is accepted, with a note."""
 MONTHS = list(range(1, 13))
 MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 MONTH_ALIASES = {name: m for name, m in zip(MONTH_NAMES, MONTHS, strict=True)} | {str(m): m for m in MONTHS}
@@ -239,58 +245,79 @@ def expected_region_split(
     return {r: int(p) for r, p in zip(co.regions, parts, strict=True)}
 
 
+def _split_by(weights: pd.Series, total: int | None = None) -> dict[str, int]:
+    """The annual target split over the regions in proportion to ``weights`` (whole units, largest remainder)."""
+    regions = _co().regions
+    parts = largest_remainder(
+        weights.reindex(regions).fillna(0.0).to_numpy(dtype=float), annual_target() if total is None else total
+    )
+    return {r: int(p) for r, p in zip(regions, parts, strict=True)}
+
+
 def region_month_targets() -> pd.DataFrame:
-    """Each region's capacity split (exercise 4b) phased into months by the seasonality index: region x month."""
+    """Each region's agreed year (exercise 2b: the bottom-up numbers reconciled to the target) phased into
+    months by the seasonality index: region x month."""
     co = _co()
     shares = monthly_shares("seasonality", history())
     rows = {
         r: phase_total(total, shares, co.plan_year)["target_amount"].to_numpy()
-        for r, total in expected_region_split().items()
+        for r, total in expected_reconciled_regions().items()
     }
     return pd.DataFrame(rows, index=pd.Index(MONTHS, name="month")).T.rename_axis("region")
+
+
+def expected_capacity(
+    flat_levels: bool = False, ramp: list[float] | None = None, keep_leavers: bool = False
+) -> pd.Series:
+    """Each region's capacity in the plan year: ``sum over its reps of level coefficient x mean availability``
+    (the ``capacity`` basis of :func:`salesplan.targets.cell_bases`, the one the monthly targets use)."""
+    co = _co()
+    team = _team(keep_leavers)
+    avail = rep_availability(team, co.plan_year, _ramp(ramp))
+    bases = cell_bases(history(), co.plan_year, co.regions, co.product_lines, avail, team, _levels(flat_levels))
+    return bases.groupby("region")["capacity"].sum().reindex(co.regions)
+
+
+def expected_region_load(
+    capacity: pd.Series | None = None, region_targets: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """Exercise 4b: each region's load index, its share of the agreed target (2b) against its share of the
+    company's capacity: ``load_r = (T_r / sum T) / (capacity_r / sum capacity)``. 1 means the region carries
+    what its team can; above 1 the split by potential asks more of the team than its weight. Capacity checks
+    the split by potential; it does not replace it."""
+    cap = expected_capacity() if capacity is None else capacity
+    targets = expected_reconciled_regions() if region_targets is None else region_targets
+    total_t, total_c = sum(float(targets[r]) for r in cap.index), float(cap.sum())
+    return {r: (float(targets[r]) / total_t) / (float(cap[r]) / total_c) for r in cap.index}
 
 
 def expected_rep_targets(
     flat_levels: bool = False,
     ramp: list[float] | None = None,
     keep_leavers: bool = False,
-    hire_in_january: bool = False,
-    split_the_year: bool = False,
     levels: Mapping[str, float] | None = None,
+    weights: Mapping[str, float] | None = None,
+    region_targets: Mapping[str, int] | None = None,
 ) -> dict[str, int]:
-    """Every rep's annual target: each month of the region split over the reps on board in proportion to
-    ``level coefficient x availability`` (:func:`salesplan.targets.allocate` with the capacity basis), summed
-    over the year. ``split_the_year`` is the shortcut that splits the region's year at once by
-    ``level coefficient x months available`` (:func:`salesplan.targets.largest_remainder`)."""
+    """Exercise 4c: every rep's annual target, their bottom-up number (exercise 1e,
+    :func:`salesplan.targets.bottom_up_reps`) reconciled to their region's agreed year (exercise 2b):
+    ``rep = region target x rep bottom-up / sum of the region's reps' bottom-up``, whole units by
+    :func:`salesplan.targets.largest_remainder`, so each region's reps add up exactly to it. ``weights``
+    replaces the bottom-up numbers (the typical mistakes)."""
     co = _co()
-    team = _team(keep_leavers, hire_in_january)
-    avail = rep_availability(team, co.plan_year, _ramp(ramp))
-    levels = dict(levels) if levels is not None else _levels(flat_levels)
-    months = region_month_targets()
+    team = _team(keep_leavers)
+    if weights is None:
+        avail = rep_availability(team, co.plan_year, _ramp(ramp))
+        growth = float(co.targets_config["bottom_up"]["personal_growth"])
+        lv = dict(levels) if levels is not None else _levels(flat_levels)
+        weights = bottom_up_reps(history(), team, avail, growth, lv).set_index("rep_id")["bottom_up"].to_dict()
+    targets = expected_reconciled_regions() if region_targets is None else region_targets
     out: dict[str, int] = {}
     for region in co.regions:
-        reps = team[team["region"] == region]
-        if split_the_year:
-            avail_year = avail.groupby("rep_id")["availability"].sum().reindex(reps["rep_id"])
-            weights = avail_year.to_numpy() * reps["level"].map(levels).to_numpy()
-            parts = largest_remainder(weights, int(months.loc[region].sum()))
-            out.update({r: int(p) for r, p in zip(reps["rep_id"], parts, strict=True)})
-            continue
-        region_months = pd.DataFrame(
-            {
-                "month": pd.date_range(f"{co.plan_year}-01-01", periods=12, freq="MS"),
-                "target_amount": months.loc[region].to_numpy(),
-            }
-        )
-        weights = rep_cell_weights(history(), reps, ["all"], "capacity", co.plan_year, levels)
-        plan = allocate(
-            region_months,
-            pd.DataFrame({"region": [region], "product_line": ["all"], "share": [1.0]}),
-            weights,
-            avail[avail["rep_id"].isin(reps["rep_id"])],
-        )["plan"]
-        sums = plan.groupby("rep_id")["target_amount"].sum()
-        out.update({r: int(sums.get(r, 0)) for r in reps["rep_id"]})
+        reps = list(team.loc[team["region"] == region, "rep_id"])
+        w = np.array([max(float(weights.get(r, 0.0)), 0.0) for r in reps])
+        parts = largest_remainder(w if w.sum() > 0 else np.ones(len(reps)), int(targets[region]))
+        out.update({r: int(p) for r, p in zip(reps, parts, strict=True)})
     return out
 
 
@@ -321,7 +348,9 @@ def _guard(check: str, answer: Any, example: str) -> Feedback | None:
 def _rate_fb(check: str, rate: float, expected: float, mistakes: list[tuple[float, str]]) -> str | None:
     if abs(rate - expected) <= RATE_TOLERANCE:
         return None
-    line = f"the CAGR {pct(rate, 2)} is {'too high' if rate > expected else 'too low'} (expected {pct(expected, 2)})"
+    line = f"the CAGR {pct(rate, 2)} is {'too high' if rate > expected else 'too low'}"
+    if reveal():
+        line += f" (expected {pct(expected, 2)})"
     for value, hint in mistakes:
         if abs(rate - value) <= RATE_TOLERANCE:
             return f"{line}: {hint}"
@@ -329,7 +358,8 @@ def _rate_fb(check: str, rate: float, expected: float, mistakes: list[tuple[floa
 
 
 def _merge(a: Feedback, extra: list[str]) -> Feedback:
-    if not extra:
+    # A unit slip is the whole story: sums and whole-unit notes in the wrong unit would only repeat it.
+    if not extra or a.headline == UNIT_HEADLINE:
         return a
     status = "wrong" if a.status in ("correct", "wrong") else a.status
     headline = a.headline if a.status == "wrong" else "the main number is right, but:"
@@ -347,7 +377,7 @@ def check_baseline(answer: Any) -> Feedback:
     ``baseline = LY x (1 + CAGR) x (1 + price change) + new products + new regions``.
     Tolerance: 50 K on the baseline, 0.05 points on the CAGR.
     """
-    check, example = "1a baseline", '{"cagr": 0.07, "baseline": 135_000_000}'
+    check, example = "1a baseline", '{"cagr": ..., "baseline": ...} or just the baseline'
     if (fb := _guard(check, answer, example)) is not None:
         return fb
     co = _co()
@@ -359,7 +389,7 @@ def check_baseline(answer: Any) -> Feedback:
     growths = metrics.yoy(annual, annual.shift(1)).dropna().iloc[-n:]
     wrong_rates = [
         (metrics.cagr(first, float(annual.iloc[-1]), n + 1), f"you divided by {n + 1} years: {n + 1} yearly values span {n} steps of growth, so the exponent is 1/{n}"),
-        (float(growths.mean()), "that is the average of the yearly growth rates; CAGR compounds: (last / first) ** (1 / n) - 1"),
+        (float(growths.mean()), "that averages the yearly growth rates; the CAGR compounds them: (last / first) ** (1 / n) - 1. An average of rates overstates growth when the years swing"),
         (expected_baseline(cagr_years=n - 1).attrs["cagr"], f"that is the growth over {n - 1} years; the method uses the last {n} (targets.cagr_years)"),
     ]  # fmt: skip
     try:
@@ -374,6 +404,7 @@ def check_baseline(answer: Any) -> Feedback:
     organic = float(steps["last_year"] + steps["cagr_growth"])
     price_pct = float(co.increments.get("price_change_pct", 0.0))
     mistakes = [
+        Mistake("rounded", {"baseline": round(float(steps["baseline"]) / 1e6) * 1e6}, "rounded to whole millions, which is coarser than the tolerance: keep at least one decimal in millions (0.1 M)"),
         Mistake("no increments", {"baseline": organic}, "that is last year grown by the CAGR only: add the stated increments (price change, new products, new regions)"),
         Mistake("stretch", {"baseline": float(steps["stretch"])}, "that is the stretch value (baseline x (1 + stretch_pct)); the base value comes first"),
         Mistake("price on last year", {"baseline": float(steps["baseline"]) - float(steps["last_year"]) * float(rate) * price_pct}, "apply the price change to last year grown by the CAGR, not to last year"),
@@ -400,7 +431,7 @@ def check_top_down(answer: Any) -> Feedback:
 
     Expected: :func:`salesplan.targets.top_down` — ``LY x (1 + industry growth x multiplier)``. Tolerance 50 K.
     """
-    check, example = "1b top-down (industry growth)", "134_000_000"
+    check, example = "1b top-down (industry growth)", "one number in currency units"
     if (fb := _guard(check, answer, example)) is not None:
         return fb
     try:
@@ -411,6 +442,7 @@ def check_top_down(answer: Any) -> Feedback:
     g, k = co.market["industry_growth"], co.market["multiplier"]
     base = float(expected_baseline().set_index("step").loc["baseline", "amount"])
     mistakes = [
+        Mistake("LY x k", {"v": ly * k}, f"that multiplies last year by the multiplier {k}: the multiplier scales the industry growth rate, then the result is added to last year: LY x (1 + g x k)"),
         Mistake("whole x k", {"v": ly * (1 + g) * k}, "the multiplier scales the growth rate, not the whole number: LY x (1 + g x k)"),
         Mistake("no k", {"v": expected_top_down(multiplier=1.0)}, f"that is the market's own growth; the method aims to outgrow it: multiply the growth rate by {k}"),
         Mistake("growth only", {"v": ly * g * k}, "that is only the increment: add it to last year's sales"),
@@ -426,7 +458,7 @@ def check_market_share(answer: Any) -> Feedback:
 
     Expected: :func:`salesplan.targets.top_down` with ``method: market_share``. Tolerance 50 K.
     """
-    check, example = "1c top-down (market share)", "130_000_000"
+    check, example = "1c top-down (market share)", "one number in currency units"
     if (fb := _guard(check, answer, example)) is not None:
         return fb
     try:
@@ -451,13 +483,14 @@ def check_bottom_up_regions(answer: Any) -> Feedback:
     Expected: :func:`salesplan.targets.bottom_up_regions` —
     ``LY_r x (1 + CAGR_r) x resource factor_r x potential index_r``. Tolerance 50 K per region.
     """
-    check, example = "1d bottom-up by region", '{"North": 28_000_000, "East": 55_000_000, ...}'
+    check, example = "1d bottom-up by region", '{"North": ..., "East": ..., "South": ..., "West": ...}'
     if (fb := _guard(check, answer, example)) is not None:
         return fb
     co = _co()
     exp = expected_regions().set_index("region")
     try:
-        given = as_mapping(answer, co.regions, ["region"], ["bottom_up", "amount", "value"])
+        given = as_mapping(answer, co.regions, ["region"], ["bottom_up", "amount", "value"],
+                           orders=[list(co.sales_by_year("region").index)], expected=exp["bottom_up"].to_dict())  # fmt: skip
     except AnswerError as exc:
         return invalid(check, f"cannot read the answer: {exc}", example)
     company_rate = expected_baseline(increments={}).attrs["cagr"]
@@ -484,13 +517,17 @@ def check_bottom_up_reps(answer: Any) -> Feedback:
     Expected: :func:`salesplan.targets.bottom_up_reps` — ``LY annualised x (1 + personal growth) x level
     coefficient x availability`` (a rep without last-year sales takes the region's average). Tolerance 50 K.
     """
-    check, example = "1e bottom-up by rep", '{"N1": 25_000_000, "N2": 7_000_000, ...}'
+    check, example = "1e bottom-up by rep", '{"N1": ..., "N2": ..., ...} (every rep on board in the plan year)'
     if (fb := _guard(check, answer, example)) is not None:
         return fb
     exp = expected_reps().set_index("rep_id")
     reps = list(exp.index)
+    shown = [r for r in _co().sales_by_year("rep_id").index if r in reps] + [
+        r for r in reps if r not in _co().sales_by_year("rep_id").index
+    ]
     try:
-        given = as_mapping(answer, reps, ["rep_id", "rep"], ["bottom_up", "amount", "value"])
+        given = as_mapping(answer, reps, ["rep_id", "rep"], ["bottom_up", "amount", "value"],
+                           orders=[shown, list(_co().team()["rep_id"])], expected=exp["bottom_up"].to_dict())  # fmt: skip
     except AnswerError as exc:
         return invalid(check, f"cannot read the answer: {exc}", example)
 
@@ -521,7 +558,7 @@ def check_reconciliation(answer: Any) -> Feedback:
     Expected: :func:`salesplan.targets.reconcile` with the exercise's rule (blend, top-down weight from
     ``targets.reconcile.top_down_weight``), bottom-up = the sum of the regions. Tolerance 50 K.
     """
-    check, example = "2a gap and reconciled target", '{"gap": 2_500_000, "final": 133_000_000}'
+    check, example = "2a gap and reconciled target", '{"gap": ..., "final": ...}'
     if (fb := _guard(check, answer, example)) is not None:
         return fb
     try:
@@ -575,12 +612,13 @@ def check_reconciled_regions(answer: Any) -> Feedback:
     Expected: ``largest_remainder(bottom-up of each region, final)`` (:func:`salesplan.targets.largest_remainder`):
     each region keeps its share of the bottom-up sum. Tolerance: 1 unit per region; the sum must be exact.
     """
-    check, example = "2b reconciled regions", '{"North": 26_500_000, "East": 58_000_000, ...}'
+    check, example = "2b reconciled regions", '{"North": ..., "East": ..., ...} in whole units'
     if (fb := _guard(check, answer, example)) is not None:
         return fb
     co = _co()
     try:
-        given = as_mapping(answer, co.regions, ["region"], ["reconciled", "target", "amount", "value"])
+        given = as_mapping(answer, co.regions, ["region"], ["reconciled", "target", "amount", "value"],
+                           orders=[sorted(co.regions)], expected=expected_reconciled_regions())  # fmt: skip
     except AnswerError as exc:
         return invalid(check, f"cannot read the answer: {exc}", example)
     rec = expected_reconciliation()
@@ -600,6 +638,11 @@ def check_reconciled_regions(answer: Any) -> Feedback:
 
 
 def _month_values(answer: Any) -> dict[int, float]:
+    # A Series or dict numbered 0-11 (what a plain list or np.arange gives) holds January to December.
+    if isinstance(answer, pd.Series) and list(answer.index) == list(range(12)):
+        answer = answer.set_axis(MONTHS)
+    elif isinstance(answer, Mapping) and sorted(answer, key=str) == sorted(range(12), key=str):
+        answer = {int(k) + 1: v for k, v in answer.items()}
     given = as_mapping(answer, [str(m) for m in MONTHS], ["month", "month_of_year"], ["target_amount", "target", "amount", "share", "value"],
                        aliases={k: str(v) for k, v in MONTH_ALIASES.items()})  # fmt: skip
     out = {}
@@ -623,7 +666,7 @@ def check_phasing(answer: Any, template: str = "seasonality") -> Feedback:
     points per month.
     """
     check = f"{'3a' if template == 'seasonality' else '3b'} phasing ({template.replace('_', ' ')})"
-    example = "[9_000_000, 8_500_000, ...] (12 months, Jan-Dec) or {1: ..., 2: ..., ...}"
+    example = "a list of 12 amounts Jan-Dec, or {1: ..., 2: ..., ...}, or 12 shares adding up to 1"
     if (fb := _guard(check, answer, example)) is not None:
         return fb
     try:
@@ -649,7 +692,10 @@ def check_phasing(answer: Any, template: str = "seasonality") -> Feedback:
         if other != template:
             mistakes.append(Mistake(other, as_dict(expected_phasing(other)), f"that month follows the {other.replace('_', ' ')} phasing; this task asks for {template.replace('_', ' ')}"))  # fmt: skip
     monthly = co.monthly_sales()
+    days = pd.Series([pd.Period(f"{co.plan_year}-{m:02d}").days_in_month for m in MONTHS], index=MONTHS, dtype=float)
     mistakes += [
+        Mistake("calendar days", as_dict(_profile_phasing(days, total)), "that spreads the year by calendar days; sales do not follow the calendar: use the seasonality index (each month against its year's monthly mean)"),
+        Mistake("even", as_dict(_profile_phasing(pd.Series(1.0, index=MONTHS), total)), "that gives every month a twelfth; the months differ: use the seasonality index"),
         Mistake("pooled", as_dict(_profile_phasing(monthly.mean(axis=1), total)), "that index pools all years, so their growth leaks into the later months: divide each month by its own year's monthly mean, then average over the years"),
         Mistake("last year", as_dict(_profile_phasing(monthly[co.plan_year - 1], total)), "that follows last year alone; the index averages every complete year"),
     ]  # fmt: skip
@@ -672,33 +718,45 @@ def check_phasing(answer: Any, template: str = "seasonality") -> Feedback:
 
 
 def check_region_split(answer: Any) -> Feedback:
-    """Exercise 4b. ``answer``: the annual target split over regions by capacity, whole units (dict,
-    Series or DataFrame with ``region``).
+    """Exercise 4b, capacity as a check on the split. ``answer``: each region's load index, its share of the
+    agreed target (exercise 2b) over its share of capacity (dict region -> number, Series or DataFrame with
+    ``region``).
 
-    Expected: ``largest_remainder(capacity share, annual target)`` with ``capacity_r = sum over the region's
-    reps of level coefficient x mean availability`` (:func:`salesplan.targets.cell_bases`). Tolerance: 1 unit
-    per region; the sum must be exact.
+    Expected: :func:`expected_region_load` with ``capacity_r = sum over the region's reps of level coefficient
+    x mean availability`` (:func:`salesplan.targets.cell_bases`, the capacity basis the monthly targets use).
+    Tolerance :data:`LOAD_TOLERANCE` per region.
     """
-    check, example = "4b regions by capacity", '{"North": 30_000_000, ...}'
+    check, example = (
+        "4b load against capacity",
+        '{"North": ..., "East": ..., ...} (1 = the region carries its share of capacity)',
+    )
     if (fb := _guard(check, answer, example)) is not None:
         return fb
     co = _co()
+    exp = expected_region_load()
     try:
-        given = as_mapping(answer, co.regions, ["region"], ["target", "target_amount", "amount", "value"])
+        given = as_mapping(answer, co.regions, ["region"], ["load", "load_index", "index", "value"],
+                           orders=[sorted(co.regions)], expected=exp)  # fmt: skip
     except AnswerError as exc:
         return invalid(check, f"cannot read the answer: {exc}", example)
+    heads = _team().groupby("region")["rep_id"].count().reindex(co.regions).astype(float)
+    bu = expected_regions().set_index("region")["bottom_up"]
     mistakes = [
-        Mistake("head count", expected_region_split(flat_levels=True, ramp=[1.0], keep_leavers=True), "that splits by head count: weight each rep by level coefficient x availability"),
-        Mistake("no availability", expected_region_split(ramp=[1.0], keep_leavers=True), "the level coefficients are right, but a new hire ramps up and a leaver stops: use each rep's mean availability"),
-        Mistake("levels", expected_region_split(flat_levels=True), "the availability is right, but apply the level coefficient to each rep before adding up the region"),
-        Mistake("ramp", expected_region_split(ramp=[1.0]), "the new hire ramps up 25 / 50 / 75 / 100 %: their first months count less"),
-        Mistake("leaver", expected_region_split(keep_leavers=True), "the leaver carries nothing after the leave date: count their months up to it only"),
-        Mistake("last year", expected_region_split(basis="last_year"), "those are last year's sales shares; this split is by capacity"),
-        Mistake("reconciled", expected_reconciled_regions(), "those are the reconciled bottom-up numbers of exercise 2; here the basis is capacity"),
+        Mistake("capacity split", expected_region_load(region_targets=expected_region_split()), "that splits the target by capacity first, so every region gets the same load; the split is 2b's (by potential), capacity only checks it"),
+        Mistake("literal head count", expected_region_load(capacity=heads), "that divides by the head count (every rep as 1, all year): weight each rep by level coefficient x mean availability"),
+        Mistake("head count", expected_region_load(capacity=expected_capacity(flat_levels=True, ramp=[1.0], keep_leavers=True)), "that counts every rep as a full rep all year: weight each by level coefficient x mean availability"),
+        Mistake("levels", expected_region_load(capacity=expected_capacity(flat_levels=True)), "the availability is right, but apply the level coefficient to each rep before adding up the region"),
+        Mistake("ramp", expected_region_load(capacity=expected_capacity(ramp=[1.0])), "the new hire ramps up 25 / 50 / 75 / 100 %: their first months count less"),
+        Mistake("leaver", expected_region_load(capacity=expected_capacity(keep_leavers=True)), "the leaver carries nothing after the leave date: count their months up to it only"),
+        Mistake("bottom-up", expected_region_load(region_targets=bu.to_dict()), "that divides the bottom-up numbers of 1d; the agreed split is 2b's (reconciled to the target)"),
     ]  # fmt: skip
-    fb = compare(check, given, expected_region_split(), 1.0, mistakes, tolerance_text="1 unit per region",
-                 general_hint="region = target x capacity_r / sum of capacities; capacity_r = sum of level coefficient x mean availability")  # fmt: skip
-    return _merge(fb, _sum_line(given, co.regions, annual_target(), "regions") + _whole_units(given, co.regions))
+    fb = compare(check, given, exp, LOAD_TOLERANCE, mistakes, fmt=lambda v: f"{v:.2f}", tolerance_text="0.01 per region",
+                 general_hint="load = (region target / total) / (region capacity / total capacity); capacity = sum over the region's reps of level coefficient x mean availability")  # fmt: skip
+    if fb.ok:
+        heavy = max(exp, key=exp.get)
+        return Feedback(check, "correct", f"correct (within 0.01 per region). {heavy} asks the most of its team: "
+                        "a reason to check its hiring or support, not to move its target away from its potential.")  # fmt: skip
+    return fb
 
 
 def check_availability(answer: Any) -> Feedback:
@@ -709,7 +767,7 @@ def check_availability(answer: Any) -> Feedback:
     (25 / 50 / 75 / 100 %), nothing before the hire month and after the leave date. Tolerance 0.001.
     """
     check = "4a availability"
-    example = '{"N1": [1, 1, ...], "S3": [0, 0, 0, 0.25, ...], ...} or a DataFrame rep x month'
+    example = '{"N1": [12 values Jan-Dec], ...} or a DataFrame rep x month (1-12)'
     if (fb := _guard(check, answer, example)) is not None:
         return fb
     exp = expected_availability()
@@ -749,35 +807,42 @@ def check_rep_targets(answer: Any) -> Feedback:
     """Exercise 4c. ``answer``: each rep's annual target in whole units (dict rep -> amount, Series, or a
     DataFrame with ``rep_id`` and ``target_amount``), each region's reps adding up exactly to the region.
 
-    Expected: every month of the region split over its reps on board by ``level coefficient x availability``
-    (:func:`salesplan.targets.allocate`, capacity basis), summed over the year. Tolerance: 12 units per rep
-    (one per month of rounding); each region's sum must be exact.
+    Expected: :func:`expected_rep_targets`, each rep's bottom-up number (1e) reconciled to the region's agreed
+    year (2b): ``rep = region target x rep bottom-up / sum of the region's reps' bottom-up``, largest
+    remainder. Tolerance: 1 unit per rep; each region's sum must be exact.
     """
-    check, example = "4c rep targets", '{"N1": 24_000_000, "N2": 14_000_000, ...}'
+    check, example = "4c rep targets", '{"N1": ..., "N2": ..., ...} in whole units'
     if (fb := _guard(check, answer, example)) is not None:
         return fb
     co = _co()
     exp = expected_rep_targets()
     reps = list(exp)
     try:
-        given = as_mapping(answer, reps, ["rep_id", "rep"], ["target_amount", "target", "amount", "value"])
+        given = as_mapping(answer, reps, ["rep_id", "rep"], ["target_amount", "target", "amount", "value"],
+                           orders=[sorted(reps)], expected=exp)  # fmt: skip
     except AnswerError as exc:
         return invalid(check, f"cannot read the answer: {exc}", example)
+    team = _team()
+    avail = rep_availability(team, co.plan_year, _ramp(None)).groupby("rep_id")["availability"].mean()
+    capacity_w = (team.set_index("rep_id")["level"].map(_levels()) * avail).to_dict()
+    last = history()[history()["month"].dt.year == co.plan_year - 1].groupby("rep_id")["net_amount"].sum().to_dict()
     mistakes = [
-        Mistake("levels", expected_rep_targets(flat_levels=True), "did you apply the level coefficient to each rep's weight? A senior carries more than a junior"),
-        Mistake("ramp", expected_rep_targets(ramp=[1.0]), "the new hire ramps up 25 / 50 / 75 / 100 %: weight their first months by that"),
-        Mistake("leaver", expected_rep_targets(keep_leavers=True), "the leaver has no quota after the leave date; their region's months go to the reps still there"),
-        Mistake("january", expected_rep_targets(hire_in_january=True), "the new hire starts in their hire month, not in January"),
-        Mistake("year", expected_rep_targets(split_the_year=True), "that splits the whole year at once; split month by month, because who is on board (and the season) changes during the year"),
+        Mistake("unscaled", {r: float(v) for r, v in expected_reps().set_index("rep_id")["bottom_up"].items()}, "those are the bottom-up numbers of 1e as they stand: scale each region's reps to the region's agreed year (2b)"),
+        Mistake("capacity", expected_rep_targets(weights=capacity_w), "that splits by capacity (level x availability); the method keeps each rep's own bottom-up number (1e) and only scales it to the region"),
+        Mistake("last year", expected_rep_targets(weights=last), "that splits by last year's sales; use the bottom-up numbers of 1e (growth, level, availability)"),
+        Mistake("levels", expected_rep_targets(flat_levels=True), "the bottom-up numbers lack the level coefficient (1e: junior 0.7 ... lead 1.2)"),
+        Mistake("ramp", expected_rep_targets(ramp=[1.0]), "the new hire ramps up 25 / 50 / 75 / 100 %: their bottom-up number uses their availability"),
+        Mistake("leaver", expected_rep_targets(keep_leavers=True), "the leaver carries nothing after the leave date: their bottom-up number uses their months on board only"),
+        Mistake("company", expected_rep_targets(region_targets=_split_by(pd.Series(expected_regions().set_index("region")["bottom_up"]) * 0 + 1)), "that splits the company target evenly over regions; each region keeps its agreed year (2b)"),
     ]  # fmt: skip
-    fb = compare(check, given, exp, 12.0, mistakes, tolerance_text="12 units per rep",
-                 general_hint="rep month = region month x (level coefficient x availability) / sum over the region's reps that month")  # fmt: skip
-    team = _team().set_index("rep_id")["region"]
-    months = region_month_targets().sum(axis=1)
+    fb = compare(check, given, exp, 1.0, mistakes, tolerance_text="1 unit per rep",
+                 general_hint="rep = region target (2b) x rep bottom-up (1e) / sum of the region's reps' bottom-up, in whole units")  # fmt: skip
+    region_of = team.set_index("rep_id")["region"]
+    totals = expected_reconciled_regions()
     extra: list[str] = _whole_units(given, reps)
     for region in co.regions:
-        members = [r for r in reps if team[r] == region]
-        extra += _sum_line(given, members, int(months[region]), f"{region} reps")
+        members = [r for r in reps if region_of[r] == region]
+        extra += _sum_line(given, members, int(totals[region]), f"{region} reps")
     return _merge(fb, extra)
 
 
@@ -799,7 +864,10 @@ def check_statuses(answer: Any) -> Feedback:
     5 % green, 5-10 % yellow, 10-15 % red, more than 15 % dark red, more than 5 % ahead "ahead"; exactly on
     a boundary counts as the milder status.
     """
-    check, example = "5a red / yellow / green", '{"North": "green", "East": "ahead", ...}'
+    check, example = (
+        "5a red / yellow / green",
+        '{"North": "...", "East": "...", ...} (green, yellow, red, dark_red or ahead)',
+    )
     if (fb := _guard(check, answer, example)) is not None:
         return fb
     co = _co()
@@ -813,40 +881,72 @@ def check_statuses(answer: Any) -> Feedback:
     t = co.thresholds
     r = co.retro.set_index("item")
     d = pd.Series(deviation(r["actual"].to_numpy(), r["target"].to_numpy()), index=r.index)
-    variants = [
-        ({k: s for k, s in zip(items, classify_deviation(r["actual"], r["target"], {k: max(v - 1e-6, 0) for k, v in t.items()}), strict=True)},
-         "exactly on a band edge counts as the milder status (exactly 5 % behind is still green)"),
-        ({k: s for k, s in zip(items, classify_deviation(2 - r["target"] / r["actual"], 1.0, t), strict=True)},
-         "measure the deviation against the plan (actual / plan - 1), not against the actual"),
-        ({k: s for k, s in zip(items, classify_deviation(1 - d.abs(), 1.0, t), strict=True)},
-         "this item is ahead of plan, not behind: more than 5 % ahead is 'ahead'"),
-    ]  # fmt: skip
+    against_actual = dict(zip(items, classify_deviation(2 - r["target"] / r["actual"], 1.0, t), strict=True))
+    # On a band edge (within EDGE_TOLERANCE) both neighbouring statuses are accepted: the stricter one is
+    # what floating point gives a plain `<=`, not a misreading of the rule.
+    stricter = {k: _edge_neighbour(float(d[k]), t) for k in items}
     missing = [k for k in items if k not in given]
     unknown = [k for k in given if k not in exp]
-    details, hints = [], []
+    details, hints, notes = [], [], []
     if missing:
         details.append(f"missing: {', '.join(missing)}")
     if unknown:
         details.append(f"not expected here: {', '.join(unknown)} (items: {', '.join(items)})")
     known = {"green", "yellow", "red", "dark_red", "ahead", "no_target"}
-    off = [k for k in items if k in given and given[k] != exp[k]]
+    # An answer measured against the actual (off the edges) explains its edge items too: no edge allowance then.
+    uses_actual = any(k in given and given[k] == against_actual[k] != exp[k] and stricter[k] is None for k in items)
+    off = []
+    for k in items:
+        if k not in given or given[k] == exp[k]:
+            continue
+        if stricter[k] is not None and given[k] == stricter[k] and not (uses_actual and given[k] == against_actual[k]):
+            notes.append(
+                f"{k} sits exactly on a band edge ({d[k]:+.1%}): the rule gives the milder status; a plain `<=` on "
+                f"actual / plan - 1 lands on the other side by floating point, so round the deviation (e.g. to 9 "
+                f"decimals) or compare with a small tolerance"
+            )
+            continue
+        off.append(k)
+    against_all = off and all(against_actual[k] == given[k] for k in off)
     for k in off:
-        line = f"{k} is {given[k]!r}, expected {exp[k]!r} ({d[k]:+.1%} against plan)"
+        line = f"{k} is not {given[k]!r} ({d[k]:+.1%} against plan)"
+        if reveal():
+            line += f"; expected {exp[k]!r}"
         if given[k] not in known:
             line += ": use green, yellow, red, dark_red or ahead"
+        elif against_actual[k] == given[k] and given[k] != exp[k]:
+            line += ": measure the deviation against the plan (actual / plan - 1), not against the actual (1 - plan / actual)"
+        elif d[k] > t["ahead"] + EDGE_TOLERANCE:
+            line += f": this item is ahead of plan, not behind: more than {pct(t['ahead'], 0)} ahead is 'ahead'"
+        elif given[k] == "ahead":
+            line += f": 'ahead' is for more than {pct(t['ahead'], 0)} above plan; this item is behind or close to plan"
         else:
-            hint = next((h for v, h in variants if v[k] == given[k]), None)
-            line += (
-                f": {hint}"
-                if hint
-                else f": the bands are {pct(t['yellow'], 0)} / {pct(t['red'], 0)} / {pct(t['dark_red'], 0)} behind plan"
-            )
+            line += f": the bands are {pct(t['yellow'], 0)} / {pct(t['red'], 0)} / {pct(t['dark_red'], 0)} behind plan"
         details.append(line)
     if not details:
-        return Feedback(check, "correct", f"correct ({len(items)} items).")
+        return Feedback(check, "correct", f"correct ({len(items)} items).", notes)
+    if against_all and len(off) > 1:
+        hints.append("every item that is off was measured against the actual: the deviation is actual / plan - 1")
     hints.append("deviation = actual / plan - 1; behind by <= 5 % green, <= 10 % yellow, <= 15 % red, more dark red")
     n = len(off) + len(missing)
-    return Feedback(check, "wrong", f"{n} of {len(items)} {'item is' if n == 1 else 'items are'} off.", details, hints)
+    return Feedback(
+        check, "wrong", f"{n} of {len(items)} {'item is' if n == 1 else 'items are'} off.", details + notes, hints
+    )
+
+
+def _edge_neighbour(dev: float, t: Mapping[str, float]) -> str | None:
+    """The stricter status next to a band edge the deviation ``dev`` sits on (within :data:`EDGE_TOLERANCE`),
+    or None off the edges: on the 5 % behind edge ``yellow``, on 10 % ``red``, on 15 % ``dark_red``, on 5 %
+    ahead ``ahead``."""
+    for edge, status in (
+        (-t["yellow"], "yellow"),
+        (-t["red"], "red"),
+        (-t["dark_red"], "dark_red"),
+        (t["ahead"], "ahead"),
+    ):
+        if abs(dev - edge) <= EDGE_TOLERANCE:
+            return status
+    return None
 
 
 def check_pvm(answer: Any) -> Feedback:
@@ -856,7 +956,7 @@ def check_pvm(answer: Any) -> Feedback:
     Expected: :func:`salesplan.metrics.price_volume_mix` with the plan as base and the actual as current —
     ``volume = (Q1 - Q0) x plan average price``, ``price = sum (P1 - P0) x Q1``, ``mix = the rest``. Tolerance 1 K.
     """
-    check, example = "5b price / volume / mix", '{"volume": -1_000_000, "price": 50_000, "mix": 1_200_000}'
+    check, example = "5b price / volume / mix", '{"volume": ..., "price": ..., "mix": ...}'
     if (fb := _guard(check, answer, example)) is not None:
         return fb
     try:
@@ -898,42 +998,116 @@ def check_pvm(answer: Any) -> Feedback:
     return _merge(fb, extra)
 
 
-GENERIC_OWNERS = {
-    "",
-    "team",
-    "the team",
-    "sales",
-    "sales team",
-    "everyone",
-    "all",
-    "we",
-    "us",
-    "management",
-    "tbd",
-    "?",
-    "大家",
-    "团队",
-}
-DATE_PATTERN = re.compile(
-    r"\d{4}-\d{2}(-\d{2})?|\d{1,2}[/.]\d{1,2}|\b(by|until|before|end of|week|month|Q[1-4])\b|"
-    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|[月日周前]",
+GROUP_WORDS = re.compile(
+    r"\b(all|every|everyone|everybody|team|teams|reps|staff|we|us|they|management|tbd|n/?a|somebody|someone)\b|"
+    r"团队|大家|所有|全体|我们|销售部",
     re.IGNORECASE,
 )
+"""Words that make an owner a group: a group owns nothing, one person or role acts."""
+OWNER_ROLES = (
+    "region lead", "regional lead", "regional manager", "region manager", "sales director", "head of sales",
+    "department head", "head of department", "general manager", "sales manager", "product manager",
+    "区域经理", "区域负责人", "大区经理", "销售总监", "部门负责人", "总经理", "销售经理", "产品经理",
+)  # fmt: skip
+"""Roles a 5-Why owner may name (besides a rep by id): the leads of the company's structure and the
+escalation levels' roles."""
+WHY_MIN_WORDS = 4
+"""A why is a causal statement: at least four words (or six characters of Chinese)."""
+WHY_MIN_CJK = 6
+WHY_SIMILARITY = 0.9
+"""Two whys at least 90 % alike (difflib's ratio, after case and punctuation are dropped) are the same why."""
+COUNT_UNITS = (
+    r"customers?|accounts?|clients?|visits?|calls?|meetings?|orders?|leads?|deals?|quotes?|proposals?|demos?|"
+    r"reps?|people|dealers?|distributors?|contracts?|opportunit(?:y|ies)|workshops?|trainings?|"
+    r"家|个|次|位|单|场|名"
+)
+"""Units that count things: their number must be whole (no one calls 1.5 customers)."""
+MEASURE_UNITS = r"%|percent|k\b|m\b|units?|days?|weeks?|hours?|yuan|rmb|cny|eur|usd|元|万|天|周|小时"
+NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred"
+QUANTITY = re.compile(
+    rf"(?P<n>\d+(?:[.,]\d+)?|{NUMBER_WORDS})\s*(?:[\w'-]+\s+){{0,2}}?(?P<unit>{COUNT_UNITS}|{MEASURE_UNITS})",
+    re.IGNORECASE,
+)
+MONTH_WORDS = {m.casefold(): i for i, m in enumerate(MONTH_NAMES, start=1)}
+DATES = (
+    re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2}))?\b"),
+    re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月(?:\s*(?P<d>\d{1,2})\s*[日号])?"),
+    re.compile(r"\b(?P<d>\d{1,2})\s+(?P<mon>[A-Za-z]{3,9})\.?,?\s+(?P<y>\d{4})\b"),
+    re.compile(r"\b(?P<mon>[A-Za-z]{3,9})\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(?P<y>\d{4}))?\b"),
+    re.compile(r"\b(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4})\b"),
+)
+"""Dates a next step may carry: 2026-07-15, 2026-07, 2026年7月15日, 15 July 2026, July 15(, 2026), 15/07/2026.
+A month name without a year means the plan year."""
+
+
+def _why_text(value: Any) -> str:
+    return re.sub(r"[\W_]+", " ", str(value).casefold()).strip()
+
+
+def _is_statement(why: str) -> bool:
+    cjk = len(re.findall(r"[\u3400-\u9fff]", why))
+    return len(re.findall(r"[^\W\d_]{2,}", why)) >= WHY_MIN_WORDS or cjk >= WHY_MIN_CJK
+
+
+def _step_dates(step: str, year: int) -> tuple[list[pd.Timestamp], str]:
+    """The dates in a next step and the step with them taken out (so their digits are no quantity)."""
+    found: list[pd.Timestamp] = []
+    rest = step
+    for pattern in DATES:
+        for m in pattern.finditer(step):
+            g = m.groupdict()
+            month = int(g["m"]) if g.get("m") else MONTH_WORDS.get(str(g.get("mon", ""))[:3].casefold())
+            if month is None or not 1 <= month <= 12:
+                continue
+            y = int(g["y"]) if g.get("y") else year
+            day = int(g["d"]) if g.get("d") else pd.Period(f"{y}-{month:02d}").days_in_month
+            try:
+                found.append(pd.Timestamp(y, month, day))
+            except ValueError:
+                continue
+            rest = rest.replace(m.group(0), " ")
+    return found, rest
+
+
+def _owner_ok(owner: str, reps: list[str]) -> str | None:
+    """None when ``owner`` names one person or role: a rep of the company by id or a lead's role
+    (:data:`OWNER_ROLES`), and no group word; otherwise what is wrong with it."""
+    if not owner:
+        return "no owner named: name one person or role who acts"
+    if GROUP_WORDS.search(owner):
+        return f"owner {owner!r} is a group: a group owns nothing; name one person or role (a rep or a lead)"
+    tokens = set(re.findall(r"[A-Za-z]\d+", owner.upper()))
+    if tokens & {r.upper() for r in reps}:
+        return None
+    if tokens:
+        return f"owner {owner!r}: {', '.join(sorted(tokens))} is no rep of the company after the month reviewed (reps: {', '.join(reps)})"
+    if any(role in owner.casefold() for role in OWNER_ROLES):
+        return None
+    return (
+        f"owner {owner!r} is not a rep or a role of the company: name a rep by id ({', '.join(reps)}) or a lead "
+        "(e.g. 'West region lead', 'sales director')"
+    )
 
 
 def check_five_why(answer: Any) -> Feedback:
     """Exercise 5c. ``answer``: a 5-Why for one flagged item: ``{"item": ..., "whys": [five answers],
-    "owner": a person or role, "next_step": what happens by when}``.
+    "owner": a person or role, "next_step": what happens, how much, by when}``.
 
-    Checked: the item is red or dark red (by :func:`salesplan.retro.flags.classify_deviation`), five
-    different non-empty whys, a named owner (not "the team"), a next step with a date or deadline.
+    Checked: the item is red or dark red (by :func:`salesplan.retro.flags.classify_deviation`); five whys,
+    each a causal statement (at least :data:`WHY_MIN_WORDS` words or :data:`WHY_MIN_CJK` Chinese characters),
+    no two alike (:data:`WHY_SIMILARITY`); one owner: a rep on board after the month reviewed (by id) or a
+    lead's role (:data:`OWNER_ROLES`), never a group; a measurable next step (a number with a unit or a count,
+    counts whole) with a date in the plan year after the month reviewed.
     """
     check = "5c 5-Why"
-    example = '{"item": "West", "whys": ["...", "...", "...", "...", "..."], "owner": "West region lead", "next_step": "... by 2026-07-15"}'
+    example = '{"item": ..., "whys": [five causal statements], "owner": one rep or role, "next_step": "what, how many, by YYYY-MM-DD"}'
     if (fb := _guard(check, answer, example)) is not None:
         return fb
     if not isinstance(answer, Mapping):
         return invalid(check, f"a {type(answer).__name__}; expected a dict with item, whys, owner, next_step", example)
+    import difflib
+
+    co = _co()
     a = {str(k).strip().casefold(): v for k, v in answer.items()}
     exp = expected_statuses()
     lookup = {k.casefold(): k for k in exp}
@@ -943,41 +1117,60 @@ def check_five_why(answer: Any) -> Feedback:
     if item is None:
         details.append(f"item {a.get('item')!r} is not in the retrospective (items: {', '.join(exp)})")
     elif item not in flagged:
-        details.append(f"{item} is {exp[item]}: a 5-Why is for a red or dark-red item ({', '.join(flagged)})")
-    whys = a.get("whys") or []
-    whys = [str(w).strip() for w in (whys if isinstance(whys, list | tuple) else [whys]) if str(w).strip()]
+        details.append(f"{item} is not red or dark red: a 5-Why is for a flagged item (see 5a)")
+    raw = a.get("whys") or []
+    whys = [str(w).strip() for w in (raw if isinstance(raw, list | tuple) else [raw]) if str(w).strip()]
     if len(whys) < 5:
-        details.append(
-            f"{len(whys)} why{'s' if len(whys) != 1 else ''}: ask 'why?' again until you reach a cause the team can act on (five times)"
-        )
-    repeated = sorted({w for w in whys if whys.count(w) > 1})
-    if repeated:
-        details.append(f"the same answer twice ({repeated[0]!r}): each why goes one level deeper")
-    owner = str(a.get("owner") or "").strip()
-    if owner.casefold() in GENERIC_OWNERS:
-        details.append("no owner named: name one person or role who acts (a group owns nothing)")
+        details.append(f"{len(whys)} why{'s' if len(whys) != 1 else ''}: ask 'why?' again until you reach a cause the team can act on (five times)")  # fmt: skip
+    short = [i + 1 for i, w in enumerate(whys) if not _is_statement(w)]
+    if short:
+        details.append(f"why {', '.join(map(str, short))}: not a causal statement; write what happened and why (a short sentence, e.g. 'key accounts ordered less because ...')")  # fmt: skip
+    texts = [_why_text(w) for w in whys]
+    same = [(i + 1, j + 1) for i in range(len(texts)) for j in range(i + 1, len(texts))
+            if difflib.SequenceMatcher(None, texts[i], texts[j]).ratio() >= WHY_SIMILARITY]  # fmt: skip
+    if same:
+        details.append(f"why {same[0][0]} and why {same[0][1]} say the same thing: each why goes one level deeper")
+    closed = pd.Period(RETRO_MONTH).end_time.normalize()
+    reps = [
+        r for r, leave in zip(co.reps["rep_id"], co.reps["leave_date"], strict=True) if pd.isna(leave) or leave > closed
+    ]
+    if (problem := _owner_ok(str(a.get("owner") or "").strip(), reps)) is not None:
+        details.append(problem)
     step = str(a.get("next_step") or "").strip()
-    if len(step.split()) < 3 and len(step) < 6:
-        details.append("the next step is missing or too short: say what will be done")
-    elif not DATE_PATTERN.search(step):
-        details.append("the next step has no date: say by when (e.g. 'by 2026-07-15')")
+    dates, rest = _step_dates(step, co.plan_year)
+    quantities = list(QUANTITY.finditer(rest))
+    if len(re.findall(r"[^\W\d_]{2,}", rest)) < 2 and len(re.findall(r"[\u3400-\u9fff]", rest)) < 4:
+        details.append("the next step is missing or too short: say what will be done, how much and by when")
+    elif not quantities:
+        details.append("the next step is not measurable: say how much or how many (e.g. '8 customer visits', '5 %', '200 K')")  # fmt: skip
+    else:
+        for q in quantities:
+            n = q.group("n").replace(",", ".")
+            if re.fullmatch(COUNT_UNITS, q.group("unit"), re.IGNORECASE) and n.replace(".", "").isdigit() and not float(n).is_integer():  # fmt: skip
+                details.append(f"'{q.group(0)}': counts are whole (customers, visits, calls come one at a time)")
+                break
+    if not dates:
+        details.append("the next step has no date: say by when (a date such as 2026-07-15)")
+    elif not any(d.year == co.plan_year and d > closed for d in dates):
+        details.append(f"the next step's date is not in the plan year {co.plan_year} after the month reviewed ({RETRO_MONTH}): the step comes after the review")  # fmt: skip
     if details:
         return Feedback(check, "wrong", f"{len(details)} thing{'s' if len(details) != 1 else ''} to fix.", details,
-                        ["a 5-Why ends at a cause the team controls, with one owner and a dated next step"])  # fmt: skip
-    escalation = _co().config["retro"]["escalation"].get(exp[item], "")
-    return Feedback(
-        check, "correct", f"complete: {item} ({exp[item]}), {len(whys)} whys, owner {owner}. Escalation: {escalation}."
-    )
+                        ["a 5-Why ends at a cause the team controls, with one owner and a measurable, dated next step"])  # fmt: skip
+    escalation = co.config["retro"]["escalation"].get(exp[item], "")
+    owner = str(a.get("owner")).strip()
+    return Feedback(check, "correct", f"complete: {item}, {len(whys)} whys, owner {owner}. Escalation: {escalation}.")
 
 
 def givens(number: int) -> dict[str, Any]:
-    """What exercise ``number`` starts from (the agreed results of the exercises before it, from the library):
+    """What exercise ``number`` starts from (the agreed results of the exercises before it, from the library;
+    never a result of its own parts):
 
     * 2: ``top_down`` (1b), ``bottom_up_regions`` (1d, Series by region), ``rule``, ``top_down_weight``,
       ``annual_target`` (the agreed number, for 2b);
     * 3: ``annual_target``, ``monthly_sales`` (month x year), ``templates`` (``targets.phasing.quarterly_templates``);
-    * 4: ``annual_target``, ``team`` (reps on board with level coefficient), ``ramp``, ``region_months``
-      (for 4c: each region's capacity split phased by seasonality, region x month);
+    * 4: ``annual_target``, ``team`` (reps on board with level coefficient), ``ramp``, ``region_targets``
+      (2b: the regions' agreed years, the split by potential exercise 4 builds on) and ``rep_bottom_up``
+      (1e: each rep's bottom-up number, for 4c);
     * 5: ``retro`` (item, level, target, actual), ``thresholds``, ``plan`` and ``actual`` by product line.
     """
     co = _co()
@@ -1001,7 +1194,8 @@ def givens(number: int) -> dict[str, Any]:
             "annual_target": annual_target(),
             "team": co.team(),
             "ramp": list(co.targets_config["ramp"]),
-            "region_months": region_month_targets(),
+            "region_targets": pd.Series(expected_reconciled_regions(), name="target_amount").rename_axis("region"),
+            "rep_bottom_up": expected_reps().set_index("rep_id")["bottom_up"],
         }
     if number == 5:
         return {

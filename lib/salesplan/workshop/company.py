@@ -5,7 +5,9 @@ It is derived deterministically from the constants of the sample company
 
 * the four regions with their growth story (``REGION_GROWTH``) and sizes from their share of
   customers (``REGION_CUSTOMER_SHARE`` x 120 M, rounded to 10 M): North 30, East 40, South 30,
-  West 20 M last year;
+  West 20 M last year; the years do not grow alike (``YEAR_FACTOR``: a slow 2023, a strong 2024),
+  so averaging the yearly growth rates gives a visibly different rate from the compound one, while
+  every region's 3-year CAGR stays its growth story;
 * one product line of each tier (core, emerging, long tail) with a 50 / 30 / 20 % mix (the sample's
   starting shares, rounded to 10 %) and round unit prices;
 * nine reps over the four levels, with one rep hired half-way through last year, one new hire
@@ -36,6 +38,10 @@ from salesplan.targets import largest_remainder, rep_availability
 
 PLAN_YEAR = 2026
 HISTORY_YEARS = (2022, 2023, 2024, 2025)
+# Each year's growth factor on top of the regions' own growth. The factors multiply to 1, so the
+# 3-year CAGRs stay the growth story, but the yearly rates swing (about 2 %, 16 %, 4 %): their plain
+# average is not the compound rate, and a check can tell the two apart.
+YEAR_FACTOR = {2023: 0.95, 2024: 1.08, 2025: 1 / (0.95 * 1.08)}
 COMPANY_LAST_YEAR = 120_000_000
 # One product line per tier, in the sample's order.
 LINE_TIERS = ("core", "emerging", "long_tail")
@@ -61,7 +67,8 @@ RETRO_STORY = {
     "East": 0.08,
     "South": -0.10,
     "West": -0.20,
-    "E2": -0.07,
+    # Measured against the actual (1 - plan / actual) E2 would cross into red: that mistake shows.
+    "E2": -0.095,
     "S1": -0.05,
     "S2": -0.12,
     "W1": -0.16,
@@ -144,10 +151,12 @@ class WorkshopCompany:
         team = active_reps(self.reps, self.plan_year)
         return team.assign(level_coefficient=team["level"].map(self.level_coefficient))
 
-    def availability(self, ramp: list[float] | None = None) -> pd.DataFrame:
-        """Each rep's share of a full quota per month of the plan year (``targets.ramp``), wide: rep x month."""
-        avail = rep_availability(self.team(), self.plan_year, ramp or self.targets_config["ramp"])
-        return avail.assign(m=avail["month"].dt.month).pivot(index="rep_id", columns="m", values="availability")
+    def mean_availability(self) -> pd.Series:
+        """Each rep's share of a full year in the plan year: the mean of their monthly shares (``targets.ramp``
+        for a new hire, nothing after a leave date). Exercise 1e uses it; exercise 4a asks for the months
+        behind it, so the month-by-month table is not given."""
+        avail = rep_availability(self.team(), self.plan_year, self.targets_config["ramp"])
+        return avail.groupby("rep_id")["availability"].mean().rename("availability")
 
 
 def _rep_year_amounts(region_total: float, reps: list[tuple[str, str, float]]) -> dict[str, float]:
@@ -174,8 +183,9 @@ def _build() -> WorkshopCompany:
     for region in regions:
         growth = sample.REGION_GROWTH[region]
         for year in HISTORY_YEARS:
-            # Earlier years are last year's size taken back at the region's growth rate.
+            # Earlier years are last year's size taken back at the region's growth rate and the year factors.
             total = sizes[region] / (1 + growth) ** (last - year)
+            total /= float(np.prod([YEAR_FACTOR[y] for y in HISTORY_YEARS if year < y <= last]))
             months = pd.date_range(f"{year}-01-01", periods=12, freq="MS")
             team = [
                 (r.rep_id, r.level, months[months >= r.hire_date.to_period("M").to_timestamp()])

@@ -168,8 +168,8 @@ EXERCISES: tuple[Exercise, ...] = (
         4,
         "allocation",
         "Allocation to regions and reps",
-        "Everyone carries a target: who is available when, the year split over regions by the capacity of their teams, then every "
-        "month of a region over the reps on board, with level coefficients, a new hire's ramp and a leaver.",
+        "Everyone carries a target: who is available when (a new hire's ramp, a leaver), whether the split by potential of "
+        "exercise 2 asks more of a team than it can carry, and every rep's bottom-up number of exercise 1 reconciled to their region.",
         60,
         (
             Part(
@@ -184,24 +184,29 @@ EXERCISES: tuple[Exercise, ...] = (
             ),
             Part(
                 "4b",
-                "Regions by capacity",
-                "Split the annual target over the regions by the capacity of their teams in the plan year.",
-                "capacity_r = sum over the region's reps of level coefficient x mean availability\nregion = target x capacity_r / sum of capacities, whole units",
-                '{"North": ..., ...} whole numbers',
-                "1 unit per region; the sum exact",
+                "Capacity as a check on the split",
+                "Exercise 2 split the year by potential (the regions' bottom-up numbers reconciled to the target). "
+                "Check that split against what each team can carry: each region's share of the target over its "
+                "share of the company's capacity. Which region asks the most of its team, and what would you do "
+                "about it without moving its target away from its potential?",
+                "capacity_r = sum over the region's reps of level coefficient x mean availability\n"
+                "load_r = (region target_r / annual target) / (capacity_r / sum of capacities)   (1 = as much as the team's weight)",
+                '{"North": ..., ...} one load index per region',
+                "0.01 per region",
                 "check_region_split",
                 ("capacity", "level coefficient", "allocation"),
             ),
             Part(
                 "4c",
-                "Reps month by month",
-                "Split each month of each region's target (the table given) over the reps on board that month, and add up each rep's year.",
-                "rep month = region month x (level coefficient x availability) / sum over the region's reps that month\n"
-                "whole units per month (largest remainder); rep year = sum of the months",
+                "Rep targets reconciled to the region",
+                "Every rep's bottom-up number (exercise 1e, given) scaled to their region's agreed year (exercise 2b, "
+                "given), in whole units that add up exactly to the region.",
+                "rep = region target x rep bottom-up / sum of the region's reps' bottom-up\n"
+                "whole units by the largest remainder within each region",
                 '{"N1": ..., ...} whole numbers',
-                "12 units per rep; each region's sum exact",
+                "1 unit per rep; each region's sum exact",
                 "check_rep_targets",
-                ("level coefficient", "whole units"),
+                ("bottom-up", "reconciliation", "whole units"),
             ),
         ),
     ),  # fmt: skip

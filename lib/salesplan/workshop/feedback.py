@@ -4,6 +4,11 @@ The checks in :mod:`salesplan.workshop.checks` compute the expected values with 
 for every typical mistake, the value that mistake would give (a :class:`Mistake`). :func:`compare`
 puts the answer next to both: items within the tolerance of the expected value are right; an item
 that is off and matches a mistake's value gets that mistake's hint.
+
+Feedback teaches without telling: it names the item that is off, the direction and a coarse size
+(under 1 %, 1-10 %, over 10 %), the mistake it matches and the step to re-check, never the expected
+value. A facilitator may switch the expected values on (:func:`reveal`, or the environment variable
+``SALESPLAN_WORKSHOP_REVEAL=1``), for instance to explain an answer in front of the room.
 """
 
 from __future__ import annotations
@@ -23,6 +28,56 @@ STATUS_SYMBOL = {"correct": "✓", "wrong": "✗", "not_answered": "…", "inval
 RECORD_ENV = "SALESPLAN_WORKSHOP_RECORD"
 """Environment variable naming a JSON-lines file: when set, every check's result is appended to it
 (``{"check", "status"}``), which is how ``salesplan workshop score`` counts a team's checks."""
+
+REVEAL_ENV = "SALESPLAN_WORKSHOP_REVEAL"
+"""Environment variable: ``1`` (or ``true``/``yes``) makes feedback show the expected values."""
+_REVEAL: list[bool | None] = [None]
+
+UNIT_SLIPS = (
+    (1e-6, "your amounts look like millions: give them in currency units (12.5 M is 12_500_000)"),
+    (1e-3, "your amounts look like thousands: give them in currency units (350 K is 350_000)"),
+    (100.0, "your shares look like percentages: give them as fractions (12.5 % is 0.125)"),
+    (0.01, "your numbers look 100 times too small: a percentage given as a fraction of a fraction?"),
+)
+"""Answer / expected ratios that mean a unit slip, and the one line that says so."""
+UNIT_HEADLINE = "the numbers are right, the unit is not."
+UNIT_SLIP_TOLERANCE = 0.02
+"""A ratio within 2 % of a slip's ratio counts as that slip (the answer may be rounded in its unit)."""
+
+
+def reveal(on: bool | None = None) -> bool:
+    """Whether feedback shows the expected values (the facilitator's switch).
+
+    ``reveal(True)`` / ``reveal(False)`` set it for this Python process; ``reveal(None)`` goes back to the
+    environment variable ``SALESPLAN_WORKSHOP_REVEAL``. Returns the value in force. Off by default: a
+    trainee's feedback names the mistake and the step to re-check, not the answer.
+    """
+    if on is not None or _REVEAL[0] is not None:
+        _REVEAL[0] = on
+    if _REVEAL[0] is not None:
+        return bool(_REVEAL[0])
+    return os.environ.get(REVEAL_ENV, "").strip().casefold() in {"1", "true", "yes", "on"}
+
+
+def size_word(answer: float, expected: float) -> str:
+    """How far off, coarsely, relative to the expected value: under 1 %, 1-10 % or over 10 % (enough to
+    steer, not enough to back out the answer)."""
+    if expected == 0:
+        return ""
+    r = abs(answer - expected) / abs(expected)
+    return "by less than 1 %" if r < 0.01 else "by 1-10 %" if r <= 0.10 else "by more than 10 %"
+
+
+def unit_slip(answer: Mapping[str, float], expected: Mapping[str, float]) -> str | None:
+    """The one-line message when every answered item is the expected value in another unit (K, M, %), else None."""
+    pairs = [(float(answer[k]), float(expected[k])) for k in expected if k in answer and float(expected[k]) != 0]
+    if not pairs:
+        return None
+    for ratio, message in UNIT_SLIPS:
+        if all(abs(a / e / ratio - 1) <= UNIT_SLIP_TOLERANCE for a, e in pairs):
+            return message
+    return None
+
 
 STATUS_COLOUR = {"correct": "#1a9850", "wrong": "#d7301f", "not_answered": "#5a5a5a", "invalid": "#b35806"}
 
@@ -127,19 +182,30 @@ def as_mapping(
     key_columns: Sequence[str] = (),
     value_columns: Sequence[str] = (),
     aliases: Mapping[str, str] | None = None,
+    orders: Sequence[Sequence[str]] = (),
+    expected: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """Read an answer given per item as ``{expected key: value}``.
 
-    Accepts a dict, a Series (indexed by item), a DataFrame (a key column from ``key_columns`` or the index,
-    and a value column from ``value_columns`` or its only numeric column; a one-row frame with the items as
-    columns also works), or a list / array in the order of ``keys``. Keys match case-insensitively;
-    ``aliases`` maps other spellings to expected keys. Keys not expected are kept as they were written.
+    Accepts a dict, a Series (indexed by item), a DataFrame (a key column from ``key_columns``, a column
+    named ``index`` as ``reset_index`` leaves it, or the index; and a value column from ``value_columns`` or
+    its only numeric column; a one-row frame with the items as columns also works), or a list / array in the
+    order of ``keys``. A list may also follow one of ``orders`` (e.g. the order a table in the notebook shows
+    the items): with ``expected`` given, the order whose values lie closest to it is taken, so a list is read
+    the way it was written. Keys match case-insensitively; ``aliases`` maps other spellings to expected keys.
+    Keys not expected are kept as they were written.
     """
     lookup = {_key(k): k for k in keys}
     lookup.update({_key(a): k for a, k in (aliases or {}).items()})
     if isinstance(answer, pd.DataFrame):
         frame = answer
-        key_col = next((c for c in frame.columns if _key(c) in {_key(k) for k in key_columns}), None)
+        wanted = {_key(k) for k in key_columns} | {"index", "level_0"}
+        key_col = next((c for c in frame.columns if _key(c) in wanted), None)
+        if key_col is None:
+            # A key column under another name: the only column whose values are the items.
+            key_col = next(
+                (c for c in frame.columns if len(frame) and frame[c].map(_key).isin(set(lookup)).all()), None
+            )
         if key_col is None and len(frame) == 1 and {_key(c) for c in frame.columns} & set(lookup):
             answer = frame.iloc[0]
         else:
@@ -158,12 +224,29 @@ def as_mapping(
     if isinstance(answer, pd.Series):
         answer = answer.to_dict()
     if isinstance(answer, list | tuple | np.ndarray):
-        if len(answer) != len(keys):
-            raise AnswerError(f"a list of {len(answer)} values; expected {len(keys)} ({', '.join(map(str, keys))})")
-        return dict(zip(keys, list(answer), strict=True))
+        values = list(np.asarray(answer, dtype=object).reshape(-1)) if isinstance(answer, np.ndarray) else list(answer)
+        if len(values) != len(keys):
+            raise AnswerError(f"a list of {len(values)} values; expected {len(keys)} ({', '.join(map(str, keys))})")
+        candidates = [list(keys), *[list(o) for o in orders if sorted(map(str, o)) == sorted(map(str, keys))]]
+        if expected is not None and len(candidates) > 1:
+            candidates.sort(key=lambda order: _distance(dict(zip(order, values, strict=True)), expected))
+        return dict(zip(candidates[0], values, strict=True))
     if not isinstance(answer, Mapping):
         raise AnswerError(f"a {type(answer).__name__}; expected one value per item ({', '.join(map(str, keys))})")
     return {lookup.get(_key(k), str(k)): v for k, v in answer.items()}
+
+
+def _distance(answer: Mapping[str, Any], expected: Mapping[str, float]) -> float:
+    """Sum of relative distances of the readable values (unreadable ones count as far)."""
+    total = 0.0
+    for k, e in expected.items():
+        try:
+            v = float(answer[k])
+        except (KeyError, TypeError, ValueError):
+            total += 1e9
+            continue
+        total += abs(v - float(e)) / max(abs(float(e)), 1e-12)
+    return total
 
 
 def as_number(value: Any, what: str) -> float:
@@ -199,7 +282,9 @@ def compare(
 
     An item is right when ``|answer - expected| <= tolerance`` (a number or a function of the expected value).
     For each item that is off, the first mistake whose value for that item is also within tolerance of the
-    answer (and not of the expected value) supplies the hint. Missing and unknown items are named.
+    answer (and not of the expected value) supplies the hint. Missing and unknown items are named. When every
+    answered item is the expected value in another unit (:data:`UNIT_SLIPS`: M, K, %), one line says so
+    instead of a line per item. Expected values appear only when :func:`reveal` is on.
     """
     tol = tolerance if callable(tolerance) else (lambda _e, t=float(tolerance): t)
     missing = [k for k in expected if k not in answer]
@@ -218,35 +303,38 @@ def compare(
             except AnswerError as exc:
                 details.append(str(exc))
     off = [k for k, v in values.items() if abs(v - float(expected[k])) > tol(float(expected[k]))]
+    if off and not missing and not unknown and (slip := unit_slip(values, expected)) is not None:
+        return Feedback(check, "wrong", UNIT_HEADLINE, [slip])
     mistakes = list(mistakes)
-    matched = False
-    for k in off:
+    shown = reveal()
+
+    def explains(m: Mistake, k: str) -> bool:
+        if k not in m.values or not np.isfinite(float(m.values[k])):
+            return False
+        e = float(expected[k])
+        return abs(values[k] - float(m.values[k])) <= tol(e) and abs(float(m.values[k]) - e) > tol(e)
+
+    # A mistake that explains every item that is off is said once, on top, not on every line.
+    whole = next((m for m in mistakes if len(off) > 1 and all(explains(m, k) for k in off)), None)
+    if whole is not None:
+        hints.append(f"every item that is off matches one mistake: {whole.hint}")
+    matched = whole is not None
+    if whole is not None and not shown:
+        details.append(f"off: {', '.join(label(k) for k in off)}")
+    for k in off if whole is None or shown else []:
         v, e = values[k], float(expected[k])
         direction = "too high" if v > e else "too low"
-        line = f"{label(k)} is {fmt(abs(v - e))} {direction} (yours {fmt(v)}, expected {fmt(e)})"
-        for m in mistakes:
-            mv = m.values.get(k)
-            if mv is None or not np.isfinite(float(mv)):
-                continue
-            if abs(v - float(mv)) <= tol(e) and abs(float(mv) - e) > tol(e):
+        line = f"{label(k)} is {direction} {size_word(v, e)}".rstrip()
+        if shown:
+            line += f" (yours {fmt(v)}, expected {fmt(e)})"
+        if whole is None:
+            m = next((m for m in mistakes if explains(m, k)), None)
+            if m is not None:
                 line += f": {m.hint}"
                 matched = True
-                break
         details.append(line)
     if not missing and not unknown and not off and len(values) == len(expected):
         return Feedback(check, "correct", f"correct{f' (within {tolerance_text})' if tolerance_text else ''}.")
-    # A mistake that explains every item that is off is worth saying once, on top.
-    for m in mistakes:
-        explained = [
-            k
-            for k in off
-            if k in m.values
-            and abs(values[k] - float(m.values[k])) <= tol(float(expected[k]))
-            and abs(float(m.values[k]) - float(expected[k])) > tol(float(expected[k]))
-        ]
-        if off and len(explained) == len(off) and len(off) > 1:
-            hints.append(f"every item that is off matches one mistake: {m.hint}")
-            break
     if off and not matched and general_hint:
         hints.append(general_hint)
     n_wrong = len(off) + len(missing)
