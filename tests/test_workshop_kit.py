@@ -150,3 +150,121 @@ def test_lab_refuses_a_folder_outside_the_project(tmp_path: Path, capsys) -> Non
     code, _, err = run_cli(["lab", "--folder", str(tmp_path), "--register-only"], capsys)
     assert code == 2 and str(tmp_path) in err and "outside the project" in err
     assert re.search("JupyterLab", err)
+
+
+# --------------------------------------------------------------------------- handouts
+
+
+@pytest.fixture(scope="module")
+def handouts(tmp_path_factory) -> dict[str, str]:
+    from salesplan.workshop.handouts import build_handouts
+
+    paths = build_handouts(tmp_path_factory.mktemp("handouts"))
+    return {p.stem: p.read_text(encoding="utf-8") for p in paths}
+
+
+def _section(page: str, key: str) -> str:
+    """The HTML of one part (from its heading to the next)."""
+    start = page.index(f"<h2>{key} ")
+    end = page.find("<h2>", start + 1)
+    return page[start : end if end > 0 else None]
+
+
+def _answers() -> dict[str, list[float]]:
+    """Every part's answer amounts, from the checks module's expected values."""
+    from salesplan.workshop import checks
+
+    rec = checks.expected_reconciliation()
+    baseline = checks.expected_baseline().set_index("step")["amount"]
+    pvm = checks.expected_pvm()
+    return {
+        "1a": [baseline["baseline"]],
+        "1b": [checks.expected_top_down()],
+        "1c": [checks.expected_market_share()],
+        "1d": list(checks.expected_regions()["bottom_up"]),
+        "1e": list(checks.expected_reps()["bottom_up"]),
+        "2a": [rec["gap"], rec["final"]],
+        "2b": list(checks.expected_reconciled_regions().values()),
+        "3a": list(checks.expected_phasing()["target_amount"]),
+        "3b": list(checks.expected_phasing("front_loaded")["target_amount"]),
+        "4b": list(checks.expected_region_split().values()),
+        "4c": list(checks.expected_rep_targets().values()),
+        "5b": [pvm["volume"], pvm["price"], pvm["mix"]],
+    }
+
+
+def _spellings(value: float) -> set[str]:
+    v = abs(float(value))
+    return {f"{v:,.0f}", f"{v:.0f}", f"{v / 1e6:,.3f} M", f"{v / 1e6:,.2f} M", f"{v / 1e6:,.1f} M", f"{v / 1e3:,.0f} K"}
+
+
+def test_no_handout_prints_an_answer(handouts: dict[str, str]) -> None:
+    leaks = [
+        (page, key, text)
+        for key, values in _answers().items()
+        for value in values
+        for text in _spellings(value)
+        for page, html in handouts.items()
+        if text in html
+    ]
+    assert leaks == []
+    # the exercise 3 page names where the annual target comes from instead of printing it
+    assert "your agreed number from exercise 2" in handouts["03_phasing"]
+
+
+def test_handouts_print_on_a4_without_cutting_rows(handouts: dict[str, str]) -> None:
+    for html in handouts.values():
+        assert "@page { size: A4" in html
+        assert re.search(r"tr[^{]*\{[^}]*page-break-inside: avoid", html)
+
+
+def test_availability_and_region_worksheets_are_in_their_parts(handouts: dict[str, str]) -> None:
+    page = handouts["04_allocation"]
+    sheet_4a = _section(page, "4a").split("Worksheet")[1]
+    sheet_4b = _section(page, "4b").split("Worksheet")[1]
+    # 4a: a rep per row and the 12 months as columns (the wide, smaller sheet); 4b: a row per region
+    assert 'class="sheet wide"' in sheet_4a and "<th>12</th>" in sheet_4a and "<td>W2</td>" in sheet_4a
+    assert "<td>North</td>" in sheet_4b and "<th>12</th>" not in sheet_4b and "<td>W2</td>" not in sheet_4b
+
+
+def test_unit_prices_print_as_money(handouts: dict[str, str]) -> None:
+    co = ws.company()
+    section = _section(handouts["05_retrospective"], "5b")
+    for price in co.pvm_plan["price"]:
+        assert f">{price:,.0f}<" in section
+    assert not re.search(r">0\.0\d+ M<", section)
+
+
+def test_rep_handout_states_growth_and_ramp_from_the_settings(handouts: dict[str, str]) -> None:
+    cfg = ws.company().targets_config
+    section = _section(handouts["01_annual_number"], "1e")
+    assert f"Personal growth rate: {cfg['bottom_up']['personal_growth'] * 100:g} %" in section
+    assert " / ".join(f"{r * 100:g}" for r in cfg["ramp"]) + " %" in section
+    for level, coefficient in cfg["bottom_up"]["level_coefficient"].items():
+        assert f"{level} {coefficient:g}" in section
+
+
+# --------------------------------------------------------------------------- glossary
+
+
+def test_glossary_uses_the_methods_terms() -> None:
+    from salesplan.workshop.glossary import GLOSSARY, chinese
+
+    assert chinese("capacity") == "团队承载力"
+    assert chinese("production capacity") == "产能" and "plant" in GLOSSARY["production capacity"][1]
+    assert chinese("quarterly adjustment coefficient") == "季度调节系数"
+    assert chinese("dark red") == "深红"
+    assert [chinese(f"level {n} response") for n in (1, 2, 3)] == ["一级响应", "二级响应", "三级响应"]
+    assert all(x in GLOSSARY["escalation level"][1] for x in ("一级响应", "二级响应", "三级响应"))
+    assert "margin" not in GLOSSARY["result target"][1] and "gross margin" in GLOSSARY["process target"][1]
+    assert chinese("challenge target") == "挑战目标"
+
+
+def test_every_term_an_exercise_uses_is_in_the_glossary() -> None:
+    from salesplan.workshop.exercises import EXERCISES
+    from salesplan.workshop.glossary import term
+
+    for ex in EXERCISES:
+        for part in ex.parts:
+            for name in part.terms:
+                assert "(" in term(name)

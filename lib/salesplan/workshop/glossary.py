@@ -16,7 +16,9 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "CAGR": ("复合年增长率", "compound annual growth rate: (last / first) ^ (1 / years) - 1"),
     "increment": ("增量", "growth the history cannot know: new products, new regions, price changes"),
     "base + elastic space": ("基础 + 弹性空间", "the base value and the stretch band above it"),
-    "stretch target": ("挑战目标", "the base value x (1 + stretch %), with its own reward"),
+    "base target": ("基础目标", "the number everyone must reach: the base value of the annual number, carried down"),
+    "stretch target": ("挑战目标", "the challenge target: the base value x (1 + stretch %), with its own reward"),
+    "flexible target": ("弹性目标", "the elastic space between the base and the challenge target"),
     "top-down": ("自上而下", "HQ's number: industry growth x multiplier, or market share x market size"),
     "industry growth rate": ("行业增长率", "how fast the market grows"),
     "multiplier": ("倍数", "how much faster than the market to grow (1.3-1.5)"),
@@ -32,19 +34,60 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "phasing": ("时间分解", "splitting the year into quarters and months"),
     "seasonality index": ("季节性指数", "a month's sales over its year's monthly mean, averaged over years"),
     "quarterly template": ("季度模板", "fixed quarter shares, e.g. 28 / 32 / 27 / 13 %"),
+    "campaign season": (
+        "营销季",
+        "the method's seasons: spring push March-May, summer June-August, autumn sprint September-November; "
+        "January-February preparation and the December close share the rest",
+    ),
+    "quarterly adjustment coefficient": ("季度调节系数", "a quarter's weight in the year: 15 / 20 / 30 / 35 %"),
+    "quarterly revision": (
+        "季度调整",
+        "a quarter's revision of the annual plan stays within 10 %; more only as an explicit exception",
+    ),
+    "weekly split": ("周分解", "a month's target split into weeks for the weekly rhythm"),
     "allocation": ("目标分配", "splitting the target to regions, product lines and reps"),
-    "capacity": ("产能", "what a team can carry: sum of level coefficient x availability"),
+    "region tier": ("区域分级", "strategic (deepen), potential (expand), opportunistic (probe cheaply)"),
+    "strategic region": ("战略区域", "a region to deepen: defend and grow the position"),
+    "potential region": ("潜力区域", "a region to expand into with more resources"),
+    "opportunistic region": ("机会区域", "a region to probe cheaply"),
+    "product-line tier": (
+        "产品线分级",
+        "core (profit, defend share), emerging (growth), long-tail (activate dormant SKUs)",
+    ),
+    "core product line": ("核心产品", "the profit base: defend share, work on efficiency"),
+    "emerging product line": ("新兴产品", "the growth line: penetration, may spend more on marketing"),
+    "long-tail product line": ("长尾产品", "dormant SKUs to activate; inventory turnover"),
+    "capacity": ("团队承载力", "what a sales team can carry: sum of level coefficient x availability"),
+    "production capacity": ("产能", "what a plant can produce: not a sales team's capacity (团队承载力)"),
     "availability": ("在岗率", "a rep's share of a full quota in a month"),
     "ramp": ("新人爬坡", "a new hire's 25 / 50 / 75 / 100 % in the first months"),
     "leaver": ("离职人员", "a rep with a leave date: no quota after it"),
     "largest remainder": ("最大余数法", "rounding parts so they add up exactly to the whole"),
     "whole units": ("整数单位", "targets in whole currency units, no fractions"),
-    "result target": ("结果目标", "revenue, gross margin, market share"),
-    "process target": ("过程目标", "leads, visits, conversion rates"),
+    "result target": ("结果目标", "what the year must deliver: revenue (signed and collected), market share"),
+    "process target": (
+        "过程目标",
+        "what leads to the result: gross margin, leads, visits per rep, conversion rates along the funnel",
+    ),
+    "funnel": ("销售漏斗", "lead -> contact -> needs analysis -> proposal -> negotiation -> contract -> payment"),
+    "collection rate": ("回款率", "cash collected / invoiced (goal >= 95 %)"),
     "attainment": ("达成率", "actual / target"),
     "deviation": ("偏差", "actual / plan - 1 (negative: behind)"),
-    "red / yellow / green": ("红 / 黄 / 绿灯", "deviation bands: 5 / 10 / 15 % behind plan"),
-    "escalation level": ("升级级别", "who acts: department head, steering group, general manager"),
+    "red / yellow / green": (
+        "红 / 黄 / 绿灯",
+        "status by how far behind plan: green within 5 %, yellow 5-10 %, red 10-15 %, dark red beyond 15 %",
+    ),
+    "dark red": ("深红", "more than 15 % behind plan: the level 3 response"),
+    "escalation level": (
+        "响应级别",
+        "who acts: 一级响应 department head, 二级响应 sales steering group, 三级响应 general manager",
+    ),
+    "level 1 response": ("一级响应", "yellow, 5-10 % behind: the department head reallocates internal resources"),
+    "level 2 response": ("二级响应", "red, 10-15 % behind: escalated to the sales steering group"),
+    "level 3 response": (
+        "三级响应",
+        "dark red, > 15 % behind: the general manager steps in; target or owner may change",
+    ),
     "variance": ("差异", "actual minus plan"),
     "price effect": ("价格影响", "the variance from selling at other prices than planned"),
     "volume effect": ("数量影响", "the variance from selling more or fewer units"),
@@ -53,11 +96,21 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "owner": ("责任人", "the one person who acts on a flagged item"),
     "next step": ("下一步行动", "what will be done, by when"),
     "commission tier": ("提成阶梯", "the commission rate for an attainment band"),
+    "high-margin coefficient": ("高毛利系数", "high-margin products count x 1.2 toward commission"),
     "what-if": ("假设分析", "changing one assumption to see what moves"),
 }
 
 _LOOKUP = {k.casefold(): k for k in GLOSSARY}
-_LOOKUP.update({"ly": "last year (LY)", "last year": "last year (LY)", "5 why": "5-Why", "five why": "5-Why"})
+_LOOKUP.update(
+    {
+        "ly": "last year (LY)",
+        "last year": "last year (LY)",
+        "5 why": "5-Why",
+        "five why": "5-Why",
+        "challenge target": "stretch target",
+        "team capacity": "capacity",
+    }
+)
 
 
 class UnknownTerm(KeyError):

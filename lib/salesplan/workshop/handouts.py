@@ -13,32 +13,60 @@ from pathlib import Path
 
 import pandas as pd
 
+from salesplan.units import fmt_int, fmt_money, fmt_pct
 from salesplan.workshop import checks
 from salesplan.workshop.company import _build
 from salesplan.workshop.exercises import EXERCISES, Exercise
 from salesplan.workshop.glossary import glossary_table, term
 
 STYLE = """
-body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", Arial, sans-serif; font-size: 11pt;
-       color: #222; max-width: 190mm; margin: 10mm auto; }
-h1 { font-size: 17pt; margin-bottom: 2mm; } h2 { font-size: 13pt; margin-top: 7mm; border-bottom: 1px solid #999; }
-.teaches { color: #444; font-style: italic; }
-pre { background: #f4f4f4; padding: 3mm; white-space: pre-wrap; font-size: 10pt; }
-table { border-collapse: collapse; margin: 2mm 0; font-size: 9.5pt; }
-th, td { border: 1px solid #aaa; padding: 1mm 2.5mm; text-align: right; }
-th { background: #eee; } td.blank { min-width: 28mm; height: 6mm; }
-td:first-child, th:first-child { text-align: left; }
-.meta { font-size: 9.5pt; color: #333; }
-@media print { h2 { page-break-after: avoid; } table, pre { page-break-inside: avoid; } }
+@page { size: A4; margin: 11mm 12mm; }
+body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", Arial, sans-serif; font-size: 9.5pt;
+       line-height: 1.3; color: #222; max-width: 186mm; margin: 0 auto; }
+h1 { font-size: 14pt; margin: 0 0 1.5mm; } h2 { font-size: 11pt; margin: 4mm 0 1mm; border-bottom: 1px solid #999; }
+p { margin: 1mm 0; } .teaches { color: #444; font-style: italic; }
+pre { background: #f4f4f4; padding: 1.5mm 2.5mm; margin: 1mm 0; white-space: pre-wrap; font-size: 8.5pt; }
+table { border-collapse: collapse; margin: 1mm 0; font-size: 8.5pt; }
+th, td { border: 1px solid #aaa; padding: 0.4mm 1.8mm; text-align: right; }
+th { background: #eee; } td:first-child, th:first-child { text-align: left; }
+table.sheet { width: 100%; table-layout: fixed; } table.sheet th:first-child { width: 24mm; }
+table.sheet td.blank { height: 6mm; } table.sheet.wide { font-size: 8pt; } table.sheet.wide td.blank { height: 5mm; }
+table.sheet.wide th:first-child { width: 12mm; }
+.meta { font-size: 8.5pt; color: #333; } .data { display: flex; flex-wrap: wrap; gap: 0 4mm; align-items: flex-start; }
+tr, pre, .meta, .ws { page-break-inside: avoid; break-inside: avoid; }
+@media print { h2 { page-break-after: avoid; break-after: avoid; } table.sheet { page-break-inside: avoid; } }
 """
+
+WIDE_SHEET = 6
+"""A worksheet with more answer columns than this (the 12 months) prints in a smaller font with narrower
+row labels, so all of its columns fit an A4 page."""
+
+
+def _is_price(column: object) -> bool:
+    return "price" in str(column).lower()
+
+
+def _format_column(values: pd.Series, column: object) -> pd.Series:
+    """One column as text: a unit price in whole currency units (a price is never shown in millions), an
+    amount column (floats reaching 100,000) in M with 3 decimals, a whole-number column with thousands
+    separators; ratios and factors as they are."""
+    if _is_price(column) and pd.api.types.is_numeric_dtype(values):
+        whole = bool((values.dropna() % 1 == 0).all())
+        return values.map(lambda v: fmt_money(v, "", 0 if whole else 2))
+    if pd.api.types.is_float_dtype(values) and values.abs().max() >= 1e5:
+        return values.map(lambda v: fmt_money(v, "M", 3))
+    if pd.api.types.is_integer_dtype(values) and values.abs().max() >= 1000:
+        return values.map(fmt_int)
+    return values
 
 
 def _money_table(frame: pd.DataFrame) -> str:
     out = frame.copy()
     for c in out.columns:
-        if pd.api.types.is_float_dtype(out[c]) and out[c].abs().max() >= 1000:
-            out[c] = out[c].map(lambda v: f"{v / 1e6:,.3f} M")
-    return out.to_html(border=0, escape=True)
+        out[c] = _format_column(out[c], c)
+    # A plain row number says nothing on paper; a named index (year, rep, region) is kept.
+    plain = isinstance(out.index, pd.RangeIndex)
+    return out.to_html(border=0, escape=True, index=not plain, na_rep="–")
 
 
 def _worksheet(rows: list[str], columns: list[str]) -> str:
@@ -46,64 +74,97 @@ def _worksheet(rows: list[str], columns: list[str]) -> str:
     body = "".join(
         f"<tr><td>{html.escape(r)}</td>{''.join('<td class=blank></td>' for _ in columns)}</tr>" for r in rows
     )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    kind = "sheet wide" if len(columns) > WIDE_SHEET else "sheet"
+    return f'<table class="{kind}"><tr>{head}</tr>{body}</table>'
+
+
+def _pct_list(values: list[float]) -> str:
+    return " / ".join(f"{v * 100:g}" for v in values) + " %"
+
+
+def _settings_note(key: str) -> str:
+    """The method's settings a part uses, stated from the library's defaults (never retyped here)."""
+    co = _build()
+    cfg = co.targets_config
+    levels = ", ".join(f"{k} {v:g}" for k, v in cfg["bottom_up"]["level_coefficient"].items())
+    ramp = f"new hires {_pct_list(list(cfg['ramp']))} of a full quota in their 1st, 2nd, 3rd and later months on board"
+    notes = {
+        "1e": f"Personal growth rate: {fmt_pct(cfg['bottom_up']['personal_growth'], 0)}. Level coefficients: "
+        f"{levels}. Ramp: {ramp}. A leaver carries nothing after the leave date.",
+        "4a": f"Ramp: {ramp}. A leaver carries nothing after the leave date.",
+        "4b": f"Level coefficients: {levels}. The region's targets: your answer to 2b.",
+        "4c": f"Level coefficients: {levels}. Personal growth rate: {fmt_pct(cfg['bottom_up']['personal_growth'], 0)}. "
+        "The regions' targets: your answer to 2b; each rep's bottom-up number: your answer to 1e.",
+        "2b": "The agreed annual target: your answer to 2a.",
+        "3a": "The annual target: your agreed number from exercise 2 (2a).",
+        "3b": f"Quarterly template: {_pct_list(list(cfg['phasing']['quarterly_templates']['front_loaded']))}. "
+        "The annual target: your agreed number from exercise 2 (2a).",
+    }
+    return f"<p class=meta>{html.escape(notes[key])}</p>" if key in notes else ""
+
+
+def _dates(team: pd.DataFrame) -> pd.DataFrame:
+    return team.assign(
+        hire_date=team["hire_date"].dt.strftime("%Y-%m-%d"), leave_date=team["leave_date"].dt.strftime("%Y-%m-%d")
+    )
 
 
 def _data_for(key: str) -> str:
-    """The company's numbers a part needs, as HTML tables."""
+    """The company's numbers a part needs, as HTML tables. Never a part's answer: the annual target,
+    the regions' targets and the months of a region come from the trainee's own earlier answers."""
     co = _build()
+    tables: list[pd.DataFrame] = []
     if key == "1a":
-        return _money_table(co.sales_by_year()) + _money_table(pd.DataFrame([co.increments]))
-    if key in ("1b", "1c"):
-        return _money_table(pd.DataFrame([co.market]))
-    if key == "1d":
+        tables = [co.sales_by_year(), pd.DataFrame([co.increments])]
+    elif key in ("1b", "1c"):
+        tables = [pd.DataFrame([co.market])]
+    elif key == "1d":
         t = co.sales_by_year("region")
         t["resource factor"] = t.index.map(lambda r: co.resource_factor.get(r, 1.0))
         t["potential index"] = t.index.map(co.potential_index)
-        return _money_table(t)
-    if key == "1e":
-        return _money_table(co.sales_by_year("rep_id")) + _money_table(co.team().drop(columns=["hire_date"]).assign(
-            hire_date=co.team()["hire_date"].dt.date, leave_date=co.team()["leave_date"].dt.date))  # fmt: skip
-    if key == "2a":
+        tables = [t]
+    elif key == "1e":
+        tables = [co.sales_by_year("rep_id"), _dates(co.team())]
+    elif key == "2a":
         rec = checks.expected_reconciliation()
         return f"<p class=meta>Top-down weight w = {rec['weight']:g}</p>"
-    if key in ("3a", "3b"):
-        return _money_table(co.monthly_sales()) + f"<p class=meta>Annual target: {checks.annual_target():,}</p>"
-    if key in ("4a", "4b"):
-        return _money_table(
-            co.team().assign(hire_date=lambda d: d["hire_date"].dt.date, leave_date=lambda d: d["leave_date"].dt.date)
-        )
-    if key == "4c":
-        return _money_table(checks.region_month_targets().astype(float))
-    if key == "5a":
-        return _money_table(co.retro.astype({"target": float, "actual": float}))
-    if key == "5b":
-        return _money_table(co.pvm_plan.rename(columns={"net_amount": "plan amount"})) + _money_table(
-            co.pvm_actual.rename(columns={"net_amount": "actual amount"})
-        )
-    return ""
+    elif key == "3a":
+        tables = [co.monthly_sales()]
+    elif key in ("4a", "4b"):
+        tables = [_dates(co.team())] if key == "4a" else []
+    elif key == "5a":
+        tables = [co.retro.astype({"target": float, "actual": float})]
+    elif key == "5b":
+        tables = [
+            co.pvm_plan.rename(columns={"net_amount": "plan amount"}),
+            co.pvm_actual.rename(columns={"net_amount": "actual amount"}),
+        ]
+    body = "".join(f"<div>{_money_table(t)}</div>" for t in tables)
+    return (f"<div class=data>{body}</div>" if body else "") + _settings_note(key)
 
 
 def _sheet_for(key: str) -> str:
     co = _build()
+    reps = list(co.team()["rep_id"])
+    months = [str(m) for m in range(1, 13)]
     sheets = {
         "1a": (["CAGR", "baseline"], ["your answer"]),
         "1b": (["top-down"], ["your answer"]),
         "1c": (["top-down"], ["your answer"]),
         "1d": (co.regions, ["LY", "CAGR", "x factors", "bottom-up"]),
-        "1e": (list(co.team()["rep_id"]), ["LY annualised", "x growth x level", "x availability", "bottom-up"]),
+        "1e": (reps, ["LY annualised", "x growth x level", "x availability", "bottom-up"]),
         "2a": (["gap", "final"], ["your answer"]),
         "2b": (co.regions, ["share", "reconciled"]),
         "3a": (checks.MONTH_NAMES, ["index", "share", "target"]),
         "3b": (checks.MONTH_NAMES, ["share", "target"]),
-        "4a": (co.regions, ["capacity", "target"]),
-        "4b": (list(co.team()["rep_id"]), [str(m) for m in range(1, 13)]),
-        "4c": (list(co.team()["rep_id"]), ["weight", "annual target"]),
+        "4a": (reps, months),  # availability: rep x month
+        "4b": (co.regions, ["capacity", "your answer"]),  # one row per region
+        "4c": (reps, ["weight", "annual target"]),
         "5a": (list(co.retro["item"]), ["deviation", "status"]),
         "5b": (["volume", "price", "mix"], ["effect"]),
         "5c": (["why 1", "why 2", "why 3", "why 4", "why 5", "owner", "next step (by when)"], ["answer"]),
     }
-    rows, cols = sheets[key]
+    rows, cols = sheets.get(key, (["answer"], ["your answer"]))
     return _worksheet(rows, cols)
 
 
@@ -115,7 +176,7 @@ def exercise_html(ex: Exercise) -> str:
         parts.append(
             f"<h2>{p.key} {html.escape(p.title)}</h2><p>{html.escape(p.task)}</p><pre>{html.escape(p.formula)}</pre>"
             f"<p class=meta><b>Answer:</b> {html.escape(p.answer_form)} &nbsp; <b>Tolerance:</b> {html.escape(p.tolerance)}"
-            f"<br><b>Terms:</b> {terms}</p>{_data_for(p.key)}<p class=meta><b>Worksheet</b></p>{_sheet_for(p.key)}"
+            f"<br><b>Terms:</b> {terms}</p>{_data_for(p.key)}<div class=ws><p class=meta><b>Worksheet</b></p>{_sheet_for(p.key)}</div>"
         )
     title = f"Exercise {ex.number}: {ex.title}"
     return (
@@ -136,17 +197,20 @@ def glossary_html() -> str:
     )
 
 
+def _write(path: Path, text: str) -> Path:
+    # Written aside and renamed, so a page being printed is never half-replaced.
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+    return path
+
+
 def build_handouts(out_dir: str | os.PathLike[str]) -> list[Path]:
     """Write the handouts to ``out_dir`` (created if needed): ``NN_<slug>.html`` for each exercise and
-    ``glossary.html``. Returns the paths written, in order. Existing files of the same names are replaced."""
+    ``glossary.html``, each for A4 paper. Returns the paths written, in order. Existing files of the same
+    names are replaced, each only once its new page is complete."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for ex in EXERCISES:
-        path = out / f"{ex.number:02d}_{ex.slug}.html"
-        path.write_text(exercise_html(ex), encoding="utf-8")
-        written.append(path)
-    path = out / "glossary.html"
-    path.write_text(glossary_html(), encoding="utf-8")
-    written.append(path)
+    written = [_write(out / f"{ex.number:02d}_{ex.slug}.html", exercise_html(ex)) for ex in EXERCISES]
+    written.append(_write(out / "glossary.html", glossary_html()))
     return written
