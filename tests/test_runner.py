@@ -484,7 +484,7 @@ def test_recover_restores_the_backup_left_by_a_crash_between_renames(tmp_path: P
     backup.mkdir(parents=True)
     (backup / "index.html").write_text("old")
     (reports / f".tmp-{MONTH}-4242").mkdir()
-    runner._recover(reports, MONTH)
+    runner.folders._recover(reports, MONTH)
     assert (reports / MONTH / "index.html").read_text() == "old"
     assert sorted(p.name for p in reports.iterdir()) == [MONTH]
 
@@ -495,7 +495,7 @@ def test_swap_replaces_the_old_report(tmp_path: Path) -> None:
     (final / "a").write_text("old")
     build.mkdir()
     (build / "a").write_text("new")
-    runner._swap_in(build, final)
+    runner.folders._swap_in(build, final)
     assert (final / "a").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == [MONTH]
 
 

@@ -36,7 +36,7 @@ from salesplan.run.execute import (
     running_cell,
     stop_signals,
 )
-from salesplan.run.folders import _recover, _swap_in, replace_atomically, report_months, run_lock
+from salesplan.run.folders import replace_atomically, report_months, run_lock
 from salesplan.run.monthly import check_month, run_month, run_notebooks
 from salesplan.run.pack import (
     NOTEBOOK_GLOB,
@@ -107,8 +107,6 @@ __all__ = [
     "RunInterrupted",
     "RunResult",
     "TemplateChangedError",
-    "_recover",
-    "_swap_in",
     "active_content",
     "add_what_if_note",
     "carry_over",
