@@ -32,3 +32,37 @@ def test_every_pack_notebook_states_the_plan_it_used() -> None:
         assert "headline_figure(" in text and any(
             w in text for w in (".describe(", "plan_text(", "plan_year_words(")
         ), name
+
+
+PACK = sorted((PROJECT_ROOT / "notebooks").glob("0[0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", PACK, ids=lambda p: p.name)
+def test_pages_are_built_not_printed(path: Path) -> None:
+    """A pack page shows cards, tables and prose the library renders: no cell calls print(),
+    whose monospace output wraps mid-number on a phone and cannot carry a status chip."""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        calls = [
+            node.lineno
+            for node in ast.walk(ast.parse(cell.source))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"
+        ]
+        assert not calls, f"{path.name} cell {i} line {calls[0]}: print() on a page; show a card, a table or prose"
+
+
+@pytest.mark.parametrize("path", PACK, ids=lambda p: p.name)
+def test_pages_take_the_money_unit_from_the_settings(path: Path) -> None:
+    """No page writes its money unit as a literal: report.money_unit (or the unit a page's
+    builder read from it) is honoured on every table and chart."""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.keyword) and node.arg == "unit" and isinstance(node.value, ast.Constant):
+                raise AssertionError(f"{path.name} cell {i}: unit={node.value.value!r} written on the page")
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "unit" for t in node.targets):
+                assert not isinstance(node.value, ast.Constant), f"{path.name} cell {i}: unit written as a literal"

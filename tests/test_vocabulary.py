@@ -130,3 +130,104 @@ def test_risk_order_puts_the_most_at_risk_first_within_each_group() -> None:
     tie = pd.DataFrame({"status": ["red", "red", "red"], "p_hit": [0.2, 0.1, 0.1], "gap": [-1.0, -1.0, -5.0]})
     assert status.risk_order(tie).index.tolist() == [2, 1, 0]  # lowest P(hit), then largest shortfall
     assert status.risk_order(land)["item"].iloc[0] == "West"  # without groups: dark red first
+
+
+# ------------------------------------------------------------------ the status style, one home
+
+
+def test_no_module_outside_status_writes_a_status_colour() -> None:
+    """The status colours are written once, in salesplan.status: no other module of the library
+    holds a dict literal keyed by status words with colour values, nor a status colour's hex
+    (the charts' categorical ``PALETTE`` may share a hue: it colours series, not statuses)."""
+    import ast
+
+    from salesplan.config import PROJECT_ROOT
+
+    keys = {"green", "yellow", "red", "dark_red", "ahead"}
+    hexes = {c.lower() for k, c in status.STATUS_COLOURS.items() if k in keys}
+    offenders = []
+    for path in sorted((PROJECT_ROOT / "lib" / "salesplan").rglob("*.py")):
+        if path.name == "status.py" and path.parent.name == "salesplan":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        palette = {
+            id(c)
+            for a in ast.walk(tree)
+            if isinstance(a, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "PALETTE" for t in a.targets)
+            for c in ast.walk(a.value)
+        }
+        for node in ast.walk(tree):
+            if id(node) in palette:
+                continue
+            if isinstance(node, ast.Dict):
+                names = {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+                colours = [v for v in node.values if isinstance(v, ast.Constant) and str(v.value).startswith("#")]
+                if len(names & keys) >= 3 and colours:
+                    offenders.append(f"{path.name}:{node.lineno} status palette")
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.lower() in hexes:
+                offenders.append(f"{path.name}:{node.lineno} {node.value}")
+    assert not offenders, offenders
+
+
+def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of sRGB values in 0..1 (rows)."""
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = lin @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+    xyz = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], axis=1)
+
+
+# Machado, Oliveira & Fernandes (2009), full severity, applied to linear RGB.
+MACHADO = {
+    "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]],
+    "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]],
+    "tritanopia": [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602], [0.004733, 0.691367, 0.303900]],
+}
+
+
+@pytest.mark.parametrize("vision", ["normal", "protanopia", "deuteranopia", "tritanopia", "greyscale"])
+def test_the_five_statuses_stay_apart_for_colour_blind_readers(vision: str) -> None:
+    """Every pair of status colours stays visibly apart (CIELAB distance > 10) under each
+    simulated colour-vision deficiency and in greyscale; symbols carry the status as well."""
+    names = ["ahead", "green", "yellow", "red", "dark_red"]
+    rgb = np.array([[int(status.STATUS_COLOURS[n][i : i + 2], 16) / 255 for i in (1, 3, 5)] for n in names])
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    if vision in MACHADO:
+        lin = np.clip(lin @ np.array(MACHADO[vision]).T, 0, 1)
+    if vision == "greyscale":
+        lin = np.repeat((lin @ np.array([0.2126, 0.7152, 0.0722]))[:, None], 3, axis=1)
+    back = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
+    lab = _srgb_to_lab(back)
+    closest = min(
+        (float(np.linalg.norm(lab[i] - lab[j])), names[i], names[j])
+        for i in range(len(names))
+        for j in range(i + 1, len(names))
+    )
+    assert closest[0] > 10, closest
+    assert len(set(status.STATUS_SYMBOLS[n] for n in names)) == len(names)
+
+
+def test_red_reads_red_and_dark_red_a_darker_red() -> None:
+    import colorsys
+
+    def hls(name: str) -> tuple[float, float, float]:
+        c = status.STATUS_COLOURS[name]
+        return colorsys.rgb_to_hls(*(int(c[i : i + 2], 16) / 255 for i in (1, 3, 5)))
+
+    for name in ("red", "dark_red"):
+        hue = hls(name)[0] * 360
+        assert hue < 15 or hue > 345, f"{name} has hue {hue:.0f}°, not red"
+    assert hls("dark_red")[1] < hls("red")[1] - 0.2
+
+
+def test_status_text_is_readable_on_its_colour() -> None:
+    def luminance(hex_colour: str) -> float:
+        rgb = np.array([int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+        lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+        return float(lin @ np.array([0.2126, 0.7152, 0.0722]))
+
+    for name in ("ahead", "green", "yellow", "red", "dark_red"):
+        text = 1.0 if status.STATUS_TEXT[name] == "white" else 0.0
+        lo, hi = sorted([luminance(status.STATUS_COLOURS[name]), text])
+        assert (hi + 0.05) / (lo + 0.05) >= 4.5, name

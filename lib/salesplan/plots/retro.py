@@ -9,12 +9,14 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from salesplan.plots.base import PALETTE, RAG, RAG_SYMBOL, RAG_TEXT, money_axis, pct_axis, waterfall
+from salesplan.plots.base import PAGE_WIDE, PALETTE, money_axis, pct_axis, waterfall
+from salesplan.status import STATUS_COLOURS as _COLOURS
+from salesplan.status import STATUS_MEANINGS, STATUS_SYMBOLS, STATUS_TEXT, legend_handles
+from salesplan.units import fmt_pct, scale
 
-STATUS_COLOURS = {**RAG, "no_target": RAG["none"], "no_data": RAG["none"]}
-# Symbols drawn in charts: the bundled CJK font lacks the heavy "x" of RAG_SYMBOL["dark_red"],
-# so charts use a filled diamond for dark red (tables keep the shared symbols).
-CHART_SYMBOL = {**RAG_SYMBOL, "dark_red": "◆"}
+STATUS_COLOURS = {**_COLOURS, "no_data": _COLOURS["none"]}
+"""The status colours of :mod:`salesplan.status`, plus "no data" drawn as no status."""
+CHART_SYMBOL = STATUS_SYMBOLS
 
 
 def _zoom(ax: Axes, values: np.ndarray) -> None:
@@ -45,7 +47,7 @@ def variance_panels(steps: dict[str, pd.DataFrame], title: str, unit: str = "M",
     n = len(steps)
     cols = min(n, 2)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(11, 3.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(PAGE_WIDE[0], 3.8 * rows), squeeze=False)
     for ax, (name, s) in zip(axes.ravel(), steps.items(), strict=False):
         start, end = str(s["label"].iloc[0]), str(s["label"].iloc[-1])
         waterfall(s, title=name, unit=unit, ylabel=ylabel, start_label=start, end_label=end, ax=ax)
@@ -60,14 +62,7 @@ def variance_panels(steps: dict[str, pd.DataFrame], title: str, unit: str = "M",
     return fig
 
 
-STATUS_LEGEND = {
-    "ahead": "ahead of plan",
-    "green": "on plan",
-    "yellow": "level 1: behind",
-    "red": "level 2: further behind",
-    "dark_red": "level 3: furthest behind",
-    "no_target": "no target",
-}
+STATUS_LEGEND = STATUS_MEANINGS
 
 
 def deviation_heatmap(
@@ -82,13 +77,12 @@ def deviation_heatmap(
     (actual / target - 1), with a legend of the statuses and their bands (``thresholds``: the
     ``retro.thresholds`` settings, for the legend's text). ``limit`` is kept for callers and unused."""
     from matplotlib.colors import to_rgb
-    from matplotlib.patches import Patch
 
-    fig, ax = plt.subplots(figsize=(10, max(2.8, 0.6 * len(deviation) + 2.2)))
+    fig, ax = plt.subplots(figsize=(PAGE_WIDE[0], max(2.8, 0.6 * len(deviation) + 1.6)))
     data = deviation.to_numpy(dtype=float)
     labels = status.reindex(index=deviation.index, columns=deviation.columns)
     colours = np.array(
-        [[to_rgb(STATUS_COLOURS.get(str(labels.iat[i, j]), RAG["none"])) for j in range(data.shape[1])]
+        [[to_rgb(STATUS_COLOURS.get(str(labels.iat[i, j]), STATUS_COLOURS["none"])) for j in range(data.shape[1])]
          for i in range(data.shape[0])]
     ).reshape(data.shape[0], data.shape[1], 3)  # fmt: skip
     ax.imshow(colours, aspect="auto")
@@ -97,27 +91,27 @@ def deviation_heatmap(
     ax.grid(False)
     for (i, j), v in np.ndenumerate(data):
         key = str(labels.iat[i, j])
-        text_colour = RAG_TEXT.get(key if key in RAG_TEXT else "none", "black")
+        text_colour = STATUS_TEXT.get(key if key in STATUS_TEXT else "none", "black")
         if np.isnan(v):
             ax.text(j, i, "– no target", ha="center", va="center", fontsize=8, color="black")
             continue
-        ax.text(j, i, f"{CHART_SYMBOL.get(key, '')} {v:+.1%}", ha="center", va="center", fontsize=9, color=text_colour)
-    t = thresholds or {}
-    bands = {
-        "ahead": f"more than {t['ahead']:.0%} ahead" if "ahead" in t else STATUS_LEGEND["ahead"],
-        "green": f"within {t['yellow']:.0%}" if "yellow" in t else STATUS_LEGEND["green"],
-        "yellow": f"{t['yellow']:.0%}-{t['red']:.0%} behind" if "red" in t else STATUS_LEGEND["yellow"],
-        "red": f"{t['red']:.0%}-{t['dark_red']:.0%} behind" if "dark_red" in t else STATUS_LEGEND["red"],
-        "dark_red": f"more than {t['dark_red']:.0%} behind" if "dark_red" in t else STATUS_LEGEND["dark_red"],
-    }
-    handles = [
-        Patch(
-            facecolor=STATUS_COLOURS[k], edgecolor="#666666", label=f"{CHART_SYMBOL[k]} {k.replace('_', ' ')}: {text}"
+        ax.text(
+            j,
+            i,
+            f"{CHART_SYMBOL.get(key, '')} {fmt_pct(v, signed=True)}",
+            ha="center",
+            va="center",
+            fontsize=9,
+            color=text_colour,
         )
-        for k, text in bands.items()
-    ]
+    # Beside the grid, not under it: below, the legend covered the "Product line" label.
     ax.legend(
-        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=3, fontsize="small", frameon=False
+        handles=legend_handles(thresholds),
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
+        fontsize="small",
+        frameon=False,
+        title="Status",
     )
     ax.set_xlabel("Product line")
     ax.set_ylabel("Region")
@@ -129,7 +123,7 @@ def deviation_heatmap(
 def landing_chart(landings: pd.DataFrame, annual_target: float, title: str, unit: str = "M") -> Figure:
     """Each landing method as a bar (with its interval where it has one) against the annual
     target line."""
-    fig, ax = plt.subplots(figsize=(9, 0.55 * len(landings) + 1.8))
+    fig, ax = plt.subplots(figsize=(PAGE_WIDE[0], 0.55 * len(landings) + 1.8))
     y = np.arange(len(landings))
     values = landings["landing"].to_numpy(dtype=float)
     ax.barh(y, np.nan_to_num(values), color=PALETTE[0], alpha=0.85, height=0.55, label="landing")
@@ -149,15 +143,15 @@ def landing_chart(landings: pd.DataFrame, annual_target: float, title: str, unit
     ax.axvline(annual_target, color="#222222", linestyle="--", linewidth=1.2, label="annual target")
     ax.set_yticks(y, landings["method"].astype(str))
     # Bars start at zero so their lengths compare honestly; the labels carry the gap to target.
-    scale = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9}[unit]
+    divisor = scale(unit)
     for yi, v in zip(y, values, strict=True):
         if np.isfinite(v):
-            gap = (v - annual_target) / scale
-            ax.text(v, yi, f"  {v / scale:,.1f} {unit} ({gap:+,.1f})", va="center", fontsize=8)
+            gap = (v - annual_target) / divisor
+            ax.text(v, yi, f"  {v / divisor:,.1f} {unit} ({gap:+,.1f})", va="center", fontsize=8)
     finite = values[np.isfinite(values)]
     hi = float(np.nanmax(np.r_[finite, high[has], annual_target]))
     ax.set_xlim(0.0, hi * 1.3)
-    money_axis(ax, axis="x", unit=unit, label=f"Year-end net sales ({unit})")
+    money_axis(ax, axis="x", unit=unit, label="Year-end net sales")
     ax.set_ylabel("Method")
     ax.set_title(title)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2)
@@ -204,7 +198,13 @@ def rep_attainment(lines: pd.DataFrame, title: str, tiers: list[list[float]]) ->
     data = data.sort_values("attainment", na_position="first")
     fig, ax = plt.subplots(figsize=(9, max(3.0, 0.22 * len(data) + 1.2)))
     colours = [
-        RAG["none"] if np.isnan(a) else RAG["green"] if a >= 1.0 else RAG["yellow"] if a >= 0.8 else RAG["red"]
+        STATUS_COLOURS["none"]
+        if np.isnan(a)
+        else STATUS_COLOURS["green"]
+        if a >= 1.0
+        else STATUS_COLOURS["yellow"]
+        if a >= 0.8
+        else STATUS_COLOURS["red"]
         for a in data["attainment"].to_numpy(dtype=float)
     ]
     ax.barh(data["label"], np.nan_to_num(data["attainment"].to_numpy(dtype=float)), color=colours)

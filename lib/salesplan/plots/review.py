@@ -9,7 +9,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from salesplan.plots.base import PALETTE, RAG, bar_sorted, money_axis, pct_axis, waterfall
+from salesplan.plots.base import PALETTE, bar_sorted, money_axis, pct_axis, waterfall
+from salesplan.status import STATUS_COLOURS as RAG
+from salesplan.units import fmt_pct
 
 MONTH_ABBR = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -66,7 +68,9 @@ def breakdown_bars(table: pd.DataFrame, title: str, label: str, unit: str = "M")
     shown = np.nan_to_num(growth, nan=0.0)
     colours = [RAG["none"] if np.isnan(g) else RAG["green"] if g >= 0 else RAG["red"] for g in growth]
     bars = ax2.barh(names, shown, color=colours)
-    ax2.bar_label(bars, labels=["new" if np.isnan(g) else f"{g * 100:+.1f}%" for g in growth], fontsize=8, padding=2)
+    ax2.bar_label(
+        bars, labels=["new" if np.isnan(g) else fmt_pct(g, signed=True) for g in growth], fontsize=8, padding=2
+    )
     ax2.axvline(0, color="#4d4d4d", linewidth=0.8)
     pct_axis(ax2, axis="x", label="Growth vs year before (%)")
     ax2.set_title("YoY growth")
@@ -132,7 +136,7 @@ def pareto(curve: pd.DataFrame, shares: pd.Series, title: str) -> Figure:
     for p, s in shares.dropna().items():
         ax.plot([p], [s], "o", color=PALETTE[5])
         ax.annotate(
-            f"top {p * 100:.0f}%: {s * 100:.0f}% of sales",
+            f"top {fmt_pct(p, 0)}: {fmt_pct(s, 0)} of sales",
             (p, s),
             textcoords="offset points",
             xytext=(8, -12),

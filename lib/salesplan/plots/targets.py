@@ -7,7 +7,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from salesplan.plots.base import PALETTE, RAG, heatmap, money_axis, waterfall
+from salesplan.plots.base import PALETTE, heatmap, money_axis, waterfall
+from salesplan.status import STATUS_COLOURS
+from salesplan.units import fmt_pct, scale
 
 LEVEL_ORDER = ("junior", "mid", "senior", "lead")
 MONTH_ABBR = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -46,11 +48,11 @@ def method_comparison(rows: pd.DataFrame, final: float, title: str, unit: str = 
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.6))
     y = list(range(len(rows)))[::-1]
     amounts = rows["amount"].astype(float).to_numpy()
-    scale = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9}[unit]
+    divisor = scale(unit)
     ax.scatter(amounts, y, s=70, color=[PALETTE[i % len(PALETTE)] for i in range(len(rows))], zorder=3)
     for yi, v in zip(y, amounts, strict=True):
-        ax.annotate(f"{v / scale:,.1f}", (v, yi), xytext=(7, -3), textcoords="offset points", fontsize=8)
-    ax.axvline(float(final), color=RAG["dark_red"], linestyle="--", linewidth=1.2, label="reconciled target")
+        ax.annotate(f"{v / divisor:,.1f}", (v, yi), xytext=(7, -3), textcoords="offset points", fontsize=8)
+    ax.axvline(float(final), color=STATUS_COLOURS["dark_red"], linestyle="--", linewidth=1.2, label="reconciled target")
     ax.set_yticks(y, rows["method"].astype(str))
     span = max(amounts.max(), float(final)) - min(amounts.min(), float(final))
     ax.set_xlim(min(amounts.min(), float(final)) - 0.08 * span, max(amounts.max(), float(final)) + 0.15 * span)
@@ -125,10 +127,14 @@ def scenario_comparison(table: pd.DataFrame, title: str, unit: str = "M") -> Fig
     finals = table["final"].astype(float).to_numpy()
     last = float(table["last_year"].iloc[0])
     ax.scatter(finals, y, s=80, color=PALETTE[: len(table)], zorder=3)
-    scale = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9}[unit]
+    divisor = scale(unit)
     for yi, v, g in zip(y, finals, table["growth"], strict=True):
         ax.annotate(
-            f"{v / scale:,.1f} ({g * 100:+.1f}%)", (v, yi), xytext=(8, -3), textcoords="offset points", fontsize=9
+            f"{v / divisor:,.1f} ({fmt_pct(g, signed=True)})",
+            (v, yi),
+            xytext=(8, -3),
+            textcoords="offset points",
+            fontsize=9,
         )
     ax.axvline(last, color="#4d4d4d", linestyle="--", linewidth=1)
     ax.annotate("last 12 months", (last, 1.0), xycoords=("data", "axes fraction"), xytext=(4, -12),
@@ -148,10 +154,10 @@ def payout_distribution(
 ) -> Figure:
     """Histogram of simulated total commission payouts with the expected value and the range marked."""
     fig, ax = plt.subplots(figsize=(9, 3.6))
-    scale = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9}[unit]
-    ax.hist(draws.to_numpy() / scale, bins=30, color=PALETTE[0], alpha=0.8)
-    ax.axvline(expected / scale, color=RAG["dark_red"], linewidth=1.5, label="expected")
-    ax.axvspan(low / scale, high / scale, color=PALETTE[1], alpha=0.15, label="range")
+    divisor = scale(unit)
+    ax.hist(draws.to_numpy() / divisor, bins=30, color=PALETTE[0], alpha=0.8)
+    ax.axvline(expected / divisor, color=STATUS_COLOURS["dark_red"], linewidth=1.5, label="expected")
+    ax.axvspan(low / divisor, high / divisor, color=PALETTE[1], alpha=0.15, label="range")
     ax.set_xlabel(f"Total commission payout for the year ({unit})")
     ax.set_ylabel("Simulated years")
     ax.set_title(title)

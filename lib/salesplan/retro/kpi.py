@@ -33,6 +33,7 @@ from salesplan.retro.flags import classify_deviation, plan_months
 from salesplan.retro.periods import RetroInputError, Window, as_period, window
 from salesplan.retro.process import needs
 from salesplan.tables import fmt_money, fmt_pct, rag_label
+from salesplan.units import is_missing
 
 KPI_COLUMNS = [
     "kpi",
@@ -659,8 +660,8 @@ def kpi_table(
         cov_series,
         "open pipeline closing this year / remaining annual target; goal = 1 / historical win rate of that pipeline",
         (
-            f"expected to close at historical stage win rates: {cov['expected_amount'] / 1e6:,.1f} M "
-            f"= {cov['expected_coverage']:.0%} of the remaining target"
+            f"expected to close at historical stage win rates: {fmt_money(cov['expected_amount'], 'M')} "
+            f"= {fmt_pct(cov['expected_coverage'], 0)} of the remaining target"
             if np.isfinite(cov["required_coverage"]) and np.isfinite(cov["expected_coverage"])
             else "no pipeline data, the target is already reached, or December"
         ),
@@ -700,7 +701,7 @@ def format_kpi_table(table: pd.DataFrame, unit: str = "K") -> pd.DataFrame:
             return fmt_pct(value)
         if kind == "money":
             return fmt_money(value, unit, decimals=1)
-        return "–" if not np.isfinite(value) else f"{value:.2f}x"
+        return "–" if is_missing(value) or not np.isfinite(value) else f"{value:.2f}x"
 
     out = pd.DataFrame(
         {

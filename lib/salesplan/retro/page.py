@@ -16,6 +16,7 @@ from IPython.display import Markdown
 from matplotlib.figure import Figure
 from pandas.io.formats.style import Styler
 
+from salesplan import cards
 from salesplan.layout import details
 from salesplan.plots import retro as retro_plots
 from salesplan.retro import flags as retro_flags
@@ -139,6 +140,8 @@ def all_actions(retro: Retrospective) -> Any:
             style_table(
                 review.assign(flag_status=review["flag_status"].map(rag_label)),
                 signed_pct=["deviation"],
+                money=[c for c in ("shortfall",) if c in review],
+                unit=retro.unit,
                 caption=f"Every action reviewed in {retro.month}, {actions.REVIEW_ORDER}",
                 hide_index=True,
             ),
@@ -650,3 +653,118 @@ def commission_rules_text(rules: dict[str, Any]) -> str:
     from salesplan.retro.pay import team_rules_text
 
     return "\n".join(f"- {rule}" for rule in team_rules_text(rules))
+
+
+# ---------------------------------------------------------------------------- page components
+# Cards, prose and tables for the blocks the page once printed as text: a page is built from
+# components (salesplan.cards), never from stdout.
+
+
+def first_screen(retro: Retrospective) -> Any:
+    """The first screen's figures as plain text, collapsed under the headline card (the card is
+    the answer; the text is the same figures in one block, for a reader who wants them together)."""
+    return cards.log(retro.first_screen(), f"The first screen of {retro.month} as text")
+
+
+def flags_card(retro: Retrospective) -> Any:
+    """Items per status for each flagged period, most severe first, as a card."""
+    if not retro.has_plan:
+        return cards.prose("No plan: no flags.")
+    counts = {str(p): row.to_dict() for p, row in retro.counts.iterrows()}
+    return cards.card(
+        f"Flags {retro.month}: items per status",
+        cards.counts_figures(counts, report.PERIOD_NAMES),
+        note="Every status counted apart: red never includes dark red, green never includes ahead.",
+    )
+
+
+def variance_card(retro: Retrospective) -> Any:
+    """Each window's variance from plan (actual - plan, negative = behind) and whether every way
+    of splitting it (price / volume / mix, region, product line, ...) adds back up to it to the
+    cent, as a card."""
+    figures = []
+    for split in retro.variance.values():
+        splits = [str(s).replace("_", " ") for s in split.summary["split"]]
+        summary = split.summary
+        open_ = [str(s).replace("_", " ") for s in summary.loc[~summary["closes"].astype(bool), "split"]]
+        note = (
+            f"each split adds up to it to the cent: {', '.join(splits)}"
+            if not open_
+            else f"does not add up to the cent: {', '.join(open_)}"
+        )
+        figures.append(
+            {
+                "label": f"{split.label}: actual - plan",
+                "value": fmt_money(split.variance, retro.unit, signed=True),
+                "note": note,
+            }
+        )
+    return cards.card("Variance from plan", figures)
+
+
+def risk_matrix_table(retro: Retrospective) -> Any:
+    """Items per cell of the risk matrix (rows: probability of missing, columns: impact)."""
+    from salesplan.retro import risks
+
+    if not len(retro.risk_table):
+        return cards.prose("No plan: no risk matrix.")
+    counts = risks.matrix_counts(retro.risk_table)
+    return style_table(
+        counts,
+        ints=list(counts.columns),
+        caption="Items per cell of the risk matrix (rows: probability of missing; columns: impact)",
+    )
+
+
+def collection_table(retro: Retrospective) -> Any:
+    """Signed vs collected by the month's end for the company and the regions, in the page's unit."""
+    table = retro.collection
+    if not len(table):
+        return cards.prose(
+            f"Collected cash: {retro.warnings.basis}. No payment data: signed and collected cannot be told apart."
+        )
+    return style_table(
+        table.loc[table["level"] != "rep"],
+        money=["signed", "collected", "gap"],
+        pct=["collection_rate"],
+        unit=retro.unit,
+        money_header=True,
+        rename={"level": "Level", "item": "Item", "collection_rate": "Collection rate"},
+        caption=f"Signed vs collected, {retro.year} to date (collected cash: {retro.warnings.basis})",
+        hide_index=True,
+    )
+
+
+def payout_card(retro: Retrospective, currency: str = "") -> Any:
+    """The month's, the quarter's and the year's total commission payout, in currency units."""
+    if not retro.has_plan:
+        return cards.prose("No plan: no payouts.")
+    t = retro.payout_totals()
+    suffix = f" ({currency})" if currency else ""
+    return cards.card(
+        f"Commission payout {retro.month}",
+        [
+            {"label": f"This month{suffix}", "value": fmt_money(t["month"])},
+            {"label": f"Quarter to date{suffix}", "value": fmt_money(t["qtd"])},
+            {"label": f"Year to date{suffix}", "value": fmt_money(t["ytd"])},
+        ],
+    )
+
+
+def month_over_month(retro: Retrospective) -> Any:
+    """What the month is compared with, the flag changes by kind and the landing's move, as a card."""
+    m = retro.month_over_month
+    changes = m.change_counts()
+    figures = [{"label": f"Flags {str(kind)}", "value": f"{int(n):,}"} for kind, n in changes.items()]
+    figures.append(
+        {
+            "label": "Landing estimate",
+            "value": "moved" if m.bridge is not None else "–",
+            "note": mom.bridge_text(m.bridge, partial(fmt_money, unit=retro.unit)),
+        }  # fmt: skip
+    )
+    return cards.card(
+        f"Compared with {m.previous_month}",
+        figures,
+        note=f"Compared with {m.source}. Plan then: {m.previous_plan}",
+    )

@@ -21,6 +21,7 @@ from salesplan.commission import STATEMENT_COLUMNS, commission_statement
 from salesplan.retro.flags import plan_months, rep_left
 from salesplan.retro.periods import as_period, window
 from salesplan.targets.allocation import UNASSIGNED
+from salesplan.units import fmt_money, fmt_pct
 
 if TYPE_CHECKING:
     from salesplan.plans import PlanInForce
@@ -156,8 +157,8 @@ def zero_lines(
 
 def money_text(value: float, currency: str = "") -> str:
     """An amount as a statement prints it: two decimals with thousands separators, followed by
-    the currency code when one is given (``1,234.50 CNY``)."""
-    return f"{float(value):,.2f}" + (f" {currency}" if currency else "")
+    the currency code when one is given (``1,234.50 CNY``; :func:`salesplan.units.fmt_money`)."""
+    return fmt_money(value, "", decimals=2) + (f" {currency}" if currency else "")
 
 
 def plan_of_line(plan: PlanInForce | str | None, month: Any) -> str | None:
@@ -202,7 +203,7 @@ def statement_text(
 
     mult = float(rules["high_margin_multiplier"])
     att = line["attainment"]
-    att_text = "no target" if not np.isfinite(att) else f"{att:.2%}"
+    att_text = "no target" if not np.isfinite(att) else fmt_pct(att, 2)
     name = f"{line.get('rep_name', '')} ({line['rep_id']})".strip()
     month = pd.Timestamp(line["month"]).strftime("%Y-%m")
     steps = [f"{name}, {month}"]
@@ -214,20 +215,20 @@ def statement_text(
         steps.append(f"  plan to date    = {earlier}")
     steps += [
         f"  attainment      = actual {money(line['actual'])} / target {money(line['target'])} = {att_text}",
-        f"  tier            = {line['tier']} -> rate {line['rate']:.2%} ({rules['mode']} mode)",
+        f"  tier            = {line['tier']} -> rate {fmt_pct(line['rate'], 2)} ({rules['mode']} mode)",
         f"  commission base = {money(line['actual'])} + ({mult:g} - 1) x high-margin {money(line['high_margin_actual'])}"
         f" = {money(line['base_amount'])}",
         f"  commission      = {money(line['commission'])}",
     ]
     if float(line["quarter_excess_bonus"]):
         steps.append(
-            f"  quarter excess  = {float(rules['quarter_excess_rate']):.0%} x ({money(line['quarter_actual'])} - "
+            f"  quarter excess  = {fmt_pct(rules['quarter_excess_rate'], 0)} x ({money(line['quarter_actual'])} - "
             f"{money(line['quarter_target'])}) = {money(line['quarter_excess_bonus'])}"
         )
     if float(line["team_adjustment"]):
         steps.append(
-            f"  team adjustment = {line['team_adjustment_pct']:+.0%} x commission (team attainment "
-            f"{line['team_attainment']:.1%}) = {money(line['team_adjustment'])}"
+            f"  team adjustment = {fmt_pct(line['team_adjustment_pct'], 0, signed=True)} x commission (team attainment "
+            f"{fmt_pct(line['team_attainment'])}) = {money(line['team_adjustment'])}"
         )
     steps.append(f"  total payout    = {money(line['total_payout'])}")
     return "\n".join(steps)

@@ -257,3 +257,11 @@ def version_standing(plan: PlanInForce, version: str) -> dict[str, Any]:
         row = {"source": "approved", "version": version, "approved_at": a["approved_at"], "approved_by": a["by"]}
         return {"text": f"{plan_words(row)} (not in force: a later approval replaced it)", "approved": True}
     return {"text": f"saved as draft {version}, not in force until approved", "approved": False}
+
+
+def plan_card(plan: PlanInForce, month: int | str | pd.Period, title: str = "Plan measured against") -> Any:
+    """The plan used, as a page card (:mod:`salesplan.cards`): the month's version as the value,
+    :func:`plan_text` (the month's plan and the year's other segments) as the note."""
+    from salesplan import cards
+
+    return cards.card(title, [{**plan.headline_figure(month), "note": plan_text(plan, month)}])
