@@ -7,7 +7,11 @@ SHELL := /bin/bash
 
 VENV := .venv
 BIN := $(VENV)/bin
+# One stamp per install set, each re-installed only when pyproject.toml changes: the monthly job
+# (main dependencies), the tests and linter (.[dev,cluster,workshop]) and JupyterLab (.[lab,workshop]).
 STAMP := $(VENV)/.salesplan-installed
+TEST_STAMP := $(VENV)/.salesplan-installed-test
+LAB_STAMP := $(VENV)/.salesplan-installed-lab
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 SANITIZE := notebooks/nbval_sanitize.cfg
 # The project's Jupyter kernel, named in every notebook's metadata (salesplan.runner.KERNEL_NAME).
@@ -34,7 +38,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-setup: $(STAMP)  ## create .venv and install salesplan (editable) with its dependencies
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,cluster,workshop]"
+	touch $@
+
+$(LAB_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[lab,workshop]"
+	touch $@
+
+setup: $(STAMP)  ## create .venv and install salesplan (editable) with what the monthly job needs
 
 sample-data: $(STAMP)  ## write the sample company to data/raw/ unless orders* exports are there
 	@if compgen -G "data/raw/orders*" >/dev/null; then echo "data/raw/ has orders data; keeping it"; \
@@ -50,7 +62,7 @@ report: sample-data kernel  ## run every notebook for the latest complete month;
 
 test: test-lib test-notebooks  ## library tests, then every notebook under nbval
 
-test-lib: sample-data kernel browser
+test-lib: $(TEST_STAMP) sample-data kernel browser
 	$(BIN)/pytest tests
 
 # The browser test drives Debian's chromium; install it when missing and we may (root, apt-get).
@@ -62,7 +74,7 @@ browser:
 			|| echo "could not install chromium: the browser test will be skipped"; \
 	else echo "chromium is not installed and cannot be installed here: the browser test will be skipped"; fi
 
-test-notebooks: sample-data kernel
+test-notebooks: $(TEST_STAMP) sample-data kernel
 	$(BIN)/pytest --nbval-lax --nbval-kernel-name $(KERNEL) --nbval-sanitize-with $(SANITIZE) -p no:cacheprovider notebooks/ notebooks/workshop/
 
 notebooks: sample-data kernel  ## re-execute every notebook in place (committed notebooks carry fresh outputs)
@@ -73,14 +85,14 @@ notebooks: sample-data kernel  ## re-execute every notebook in place (committed 
 
 # Rooted at the project (reports/, data/, config/ in reach), opening on notebooks/; as root
 # (a container) with --allow-root; the workshop solutions out of the file browser.
-lab: sample-data  ## write the sample if data/raw is empty, register the "salesplan" kernel and open JupyterLab on the project
+lab: $(LAB_STAMP) sample-data  ## write the sample if data/raw is empty, register the "salesplan" kernel and open JupyterLab on the project
 	$(BIN)/salesplan lab
 
-lint: $(STAMP)  ## ruff check and format check
+lint: $(TEST_STAMP)  ## ruff check and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)  ## apply ruff's fixes and formatting
+format: $(TEST_STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 

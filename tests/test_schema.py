@@ -163,6 +163,14 @@ def test_date_window_follows_config(config: dict) -> None:
     assert date_window(config, TODAY) == (pd.Timestamp("2000-01-01"), pd.Timestamp("2026-01-25"))
 
 
+def test_a_partial_config_takes_the_window_from_the_defaults(config: dict) -> None:
+    # No second copy of the defaults in code: what the config leaves out comes from defaults.yaml.
+    assert date_window({}, TODAY) == date_window(config, TODAY)
+    low, high = date_window({"validation": {"min_date": "2019-06-01"}}, TODAY)
+    assert low == pd.Timestamp("2019-06-01")
+    assert high == TODAY + pd.Timedelta(days=config["validation"]["max_days_after_today"])
+
+
 def test_targets_month_bounds_and_nullable_rep(config: dict) -> None:
     row = {
         "year": "2025",
