@@ -3,7 +3,8 @@
 Trainees practise the method with one logic, one template and one vocabulary: the annual number three
 ways, the gap and its reconciliation, phasing, allocation to regions and reps, and reading a
 retrospective. Each exercise's ``check_*`` function compares an answer with the library's own result and
-says which part is off, by how much, and which typical mistake it matches.
+says which part is off, in which direction, and which typical mistake it matches, never the expected value
+(:func:`reveal` is the facilitator's switch that shows it).
 
 Typical use in a notebook::
 
@@ -42,7 +43,7 @@ from salesplan.workshop.checks import (
 )
 from salesplan.workshop.company import WorkshopCompany, company
 from salesplan.workshop.exercises import EXERCISES, task, vocabulary
-from salesplan.workshop.feedback import Feedback
+from salesplan.workshop.feedback import Feedback, reveal
 from salesplan.workshop.glossary import GLOSSARY, glossary_table, term
 from salesplan.workshop.whatif import (
     WhatIf,
@@ -79,6 +80,7 @@ __all__ = [
     "givens",
     "glossary_table",
     "region_month_targets",
+    "reveal",
     "settings_table",
     "task",
     "term",

@@ -677,7 +677,8 @@ def check_phasing(answer: Any, template: str = "seasonality") -> Feedback:
     co = _co()
     total = annual_target()
     exp = expected_phasing(template)
-    is_share = sum(values.values()) < 1.5
+    # Shares add up to 1 (or to 100 when given in %, which the unit-slip line then names).
+    is_share = sum(values.values()) < 1.5 or abs(sum(values.values()) - 100) <= 1
     col = "share" if is_share else "target_amount"
 
     def as_dict(frame: pd.DataFrame) -> dict[str, float]:
@@ -1165,8 +1166,8 @@ def givens(number: int) -> dict[str, Any]:
     """What exercise ``number`` starts from (the agreed results of the exercises before it, from the library;
     never a result of its own parts):
 
-    * 2: ``top_down`` (1b), ``bottom_up_regions`` (1d, Series by region), ``rule``, ``top_down_weight``,
-      ``annual_target`` (the agreed number, for 2b);
+    * 2: ``top_down`` (1b), ``bottom_up_regions`` (1d, Series by region), ``rule``, ``top_down_weight``
+      (2b starts from the final number the trainee's 2a found);
     * 3: ``annual_target``, ``monthly_sales`` (month x year), ``templates`` (``targets.phasing.quarterly_templates``);
     * 4: ``annual_target``, ``team`` (reps on board with level coefficient), ``ramp``, ``region_targets``
       (2b: the regions' agreed years, the split by potential exercise 4 builds on) and ``rep_bottom_up``
@@ -1181,7 +1182,6 @@ def givens(number: int) -> dict[str, Any]:
             "bottom_up_regions": expected_regions().set_index("region")["bottom_up"],
             "rule": co.reconcile_rule,
             "top_down_weight": float(rec["weight"]),
-            "annual_target": annual_target(),
         }
     if number == 3:
         return {

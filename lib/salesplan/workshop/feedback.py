@@ -45,15 +45,18 @@ UNIT_SLIP_TOLERANCE = 0.02
 """A ratio within 2 % of a slip's ratio counts as that slip (the answer may be rounded in its unit)."""
 
 
-def reveal(on: bool | None = None) -> bool:
+def reveal(on: bool | None = None, *, reset: bool = False) -> bool:
     """Whether feedback shows the expected values (the facilitator's switch).
 
-    ``reveal(True)`` / ``reveal(False)`` set it for this Python process; ``reveal(None)`` goes back to the
-    environment variable ``SALESPLAN_WORKSHOP_REVEAL``. Returns the value in force. Off by default: a
-    trainee's feedback names the mistake and the step to re-check, not the answer.
+    ``reveal(True)`` / ``reveal(False)`` set it for this Python process; ``reveal(reset=True)`` goes back to
+    the environment variable ``SALESPLAN_WORKSHOP_REVEAL`` (``1``, ``true``, ``yes`` or ``on``); ``reveal()``
+    only reads. Returns the value in force. Off by default: a trainee's feedback names the mistake and the
+    step to re-check, not the answer.
     """
-    if on is not None or _REVEAL[0] is not None:
-        _REVEAL[0] = on
+    if reset:
+        _REVEAL[0] = None
+    if on is not None:
+        _REVEAL[0] = bool(on)
     if _REVEAL[0] is not None:
         return bool(_REVEAL[0])
     return os.environ.get(REVEAL_ENV, "").strip().casefold() in {"1", "true", "yes", "on"}

@@ -1,0 +1,371 @@
+"""Workshop checks teach without telling: no answer leaks, every accepted shape is read, every typical
+mistake gets its own hint, garbage is refused with a reason."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import matplotlib
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+
+import salesplan.workshop as ws  # noqa: E402
+from salesplan.workshop import checks  # noqa: E402
+from salesplan.workshop.feedback import REVEAL_ENV  # noqa: E402
+
+EXERCISES = sorted(ws.EXERCISE_DIR.glob("0*.ipynb"))
+
+
+def expect(fb: ws.Feedback, status: str, *fragments: str) -> None:
+    text = fb.text()
+    assert fb.status == status, text
+    for f in fragments:
+        assert f in text, f"{f!r} not in:\n{text}"
+
+
+@pytest.fixture(autouse=True)
+def _no_reveal(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv(REVEAL_ENV, raising=False)
+    ws.reveal(reset=True)
+    yield
+    ws.reveal(reset=True)
+
+
+# --------------------------------------------------------------------------------------
+# every part's answer, and the ways a page prints a number
+
+
+def answers() -> dict[str, list[float]]:
+    """Each part's answer values (the distinctive ones: amounts, rates, indices)."""
+    base = checks.expected_baseline().set_index("step")["amount"]
+    rec = checks.expected_reconciliation()
+    pvm = checks.expected_pvm()
+    return {
+        "1a": [float(base["baseline"])],
+        "1b": [checks.expected_top_down()],
+        "1d": list(checks.expected_regions()["bottom_up"]),
+        "1e": list(checks.expected_reps()["bottom_up"]),
+        "2a": [float(rec["gap"]), float(rec["final"])],
+        "2b": list(checks.expected_reconciled_regions().values()),
+        "3a": list(checks.expected_phasing()["target_amount"]),
+        "3b": list(checks.expected_phasing("front_loaded")["target_amount"]),
+        "4b": list(checks.expected_region_load().values()),
+        "4c": list(checks.expected_rep_targets().values()),
+        "5b": [float(pvm[k]) for k in ("volume", "price", "mix")],
+    }
+
+
+def printed(value: float) -> set[str]:
+    """The ways a notebook, a table or a feedback line prints ``value``."""
+    v = float(value)
+    if abs(v) >= 1e5:
+        return {f"{v:,.0f}", f"{v:.0f}", f"{v:,.3f}", f"{v / 1e6:,.2f} M", f"{v / 1e6:.2f}M", f"{v / 1e3:,.1f} K"}
+    return {f"{v:.3f}", f"{v:.4f}"}
+
+
+def part_exercise(key: str) -> int:
+    return int(key[0])
+
+
+def notebook_text(path) -> str:
+    nb = nbformat.read(path, 4)
+    out = []
+    for cell in nb.cells:
+        out.append(cell.source)
+        for o in cell.get("outputs", []):
+            out.append(str(o.get("text", "")))
+            out.extend(str(v) for v in o.get("data", {}).values())
+    return "\n".join(out)
+
+
+def test_no_exercise_notebook_shows_an_answer() -> None:
+    """No source or committed output of an exercise notebook holds any part's answer."""
+    values = answers()
+    for path in EXERCISES:
+        nb = nbformat.read(path, 4)
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{path.name} has outputs"
+        text = notebook_text(path)
+        for key, vals in values.items():
+            for v in vals:
+                hits = [s for s in printed(v) if s in text]
+                assert not hits, f"{path.name} shows the answer of {key}: {hits}"
+
+
+def given_tables(number: int) -> list[pd.DataFrame | pd.Series | Any]:
+    """What exercise ``number`` shows: the company's tables and its givens."""
+    co = ws.company()
+    shown: list[Any] = [co.sales_by_year(), co.sales_by_year("region"), co.sales_by_year("rep_id"), co.team(),
+                        co.mean_availability(), co.monthly_sales(), co.retro, co.pvm_plan, co.pvm_actual,
+                        pd.Series(co.market), pd.Series(co.increments)]  # fmt: skip
+    if number >= 2:
+        shown += list(ws.givens(number).values())
+    return shown
+
+
+def render(obj: Any) -> str:
+    with pd.option_context("display.float_format", "{:,.3f}".format, "display.max_rows", 500):
+        if isinstance(obj, pd.DataFrame | pd.Series):
+            frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
+            return obj.to_string() + "\n" + frame.to_html()
+        return str(obj)
+
+
+@pytest.mark.parametrize("number", [1, 2, 3, 4, 5])
+def test_no_given_table_shows_an_answer_of_its_exercise_or_a_later_one(number: int) -> None:
+    """An exercise may start from an earlier exercise's agreed result (2b's split in exercise 4), never from
+    an answer of its own parts or a later exercise's."""
+    text = "\n".join(render(t) for t in given_tables(number))
+    for key, vals in answers().items():
+        if part_exercise(key) < number:
+            continue
+        for v in vals:
+            hits = [s for s in printed(v) if s in text]
+            assert not hits, f"exercise {number}'s givens show the answer of {key}: {hits}"
+    # 4a's answer is a table: no given table holds it (month by month), only the mean 1e needs.
+    avail = checks.expected_availability()
+    for t in given_tables(number):
+        if isinstance(t, pd.DataFrame) and t.shape == avail.shape:
+            assert not np.allclose(t.to_numpy(dtype=float), avail.to_numpy(dtype=float)), "4a's table is given"
+
+
+WRONG: dict[str, Callable[[], tuple[Callable[[Any], ws.Feedback], Any]]] = {
+    "1a": lambda: (ws.check_baseline, checks.expected_baseline().set_index("step")["amount"]["baseline"] * 1.07),
+    "1b": lambda: (ws.check_top_down, checks.expected_top_down() * 0.93),
+    "1d": lambda: (ws.check_bottom_up_regions, checks.expected_regions().set_index("region")["bottom_up"] * 1.05),
+    "2a": lambda: (ws.check_reconciliation, {"gap": 1.0, "final": 1.0}),
+    "2b": lambda: (ws.check_reconciled_regions, {k: v + 10_000 for k, v in checks.expected_reconciled_regions().items()}),
+    "3a": lambda: (ws.check_phasing, list(checks.expected_phasing()["target_amount"] + 5_000)),
+    "4b": lambda: (ws.check_region_split, {k: v + 0.2 for k, v in checks.expected_region_load().items()}),
+    "4c": lambda: (ws.check_rep_targets, {k: v + 3_000 for k, v in checks.expected_rep_targets().items()}),
+    "5b": lambda: (ws.check_pvm, {"volume": 1.0, "price": 2.0, "mix": 3.0}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("key", sorted(WRONG))
+def test_feedback_never_names_the_expected_value_unless_revealed(key: str) -> None:
+    check, answer = WRONG[key]()
+    values = answers()[key]
+    text = check(answer).text()
+    assert check(answer).status == "wrong", text
+    for v in values:
+        assert not [s for s in printed(v) if s in text], text
+    ws.reveal(True)
+    shown = check(answer).text()
+    assert "expected" in shown, shown
+
+
+def test_reveal_follows_the_environment_until_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not ws.reveal()
+    monkeypatch.setenv(REVEAL_ENV, "1")
+    assert ws.reveal()
+    ws.reveal(False)
+    assert not ws.reveal()
+    ws.reveal(reset=True)
+    assert ws.reveal()
+
+
+def test_not_answered_examples_hold_no_amount() -> None:
+    """The "expected form" shows the shape of an answer with ``...`` for the values, never a number near one."""
+    for check in CHECKS:
+        text = check(None).text()
+        assert "expected form:" in text, text
+        assert not re.search(r"\d[\d_,.]{3,}", text.replace("YYYY-MM-DD", "")), text
+
+
+# --------------------------------------------------------------------------------------
+# accepted shapes
+
+
+def test_phasing_accepts_a_zero_based_series_and_a_numpy_array() -> None:
+    amounts = checks.expected_phasing()["target_amount"].to_numpy()
+    expect(ws.check_phasing(pd.Series(amounts)), "correct")
+    expect(ws.check_phasing(amounts), "correct")
+    expect(ws.check_phasing(dict(enumerate(amounts))), "correct")
+
+
+def test_a_key_column_named_index_is_read() -> None:
+    exp = checks.expected_regions().set_index("region")["bottom_up"]
+    frame = exp.rename_axis(None).reset_index()  # columns: index, bottom_up
+    assert list(frame.columns) == ["index", "bottom_up"]
+    expect(ws.check_bottom_up_regions(frame), "correct")
+    reps = pd.Series(checks.expected_rep_targets()).reset_index()  # columns: index, 0
+    expect(ws.check_rep_targets(reps), "correct")
+
+
+def test_a_list_in_the_order_the_notebook_shows_is_read() -> None:
+    co = ws.company()
+    exp = checks.expected_regions().set_index("region")["bottom_up"]
+    shown = list(co.sales_by_year("region").index)
+    assert shown != co.regions  # the table sorts the regions
+    expect(ws.check_bottom_up_regions([exp[r] for r in shown]), "correct")
+    expect(ws.check_bottom_up_regions([exp[r] for r in co.regions]), "correct")
+    reps = checks.expected_reps().set_index("rep_id")["bottom_up"]
+    expect(ws.check_bottom_up_reps([reps[r] for r in co.sales_by_year("rep_id").index] + [reps["S3"]]), "correct")
+
+
+# --------------------------------------------------------------------------------------
+# unit slips: one line
+
+
+@pytest.mark.parametrize(("scale", "word"), [(1e-6, "millions"), (1e-3, "thousands")])
+def test_amounts_in_k_or_m_get_one_line(scale: float, word: str) -> None:
+    months = checks.expected_phasing()["target_amount"] * scale
+    fb = ws.check_phasing(list(months))
+    expect(fb, "wrong", word)
+    assert len(fb.text().splitlines()) == 2, fb.text()
+    reps = {k: v * scale for k, v in checks.expected_rep_targets().items()}
+    fb = ws.check_rep_targets(reps)
+    expect(fb, "wrong", word)
+    assert len(fb.text().splitlines()) == 2, fb.text()
+    expect(ws.check_baseline(checks.expected_baseline().set_index("step")["amount"]["baseline"] * scale), "wrong", word)
+
+
+def test_shares_in_percent_get_one_line() -> None:
+    shares = checks.expected_phasing()["share"] * 100
+    fb = ws.check_phasing(list(shares))
+    expect(fb, "wrong", "percentages")
+    assert len(fb.text().splitlines()) == 2, fb.text()
+
+
+# --------------------------------------------------------------------------------------
+# the mistakes the README names, each with its own hint
+
+
+def test_averaging_yearly_growth_is_named() -> None:
+    co = ws.company()
+    sales = co.sales_by_year().loc["total"]
+    avg = sales.pct_change().dropna().mean()
+    cagr = (sales[2025] / sales[2022]) ** (1 / 3) - 1
+    assert abs(avg - cagr) > 0.001  # the company's years swing, so the two differ
+    inc = co.increments
+    base = sales[2025] * (1 + avg) * (1 + inc["price_change_pct"]) + inc["new_products"] + inc["new_regions"]
+    expect(ws.check_baseline(base), "wrong", "averages the yearly growth rates")
+    expect(ws.check_baseline({"cagr": avg, "baseline": base}), "wrong", "averages the yearly growth rates")
+
+
+def test_baseline_rounded_to_whole_millions_is_named() -> None:
+    exact = checks.expected_baseline().set_index("step")["amount"]["baseline"]
+    expect(ws.check_baseline(round(exact / 1e6) * 1e6), "wrong", "rounded to whole millions")
+    expect(ws.check_baseline(round(exact / 1e5) * 1e5), "correct")
+
+
+def test_last_year_times_the_multiplier_is_named() -> None:
+    k = ws.company().market["multiplier"]
+    expect(ws.check_top_down(checks.last_year() * k), "wrong", "multiplies last year by the multiplier")
+
+
+def test_calendar_day_phasing_is_named() -> None:
+    days = pd.Series([pd.Period(f"2026-{m:02d}").days_in_month for m in range(1, 13)], index=range(1, 13))
+    months = checks.largest_remainder(days.to_numpy(dtype=float), ws.annual_target())
+    expect(ws.check_phasing(list(months)), "wrong", "calendar days")
+
+
+def test_a_literal_head_count_is_named() -> None:
+    co = ws.company()
+    heads = co.team().groupby("region")["rep_id"].count().reindex(co.regions)
+    regions = checks.expected_reconciled_regions()
+    load = {r: (regions[r] / sum(regions.values())) / (heads[r] / heads.sum()) for r in co.regions}
+    expect(ws.check_region_split(load), "wrong", "head count")
+
+
+def test_deviation_against_the_actual_is_named() -> None:
+    co = ws.company()
+    r = co.retro.set_index("item")
+    t = co.thresholds
+    dev = (1 - r["target"] / r["actual"]).to_numpy()
+    status = np.select([dev > t["ahead"], -dev <= t["yellow"], -dev <= t["red"], -dev <= t["dark_red"]],
+                       ["ahead", "green", "yellow", "red"], "dark_red")  # fmt: skip
+    expect(ws.check_statuses(dict(zip(r.index, status, strict=True))), "wrong", "not against the actual")
+
+
+def test_band_edges_compare_with_a_tolerance() -> None:
+    co = ws.company()
+    r = co.retro.set_index("item")
+    t = co.thresholds
+    dev = (r["actual"] / r["target"] - 1).to_numpy()  # natural: -5 % computes as -0.050000000000000044
+    status = np.select([dev > t["ahead"], -dev <= t["yellow"], -dev <= t["red"], -dev <= t["dark_red"]],
+                       ["ahead", "green", "yellow", "red"], "dark_red")  # fmt: skip
+    fb = ws.check_statuses(dict(zip(r.index, status, strict=True)))
+    expect(fb, "correct")
+    assert checks.EDGE_TOLERANCE < 1e-6
+
+
+# --------------------------------------------------------------------------------------
+# 5-Why: content, not form
+
+GOOD_WHY = {
+    "item": "West",
+    "whys": [
+        "West sold a fifth below plan in June",
+        "the key accounts of W2 ordered less than planned",
+        "the accounts were not handed over before W2 left",
+        "nobody was named to take over a leaver's accounts",
+        "the plan has no handover step for a leaver",
+    ],
+    "owner": "West region lead",
+    "next_step": "visit the 10 largest accounts of W2 with W1 by 2026-07-15",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"whys": list("abcde")}, "not a causal statement"),
+        ({"whys": ["no", "no", "no", "no", "no"]}, "not a causal statement"),
+        ({"whys": [*GOOD_WHY["whys"][:4], GOOD_WHY["whys"][3].upper() + "."]}, "say the same thing"),
+        ({"owner": "x"}, "not a rep or a role"),
+        ({"owner": "all reps"}, "is a group"),
+        ({"owner": "销售团队"}, "is a group"),
+        ({"owner": "W2"}, "no rep of the company after the month reviewed"),
+        ({"next_step": "do it by"}, "not measurable"),
+        ({"next_step": "call 1.5 customers by 2026-07-15"}, "counts are whole"),
+        ({"next_step": "call 12 customers by 2020-07-15"}, "not in the plan year"),
+        ({"next_step": "call 12 customers by 2026-05-15"}, "after the month reviewed"),
+        ({"next_step": "call 12 customers soon"}, "no date"),
+        ({"item": "North"}, "not red or dark red"),
+    ],
+)
+def test_five_why_refuses_garbage_with_a_reason(change: dict[str, Any], message: str) -> None:
+    expect(ws.check_five_why(GOOD_WHY | change), "wrong", message)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"owner": "W1"},
+        {"owner": "sales director"},
+        {"owner": "区域经理"},
+        {"next_step": "拜访8家客户，2026年7月15日前"},
+        {"next_step": "call 12 customers by July 20"},
+        {"next_step": "raise the West pipeline by 500 K by 15 August 2026"},
+    ],
+)
+def test_five_why_accepts_real_answers(change: dict[str, Any]) -> None:
+    expect(ws.check_five_why(GOOD_WHY | change), "correct")
+
+
+# --------------------------------------------------------------------------------------
+# garbage never raises
+
+
+GARBAGE = [0, -1, "", "abc", [], [1, 2], {"x": 1}, {"a": None}, np.nan, pd.DataFrame(), pd.Series(dtype=float),
+           pd.DataFrame({"a": ["x"], "b": ["y"]}), object()]  # fmt: skip
+CHECKS = [ws.check_baseline, ws.check_top_down, ws.check_market_share, ws.check_bottom_up_regions,
+          ws.check_bottom_up_reps, ws.check_reconciliation, ws.check_reconciled_regions, ws.check_phasing,
+          ws.check_availability, ws.check_region_split, ws.check_rep_targets, ws.check_statuses, ws.check_pvm,
+          ws.check_five_why]  # fmt: skip
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_garbage_is_refused_never_raised(check: Callable[[Any], ws.Feedback]) -> None:
+    for g in GARBAGE:
+        fb = check(g)
+        assert fb.status in ("wrong", "invalid"), (g, fb.text())
+        assert fb.text()
