@@ -139,6 +139,11 @@ def test_review_from_cube_rows() -> None:
     np.testing.assert_allclose(review.components["observed"], monthly.to_numpy())
     np.testing.assert_allclose(review.indices["stl_index"], seasonal_indices(monthly)["stl_index"])
     assert review.stability.years == 4
+    # Up to the end of the third year: the fourth is left out, the rest unchanged.
+    shorter = seasonality_review(cube, until="2023-12-31")
+    assert shorter.components["month"].max() == pd.Timestamp("2023-12-01")
+    np.testing.assert_allclose(shorter.components["observed"], monthly.iloc[:36].to_numpy())
+    assert shorter.stability.years == 3
 
 
 def test_chart_has_four_labelled_money_panels() -> None:

@@ -208,11 +208,18 @@ class SeasonalityReview:
 
 
 def seasonality_review(
-    cube: pd.DataFrame, value: str = "net_amount", month_col: str = "month", alpha: float = 0.05
+    cube: pd.DataFrame,
+    until: pd.Timestamp | str | None = None,
+    value: str = "net_amount",
+    month_col: str = "month",
+    alpha: float = 0.05,
 ) -> SeasonalityReview:
     """The review's seasonality from rows with a month and an amount, e.g. the month context's
     ``wb.closed_cube`` (everything dated up to the report month's end): the monthly series
-    (:func:`monthly_series`), its STL decomposition, the two indices and the stability test."""
+    (:func:`monthly_series`) of the months up to ``until`` (None: all of them; the review passes
+    the end of the year it reviews), its STL decomposition, the two indices and the stability test."""
+    if until is not None:
+        cube = cube[pd.to_datetime(cube[month_col]) <= pd.Timestamp(until)]
     monthly = monthly_series(cube, value=value, month_col=month_col)
     components = stl_components(monthly)
     return SeasonalityReview(
