@@ -176,3 +176,9 @@ def test_charts_name_the_unit_once_and_fill_the_page_width():
     ax = plots.waterfall(pd.DataFrame({"label": ["a", "b", "c"], "value": [1.0, 0.5, 1.5]}), "w", unit="")
     assert ax.figure.get_size_inches()[0] >= PAGE_WIDE[0] >= 10.5
     plt.close(ax.figure)
+
+
+def test_dates_as_row_labels_carry_no_clock():
+    frame = pd.DataFrame({"actual": [1.0, 2.0]}, index=pd.DatetimeIndex(["2027-01-01", "2027-02-01"], name="month"))
+    html = tables.style_table(frame, ints=["actual"]).to_html()
+    assert "00:00:00" not in html and ">2027-01<" in html and ">Month<" in html

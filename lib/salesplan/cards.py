@@ -256,11 +256,12 @@ def legend(thresholds: Mapping[str, float] | None = None) -> Legend:
 def settings_card(table: pd.DataFrame, title: str = "Settings used") -> Card:
     """A table of settings (``setting`` in words, ``key``, ``value``, as
     :func:`salesplan.config.assumptions_table` returns) as a card: the setting as label, its
-    value, and the key to override in config/salesplan.yaml as note."""
+    value (true / false as yes / no), and the key to override in config/salesplan.yaml as note."""
+    words = {"True": "yes", "False": "no", "None": "–"}  # settings as a reader writes them
     rows = [
         Figure(
             _text(r.get("setting", r.get("key"))),
-            _text(r.get("value")),
+            words.get(_text(r.get("value")), _text(r.get("value"))),
             None,
             f"key {r['key']}" if "setting" in r and "key" in r else "",
         )

@@ -25,6 +25,7 @@ import pandas as pd
 from salesplan import metrics as m
 from salesplan.status import STATUS_ORDER, attainment_status, status_word
 from salesplan.tables import fmt_int, fmt_money, fmt_pct, style_table
+from salesplan.units import money_unit
 
 DIMENSION_LABELS = {
     "region": "Region",
@@ -975,7 +976,8 @@ def build_review(wb: Any, year: int | None = None) -> Review:
     partial review year it is computed over the three years before it.
     """
     cfg, goals = wb.config["review"], wb.config["kpi"]
-    unit = cfg["money_unit"]
+    # report.money_unit when set (review.money_unit otherwise): one unit on every page of a run.
+    unit = money_unit(wb.settings) if hasattr(wb, "settings") else cfg["money_unit"]
     bands = (float(cfg["attainment_bands"][0]), float(cfg["attainment_bands"][1]))
     thresholds = _thresholds(wb.config["retro"]["thresholds"])
     cube, orders, reps = wb.closed_cube, wb.order_totals(), wb.data.reps

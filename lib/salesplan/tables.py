@@ -169,6 +169,14 @@ HEADER_WORDS: dict[str, str] = {
 _SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$|^[a-z][a-z0-9]*$")
 
 
+_SNAKE_LABEL = re.compile(r"^[a-z]+(_[a-z]+)+$")
+
+
+def _label_words(label: object) -> object:
+    """A snake_case row label as words ("long_tail" -> "long tail", "dark_red" -> "dark red")."""
+    return label.replace("_", " ") if isinstance(label, str) and _SNAKE_LABEL.match(label) else label
+
+
 def header_text(name: object) -> object:
     """A column or index name as a page header: :data:`HEADER_WORDS`, else a snake_case or
     lower-case name as capitalised words ("last_date" -> "Last date"); other names (already
@@ -289,7 +297,14 @@ def style_table(
             text = f"{text} ({' '.join(p for p in (unit, currency) if p)})"
         label[col] = text
     view = frame.rename(columns=label)
+    if isinstance(view.index, pd.DatetimeIndex):
+        # Dates as row labels without a clock: 2027-01 for month starts, else 2027-01-03.
+        monthly = bool(((view.index.day == 1) & (view.index.normalize() == view.index)).all())
+        view = view.set_axis([fmt_date(v, monthly=monthly) for v in view.index], axis=0).rename_axis(view.index.name)
     if words:
+        # Row labels the library writes in snake_case ("long_tail", "dark_red") read as words too;
+        # names from data (regions, reps, customers) carry no underscores between lower-case words.
+        view = view.rename(index=_label_words)
         view = view.rename_axis(
             index=[header_text(n) for n in view.index.names], columns=[header_text(n) for n in view.columns.names]
         )

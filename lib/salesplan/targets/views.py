@@ -41,7 +41,7 @@ def plan_year(month: pd.Period, requested: int | None, draft_from_month: int) ->
 
 def phasing_alternatives(phasing: Mapping[str, Any], history: pd.DataFrame) -> pd.DataFrame:
     """Quarter shares under the seasonality index and under each quarterly template
-    (rows: quarter 1-4; columns: ``seasonality``, ``template: <name>``)."""
+    (rows: quarter Q1-Q4; columns: ``seasonality``, ``template: <name>``)."""
     methods = {"seasonality": {"method": "seasonality"}}
     methods.update(
         {
@@ -53,8 +53,8 @@ def phasing_alternatives(phasing: Mapping[str, Any], history: pd.DataFrame) -> p
     for name, settings in methods.items():
         months[name] = phasing_from_config({**phasing, **settings}, history)["share"].to_numpy()
     quarters = months.groupby((months["month"] - 1) // 3 + 1).sum().drop(columns="month")
-    quarters.index.name = "quarter"
-    return quarters
+    # Quarters named as a reader says them ("Q1"), never a bare 1-4 that reads as a row number.
+    return quarters.rename(index=lambda q: f"Q{q}").rename_axis("quarter")
 
 
 def rep_changes(tp: TargetPlan, rep_names: pd.Series) -> pd.DataFrame:
