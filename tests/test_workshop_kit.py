@@ -187,6 +187,7 @@ def _answers() -> dict[str, list[float]]:
         "2b": list(checks.expected_reconciled_regions().values()),
         "3a": list(checks.expected_phasing()["target_amount"]),
         "3b": list(checks.expected_phasing("front_loaded")["target_amount"]),
+        "3c": list(checks.expected_phasing("campaign")["target_amount"]),
         "4b": list(checks.expected_region_split().values()),
         "4c": list(checks.expected_rep_targets().values()),
         "5b": [pvm["volume"], pvm["price"], pvm["mix"]],
@@ -210,6 +211,11 @@ def test_no_handout_prints_an_answer(handouts: dict[str, str]) -> None:
     assert leaks == []
     # the exercise 3 page names where the annual target comes from instead of printing it
     assert "your agreed number from exercise 2" in handouts["03_phasing"]
+    # the campaign seasons are stated from the settings
+    for season in ws.company().targets_config["phasing"]["seasonal_templates"]["campaign"]:
+        assert f"{season['name']} (months {', '.join(map(str, season['months']))}) {season['share'] * 100:g} %" in (
+            _section(handouts["03_phasing"], "3c")
+        )
 
 
 def test_handouts_print_on_a4_without_cutting_rows(handouts: dict[str, str]) -> None:

@@ -100,6 +100,12 @@ def _settings_note(key: str) -> str:
         "3b": f"Quarterly template: {_pct_list(list(cfg['phasing']['quarterly_templates']['front_loaded']))}. "
         "The annual target: your agreed number from exercise 2 (2a).",
     }
+    seasons = (cfg["phasing"].get("seasonal_templates") or {}).get(cfg["phasing"].get("season", ""), [])
+    if seasons:
+        listed = "; ".join(
+            f"{x['name']} (months {', '.join(str(m) for m in x['months'])}) {fmt_pct(x['share'], 0)}" for x in seasons
+        )
+        notes["3c"] = f"Campaign seasons: {listed}. The annual target: your agreed number from exercise 2 (2a)."
     return f"<p class=meta>{html.escape(notes[key])}</p>" if key in notes else ""
 
 
@@ -157,6 +163,7 @@ def _sheet_for(key: str) -> str:
         "2b": (co.regions, ["share", "reconciled"]),
         "3a": (checks.MONTH_NAMES, ["index", "share", "target"]),
         "3b": (checks.MONTH_NAMES, ["share", "target"]),
+        "3c": (checks.MONTH_NAMES, ["season", "share", "target"]),
         "4a": (reps, months),  # availability: rep x month
         "4b": (co.regions, ["capacity", "your answer"]),  # one row per region
         "4c": (reps, ["weight", "annual target"]),
