@@ -30,3 +30,45 @@ def test_backtest_scores_each_series_against_seasonal_naive() -> None:
     assert out.loc["trend", "bias_naive"] < 0  # naive under-forecasts growth
     assert ((out["coverage"] >= 0) & (out["coverage"] <= 1)).all()
     assert (out["wape"] > 0).all()
+
+
+def test_scores_of_hand_built_cases() -> None:
+    from salesplan.forecast.backtest import score_backtest
+
+    ds_train = pd.date_range("2020-01-01", periods=24, freq="MS")
+    # Seasonal differences of the history are all 12 (a straight line, +1 a month): MASE scale 12.
+    train = pd.DataFrame({"unique_id": "a", "ds": ds_train, "y": np.arange(24.0)})
+    future = pd.date_range("2022-01-01", periods=3, freq="MS")
+    y = np.array([24.0, 25.0, 26.0])
+    cases = pd.DataFrame(
+        {
+            "unique_id": "a",
+            "cutoff": ds_train[-1],
+            "ds": future,
+            "y": y,
+            "engine": y + 6.0,  # 6 too high every month
+            "naive": y - 12.0,  # a year behind
+            "engine-lo-80": y + 1.0,  # the band misses the first month only
+            "engine-hi-80": y + 10.0,
+        }
+    )
+    cases.loc[1:, "engine-lo-80"] = y[1:] - 1.0
+    out = score_backtest(cases, train, season_length=12, level=80).iloc[0]
+    assert out["mase"] == 0.5 and out["mase_naive"] == 1.0 and out["skill"] == 0.5
+    assert np.isclose(out["wape"], 18 / 75) and np.isclose(out["bias"], 18 / 75)
+    assert np.isclose(out["bias_naive"], -36 / 75)
+    assert np.isclose(out["coverage"], 2 / 3)
+    assert out["origins"] == 1 and out["months"] == 3
+
+
+def test_backtest_defaults_come_from_the_settings() -> None:
+    from salesplan.forecast.engine import forecast_defaults
+
+    d = forecast_defaults()
+    rng = np.random.default_rng(1)
+    n = d.min_history_months + d.backtest_horizon + (d.cv_windows - 1) * d.backtest_step
+    df = pd.DataFrame(
+        {"unique_id": "s", "ds": pd.date_range("2021-01-01", periods=n, freq="MS"), "y": 100 + rng.normal(0, 5, n)}
+    )
+    out = backtest(df, n_jobs=1).iloc[0]
+    assert out["origins"] == d.cv_windows and out["months"] == d.cv_windows * d.backtest_horizon

@@ -329,3 +329,23 @@ def test_member_scale_reaches_every_view_through_fit_series() -> None:
     logged = fit_series(df, 12, n_jobs=1, member_scale="log")["a"]
     assert logged.temporal_levels == level.temporal_levels and len(level.temporal_levels) > 1
     assert not np.allclose(logged.mean, level.mean)
+
+
+def test_engine_defaults_are_the_settings_defaults() -> None:
+    from salesplan.config import load_defaults
+    from salesplan.forecast.engine import (
+        DEFAULT_TEMPORAL_LEVELS,
+        DEFAULT_TEMPORAL_MIN_POINTS,
+        engine_options,
+        forecast_defaults,
+    )
+
+    yaml_forecast = load_defaults()["forecast"]
+    assert list(DEFAULT_TEMPORAL_LEVELS) == yaml_forecast["temporal_levels"]
+    assert yaml_forecast["temporal_min_points"] == DEFAULT_TEMPORAL_MIN_POINTS
+    opts = engine_options(None)
+    assert opts == engine_options(forecast_defaults())
+    assert opts["max_origins"] == yaml_forecast["max_origins"]
+    # A dict section (as notebooks pass it) and the typed section give the same options.
+    changed = {**yaml_forecast, "max_origins": 7, "temporal_levels": []}
+    assert engine_options(changed) == {**opts, "max_origins": 7, "temporal_levels": ()}

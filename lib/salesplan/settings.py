@@ -139,10 +139,20 @@ class Reconcile(_Section):
     bottom_up: Literal["regions", "reps"]
 
 
+class Season(_Section):
+    """One campaign season of a seasonal template: its months (1-12) and its share of the year."""
+
+    name: str = ""
+    months: Annotated[list[Annotated[int, Field(ge=1, le=12)]], Field(min_length=1, max_length=12)]
+    share: NonNegative
+
+
 class Phasing(_Section):
-    method: Literal["seasonality", "quarterly_template", "monthly_profile"]
+    method: Literal["seasonality", "quarterly_template", "season_template", "monthly_profile"]
     template: str
     quarterly_templates: dict[str, Annotated[list[NonNegative], Field(min_length=4, max_length=4)]]
+    season: str = "campaign"
+    seasonal_templates: dict[str, Annotated[list[Season], Field(min_length=1)]] = {}
     monthly_profile: Annotated[list[NonNegative], Field(min_length=12, max_length=12)] | None
 
     @model_validator(mode="after")
@@ -154,6 +164,18 @@ class Phasing(_Section):
             )
         if self.method == "monthly_profile" and self.monthly_profile is None:
             raise ValueError("method monthly_profile needs monthly_profile: 12 weights")
+        if self.method == "season_template" and self.season not in self.seasonal_templates:
+            raise ValueError(
+                f"season {self.season!r} is not a key of seasonal_templates ({', '.join(self.seasonal_templates)})"
+            )
+        for name, seasons in self.seasonal_templates.items():
+            months = sorted(m for s in seasons for m in s.months)
+            if months != list(range(1, 13)):
+                raise ValueError(
+                    f"seasonal_templates.{name}: the seasons must cover months 1-12 exactly once, got {months}"
+                )
+            if sum(s.share for s in seasons) <= 0:
+                raise ValueError(f"seasonal_templates.{name}: the shares must have a positive total")
         return self
 
 
@@ -343,6 +365,15 @@ class PipelineSettings(_Section):
     blend_weights: list[Share]
 
 
+class GlobalModelSettings(_Section):
+    """The global member (:mod:`salesplan.forecast.global_model`): on or off, its weight in the
+    blend with the local ensemble and the shortest history it serves."""
+
+    enabled: bool
+    weight: Share
+    min_months: PositiveInt
+
+
 class ForecastSettings(_Section):
     levels: Annotated[list[Annotated[int, Field(ge=1, le=99)]], Field(min_length=1)]
     horizon: PositiveInt
@@ -350,6 +381,7 @@ class ForecastSettings(_Section):
     max_origins: PositiveInt
     temporal_levels: list[PositiveInt]
     temporal_min_points: PositiveInt
+    global_model: GlobalModelSettings
     cv_windows: PositiveInt
     backtest_horizon: PositiveInt
     backtest_step: PositiveInt

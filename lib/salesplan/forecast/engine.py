@@ -89,16 +89,20 @@ Method, per series:
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+
+if TYPE_CHECKING:
+    from salesplan.settings import ForecastSettings
 
 FORECAST_COLUMNS = ["unique_id", "ds", "forecast"]
 # Effective number of rolling origins per independent error path (see step 6).
@@ -368,11 +372,21 @@ def _covariance(a: float, b: float, c: float, h: int) -> np.ndarray:
     return c + b * np.minimum.outer(idx, idx) + a * np.eye(h)
 
 
+@functools.cache
+def forecast_defaults() -> ForecastSettings:
+    """The ``forecast`` section of the package's ``defaults.yaml``, validated: the one home of
+    the engine's default numbers (a forecast of a file outside the workbook uses them too)."""
+    from salesplan.config import load_defaults
+    from salesplan.settings import ForecastSettings
+
+    return ForecastSettings.model_validate(load_defaults()["forecast"])
+
+
 DEFAULT_MODELS = ("ets_damped", "ces", "theta")
 # Temporal views (module docstring, step 2): months per period, and the fewest
-# periods an aggregated series needs to be used (two years' worth of monthly points).
-DEFAULT_TEMPORAL_LEVELS = (2, 3, 4, 6, 12)
-DEFAULT_TEMPORAL_MIN_POINTS = 24
+# periods an aggregated series needs to be used; their values are defaults.yaml's.
+DEFAULT_TEMPORAL_LEVELS = tuple(forecast_defaults().temporal_levels)
+DEFAULT_TEMPORAL_MIN_POINTS = forecast_defaults().temporal_min_points
 
 
 def _make_models(season_length: int, n: int, models: Sequence[str]) -> list[tuple[str, object]]:
@@ -814,23 +828,26 @@ def default_n_jobs() -> int:
     return max(os.cpu_count() or 1, 1)
 
 
-def engine_options(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The engine's settings from a ``forecast`` settings section, as ``fit_series`` keywords:
-    ``season_length``, ``max_origins``, ``temporal_levels`` and ``temporal_min_points``. Without a
-    section (a file forecast outside the workbook), the engine's own defaults."""
+def engine_options(config: ForecastSettings | Mapping[str, Any] | None) -> dict[str, Any]:
+    """The engine's settings from a ``forecast`` settings section (typed or as its dict), as
+    ``fit_series`` keywords: ``season_length``, ``max_origins``, ``temporal_levels`` and
+    ``temporal_min_points``. Without a section (a file forecast outside the workbook), the
+    ``forecast`` section of ``defaults.yaml``."""
+    from salesplan.settings import ForecastSettings
+
     if config is None:
-        return {
-            "season_length": 12,
-            "max_origins": 36,
-            "temporal_levels": tuple(DEFAULT_TEMPORAL_LEVELS),
-            "temporal_min_points": DEFAULT_TEMPORAL_MIN_POINTS,
-        }
+        config = forecast_defaults()
+    if not isinstance(config, ForecastSettings):
+        config = forecast_defaults().model_copy(update={k: config[k] for k in ENGINE_KEYS if k in config})
     return {
-        "season_length": int(config["season_length"]),
-        "max_origins": int(config["max_origins"]),
-        "temporal_levels": tuple(int(k) for k in config["temporal_levels"] or ()),
-        "temporal_min_points": int(config["temporal_min_points"]),
+        "season_length": int(config.season_length),
+        "max_origins": int(config.max_origins),
+        "temporal_levels": tuple(int(k) for k in config.temporal_levels or ()),
+        "temporal_min_points": int(config.temporal_min_points),
     }
+
+
+ENGINE_KEYS = ("season_length", "max_origins", "temporal_levels", "temporal_min_points")
 
 
 def fit_series(
@@ -851,6 +868,8 @@ def fit_series(
     member_scale: str = "level",
     log_members: Sequence[str] | None = None,
     feasible: bool = True,
+    global_member: bool | None = None,
+    global_weight: float | None = None,
 ) -> dict[str, SeriesForecast]:
     """Fit the engine to every series of a long ``unique_id, ds, y`` frame.
 
@@ -862,7 +881,9 @@ def fit_series(
     series' own error quantiles, step 6) or ``t`` (the Student t of the error model alone);
     ``member_scale`` / ``log_members``: members fitted to ``log y`` (see :func:`fit_one`);
     ``feasible``: bands censored at 0 for never-negative series and short series' width
-    floor (module docstring, step 8).
+    floor (module docstring, step 8); ``global_member`` / ``global_weight``: blend in the
+    global LightGBM member (:mod:`salesplan.forecast.global_model`; ``None`` takes
+    ``forecast.global_model`` of ``defaults.yaml``, off there).
     """
     if int(horizon) < 1:
         raise ForecastInputError(f"horizon must be a positive number of months, got {horizon!r}")
@@ -895,7 +916,12 @@ def fit_series(
             parts = pool.map(_fit_chunk, [(c, horizon, kwargs) for c in chunks])
         fits = [f for part in parts for f in part]
     # In unique_id order whatever the number of workers (or the cluster) that fitted them.
-    return {f.unique_id: f for f in sorted(fits, key=lambda f: f.unique_id)}
+    fits = {f.unique_id: f for f in sorted(fits, key=lambda f: f.unique_id)}
+    if forecast_defaults().global_model.enabled if global_member is None else global_member:
+        from salesplan.forecast.global_model import with_global_member
+
+        fits = with_global_member(fits, data, horizon, weight=global_weight, num_threads=n_jobs)
+    return fits
 
 
 def fits_to_frame(
