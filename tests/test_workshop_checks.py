@@ -369,3 +369,54 @@ def test_garbage_is_refused_never_raised(check: Callable[[Any], ws.Feedback]) ->
         fb = check(g)
         assert fb.status in ("wrong", "invalid"), (g, fb.text())
         assert fb.text()
+
+
+# --------------------------------------------------------------------------------------
+# campaign seasons: in the targets engine and in exercise 3
+
+
+def test_season_template_phasing_in_the_targets_engine() -> None:
+    from salesplan.config import load_config
+    from salesplan.settings import Phasing
+    from salesplan.targets import TargetInputError, monthly_shares, phasing_from_config
+
+    phasing = load_config()["targets"]["phasing"]
+    Phasing(**dict(phasing, method="season_template"))  # the default validates
+    season = [s["share"] for s in phasing["seasonal_templates"]["campaign"]]
+    assert season == [0.28, 0.32, 0.27, 0.13]
+    shares = phasing_from_config(dict(phasing, method="season_template"), None)["share"].to_numpy()
+    assert shares.sum() == pytest.approx(1.0)
+    # Without history the months of a season are even: March-May 28 % / 3 each, December-February 13 % / 3.
+    assert shares[2:5] == pytest.approx([0.28 / 3] * 3)
+    assert shares[[11, 0, 1]] == pytest.approx([0.13 / 3] * 3)
+    with_history = monthly_shares(
+        "season_template", checks.history(), seasons=phasing["seasonal_templates"]["campaign"]
+    )
+    assert with_history["share"].iloc[[2, 3, 4]].sum() == pytest.approx(0.28)
+    assert with_history["share"].iloc[[11, 0, 1]].sum() == pytest.approx(0.13)
+    with pytest.raises(TargetInputError, match="every month 1-12 exactly once"):
+        monthly_shares("season_template", None, seasons=[{"months": [1, 2, 3], "share": 1.0}])
+    with pytest.raises(TargetInputError, match="not one of the seasonal_templates"):
+        phasing_from_config(dict(phasing, method="season_template", season="nope"), None)
+    bad = dict(phasing, seasonal_templates={"x": [{"months": [1, 2], "share": 1.0}]})
+    with pytest.raises(ValueError, match="cover months 1-12 exactly once"):
+        Phasing(**bad)
+
+
+def test_campaign_phasing_and_the_comparison_question() -> None:
+    exp = checks.expected_phasing("campaign")["target_amount"]
+    assert exp.sum() == ws.annual_target()
+    expect(ws.check_phasing(exp.tolist(), "campaign"), "correct", "3c")
+    quarters = checks.expected_phasing("front_loaded")["target_amount"]
+    expect(ws.check_phasing(quarters.tolist(), "campaign"), "wrong", "calendar quarters")
+    even = checks.expected_phasing("campaign", even_within=True)["target_amount"]
+    expect(ws.check_phasing(even.tolist(), "campaign"), "wrong", "not a third each")
+    seasonality = checks.expected_phasing()["target_amount"]
+    above = [m for m in range(1, 13) if exp.iloc[m - 1] > seasonality.iloc[m - 1]]
+    assert above == checks.expected_season_months()
+    expect(ws.check_season_question(above), "correct", "December")
+    expect(ws.check_season_question([checks.MONTH_NAMES[m - 1] for m in above][::-1]), "correct")
+    below = [m for m in range(1, 13) if m not in above]
+    expect(ws.check_season_question(below), "wrong", "the other way round")
+    expect(ws.check_season_question(["Smarch"]), "invalid", "not a month")
+    expect(ws.check_season_question(42), "invalid")

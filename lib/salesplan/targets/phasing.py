@@ -32,6 +32,7 @@ def monthly_shares(
     template: Sequence[float] | None = None,
     profile: Sequence[float] | None = None,
     value: str = "net_amount",
+    seasons: Sequence[Any] | None = None,
 ) -> pd.DataFrame:
     """Monthly shares of the year, summing to 1.
 
@@ -42,6 +43,12 @@ def monthly_shares(
     * ``quarterly_template``: four quarter shares (normalised to 1), each split over its three months by
       the seasonality index within the quarter (evenly without history):
       ``share_m = q_share * index_m / sum(index over the quarter)``.
+    * ``season_template``: campaign seasons instead of calendar quarters (the method's sources: spring push
+      March-May 28 %, summer June-August 32 %, autumn sprint September-November 27 %, December close and
+      January-February preparation the rest). ``seasons`` lists each season's ``months`` (together every
+      month exactly once) and ``share`` (normalised to 1); each season is split over its months by the
+      seasonality index within the season (evenly without history):
+      ``share_m = season_share * index_m / sum(index over the season's months)``.
     * ``monthly_profile``: twelve non-negative weights, normalised: ``share_m = w_m / sum(w)``.
 
     Returns ``month_of_year, share, source`` (``source`` says what the shares came from).
@@ -61,11 +68,21 @@ def monthly_shares(
             split = months / months.sum() if months.sum() > 0 else np.full(3, 1 / 3)
             shares[3 * i : 3 * i + 3] = q[i] * split
         source = "quarterly template" + (", months by seasonality" if season is not None else ", months even")
+    elif method == "season_template":
+        groups, weights = _seasons(seasons)
+        within = season if season is not None and season.sum() > 0 else pd.Series(1.0, index=MONTHS)
+        shares = np.zeros(12)
+        for months, w in zip(groups, weights, strict=True):
+            idx = np.asarray(months) - 1
+            values = within.iloc[idx].to_numpy()
+            shares[idx] = w * (values / values.sum() if values.sum() > 0 else np.full(len(idx), 1 / len(idx)))
+        source = "campaign seasons" + (", months by seasonality" if season is not None else ", months even")
     elif method == "monthly_profile":
         shares, source = _weights(profile, 12, "targets.phasing.monthly_profile"), "monthly profile"
     else:
         raise TargetInputError(
-            f"targets.phasing.method: expected seasonality, quarterly_template or monthly_profile, got {method!r}"
+            "targets.phasing.method: expected seasonality, quarterly_template, season_template or monthly_profile, "
+            f"got {method!r}"
         )
     return pd.DataFrame({"month_of_year": MONTHS, "share": shares, "source": source})
 
@@ -84,12 +101,41 @@ def _weights(values: Sequence[float] | None, n: int, name: str) -> np.ndarray:
     return arr / arr.sum()
 
 
+def _seasons(seasons: Sequence[Any] | None) -> tuple[list[list[int]], np.ndarray]:
+    """Each season's months and its normalised share; the seasons must cover every month exactly once."""
+    name = "targets.phasing.seasonal_templates"
+    if not seasons:
+        raise TargetInputError(f"{name}: not set; give seasons with months and share")
+    groups, shares = [], []
+    for i, s in enumerate(seasons):
+        months = s["months"] if isinstance(s, dict) else getattr(s, "months", None)
+        share = s["share"] if isinstance(s, dict) else getattr(s, "share", None)
+        try:
+            groups.append([int(m) for m in months])
+            shares.append(float(share))
+        except (TypeError, ValueError):
+            raise TargetInputError(f"{name}: season {i + 1} needs months (1-12) and a share, got {s!r}") from None
+    flat = sorted(m for g in groups for m in g)
+    if flat != MONTHS:
+        raise TargetInputError(f"{name}: the seasons must cover every month 1-12 exactly once, got months {flat}")
+    return groups, _weights(shares, len(shares), name)
+
+
 def phasing_from_config(
     phasing: dict[str, Any], history: pd.DataFrame | None, value: str = "net_amount"
 ) -> pd.DataFrame:
     """:func:`monthly_shares` with the ``targets.phasing`` config section."""
     method = phasing["method"]
     template = None
+    seasons = None
+    if method == "season_template":
+        name = phasing.get("season")
+        templates = phasing.get("seasonal_templates") or {}
+        if name not in templates:
+            raise TargetInputError(
+                f"targets.phasing.season: {name!r} is not one of the seasonal_templates ({', '.join(templates)})"
+            )
+        seasons = templates[name]
     if method == "quarterly_template":
         name = phasing["template"]
         templates = phasing["quarterly_templates"]
@@ -98,7 +144,9 @@ def phasing_from_config(
                 f"targets.phasing.template: {name!r} is not one of the quarterly_templates ({', '.join(templates)})"
             )
         template = templates[name]
-    return monthly_shares(method, history, template=template, profile=phasing["monthly_profile"], value=value)
+    return monthly_shares(
+        method, history, template=template, profile=phasing["monthly_profile"], value=value, seasons=seasons
+    )
 
 
 def phase_total(total: int, shares: pd.DataFrame, year: int) -> pd.DataFrame:

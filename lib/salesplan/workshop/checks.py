@@ -213,16 +213,22 @@ def expected_reconciled_regions(total: int | None = None, weights: pd.Series | N
 def expected_phasing(
     template: str = "seasonality", total: int | None = None, even_within: bool = False
 ) -> pd.DataFrame:
-    """:func:`salesplan.targets.phase_total` of the annual target by the seasonality index or a quarterly
-    template of ``targets.phasing.quarterly_templates`` (months within a quarter by seasonality)."""
+    """:func:`salesplan.targets.phase_total` of the annual target by the seasonality index, a quarterly
+    template of ``targets.phasing.quarterly_templates`` or a seasonal template of
+    ``targets.phasing.seasonal_templates`` (months within a quarter or season by seasonality)."""
     co = _co()
     templates = co.targets_config["phasing"]["quarterly_templates"]
+    seasonal = co.targets_config["phasing"].get("seasonal_templates") or {}
     if template == "seasonality":
         shares = monthly_shares("seasonality", history())
+    elif template in seasonal:
+        shares = monthly_shares("season_template", None if even_within else history(), seasons=seasonal[template])
     elif template in templates:
         shares = monthly_shares("quarterly_template", None if even_within else history(), template=templates[template])
     else:
-        raise ValueError(f"template: expected seasonality or one of {', '.join(templates)}, got {template!r}")
+        raise ValueError(
+            f"template: expected seasonality or one of {', '.join([*templates, *seasonal])}, got {template!r}"
+        )
     return phase_total(annual_target() if total is None else total, shares, co.plan_year)
 
 
@@ -656,16 +662,18 @@ def _month_values(answer: Any) -> dict[int, float]:
 
 
 def check_phasing(answer: Any, template: str = "seasonality") -> Feedback:
-    """Exercise 3. ``answer``: the twelve monthly targets of the annual target (a list Jan-Dec, a dict or
+    """Exercise 3a-3c. ``answer``: the twelve monthly targets of the annual target (a list Jan-Dec, a dict or
     Series by month 1-12 or month name, or a DataFrame with ``month`` and ``target_amount``), or the
     twelve monthly shares (fractions adding up to 1).
 
     Expected: :func:`salesplan.targets.phase_total` of :func:`salesplan.targets.monthly_shares` —
     ``share_m = index_m / 12`` (seasonality) or ``share_m = q_share x index_m / sum of the quarter's
-    indices`` (a quarterly template). Amounts: whole units, 1 unit per month, the sum exact; shares: 0.01
+    indices`` (a quarterly template; a seasonal template likewise over its campaign seasons). Amounts: whole units, 1 unit per month, the sum exact; shares: 0.01
     points per month.
     """
-    check = f"{'3a' if template == 'seasonality' else '3b'} phasing ({template.replace('_', ' ')})"
+    seasonal = _co().targets_config["phasing"].get("seasonal_templates") or {}
+    key = "3a" if template == "seasonality" else "3c" if template in seasonal else "3b"
+    check = f"{key} phasing ({template.replace('_', ' ')}{' seasons' if template in seasonal else ''})"
     example = "a list of 12 amounts Jan-Dec, or {1: ..., 2: ..., ...}, or 12 shares adding up to 1"
     if (fb := _guard(check, answer, example)) is not None:
         return fb
@@ -688,8 +696,11 @@ def check_phasing(answer: Any, template: str = "seasonality") -> Feedback:
     mistakes = []
     if template != "seasonality":
         mistakes.append(Mistake("even", as_dict(expected_phasing(template, even_within=True)),
-                                "within a quarter the months follow the seasonality index, not a third each"))  # fmt: skip
-    for other in ["seasonality", *templates]:
+                                f"within a {'season' if template in seasonal else 'quarter'} the months follow the seasonality index, not a third each"))  # fmt: skip
+    if template in seasonal:
+        mistakes.append(Mistake("calendar quarters", as_dict(phase_total(total, monthly_shares("quarterly_template", history(), template=[s["share"] for s in seasonal[template]]), co.plan_year)),
+                                "those shares sit on calendar quarters; the campaign seasons run March-May, June-August, September-November and December-February"))  # fmt: skip
+    for other in ["seasonality", *templates, *seasonal]:
         if other != template:
             mistakes.append(Mistake(other, as_dict(expected_phasing(other)), f"that month follows the {other.replace('_', ' ')} phasing; this task asks for {template.replace('_', ' ')}"))  # fmt: skip
     monthly = co.monthly_sales()
@@ -712,6 +723,57 @@ def check_phasing(answer: Any, template: str = "seasonality") -> Feedback:
         keys = [str(m) for m in MONTHS]
         extra = _sum_line(values, keys, total, "months") + _whole_units(values, keys)
     return _merge(fb, extra)
+
+
+def expected_season_months(template: str = "campaign") -> list[int]:
+    """Exercise 3d: the months the seasonal template plans above the seasonality index (month numbers)."""
+    a = expected_phasing(template)["target_amount"].to_numpy()
+    b = expected_phasing("seasonality")["target_amount"].to_numpy()
+    return [m for m, x, y in zip(MONTHS, a, b, strict=True) if x > y]
+
+
+def check_season_question(answer: Any, template: str = "campaign") -> Feedback:
+    """Exercise 3d. ``answer``: the months in which the campaign-season plan (3c) asks more than the
+    seasonality index (3a): a list of month numbers (1-12) or names (``"Mar"``), in any order.
+
+    Expected: :func:`expected_season_months`. Exact.
+    """
+    check, example = "3d seasons against seasonality", '[month, month, ...] as numbers 1-12 or names "Jan" ... "Dec"'
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    if isinstance(answer, pd.Series | pd.Index | np.ndarray | set | tuple):
+        answer = list(answer)
+    if not isinstance(answer, list):
+        return invalid(check, f"a {type(answer).__name__}; expected a list of months", example)
+    months: set[int] = set()
+    for m in answer:
+        key = str(m).strip()[:3].title() if not str(m).strip().isdigit() else str(int(str(m).strip()))
+        month = MONTH_ALIASES.get(key)
+        if month is None:
+            ts = pd.to_datetime(str(m), errors="coerce")
+            month = int(ts.month) if pd.notna(ts) else None
+        if month is None:
+            return invalid(check, f"{m!r} is not a month", example)
+        months.add(int(month))
+    exp = set(expected_season_months(template))
+    extra, missed = sorted(months - exp), sorted(exp - months)
+    if not extra and not missed:
+        december = expected_phasing(template)["target_amount"].iloc[11] / expected_phasing()["target_amount"].iloc[11]
+        return Feedback(
+            check,
+            "correct",
+            f"correct. The campaign plan asks more of the selling seasons and plans December at about "
+            f"{december:.0%} of its seasonal weight: agree that with the team, or the year's close starts behind.",
+        )
+    details = []
+    if extra:
+        details.append(f"{', '.join(MONTH_NAMES[m - 1] for m in extra)}: not above the seasonality plan")
+    if missed:
+        details.append(f"{len(missed)} month{'s' if len(missed) != 1 else ''} above the seasonality plan missing")
+    if months == set(MONTHS) - exp:
+        details.append("that is the other way round: the months the seasons plan *below* the seasonality index")
+    return Feedback(check, "wrong", "not right yet.", details,
+                    ["put your 3c months next to your 3a months, month by month: where is 3c higher?"])  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------
@@ -1168,7 +1230,8 @@ def givens(number: int) -> dict[str, Any]:
 
     * 2: ``top_down`` (1b), ``bottom_up_regions`` (1d, Series by region), ``rule``, ``top_down_weight``
       (2b starts from the final number the trainee's 2a found);
-    * 3: ``annual_target``, ``monthly_sales`` (month x year), ``templates`` (``targets.phasing.quarterly_templates``);
+    * 3: ``annual_target``, ``monthly_sales`` (month x year), ``templates`` (``targets.phasing.quarterly_templates``),
+      ``seasons`` (the campaign seasons of ``targets.phasing.seasonal_templates``: name, months, share);
     * 4: ``annual_target``, ``team`` (reps on board with level coefficient), ``ramp``, ``region_targets``
       (2b: the regions' agreed years, the split by potential exercise 4 builds on) and ``rep_bottom_up``
       (1e: each rep's bottom-up number, for 4c);
@@ -1188,6 +1251,7 @@ def givens(number: int) -> dict[str, Any]:
             "annual_target": annual_target(),
             "monthly_sales": co.monthly_sales(),
             "templates": dict(co.targets_config["phasing"]["quarterly_templates"]),
+            "seasons": pd.DataFrame(co.targets_config["phasing"]["seasonal_templates"]["campaign"]),
         }
     if number == 4:
         return {

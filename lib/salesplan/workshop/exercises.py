@@ -138,8 +138,8 @@ EXERCISES: tuple[Exercise, ...] = (
         3,
         "phasing",
         "Phasing: from the year to the months",
-        "How the year is spread over months: the data's own seasonality against the quarterly templates the "
-        "method offers, and why the months must add up to exactly 100 %.",
+        "How the year is spread over months: the data's own seasonality against the quarterly templates and the "
+        "campaign seasons the method offers, and why the months must add up to exactly 100 %.",
         40,
         (
             Part(
@@ -161,6 +161,30 @@ EXERCISES: tuple[Exercise, ...] = (
                 "1 unit per month; the sum exact",
                 "check_phasing",
                 ("quarterly template",),
+            ),
+            Part(
+                "3c",
+                "Phasing by campaign season",
+                "The method's sources tie 28 / 32 / 27 % to campaign seasons, not calendar quarters: spring push "
+                "March-May 28 %, summer June-August 32 %, autumn sprint September-November 27 %, and the December close "
+                "with the January-February preparation the remaining 13 % (targets.phasing.seasonal_templates.campaign). "
+                "Give each season its share and split it over its months by the seasonality index.",
+                "month = target x season_share x index_m / sum of the season's indices   (December-February is one season)",
+                "12 amounts Jan-Dec (or 12 shares)",
+                "1 unit per month; the sum exact",
+                "check_phasing",
+                ("quarterly template", "phasing"),
+            ),
+            Part(
+                "3d",
+                "Campaign seasons against the seasonality",
+                "Put your 3c months next to your 3a months. In which months does the campaign plan ask more than the "
+                "data's own seasonality? What does that mean for December, and would you agree it with the team?",
+                "month above: 3c month > 3a month",
+                "a list of months (numbers 1-12 or names)",
+                "exact",
+                "check_season_question",
+                ("seasonality index",),
             ),
         ),
     ),  # fmt: skip

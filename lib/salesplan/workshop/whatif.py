@@ -252,15 +252,19 @@ def whatif_level_coefficients(levels: dict[str, float] | None = None, interactiv
 
 
 def whatif_phasing(method: str = "seasonality", interactive: bool | None = None) -> WhatIf:
-    """The annual target phased by the seasonality index or a quarterly template, against last year's months."""
+    """The annual target phased by the seasonality index, a quarterly template or the campaign seasons, against
+    last year's months."""
     co = _build()
     templates = co.targets_config["phasing"]["quarterly_templates"]
+    seasonal = co.targets_config["phasing"].get("seasonal_templates") or {}
     total = checks.annual_target()
     last = co.monthly_sales()[co.plan_year - 1]
 
     def compute(method: str) -> pd.DataFrame:
         if method == "seasonality":
             shares = monthly_shares("seasonality", checks.history())
+        elif method in seasonal:
+            shares = monthly_shares("season_template", checks.history(), seasons=seasonal[method])
         else:
             shares = monthly_shares("quarterly_template", checks.history(), template=templates[method])
         months = phase_total(total, shares, co.plan_year)
@@ -273,7 +277,7 @@ def whatif_phasing(method: str = "seasonality", interactive: bool | None = None)
 
     return WhatIf(
         term("phasing"),
-        [Control("method", "phasing", method, options=["seasonality", *templates])],
+        [Control("method", "phasing", method, options=["seasonality", *templates, *seasonal])],
         compute,
         draw,
         interactive,
