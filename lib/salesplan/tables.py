@@ -296,7 +296,19 @@ def style_table(
         if money_header and col in money and (unit or currency):
             text = f"{text} ({' '.join(p for p in (unit, currency) if p)})"
         label[col] = text
-    view = frame.rename(columns=label)
+    # Headers are relabelled for display only, so the styler's data keeps the frame's column
+    # names (code that styles a column by name keeps working); a MultiIndex or duplicated
+    # header is renamed in the data instead.
+    relabel = (
+        not isinstance(frame.columns, pd.MultiIndex)
+        and frame.columns.is_unique
+        and len(set(map(str, label.values()))) == len(label)
+    )
+    view = frame if relabel else frame.rename(columns=label)
+
+    def key(col: Any) -> Any:
+        return col if relabel else label[col]
+
     if isinstance(view.index, pd.DatetimeIndex):
         # Dates as row labels without a clock: 2027-01 for month starts, else 2027-01-03.
         monthly = bool(((view.index.day == 1) & (view.index.normalize() == view.index)).all())
@@ -308,14 +320,18 @@ def style_table(
         view = view.rename_axis(
             index=[header_text(n) for n in view.index.names], columns=[header_text(n) for n in view.columns.names]
         )
-    fmt = {label[c]: f for c, f in fmt.items() if c in label}
+    fmt = {key(c): f for c, f in fmt.items() if c in label}
     styler = escape_styler(PageTable(escape_labels(view)).format(fmt, na_rep="–", escape="html"), caption)
+    if relabel and len(frame.columns):
+        styler = styler.relabel_index(
+            [html.escape(t) if isinstance(t, str) else t for t in (label[c] for c in frame.columns)], axis=1
+        )
     styler.labels = dict(label)
     if hide_index is None:
         hide_index = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
     if hide_index:
         styler = styler.hide(axis="index")
-    grow = [label[c] for c in growth if c in label]
+    grow = [key(c) for c in growth if c in label]
     if grow:
         styler = styler.background_gradient(cmap="RdYlGn", subset=grow, vmin=-0.25, vmax=0.25)
     limits = dict(thresholds) if thresholds is not None else _default_thresholds()
@@ -323,10 +339,10 @@ def style_table(
     def band_colour(v: object) -> str:
         return "" if _missing(v) else status_css(str(attainment_status(float(v), limits)[0]))
 
-    att = [label[c] for c in attainment if c in label]
+    att = [key(c) for c in attainment if c in label]
     if att:
         styler = styler.map(band_colour, subset=att)
-    held = [label[c] for c in status if c in label]
+    held = [key(c) for c in status if c in label]
     if held:
         styler = styler.map(lambda v: status_css(status_key(v)), subset=held)
     return styler.set_table_styles(

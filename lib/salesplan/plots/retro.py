@@ -71,6 +71,7 @@ def deviation_heatmap(
     title: str,
     limit: float = 0.2,
     thresholds: dict[str, float] | None = None,
+    legend: bool = True,
 ) -> Figure:
     """Region x product line status against plan: each cell coloured by its status from the flag
     table (the same colours and bands as every table), annotated with its symbol and deviation
@@ -104,15 +105,17 @@ def deviation_heatmap(
             fontsize=9,
             color=text_colour,
         )
-    # Beside the grid, not under it: below, the legend covered the "Product line" label.
-    ax.legend(
-        handles=legend_handles(thresholds),
-        loc="center left",
-        bbox_to_anchor=(1.01, 0.5),
-        fontsize="small",
-        frameon=False,
-        title="Status",
-    )
+    # Beside the grid, not under it: below, the legend covered the "Product line" label. A page
+    # that shows its one status legend (salesplan.cards.legend) passes legend=False.
+    if legend:
+        ax.legend(
+            handles=legend_handles(thresholds),
+            loc="center left",
+            bbox_to_anchor=(1.01, 0.5),
+            fontsize="small",
+            frameon=False,
+            title="Status",
+        )
     ax.set_xlabel("Product line")
     ax.set_ylabel("Region")
     ax.set_title(title)

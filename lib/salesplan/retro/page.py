@@ -80,13 +80,16 @@ def all_items(retro: Retrospective, period: str) -> Any:
     )
 
 
-def deviation_heatmap(retro: Retrospective, period: str) -> Figure:
-    """Deviation from plan by region x product line, coloured by the flags' status."""
+def deviation_heatmap(retro: Retrospective, period: str, legend: bool = False) -> Figure:
+    """Deviation from plan by region x product line, coloured by the flags' status. The page
+    carries one status legend (:func:`salesplan.cards.legend`), so the chart draws none unless
+    ``legend``."""
     return retro_plots.deviation_heatmap(
         retro_flags.flag_matrix(retro.flags, period, "deviation"),
         retro_flags.flag_matrix(retro.flags, period, "status"),
         f"Deviation from plan by region and product line, {_period_name(retro, period)}",
         thresholds=retro.thresholds,
+        legend=legend,
     )
 
 
@@ -425,7 +428,10 @@ def kpi_definitions(retro: Retrospective) -> Any:
     """Every KPI with its definition and notes, collapsed."""
     from salesplan.retro import kpi
 
-    return details(kpi.format_kpi_table(retro.kpis), "Every KPI with its definition and notes (table)")
+    return details(
+        style_table(kpi.format_kpi_table(retro.kpis), hide_index=True),
+        "Every KPI with its definition and notes (table)",
+    )
 
 
 def kpi_chart(retro: Retrospective, months: int) -> Figure:
