@@ -360,7 +360,7 @@ GARBAGE = [0, -1, "", "abc", [], [1, 2], {"x": 1}, {"a": None}, np.nan, pd.DataF
 CHECKS = [ws.check_baseline, ws.check_top_down, ws.check_market_share, ws.check_bottom_up_regions,
           ws.check_bottom_up_reps, ws.check_reconciliation, ws.check_reconciled_regions, ws.check_phasing,
           ws.check_availability, ws.check_region_split, ws.check_rep_targets, ws.check_statuses, ws.check_pvm,
-          ws.check_five_why]  # fmt: skip
+          ws.check_five_why, ws.check_revision, ws.check_season_question]  # fmt: skip
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
@@ -420,3 +420,31 @@ def test_campaign_phasing_and_the_comparison_question() -> None:
     expect(ws.check_season_question(below), "wrong", "the other way round")
     expect(ws.check_season_question(["Smarch"]), "invalid", "not a month")
     expect(ws.check_season_question(42), "invalid")
+
+
+# --------------------------------------------------------------------------------------
+# the quarterly revision rule (5d)
+
+
+def test_revision_rule_within_ten_percent_either_way() -> None:
+    rev = checks.revision_proposal().set_index("quarter")
+    limit = ws.company().targets_config["revision_flag_share"]
+    assert limit == pytest.approx(0.10)
+    change = rev["proposed"] / rev["plan"] - 1
+    right = {q: "within" if abs(c) <= limit else "exception" for q, c in change.items()}
+    assert right == checks.expected_revision()
+    assert set(right.values()) == {"within", "exception"}  # the case teaches both outcomes
+    expect(ws.check_revision(right), "correct")
+    expect(ws.check_revision({q: v == "within" for q, v in right.items()}), "correct")
+    expect(ws.check_revision(pd.Series(right).rename("decision").rename_axis("quarter").reset_index()), "correct")
+    # Measured against the proposal, Q3's cut looks larger than 10 %.
+    against_new = {
+        q: "within" if abs(r.proposed - r.plan) / r.proposed <= limit else "exception" for q, r in rev.iterrows()
+    }
+    expect(ws.check_revision(against_new), "wrong", "not against the proposal")
+    # Only cuts counted: Q4's raise beyond 10 % slips through.
+    cuts_only = {q: "within" if -c <= limit else "exception" for q, c in change.items()}
+    expect(ws.check_revision(cuts_only), "wrong", "either way")
+    expect(ws.check_revision({"Q3": "maybe", "Q4": "exception"}), "wrong", "say 'within' or 'exception'")
+    expect(ws.check_revision({"Q3": "within"}), "wrong", "missing: Q4")
+    assert ws.check_revision("within").status == "invalid"

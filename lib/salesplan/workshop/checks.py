@@ -36,7 +36,13 @@ from salesplan.targets import (
     rep_availability,
     top_down,
 )
-from salesplan.workshop.company import RETRO_MONTH, WorkshopCompany, _build
+from salesplan.workshop.company import (
+    RETRO_MONTH,
+    REVISION_REGION,
+    REVISION_STORY,
+    WorkshopCompany,
+    _build,
+)
 from salesplan.workshop.feedback import (
     UNIT_HEADLINE,
     AnswerError,
@@ -1224,6 +1230,80 @@ def check_five_why(answer: Any) -> Feedback:
     return Feedback(check, "correct", f"complete: {item}, {len(whys)} whys, owner {owner}. Escalation: {escalation}.")
 
 
+def revision_proposal() -> pd.DataFrame:
+    """Exercise 5d's proposal: the region's agreed quarters (2b phased by seasonality) and the proposed
+    new targets (``REVISION_STORY``), whole units: ``quarter, plan, proposed``."""
+    months = region_month_targets().loc[REVISION_REGION]
+    quarters = months.groupby((months.index - 1) // 3 + 1).sum()
+    rows = [
+        (q, int(quarters[int(q[1])]), int(round(quarters[int(q[1])] * (1 + change))))
+        for q, change in REVISION_STORY.items()
+    ]
+    return pd.DataFrame(rows, columns=["quarter", "plan", "proposed"])
+
+
+def expected_revision(limit: float | None = None, against: str = "plan", cuts_only: bool = False) -> dict[str, str]:
+    """Exercise 5d: each proposed quarter ``within`` the revision rule or needing the ``exception`` procedure:
+    ``|proposed / plan - 1| <= targets.revision_flag_share`` (10 %) is within; more needs the exception.
+    ``against`` / ``cuts_only`` give the typical mistakes."""
+    share = float(_co().targets_config["revision_flag_share"]) if limit is None else limit
+    out = {}
+    for row in revision_proposal().itertuples():
+        base = row.plan if against == "plan" else row.proposed
+        change = (row.proposed - row.plan) / base
+        moved = -change if cuts_only else abs(change)
+        out[row.quarter] = "within" if moved <= share + EDGE_TOLERANCE else "exception"
+    return out
+
+
+REVISION_ALIASES = {
+    "within": "within", "ok": "within", "allowed": "within", "yes": "within", "true": "within", "fine": "within",
+    "允许": "within", "exception": "exception", "flag": "exception", "flagged": "exception", "no": "exception",
+    "false": "exception", "escalate": "exception", "例外": "exception",
+}  # fmt: skip
+
+
+def check_revision(answer: Any) -> Feedback:
+    """Exercise 5d. ``answer``: for each proposed quarter, ``"within"`` the quarterly revision rule or
+    ``"exception"`` (dict quarter -> word, or True for within / False for exception).
+
+    Expected: :func:`expected_revision`, ``|proposed / plan - 1| <= targets.revision_flag_share`` (10 %,
+    the method: a quarterly revision stays within 10 %; a larger one, up or down, only through the explicit
+    exception procedure). Exact, with :data:`EDGE_TOLERANCE` on the edge.
+    """
+    check, example = "5d quarterly revision", '{"Q3": "within" or "exception", "Q4": ...}'
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    exp = expected_revision()
+    try:
+        given = as_mapping(answer, list(exp), ["quarter"], ["decision", "status", "value"])
+    except AnswerError as exc:
+        return invalid(check, f"cannot read the answer: {exc}", example)
+    words = {k: REVISION_ALIASES.get(str(v).strip().casefold(), str(v)) for k, v in given.items()}
+    details = [f"missing: {k}" for k in exp if k not in words]
+    details += [f"not a quarter of the proposal: {k}" for k in words if k not in exp]
+    against_new, cuts = expected_revision(against="proposed"), expected_revision(cuts_only=True)
+    for k, e in exp.items():
+        w = words.get(k)
+        if w is None or w == e:
+            continue
+        line = f"{k} is not {w!r}"
+        if w not in ("within", "exception"):
+            line += ": say 'within' or 'exception'"
+        elif against_new[k] == w != e:
+            line += ": measure the change against the plan in force (proposed / plan - 1), not against the proposal"
+        elif cuts[k] == w != e:
+            line += ": the rule limits the size of the change either way: raising a quarter by more than 10 % needs the exception too"
+        else:
+            line += ": compare |proposed / plan - 1| with targets.revision_flag_share (10 %)"
+        details.append(line)
+    if not details:
+        return Feedback(check, "correct", "correct: within the rule the lead may revise at the quarterly review; "
+                        "beyond it the exception procedure decides, and approved changes apply going forward.")  # fmt: skip
+    return Feedback(check, "wrong", "not right yet.", details,
+                    ["a quarterly revision moves a quarter by at most 10 %, up or down; more needs the exception procedure"])  # fmt: skip
+
+
 def givens(number: int) -> dict[str, Any]:
     """What exercise ``number`` starts from (the agreed results of the exercises before it, from the library;
     never a result of its own parts):
@@ -1235,7 +1315,8 @@ def givens(number: int) -> dict[str, Any]:
     * 4: ``annual_target``, ``team`` (reps on board with level coefficient), ``ramp``, ``region_targets``
       (2b: the regions' agreed years, the split by potential exercise 4 builds on) and ``rep_bottom_up``
       (1e: each rep's bottom-up number, for 4c);
-    * 5: ``retro`` (item, level, target, actual), ``thresholds``, ``plan`` and ``actual`` by product line.
+    * 5: ``retro`` (item, level, target, actual), ``thresholds``, ``plan`` and ``actual`` by product line,
+      ``revision`` (5d: the region's proposed new quarters beside the plan).
     """
     co = _co()
     if number == 2:
@@ -1267,5 +1348,6 @@ def givens(number: int) -> dict[str, Any]:
             "thresholds": co.thresholds,
             "plan": co.pvm_plan.copy(),
             "actual": co.pvm_actual.copy(),
+            "revision": revision_proposal(),
         }
     raise KeyError(f"exercise {number} has no givens beyond ws.company(); givens exist for exercises 2-5")

@@ -73,6 +73,11 @@ RETRO_STORY = {
     "S2": -0.12,
     "W1": -0.16,
 }
+# After the June review West's lead proposes new targets for the second half: quarter -> change. Q3 is
+# cut just under the 10 % a quarterly revision may move (but more than 10 % when measured against the
+# proposal), Q4 raised beyond it: raising needs the exception as much as cutting.
+REVISION_REGION = "West"
+REVISION_STORY = {"Q3": -0.095, "Q4": 0.12}
 # Plan and actual of the retrospective month by product line: units and unit prices. The core line
 # raised its price (as in the sample), volume fell, the mix moved away from cheap spare parts.
 PVM_PLAN = {"Industrial Pumps": (1_000, 4_000.0), "智能传感器": (2_000, 1_500.0), "Spare Parts": (10_000, 100.0)}

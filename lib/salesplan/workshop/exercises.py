@@ -273,6 +273,17 @@ EXERCISES: tuple[Exercise, ...] = (
                 "check_five_why",
                 ("5-Why", "owner", "next step"),
             ),
+            Part(
+                "5d",
+                "The quarterly revision rule",
+                "After the June review West's lead proposes new targets for Q3 and Q4 (the table given). For each "
+                "quarter: may the quarterly review make the change, or does it need the exception procedure?",
+                "change = proposed / plan - 1;  |change| <= 10 % (targets.revision_flag_share): within;  more: exception",
+                '{"Q3": "within" or "exception", "Q4": ...}',
+                "exact",
+                "check_revision",
+                ("deviation",),
+            ),
         ),
     ),  # fmt: skip
 )
