@@ -8,7 +8,7 @@ Printed to PDF with the page's own size (``@page``): A4 landscape, within the pa
 Screenshots are kept under ``reports/screenshots/`` as artefacts.
 
 A card is any element with the class ``card`` (:data:`salesplan.publish.CARD_CLASS`), on a
-notebook page as on the index; the headline card is a page's first. The same checks run on a
+notebook page as on the index; the headline card is the ``card primary``, else the page's first. The same checks run on a
 small page exported with the pack's template, once built from cards and once with printed
 text and an overwide block, to show they pass and fail where they should.
 
@@ -94,8 +94,9 @@ def phone_problems(page, name: str) -> list[str]:
     width, inner = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
     if width > inner:
         problems.append(f"{name}: scrolls sideways ({width} px wide on a {inner} px screen)")
+    # The headline card is the page's primary card; a page without one (the reports index) opens on its first card.
     card = page.evaluate(
-        "sel => { const e = document.querySelector(sel); if (!e) return null;"
+        "sel => { const e = document.querySelector(sel + '.primary') || document.querySelector(sel); if (!e) return null;"
         " const r = e.getBoundingClientRect(); return [r.top, r.height, innerHeight]; }",
         CARD,
     )
@@ -166,7 +167,6 @@ def test_every_page_reads_on_a_phone(pack: Path, browser) -> None:
     for path in _pages(pack):
         page = context.new_page()
         page.goto(path.as_uri(), wait_until="load")
-        # The reports index lists months; its card is the list, not a headline.
         problems += phone_problems(page, _name(path))
         page.close()
     context.close()
