@@ -59,7 +59,7 @@ def test_a_misspelt_nested_key_names_its_path(tmp_path: Path, text: str, path: s
     ("override", "message"),
     [
         ({"retro": {"thresholds": {"yellow": 0.2}}}, "retro.thresholds"),
-        ({"review": {"money_unit": "X"}}, "review.money_unit"),
+        ({"report": {"money_unit": "X"}}, "report.money_unit"),
         ({"targets": {"phasing": {"template": "nope"}}}, "targets.phasing"),
         ({"forecast": {"levels": [80, 120]}}, "forecast.levels.1"),
         ({"commission": {"tiers": [[1.0, 0.01], [0.8, 0.02]]}}, "commission"),

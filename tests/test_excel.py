@@ -173,11 +173,10 @@ def test_money_follows_the_unit_and_every_number_gets_a_format(tmp_path) -> None
 
 
 def test_pack_money_unit_reads_the_report_setting() -> None:
-    from types import SimpleNamespace
+    from salesplan.config import load_settings
 
-    review = SimpleNamespace(money_unit="M")
-    assert pack_money_unit(SimpleNamespace(report=SimpleNamespace(money_unit="K"), review=review)) == "K"
-    assert pack_money_unit(SimpleNamespace(report=SimpleNamespace(currency="CNY"), review=review)) == "M"
+    assert pack_money_unit(load_settings()) == "M"  # the method's default
+    assert pack_money_unit(load_settings(overrides={"report": {"money_unit": "K"}})) == "K"
 
 
 def test_kpi_rows_take_their_own_unit_and_statuses_read_as_words(tmp_path) -> None:

@@ -33,7 +33,7 @@ import pandas as pd
 
 from salesplan.csvsafe import neutralise_formulas
 from salesplan.status import P_FLOOR, PROBABILITY_NOTE, STATUS_ORDER, status_label
-from salesplan.units import EXCEL_COUNT_FORMAT, excel_money_format, excel_percent_format, scale
+from salesplan.units import EXCEL_COUNT_FORMAT, excel_money_format, excel_percent_format, money_unit, scale
 
 if TYPE_CHECKING:
     from salesplan.plans import PlanInForce
@@ -137,10 +137,8 @@ def column_kinds(frame: pd.DataFrame) -> dict[str, str]:
 
 
 def pack_money_unit(settings: Any) -> str:
-    """The money unit of the pack: ``report.money_unit``, else (settings without it)
-    ``review.money_unit``."""
-    unit = getattr(getattr(settings, "report", None), "money_unit", None)
-    return str(settings.review.money_unit if unit is None else unit)
+    """The money unit of the pack: ``report.money_unit`` (:func:`salesplan.units.money_unit`)."""
+    return money_unit(settings)
 
 
 UNIT_WORDS = {"": "currency units", "K": "thousands", "M": "millions", "B": "billions"}

@@ -976,8 +976,7 @@ def build_review(wb: Any, year: int | None = None) -> Review:
     partial review year it is computed over the three years before it.
     """
     cfg, goals = wb.config["review"], wb.config["kpi"]
-    # report.money_unit when set (review.money_unit otherwise): one unit on every page of a run.
-    unit = money_unit(wb.settings) if hasattr(wb, "settings") else cfg["money_unit"]
+    unit = money_unit(wb.settings)  # report.money_unit: one unit on every page of a run
     bands = (float(cfg["attainment_bands"][0]), float(cfg["attainment_bands"][1]))
     thresholds = _thresholds(wb.config["retro"]["thresholds"])
     cube, orders, reps = wb.closed_cube, wb.order_totals(), wb.data.reps

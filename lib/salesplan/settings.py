@@ -91,7 +91,6 @@ class ReviewSettings(_Section):
     top_movers: PositiveInt
     pareto_shares: list[Share]
     rfm_bins: PositiveInt
-    money_unit: Literal["K", "M", "B"]
     attainment_bands: tuple[NonNegative, NonNegative]
     rfm_window_months: PositiveInt
 
@@ -442,9 +441,12 @@ class EngineSettings(_Section):
 
 class ReportSettings(_Section):
     """How reports state their figures: ``currency``, the ISO 4217 code of the data's money
-    (three capital letters, e.g. CNY), printed on every amount people are paid on."""
+    (three capital letters, e.g. CNY), printed on every amount people are paid on, and
+    ``money_unit``, the unit every page, chart, statement and workbook shows money in
+    ("" whole currency units, K thousands, M millions, B billions)."""
 
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    money_unit: Literal["", "K", "M", "B"]
 
 
 class Settings(_Section):

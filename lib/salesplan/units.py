@@ -111,13 +111,10 @@ EXCEL_COUNT_FORMAT = "#,##0"
 
 def money_unit(settings: object) -> str:
     """The money unit every page, chart, statement and workbook of a run uses: the
-    ``report.money_unit`` setting, else ``review.money_unit`` (settings written before the
-    report section named it); the method's default is M."""
-    unit = getattr(getattr(settings, "report", None), "money_unit", None)
-    if unit is None:
-        unit = getattr(getattr(settings, "review", None), "money_unit", "M")
-    scale(str(unit))
-    return str(unit)
+    ``report.money_unit`` setting (``defaults.yaml`` holds the method's default)."""
+    unit = str(settings.report.money_unit)  # type: ignore[attr-defined]
+    scale(unit)
+    return unit
 
 
 def currency(settings: object) -> str:

@@ -25,13 +25,10 @@ from salesplan.retro import actions, export, kpi, landing, mom, periods, report,
 from salesplan.retro import flags as retro_flags
 from salesplan.retro import process as tracking
 from salesplan.status import fmt_probability
+from salesplan.units import money_unit
 
 if TYPE_CHECKING:
     from salesplan.workbook import MonthContext
-
-UNIT = "M"
-"""The money unit of the retrospective's tables and charts (millions)."""
-
 
 @dataclass(frozen=True)
 class VarianceSplit:
@@ -383,7 +380,7 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
     summary["register"] = actions.register_record(register)
     return Retrospective(
         month=month,
-        unit=UNIT,
+        unit=money_unit(wb.settings),
         has_plan=bool(wb.plan.has_plan),
         plan_statement=plan_statement,
         thresholds=thresholds,
