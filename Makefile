@@ -14,7 +14,7 @@ TEST_STAMP := $(VENV)/.salesplan-installed-test
 LAB_STAMP := $(VENV)/.salesplan-installed-lab
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 SANITIZE := notebooks/nbval_sanitize.cfg
-# The project's Jupyter kernel, named in every notebook's metadata (salesplan.runner.KERNEL_NAME).
+# The project's Jupyter kernel, named in every notebook's metadata (salesplan.run.KERNEL_NAME).
 KERNEL := salesplan
 # The interpreter that creates the virtualenv: python3.11, else python3 if it is 3.11.
 PYTHON ?= $(shell for p in python3.11 python3; do \
@@ -85,8 +85,9 @@ notebooks: sample-data kernel  ## re-execute every notebook in place (committed 
 
 # Rooted at the project (reports/, data/, config/ in reach), opening on notebooks/; as root
 # (a container) with --allow-root; the workshop solutions out of the file browser.
+# make lab FOLDER=trainees/team-a opens on a workshop team's folder.
 lab: $(LAB_STAMP) sample-data  ## write the sample if data/raw is empty, register the "salesplan" kernel and open JupyterLab on the project
-	$(BIN)/salesplan lab
+	$(BIN)/salesplan lab $(if $(FOLDER),--folder $(FOLDER))
 
 lint: $(TEST_STAMP)  ## ruff check and format check
 	$(BIN)/ruff check .

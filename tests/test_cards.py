@@ -17,7 +17,7 @@ def test_a_chip_carries_its_symbol_word_and_colours(status: str) -> None:
     html = cards.chip(status)
     assert f"{STATUS_SYMBOLS[status]} {STATUS_WORDS[status]}" in html
     assert STATUS_COLOURS[status] in html and f"color: {STATUS_TEXT[status]}" in html
-    assert f'class="chip chip-{status}"' in html
+    assert f'class="chip chip-{status.replace("_", "-")}"' in html
     assert "_" not in html.split(">", 1)[1], "the word is written, never the key (dark red, not dark_red)"
 
 
@@ -79,7 +79,7 @@ def test_the_legend_names_every_status_once_with_its_band() -> None:
     legend = cards.legend({"yellow": 0.05, "red": 0.10, "dark_red": 0.15, "ahead": 0.05})
     html = legend.html()
     for status in ("ahead", "green", "yellow", "red", "dark_red"):
-        assert html.count(f'chip-{status}"') == 1
+        assert html.count(f'chip-{status.replace("_", "-")}"') == 1
     assert "10-15 % behind" in html and "more than 15 % behind" in html
 
 

@@ -63,7 +63,7 @@ def _amounts_without_currency(text: str, currency: str) -> list[str]:
     """Amounts (two decimals, not a percentage) not followed by the currency code."""
     return [
         m.group(0)
-        for m in re.finditer(r"\d[\d,]*\.\d{2}(?!\d|%)", text)
+        for m in re.finditer(r"\d[\d,]*\.\d{2}(?!\d| ?%)", text)
         if not text[m.end() :].startswith(f" {currency}")
     ]
 

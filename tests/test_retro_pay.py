@@ -67,7 +67,7 @@ def test_statement_text_shows_the_arithmetic():
     cube, plan, reps, hm = _data()
     lines, _ = commission_report(cube, plan, "2026-03", RULES, reps, hm)
     text = statement_text(lines.set_index("rep_id").loc["R1"].to_dict() | {"rep_id": "R1"}, RULES)
-    assert "110.00%" in text and "114,000.00" in text and "1,710.00" in text
+    assert "110.00 %" in text and "114,000.00" in text and "1,710.00" in text
     assert "quarter excess" in text and "2,310.00" in text
     assert any("80%" in line for line in team_rules_text(RULES))
 
@@ -94,7 +94,7 @@ def test_statements_html_escapes_names_and_shows_the_arithmetic() -> None:
     }  # fmt: skip
     html = statements_html(pd.DataFrame([line]), load_defaults()["commission"])
     assert "<script>" not in html and "&lt;script&gt;" in html and "北区" in html
-    assert "1,200.00 / target 1,000.00 = 120.00%" in html and "year to date 100.00" in html
+    assert "1,200.00 / target 1,000.00 = 120.00 %" in html and "year to date 100.00" in html
     assert html.count("page-break-after: always") == 1
 
 
@@ -131,7 +131,7 @@ def test_statement_names_its_plan_and_puts_the_currency_on_every_amount() -> Non
     rules = load_defaults()["commission"]
     html = statements_html(pd.DataFrame([line]), rules, "CNY", plan="supplied targets (targets.csv)")
     assert "supplied targets (targets.csv)" in html
-    assert "actual 1,200.00 CNY / target 1,000.00 CNY = 120.00%" in html
+    assert "actual 1,200.00 CNY / target 1,000.00 CNY = 120.00 %" in html
     assert "total payout" in html and "24.00 CNY" in html and "year to date 100.00 CNY" in html
     bare = statement_text(line, rules)
     assert "CNY" not in bare and "plan " not in bare  # nothing claimed that was not given

@@ -167,7 +167,7 @@ def test_charts_render_with_titles_and_chinese_names():
     ]
     table, trend = kpi_table(cube, plan, "2026-06", CONFIG["kpi"], THRESHOLDS)
     figs.append(retro_plots.kpi_trends(trend, table, "kpi"))
-    assert format_kpi_table(table)["Goal"].iloc[1] == "35.0%"
+    assert format_kpi_table(table)["Goal"].iloc[1] == "35.0 %"
     lines = pd.DataFrame({"rep_id": ["R1", "R2"], "rep_name": ["王伟", "Li"], "attainment": [1.1, np.nan]})
     figs.append(retro_plots.rep_attainment(lines, "reps", CONFIG["commission"]["tiers"]))
     with warnings.catch_warnings():

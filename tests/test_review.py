@@ -14,6 +14,7 @@ import pytest
 from salesplan import metrics as m
 from salesplan import review as r
 from salesplan.config import load_defaults
+from salesplan.settings import Settings
 from salesplan.status import attainment_status
 
 matplotlib.use("Agg")
@@ -278,9 +279,9 @@ class TestFindings:
         out = r.findings(period, h, b, goals={"collection_goal": 0.95, "gross_margin_goal": 0.35}, unit="")
         text = " ".join(out["finding"])
         growth = h.set_index("metric").loc["Net sales", "change"]
-        assert f"grew {growth * 100:.1f}%" in text
+        assert f"grew {growth * 100:.1f} %" in text
         assert "South drove most of the growth" in text  # +280 against North +120
-        assert "meeting the goal of 95.0%" in text
+        assert "meeting the goal of 95.0 %" in text
         assert out["figure"].str.len().gt(0).all()
 
     def test_leaves_out_what_is_undefined(self, cube):
@@ -326,6 +327,7 @@ def _month_context(cube: pd.DataFrame, month: str = "2026-03") -> SimpleNamespac
     )
     return SimpleNamespace(
         config=config,
+        settings=Settings.model_validate(config),
         month=pd.Period(month, "M"),
         closed_cube=cube,
         order_totals=lambda: orders,

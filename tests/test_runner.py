@@ -372,7 +372,7 @@ def test_run_publishes_notebooks_html_index_and_run_json(notebooks: Path, tmp_pa
     assert "CODE_MARKER" not in page and "import headline" not in page
     assert 'data_dir = "data/raw"' not in page  # the parameters cell
     assert 'data_dir = "data/dir-marker"' not in page  # the injected-parameters cell
-    assert publish.HEADLINE_MIME not in page and '"figures"' not in page
+    assert publish.HEADLINE_MIME not in page and '"figures": [' not in page  # no raw headline JSON
     assert "Data &lt;check&gt;" in page
 
     # Index: primary block first, every link resolves, data escaped, other months listed.

@@ -19,14 +19,26 @@ Each component is an object with ``_repr_html_`` (what a page shows) and a plain
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from salesplan.status import STATUS_COLOURS, STATUS_TEXT, status_bands, status_label
 from salesplan.units import is_missing
+
+
+def _card_css() -> str:
+    """The card stylesheet the published pages and the index use (``templates/_card_style.css.j2``,
+    its template comments removed), so a card looks the same in JupyterLab as on the page."""
+    text = (Path(__file__).parent / "templates" / "_card_style.css.j2").read_text(encoding="utf-8")
+    return re.sub(r"\{#.*?#\}", "", text, flags=re.DOTALL).strip()
+
+
+CARD_CSS = _card_css()
 
 CARD_STATUSES = ("ahead", "green", "yellow", "red", "dark_red", "no_target")
 """Statuses a chip may carry."""
@@ -43,14 +55,14 @@ def _text(value: object) -> str:
 
 def chip(status: str | None) -> str:
     """The HTML chip of ``status``: its colour, readable text colour, symbol and word
-    ("■ red"); empty for no status. The class ``chip chip-<status>`` lets a stylesheet size it."""
+    ("■ red"); empty for no status. The class ``chip chip-<status>`` (dark-red for dark_red) lets a stylesheet size it."""
     if status is None or is_missing(status) or str(status) in ("", "none"):
         return ""
     key = str(status)
     if key not in CARD_STATUSES:
         raise CardError(f"status {key!r} is not one of {', '.join(CARD_STATUSES)}")
     return (
-        f'<span class="chip chip-{key}" style="background: {STATUS_COLOURS[key]}; color: {STATUS_TEXT[key]}">'
+        f'<span class="chip chip-{key.replace("_", "-")}" style="background: {STATUS_COLOURS[key]}; color: {STATUS_TEXT[key]}">'
         f"{html.escape(status_label(key))}</span>"
     )
 
@@ -117,7 +129,9 @@ class Card:
         return f'<section class="{kind}"><h3 class="card-title">{html.escape(self.title)}</h3>{table}{note}</section>'
 
     def _repr_html_(self) -> str:
-        return self.html()
+        # The stylesheet travels with the card: JupyterLab shows an output with its own table style
+        # (striped, right-aligned), which would otherwise turn the card into a plain grid.
+        return f"<style>{CARD_CSS}</style>{self.html()}"
 
     def __repr__(self) -> str:
         lines = [self.title, *(f"  {f.text()}" for f in self.figures)]

@@ -167,11 +167,19 @@ def lab_arguments(uid: int | None = None, folder: str | None = None) -> list[str
 def cmd_lab(args: argparse.Namespace) -> int:
     from salesplan.run import KERNEL_NAME, register_kernel
 
-    options = lab_arguments(folder=args.folder)  # a bad --folder is refused before anything is registered
+    if args.folder is not None:
+        from salesplan.workshop.kit import lab_folder
+
+        lab_folder(args.folder)  # a bad --folder is refused before anything is registered
     for place in register_kernel():
         _say(f"kernel {KERNEL_NAME} registered in {place}")
     if args.register_only:
-        return EXIT_OK
+        return EXIT_OK  # the kernel is all the monthly job needs: JupyterLab (the lab extra) is not
+    try:
+        options = lab_arguments(folder=args.folder)
+    except ModuleNotFoundError as exc:
+        _say(f"JupyterLab is not installed ({exc.name}): install it with pip install -e '.[lab]' (or make lab)")
+        return EXIT_INPUT
     extra = [a for a in args.lab_args if a != "--"]
     command = [sys.executable, "-m", "jupyterlab", *options, *extra]
     sys.stdout.flush()

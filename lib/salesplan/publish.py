@@ -8,7 +8,6 @@ the run's index page; HTML exports and JupyterLab show the table, never the raw 
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping, Sequence
 from numbers import Real
@@ -22,29 +21,17 @@ STATUSES = ("green", "yellow", "red", "dark_red", "ahead")
 
 
 def status_style() -> dict[str, tuple[str, str, str]]:
-    """Colour, symbol and readable text colour per status, from the shared chart theme
+    """Colour, symbol and readable text colour per status, from :mod:`salesplan.status`
     (colour-blind-safe; the symbol means the status never depends on colour alone)."""
-    # Imported here: the theme pulls in matplotlib, which the runner and CLI do not otherwise need.
-    from salesplan.plots.base import RAG, RAG_SYMBOL, RAG_TEXT
+    from salesplan.status import STATUS_COLOURS, STATUS_SYMBOLS, STATUS_TEXT  # numpy: import when used
 
-    return {status: (RAG[status], RAG_SYMBOL[status], RAG_TEXT[status]) for status in STATUSES}
+    return {status: (STATUS_COLOURS[status], STATUS_SYMBOLS[status], STATUS_TEXT[status]) for status in STATUSES}
 
-
-BADGE_STYLE = "font-weight:600;padding:0 6px;border-radius:9px;white-space:nowrap"
-"""A status as a small coloured pill: the word stays readable on every status colour (yellow too)."""
 
 CARD_CLASS = "card"
 """The class every card carries, on a notebook page as on the index (``"card primary"``: the
 page's headline). The page and index stylesheets (``templates/_card_style.css.j2``) lay a card
 out for desktop, phone and print; the browser test finds the headline card by this class."""
-
-CARD_STYLE = (
-    "background:#fff;border:1px solid #d9e2ec;border-radius:8px;padding:14px 16px;margin:12px 0;"
-    "max-width:100%;color:#1f2933;text-align:left"
-)
-"""A card's frame inline, for where the page stylesheet is absent (JupyterLab): the same look."""
-
-PRIMARY_STYLE = "border-left:6px solid #1f5f99"
 
 
 _FIGURE_KEYS = {"label", "value", "raw", "note", "status"}
@@ -113,47 +100,21 @@ def headline_payload(title: str, figures: Sequence[Mapping[str, Any]], *, primar
 
 
 def status_badge(status: str | None) -> str:
-    """HTML for a status: coloured symbol plus the word (empty for no status), as a ``chip``."""
-    if status is None:
-        return ""
-    colour, symbol, text = status_style()[status]
-    from salesplan.status import status_word  # the one wording of statuses (numpy/pandas: import when used)
+    """HTML for a status: coloured symbol plus the word (empty for no status), as a ``chip``
+    (:func:`salesplan.cards.chip`, the one chip of every page, card and index)."""
+    from salesplan.cards import chip  # pandas: imported when a page is drawn, not by the runner
 
-    word = status_word(status)
-    return (
-        f'<span class="chip" style="background:{colour};color:{text};{BADGE_STYLE}">{symbol} {html.escape(word)}</span>'
-    )
+    return chip(status)
 
 
 def render_html(payload: Mapping[str, Any]) -> str:
-    """One headline block as a card (all text escaped): the title, then one row per figure with
-    label, value, and the status chip with the note under it.
+    """One headline block as a card (all text escaped): :class:`salesplan.cards.Card`, the same
+    markup as every other card and the index's (``section.card``, ``table.figures``, ``td.value``,
+    ``td.extra``, ``.chip``, ``.note``), with the card stylesheet beside it so JupyterLab, where
+    the page stylesheet is not loaded, shows the same card."""
+    from salesplan.cards import card  # pandas: imported when a page is drawn, not by the runner
 
-    The markup is the index's card (``section.card``, ``table.figures``, ``td.value``,
-    ``td.extra``, ``.chip``, ``.note``), so the page stylesheet lays it out as the index does: three
-    columns on a desktop, on a phone the label above the value and the note under both. The
-    inline styles give the same card in JupyterLab, where that stylesheet is not loaded."""
-    rows = []
-    for fig in payload["figures"]:
-        note = f'<div class="note" style="color:#616e7c;font-size:0.85em">{html.escape(fig["note"])}</div>'
-        rows.append(
-            "<tr>"
-            '<th scope="row" style="text-align:left;padding:2px 12px 2px 0;font-weight:normal">'
-            f"{html.escape(fig['label'])}</th>"
-            f'<td class="value" style="text-align:right;padding:2px 12px;font-weight:600">{html.escape(fig["value"])}</td>'
-            f'<td class="extra" style="text-align:left;padding:2px 0">{status_badge(fig["status"])}'
-            f"{note if fig['note'] else ''}</td>"
-            "</tr>"
-        )
-    classes = (
-        f"{CARD_CLASS} primary salesplan-headline" if payload.get("primary") else f"{CARD_CLASS} salesplan-headline"
-    )
-    style = f"{CARD_STYLE};{PRIMARY_STYLE}" if payload.get("primary") else CARD_STYLE
-    return (
-        f'<section class="{classes}" style="{style}">'
-        f'<div class="card-title" style="font-weight:700;margin-bottom:6px">{html.escape(payload["title"])}</div>'
-        f'<table class="figures" style="border-collapse:collapse">{"".join(rows)}</table></section>'
-    )
+    return card(payload["title"], payload["figures"], primary=bool(payload.get("primary")))._repr_html_()
 
 
 def render_text(payload: Mapping[str, Any]) -> str:

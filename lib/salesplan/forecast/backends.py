@@ -49,6 +49,7 @@ from salesplan.forecast.engine import (
 ENGINES = ("local", "dask", "spark", "ray")
 DISTRIBUTED = ("dask", "spark", "ray")
 # What each engine needs beyond salesplan's own dependencies (dask is one of them).
+_CLUSTER_EXTRA = "install the cluster extra: pip install -e '.[cluster]'"
 _INSTALL = {"spark": 'pip install "fugue[spark]" (and Java)', "ray": 'pip install "fugue[ray]"'}
 _SCHEMA = "unique_id:str,fit:bytes"
 # How long to wait for a Dask scheduler to answer before saying it cannot be reached.
@@ -80,8 +81,8 @@ def fugue_engine(engine: str, address: str | None = None) -> Iterator[Any]:
     if engine == "dask":
         try:
             from distributed import Client, LocalCluster
-        except ImportError as exc:  # pragma: no cover - dask[distributed] is a dependency
-            raise BackendError("engine dask needs dask[distributed]") from exc
+        except ImportError as exc:
+            raise BackendError(f"engine dask needs Dask: {_CLUSTER_EXTRA}") from exc
         with contextlib.ExitStack() as stack:
             if address:
                 try:
@@ -146,7 +147,10 @@ def fit_series_distributed(
     ``spark``, ``ray``) at ``address``, partitioned by ``unique_id``. ``partitions``: how many
     partitions Fugue hashes the series into (default: the engine's). Returns
     ``{unique_id: SeriesForecast}`` in ``unique_id`` order, equal to the local engine's."""
-    import fugue.api as fa
+    try:
+        import fugue.api as fa
+    except ImportError as exc:
+        raise BackendError(f"engine {engine} runs through Fugue: {_CLUSTER_EXTRA}") from exc
 
     if engine not in DISTRIBUTED:
         raise BackendError(f"fit_series_distributed: engine must be one of {', '.join(DISTRIBUTED)}, not {engine!r}")

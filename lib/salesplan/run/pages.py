@@ -17,7 +17,7 @@ from typing import Any
 import nbformat
 
 from salesplan.config import PROJECT_ROOT
-from salesplan.publish import HEADLINE_MIME, headline_payload, status_style
+from salesplan.publish import HEADLINE_MIME, headline_payload, status_badge
 from salesplan.run.folders import replace_atomically, report_months
 from salesplan.run.results import NotebookResult
 
@@ -236,6 +236,13 @@ class PathScrubber:
                         output["data"][mime] = self.text(data)
 
 
+def _chip(status: str | None) -> Any:
+    """The status chip of the index's cards: the pages' own chip (:func:`salesplan.publish.status_badge`)."""
+    import markupsafe
+
+    return markupsafe.Markup(status_badge(status))
+
+
 def _jinja_env():
     import jinja2
 
@@ -268,7 +275,7 @@ def write_month_index(
             notebooks=results,
             other_months=other_months,
             extra_files=extra_files,
-            status_style=status_style(),
+            chip=_chip,
         )
     )
     path = build / "index.html"
