@@ -161,3 +161,18 @@ def test_chart_has_four_labelled_money_panels() -> None:
         assert axes[0].yaxis.get_major_formatter()(1e6, 0) == "1"
     finally:
         plt.close(fig)
+
+
+def test_page_views_name_the_months_and_say_the_verdict() -> None:
+    frame = lambda s: pd.DataFrame({"month": s.index, "net_amount": s.to_numpy()})  # noqa: E731
+    fixed = seasonality_review(frame(series([PATTERN] * 4, noise=0.005)))
+    table = fixed.index_table()
+    assert list(table.index) == ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    assert table.loc["Dec", "stl_index"] == pytest.approx(PATTERN[11], abs=0.03)
+    assert "Jan 2021 - Dec 2024" in fixed.title()
+    assert "4 years" in fixed.verdict() and "the same every year" in fixed.verdict()
+    moving = seasonality_review(frame(series([PATTERN, PATTERN, SHIFTED, SHIFTED], noise=0.005)))
+    assert "changes between years" in moving.verdict()
+    # Two years: STL and the indices, but no stability test (it needs three calendar years).
+    short = seasonality_review(frame(series([PATTERN] * 2)))
+    assert short.stability is None and "needs data in 3 calendar years; 2 are available" in short.verdict()

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from salesplan import metrics as m
+from salesplan.seasonality import SeasonalityInputError, SeasonalityReview, seasonality_review
 from salesplan.status import STATUS_ORDER, attainment_status, status_word
 from salesplan.tables import fmt_int, fmt_money, fmt_pct, style_table
 from salesplan.units import money_unit
@@ -53,6 +54,16 @@ def _thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------ the review period
+
+
+def _stl_review(cube: pd.DataFrame, period: ReviewPeriod, alpha: float) -> SeasonalityReview | None:
+    """The STL decomposition of monthly net sales up to the reviewed period's end
+    (:func:`salesplan.seasonality.seasonality_review`); None when the history is too short for
+    STL (two full seasons)."""
+    try:
+        return seasonality_review(cube, until=period.end, alpha=alpha)
+    except (SeasonalityInputError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -918,6 +929,7 @@ class Review:
     monthly: pd.DataFrame
     seasonality: pd.DataFrame
     quarters: pd.DataFrame
+    stl: SeasonalityReview | None
     active_sales: pd.Series
     tier_summary: pd.DataFrame
     retention: pd.DataFrame
@@ -1047,6 +1059,7 @@ def build_review(wb: Any, year: int | None = None) -> Review:
         monthly=monthly,
         seasonality=season,
         quarters=quarters,
+        stl=_stl_review(cube, period, float(cfg["seasonality_alpha"])),
         active_sales=active,
         tier_summary=tiers,
         retention=retention,

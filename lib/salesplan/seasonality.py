@@ -204,7 +204,37 @@ class SeasonalityReview:
 
     components: pd.DataFrame
     indices: pd.DataFrame
-    stability: SeasonalStability
+    stability: SeasonalStability | None
+    """None when the series covers fewer than :data:`MIN_YEARS_FOR_STABILITY` calendar years."""
+
+    def index_table(self) -> pd.DataFrame:
+        """The two indices by month of the year for a page: rows named Jan..Dec, columns
+        ``stl_index, method_index, method_std, difference``."""
+        names = pd.to_datetime(self.indices["month_of_year"].astype(int).astype(str), format="%m").dt.strftime("%b")
+        return self.indices.assign(month=names.to_numpy()).set_index("month").drop(columns="month_of_year")
+
+    def title(self, what: str = "Monthly net sales") -> str:
+        """The chart title, naming the months decomposed ("... Jan 2023 - Dec 2025")."""
+        months = self.components["month"]
+        return f"{what}: trend, seasonal pattern and remainder (STL), {months.min():%b %Y} - {months.max():%b %Y}"
+
+    def verdict(self) -> str:
+        """One sentence a page shows: the test, its figures and what they mean."""
+        if self.stability is None:
+            return (
+                f"The stability test needs data in {MIN_YEARS_FOR_STABILITY} calendar years; "
+                f"{self.components['month'].dt.year.nunique()} are available."
+            )
+        s = self.stability
+        meaning = (
+            "the monthly pattern is the same every year within noise, so one seasonality index describes the years"
+            if s.stable
+            else "the monthly pattern changes between years: weigh the recent years' shape when phasing"
+        )
+        return (
+            f"F-test of a month x year drift over {s.years} years: F({s.df_num}, {s.df_denom}) = {s.f_statistic:.2f}, "
+            f"p = {s.p_value:.3f} (significance level {s.alpha:g}): {meaning}."
+        )
 
 
 def seasonality_review(
@@ -222,10 +252,11 @@ def seasonality_review(
         cube = cube[pd.to_datetime(cube[month_col]) <= pd.Timestamp(until)]
     monthly = monthly_series(cube, value=value, month_col=month_col)
     components = stl_components(monthly)
+    years = components["month"].dt.year.nunique()
     return SeasonalityReview(
         components=components,
         indices=seasonal_indices(monthly, components),
-        stability=seasonal_stability(components, alpha=alpha),
+        stability=seasonal_stability(components, alpha=alpha) if years >= MIN_YEARS_FOR_STABILITY else None,
     )
 
 

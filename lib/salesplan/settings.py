@@ -93,6 +93,7 @@ class ReviewSettings(_Section):
     rfm_bins: PositiveInt
     attainment_bands: tuple[NonNegative, NonNegative]
     rfm_window_months: PositiveInt
+    seasonality_alpha: Annotated[float, Field(gt=0, lt=1)]
 
     @model_validator(mode="after")
     def _bands(self) -> ReviewSettings:
