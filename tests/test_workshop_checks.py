@@ -53,6 +53,7 @@ def answers() -> dict[str, list[float]]:
         "1e": list(checks.expected_reps()["bottom_up"]),
         "2a": [float(rec["gap"]), float(rec["final"])],
         "2b": list(checks.expected_reconciled_regions().values()),
+        "2c": [v for k, v in checks.expected_target_levels().items() if k != "base"],  # base is 2a's final
         "3a": list(checks.expected_phasing()["target_amount"]),
         "3b": list(checks.expected_phasing("front_loaded")["target_amount"]),
         "4b": list(checks.expected_region_load().values()),
@@ -140,6 +141,7 @@ WRONG: dict[str, Callable[[], tuple[Callable[[Any], ws.Feedback], Any]]] = {
     "1d": lambda: (ws.check_bottom_up_regions, checks.expected_regions().set_index("region")["bottom_up"] * 1.05),
     "2a": lambda: (ws.check_reconciliation, {"gap": 1.0, "final": 1.0}),
     "2b": lambda: (ws.check_reconciled_regions, {k: v + 10_000 for k, v in checks.expected_reconciled_regions().items()}),
+    "2c": lambda: (ws.check_target_levels, {k: v * 1.03 for k, v in checks.expected_target_levels().items()}),
     "3a": lambda: (ws.check_phasing, list(checks.expected_phasing()["target_amount"] + 5_000)),
     "4b": lambda: (ws.check_region_split, {k: v + 0.2 for k, v in checks.expected_region_load().items()}),
     "4c": lambda: (ws.check_rep_targets, {k: v + 3_000 for k, v in checks.expected_rep_targets().items()}),
@@ -360,7 +362,8 @@ GARBAGE = [0, -1, "", "abc", [], [1, 2], {"x": 1}, {"a": None}, np.nan, pd.DataF
 CHECKS = [ws.check_baseline, ws.check_top_down, ws.check_market_share, ws.check_bottom_up_regions,
           ws.check_bottom_up_reps, ws.check_reconciliation, ws.check_reconciled_regions, ws.check_phasing,
           ws.check_availability, ws.check_region_split, ws.check_rep_targets, ws.check_statuses, ws.check_pvm,
-          ws.check_five_why, ws.check_revision, ws.check_season_question]  # fmt: skip
+          ws.check_five_why, ws.check_revision, ws.check_season_question, ws.check_target_levels,
+          ws.check_process_targets]  # fmt: skip
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
@@ -448,3 +451,91 @@ def test_revision_rule_within_ten_percent_either_way() -> None:
     expect(ws.check_revision({"Q3": "maybe", "Q4": "exception"}), "wrong", "say 'within' or 'exception'")
     expect(ws.check_revision({"Q3": "within"}), "wrong", "missing: Q4")
     assert ws.check_revision("within").status == "invalid"
+
+
+# --------------------------------------------------------------------------------------
+# base / challenge / flexible targets (2c)
+
+
+def test_target_levels_sit_on_the_agreed_target() -> None:
+    target = ws.annual_target()
+    s = ws.company().targets_config["stretch_pct"]
+    assert ws.givens(2)["stretch_pct"] == s
+    right = {"base": target, "challenge": target * (1 + s), "flexible": target * s}
+    assert right == pytest.approx(checks.expected_target_levels())
+    assert right["challenge"] > right["base"] > right["flexible"] > 0
+    expect(ws.check_target_levels(right), "correct")
+    expect(ws.check_target_levels(pd.Series(right)), "correct")
+    expect(ws.check_target_levels(pd.Series(right).rename("amount").rename_axis("level").reset_index()), "correct")
+    expect(
+        ws.check_target_levels({"基础目标": target, "挑战目标": right["challenge"], "弹性目标": right["flexible"]}),
+        "correct",
+    )
+    expect(
+        ws.check_target_levels({"base": target, "stretch": right["challenge"], "elastic": right["flexible"]}), "correct"
+    )
+    expect(ws.check_target_levels([target, right["challenge"], right["flexible"]]), "correct")
+    # the coefficient applied to last year instead of the agreed target
+    ly = checks.last_year()
+    expect(
+        ws.check_target_levels({"base": target, "challenge": ly * (1 + s), "flexible": ly * s}), "wrong", "to last year"
+    )
+    expect(ws.check_target_levels({**right, "base": ly}), "wrong", "not last year")
+    # challenge and flexible swapped
+    swapped = {"base": target, "challenge": right["flexible"], "flexible": right["challenge"]}
+    expect(ws.check_target_levels(swapped), "wrong", "swapped")
+    # exercise 1a's stretch value on the historical baseline
+    stretch_1a = checks.expected_baseline().set_index("step")["amount"]["stretch"]
+    expect(ws.check_target_levels({**right, "challenge": stretch_1a}), "wrong", "1a's historical baseline")
+    expect(ws.check_target_levels({k: v / 1e6 for k, v in right.items()}), "wrong", "millions")
+    expect(ws.check_target_levels({"base": target}), "wrong", "missing")
+
+
+# --------------------------------------------------------------------------------------
+# result vs process targets: the funnel (2d)
+
+
+def test_process_targets_follow_the_librarys_funnel() -> None:
+    import math
+
+    from salesplan.targets.process import leads_needed, visits_needed, won_deals_needed
+
+    f = ws.givens(2)["funnel"]
+    cfg = ws.company().targets_config["process"]
+    assert f["win_rate"] == cfg["fallback_win_rate"] and f["visits_per_lead"] == cfg["visits_per_lead"]
+    target = ws.annual_target()
+    raw = target * f["pipeline_share"] / f["avg_deal"]
+    assert not float(raw).is_integer()  # the case teaches rounding up
+    deals = math.ceil(raw)
+    leads = math.ceil(deals / f["win_rate"])
+    right = {"deals": deals, "leads": leads, "visits": math.ceil(leads * f["visits_per_lead"])}
+    assert right == checks.expected_process_targets()
+    assert deals == won_deals_needed(target, f["pipeline_share"], f["avg_deal"])
+    assert leads == leads_needed(deals, f["win_rate"])
+    assert right["visits"] == visits_needed(deals, f["visits_per_lead"] / f["win_rate"])
+    expect(ws.check_process_targets(right), "correct", "process targets")
+    expect(ws.check_process_targets(pd.Series(right)), "correct")
+    expect(ws.check_process_targets({"won_deals": deals, "opportunities": leads, "visits": right["visits"]}), "correct")
+    expect(ws.check_process_targets(pd.DataFrame({"step": list(right), "count": list(right.values())})), "correct")
+    expect(ws.check_process_targets(list(right.values())), "correct")
+    # multiplying by the win rate instead of dividing
+    times = math.ceil(deals * f["win_rate"])
+    expect(
+        ws.check_process_targets({**right, "leads": times, "visits": times * f["visits_per_lead"]}),
+        "wrong",
+        "multiplies by the win rate",
+    )
+    # the average deal size forgotten: currency units counted as deals
+    no_deal = math.ceil(target * f["pipeline_share"])
+    expect(ws.check_process_targets({"deals": no_deal, "leads": math.ceil(no_deal / f["win_rate"]),
+                                     "visits": math.ceil(no_deal / f["win_rate"]) * f["visits_per_lead"]}),
+           "wrong", "divide the pipeline's revenue by the average won deal")  # fmt: skip
+    # fractional counts: named as such, and rounding down is named too
+    fractional = {"deals": raw, "leads": raw / f["win_rate"], "visits": raw / f["win_rate"] * f["visits_per_lead"]}
+    expect(ws.check_process_targets(fractional), "wrong", "round each step up", "a count is whole")
+    down = {k: math.floor(v) for k, v in fractional.items()}
+    expect(ws.check_process_targets(down), "wrong", "rounded down")
+    expect(ws.check_process_targets({**right, "visits": deals * f["visits_per_lead"]}), "wrong", "apply to the leads")
+    expect(ws.check_process_targets({"deals": deals}), "wrong", "missing")
+    text = ws.check_process_targets({**right, "leads": leads + 7}).text()
+    assert str(leads) not in text, text

@@ -36,6 +36,7 @@ from salesplan.targets import (
     rep_availability,
     top_down,
 )
+from salesplan.targets.process import leads_needed, visits_needed, won_deals_needed
 from salesplan.workshop.company import (
     RETRO_MONTH,
     REVISION_REGION,
@@ -643,6 +644,151 @@ def check_reconciled_regions(answer: Any) -> Feedback:
     fb = compare(check, given, expected_reconciled_regions(), 1.0, mistakes, tolerance_text="1 unit per region",
                  general_hint="region = final x region bottom-up / sum of the regions' bottom-up, in whole units")  # fmt: skip
     return _merge(fb, _sum_line(given, co.regions, annual_target(), "regions") + _whole_units(given, co.regions))
+
+
+def _stretch_pct() -> float:
+    return float(_co().targets_config["stretch_pct"])
+
+
+def expected_target_levels(on: float | None = None, stretch_pct: float | None = None) -> dict[str, float]:
+    """Exercise 2c: the three target levels of the agreed target (the method's "base + elastic space"):
+    ``base`` = the agreed target (2a); ``challenge`` = base x (1 + targets.stretch_pct), the stretch
+    target with its own reward; ``flexible`` = challenge - base, the elastic space between them.
+    ``on`` replaces the agreed target (the typical mistake: the coefficient applied to last year)."""
+    base = float(annual_target()) if on is None else float(on)
+    s = _stretch_pct() if stretch_pct is None else float(stretch_pct)
+    challenge = base * (1 + s)
+    return {"base": base, "challenge": challenge, "flexible": challenge - base}
+
+
+LEVEL_ALIASES = {
+    "base_target": "base", "基础目标": "base", "基础": "base", "stretch": "challenge", "stretch_target": "challenge",
+    "challenge_target": "challenge", "挑战目标": "challenge", "挑战": "challenge", "elastic": "flexible",
+    "elastic_space": "flexible", "flexible_target": "flexible", "弹性目标": "flexible", "弹性": "flexible",
+}  # fmt: skip
+
+
+def check_target_levels(answer: Any) -> Feedback:
+    """Exercise 2c. ``answer``: ``{"base": ..., "challenge": ..., "flexible": ...}`` for the agreed target
+    (a dict, Series or DataFrame; also stretch / elastic and 基础 / 挑战 / 弹性).
+
+    Expected: :func:`expected_target_levels`, ``challenge = base x (1 + targets.stretch_pct)``, ``flexible =
+    challenge - base``, on the agreed target of 2a. Tolerance 50 K.
+    """
+    check, example = "2c base / challenge / flexible", '{"base": ..., "challenge": ..., "flexible": ...}'
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    exp = expected_target_levels()
+    try:
+        given = as_mapping(answer, list(exp), ["level", "target"], ["amount", "value", "target_amount"],
+                           aliases=LEVEL_ALIASES, expected=exp)  # fmt: skip
+    except AnswerError as exc:
+        return invalid(check, f"cannot read the answer: {exc}", example)
+    s = _stretch_pct()
+    ly = expected_target_levels(on=last_year())
+    stretch_1a = float(expected_baseline().set_index("step").loc["stretch", "amount"])
+    mistakes = [
+        Mistake("last year", {**ly, "base": exp["base"]}, f"that applies the stretch coefficient to last year's sales; the levels sit on the agreed target (2a): challenge = agreed target x (1 + {s:g})"),
+        Mistake("base last year", {"base": last_year()}, "the base target is the agreed target of 2a, the number everyone must reach, not last year's sales"),
+        Mistake("swap", {"challenge": exp["flexible"], "flexible": exp["challenge"]}, "challenge and flexible are swapped: the challenge target is the higher number (base x (1 + stretch)); the flexible target is the elastic space between base and challenge"),
+        Mistake("1a stretch", {"challenge": stretch_1a}, "that is the stretch value of 1a's historical baseline; after the reconciliation the levels sit on the agreed target (2a)"),
+        Mistake("space on top", {"flexible": exp["challenge"] + exp["flexible"]}, "the flexible target is the space between base and challenge (challenge - base), not a level above the challenge"),
+    ]  # fmt: skip
+    fb = compare(check, given, exp, MONEY_TOLERANCE, mistakes, tolerance_text="50 K",
+                 general_hint=f"base = agreed target (2a); challenge = base x (1 + targets.stretch_pct = {s:g}); flexible = challenge - base")  # fmt: skip
+    if fb.ok:
+        return Feedback(check, "correct", "correct (within 50 K). Everyone must reach the base; the challenge "
+                        "target earns its own reward; the flexible space is where the team stretches.")  # fmt: skip
+    return fb
+
+
+def funnel() -> dict[str, float]:
+    """The funnel rates exercise 2d uses: ``pipeline_share`` and ``avg_deal`` (the company's last year),
+    ``win_rate`` (targets.process.fallback_win_rate) and ``visits_per_lead`` (targets.process.visits_per_lead)."""
+    return dict(_co().funnel)
+
+
+def expected_process_targets(
+    revenue: float | None = None, share: float | None = None, win_rate: float | None = None
+) -> dict[str, int]:
+    """Exercise 2d: the process targets behind the agreed revenue target, by the library's funnel steps
+    (:mod:`salesplan.targets.process`): ``deals = won_deals_needed(revenue, pipeline share, average deal)``
+    (ceil of revenue x share / average deal), ``leads = leads_needed(deals, win rate)`` (ceil of deals / win
+    rate; every opportunity enters as a lead), ``visits = visits_needed(deals, visits per lead / win rate)``
+    (= leads x visits per lead, the library's rule without activity data). Counts are whole: each step
+    rounds up."""
+    f = funnel()
+    rate = f["win_rate"] if win_rate is None else float(win_rate)
+    deals = won_deals_needed(
+        float(annual_target()) if revenue is None else float(revenue),
+        f["pipeline_share"] if share is None else float(share),
+        f["avg_deal"],
+    )
+    return {
+        "deals": deals,
+        "leads": leads_needed(deals, rate),
+        "visits": visits_needed(deals, f["visits_per_lead"] / rate),
+    }
+
+
+PROCESS_ALIASES = {
+    "won_deals": "deals", "won deals": "deals", "deal": "deals", "成交": "deals", "成交数": "deals",
+    "opportunities": "leads", "lead": "leads", "线索": "leads", "线索数": "leads", "visit": "visits",
+    "拜访": "visits", "拜访数": "visits",
+}  # fmt: skip
+
+
+def check_process_targets(answer: Any) -> Feedback:
+    """Exercise 2d. ``answer``: the process targets behind the agreed revenue target, ``{"deals": won deals,
+    "leads": leads, "visits": visits}`` (a dict, Series or DataFrame; ``won_deals`` and ``opportunities`` too).
+
+    Expected: :func:`expected_process_targets` (the library's :func:`~salesplan.targets.process.won_deals_needed`,
+    :func:`~salesplan.targets.process.leads_needed`, :func:`~salesplan.targets.process.visits_needed`).
+    Exact whole counts; a count that is not whole is named (counts round up).
+    """
+    check, example = "2d process targets (funnel)", '{"deals": ..., "leads": ..., "visits": ...} whole counts'
+    if (fb := _guard(check, answer, example)) is not None:
+        return fb
+    exp = {k: float(v) for k, v in expected_process_targets().items()}
+    try:
+        given = as_mapping(answer, list(exp), ["step", "stage", "target"], ["count", "value", "amount"],
+                           aliases=PROCESS_ALIASES, expected=exp)  # fmt: skip
+    except AnswerError as exc:
+        return invalid(check, f"cannot read the answer: {exc}", example)
+    f = funnel()
+    revenue = float(annual_target())
+    raw_deals = revenue * f["pipeline_share"] / f["avg_deal"]
+    per_lead = f["visits_per_lead"]
+
+    def chain(deals: float) -> dict[str, float]:
+        # What an answer carries downstream from its own number of deals (leads and visits follow it).
+        return {"deals": deals, "leads": deals / f["win_rate"], "visits": deals / f["win_rate"] * per_lead}
+
+    no_deal = {k: float(np.ceil(v)) for k, v in chain(revenue * f["pipeline_share"]).items()}
+    no_share = {k: float(v) for k, v in expected_process_targets(share=1.0).items()}
+    mistakes = [
+        Mistake("times rate", {"leads": float(np.ceil(exp["deals"] * f["win_rate"])), "visits": float(np.ceil(exp["deals"] * f["win_rate"])) * per_lead},
+                f"that multiplies by the win rate; it takes more leads than deals: leads = deals / win rate ({f['win_rate']:g})"),
+        Mistake("no average deal", no_deal, "that counts currency units, not deals: divide the pipeline's revenue by the average won deal"),
+        Mistake("no pipeline share", no_share, f"not all revenue comes through the pipeline (repeat orders do not): deals = revenue x pipeline share ({f['pipeline_share']:g}) / average deal"),
+        Mistake("rounded down", {k: float(np.floor(v)) for k, v in chain(raw_deals).items()}, "rounded down: the plan falls short by part of a deal; counts round up (ceil)"),
+        Mistake("unrounded", chain(raw_deals), "counts are whole: round each step up (ceil), then take the next step from the whole number"),
+        Mistake("visits per deal", {"visits": exp["deals"] * per_lead}, f"visits per lead ({per_lead:g}) apply to the leads, not to the deals: visits = leads x visits per lead"),
+    ]  # fmt: skip
+    fb = compare(check, given, exp, 0.01, mistakes, fmt=lambda v: f"{v:,.2f}".rstrip("0").rstrip("."),
+                 general_hint="deals = ceil(revenue x pipeline share / average deal); leads = ceil(deals / win rate); visits = leads x visits per lead")  # fmt: skip
+    fractional = []
+    for k in exp:
+        try:
+            v = as_number(given[k], k) if k in given else None
+        except AnswerError:
+            continue
+        if v is not None and not float(v).is_integer():
+            fractional.append(f"{k} is {v:,.2f}: a count is whole; round up (no one wins 0.3 of a deal)")
+    if fb.ok:
+        return Feedback(check, "correct", "correct. These are process targets: what the funnel must do so the result "
+                        "target (revenue) can happen; they are tracked month by month beside it.")  # fmt: skip
+    return _merge(fb, fractional)
 
 
 # --------------------------------------------------------------------------------------
@@ -1308,8 +1454,9 @@ def givens(number: int) -> dict[str, Any]:
     """What exercise ``number`` starts from (the agreed results of the exercises before it, from the library;
     never a result of its own parts):
 
-    * 2: ``top_down`` (1b), ``bottom_up_regions`` (1d, Series by region), ``rule``, ``top_down_weight``
-      (2b starts from the final number the trainee's 2a found);
+    * 2: ``top_down`` (1b), ``bottom_up_regions`` (1d, Series by region), ``rule``, ``top_down_weight``,
+      ``stretch_pct`` (2c) and ``funnel`` (2d: pipeline share, average deal, win rate, visits per lead);
+      2b-2d start from the final number the trainee's 2a found;
     * 3: ``annual_target``, ``monthly_sales`` (month x year), ``templates`` (``targets.phasing.quarterly_templates``),
       ``seasons`` (the campaign seasons of ``targets.phasing.seasonal_templates``: name, months, share);
     * 4: ``annual_target``, ``team`` (reps on board with level coefficient), ``ramp``, ``region_targets``
@@ -1326,6 +1473,8 @@ def givens(number: int) -> dict[str, Any]:
             "bottom_up_regions": expected_regions().set_index("region")["bottom_up"],
             "rule": co.reconcile_rule,
             "top_down_weight": float(rec["weight"]),
+            "stretch_pct": _stretch_pct(),
+            "funnel": pd.Series(funnel(), name="value").rename_axis("rate"),
         }
     if number == 3:
         return {

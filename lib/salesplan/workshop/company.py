@@ -82,6 +82,10 @@ REVISION_STORY = {"Q3": -0.095, "Q4": 0.12}
 # raised its price (as in the sample), volume fell, the mix moved away from cheap spare parts.
 PVM_PLAN = {"Industrial Pumps": (1_000, 4_000.0), "智能传感器": (2_000, 1_500.0), "Spare Parts": (10_000, 100.0)}
 PVM_ACTUAL = {"Industrial Pumps": (950, 4_200.0), "智能传感器": (2_400, 1_450.0), "Spare Parts": (8_000, 100.0)}
+# The funnel as observed last year (what salesplan.targets.process.observed_funnel measures from a pipeline
+# export): the part of revenue won through the pipeline and the average won deal. The win rate and the
+# visits per lead are the method's settings (targets.process), as the library uses them without data.
+FUNNEL = {"pipeline_share": 0.6, "avg_deal": 400_000.0}
 
 
 def _season() -> np.ndarray:
@@ -120,6 +124,7 @@ class WorkshopCompany:
     pvm_plan: pd.DataFrame
     pvm_actual: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    funnel: dict[str, float] = field(default_factory=dict)
 
     @property
     def targets_config(self) -> dict[str, Any]:
@@ -256,6 +261,11 @@ def _build() -> WorkshopCompany:
         notes=[
             f"{len(regions)} regions, {len(lines)} product lines, {team_size} reps; history {HISTORY_YEARS[0]}-{last}"
         ],
+        funnel={
+            **FUNNEL,
+            "win_rate": float(config["targets"]["process"]["fallback_win_rate"]),
+            "visits_per_lead": float(config["targets"]["process"]["visits_per_lead"]),
+        },
     )
 
 

@@ -107,9 +107,10 @@ EXERCISES: tuple[Exercise, ...] = (
         2,
         "gap",
         "Top-down vs bottom-up: the gap and the rule that closes it",
-        "The two views never agree. Measure the gap, close it by a rule stated in advance, and carry the agreed "
-        "number down so the parts add up exactly.",
-        40,
+        "The two views never agree. Measure the gap, close it by a rule stated in advance, carry the agreed "
+        "number down so the parts add up exactly, give it its base, challenge and flexible levels and the funnel "
+        "it takes.",
+        60,
         (
             Part(
                 "2a",
@@ -131,6 +132,31 @@ EXERCISES: tuple[Exercise, ...] = (
                 "1 unit per region; the sum exact",
                 "check_reconciled_regions",
                 ("largest remainder", "whole units"),
+            ),
+            Part(
+                "2c",
+                "Base, challenge and flexible targets",
+                "The agreed number is the base everyone must reach. Give the three target levels: the base, the "
+                "challenge target with its own reward (the stretch coefficient targets.stretch_pct on the agreed "
+                "target) and the flexible space between them.",
+                "base = final (2a)\nchallenge = base x (1 + stretch_pct)\nflexible = challenge - base",
+                '{"base": ..., "challenge": ..., "flexible": ...}',
+                "50 K",
+                "check_target_levels",
+                ("base target", "stretch target", "flexible target"),
+            ),
+            Part(
+                "2d",
+                "Result and process targets: the funnel",
+                "Revenue is a result target; the funnel behind it sets the process targets. From the agreed "
+                "target, how many deals must be won, how many leads must enter the funnel (every opportunity "
+                "enters as a lead) and how many visits does that take? Use the funnel rates given.",
+                "deals = revenue x pipeline share / average deal\nleads = deals / win rate\n"
+                "visits = leads x visits per lead\nevery count whole: round each step up before the next",
+                '{"deals": ..., "leads": ..., "visits": ...} whole counts',
+                "exact",
+                "check_process_targets",
+                ("result target", "process target", "funnel"),
             ),
         ),
     ),  # fmt: skip

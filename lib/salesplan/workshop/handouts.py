@@ -92,10 +92,18 @@ def _settings_note(key: str) -> str:
         "1e": f"Personal growth rate: {fmt_pct(cfg['bottom_up']['personal_growth'], 0)}. Level coefficients: "
         f"{levels}. Ramp: {ramp}. A leaver carries nothing after the leave date.",
         "4a": f"Ramp: {ramp}. A leaver carries nothing after the leave date.",
-        "4b": f"Level coefficients: {levels}. The region's targets: your answer to 2b.",
-        "4c": f"Level coefficients: {levels}. Personal growth rate: {fmt_pct(cfg['bottom_up']['personal_growth'], 0)}. "
-        "The regions' targets: your answer to 2b; each rep's bottom-up number: your answer to 1e.",
+        "4b": f"Level coefficients: {levels}. The regions' agreed years are exercise 2b's (the table), the split "
+        "by potential this exercise builds on.",
+        "4c": "Each rep's bottom-up number is exercise 1e's (the table); the regions' agreed years are 2b's (above, 4b).",
         "2b": "The agreed annual target: your answer to 2a.",
+        "2c": f"Stretch coefficient (targets.stretch_pct): {fmt_pct(cfg['stretch_pct'], 0)}. "
+        "The agreed annual target: your answer to 2a.",
+        "2d": f"Win rate (targets.process.fallback_win_rate) {fmt_pct(cfg['process']['fallback_win_rate'], 0)}; "
+        f"visits per lead (targets.process.visits_per_lead) {cfg['process']['visits_per_lead']:g}. "
+        "The revenue target: your agreed number from 2a.",
+        "3d": "Your months from 3a and 3c, side by side.",
+        "5d": f"A quarterly revision may move a quarter by at most {fmt_pct(cfg['revision_flag_share'], 0)} "
+        "(targets.revision_flag_share), up or down; more needs the exception procedure.",
         "3a": "The annual target: your agreed number from exercise 2 (2a).",
         "3b": f"Quarterly template: {_pct_list(list(cfg['phasing']['quarterly_templates']['front_loaded']))}. "
         "The annual target: your agreed number from exercise 2 (2a).",
@@ -116,8 +124,10 @@ def _dates(team: pd.DataFrame) -> pd.DataFrame:
 
 
 def _data_for(key: str) -> str:
-    """The company's numbers a part needs, as HTML tables. Never a part's answer: the annual target,
-    the regions' targets and the months of a region come from the trainee's own earlier answers."""
+    """The company's numbers a part needs, as HTML tables. Never an answer of the page's own exercise:
+    within an exercise the agreed target and the regions' targets come from the trainee's own earlier
+    answers; exercise 4 starts from the agreed results of earlier exercises (1e's bottom-up numbers, 2b's
+    split), as its notebook does (:func:`salesplan.workshop.checks.givens`)."""
     co = _build()
     tables: list[pd.DataFrame] = []
     if key == "1a":
@@ -134,10 +144,22 @@ def _data_for(key: str) -> str:
     elif key == "2a":
         rec = checks.expected_reconciliation()
         return f"<p class=meta>Top-down weight w = {rec['weight']:g}</p>"
+    elif key == "2d":
+        # One row, a column per rate: each keeps its own unit (an amount, a share, a count).
+        rates = checks.givens(2)["funnel"].to_frame().T.rename(index={"value": "funnel"})
+        rates = rates.astype({"avg_deal": int}).rename(columns=lambda c: str(c).replace("_", " "))
+        tables = [rates.rename(columns={"avg deal": "average deal"})]
     elif key == "3a":
         tables = [co.monthly_sales()]
-    elif key in ("4a", "4b"):
-        tables = [_dates(co.team())] if key == "4a" else []
+    elif key == "3c":
+        seasons = checks.givens(3)["seasons"]
+        tables = [seasons.assign(months=seasons["months"].map(lambda ms: ", ".join(map(str, ms))))]
+    elif key == "4a":
+        tables = [_dates(co.team())]
+    elif key == "4b":
+        tables = [checks.givens(4)["region_targets"].to_frame("agreed year (2b)")]
+    elif key == "4c":
+        tables = [checks.givens(4)["rep_bottom_up"].to_frame("bottom-up (1e)")]
     elif key == "5a":
         tables = [co.retro.astype({"target": float, "actual": float})]
     elif key == "5b":
@@ -145,6 +167,8 @@ def _data_for(key: str) -> str:
             co.pvm_plan.rename(columns={"net_amount": "plan amount"}),
             co.pvm_actual.rename(columns={"net_amount": "actual amount"}),
         ]
+    elif key == "5d":
+        tables = [checks.givens(5)["revision"]]
     body = "".join(f"<div>{_money_table(t)}</div>" for t in tables)
     return (f"<div class=data>{body}</div>" if body else "") + _settings_note(key)
 
@@ -161,15 +185,19 @@ def _sheet_for(key: str) -> str:
         "1e": (reps, ["LY annualised", "x growth x level", "x availability", "bottom-up"]),
         "2a": (["gap", "final"], ["your answer"]),
         "2b": (co.regions, ["share", "reconciled"]),
+        "2c": (["base", "challenge", "flexible"], ["your answer"]),
+        "2d": (["deals", "leads", "visits"], ["exact", "rounded up"]),
         "3a": (checks.MONTH_NAMES, ["index", "share", "target"]),
         "3b": (checks.MONTH_NAMES, ["share", "target"]),
         "3c": (checks.MONTH_NAMES, ["season", "share", "target"]),
+        "3d": (checks.MONTH_NAMES, ["3a month", "3c month", "3c higher?"]),
         "4a": (reps, months),  # availability: rep x month
         "4b": (co.regions, ["capacity", "your answer"]),  # one row per region
         "4c": (reps, ["weight", "annual target"]),
         "5a": (list(co.retro["item"]), ["deviation", "status"]),
         "5b": (["volume", "price", "mix"], ["effect"]),
         "5c": (["why 1", "why 2", "why 3", "why 4", "why 5", "owner", "next step (by when)"], ["answer"]),
+        "5d": (list(checks.givens(5)["revision"]["quarter"]), ["change", "within or exception"]),
     }
     rows, cols = sheets.get(key, (["answer"], ["your answer"]))
     return _worksheet(rows, cols)
