@@ -241,6 +241,12 @@ def main() -> None:
     parser.add_argument(
         "--global-weight", type=float, default=None, help="the global member's weight (default: defaults.yaml's)"
     )
+    parser.add_argument(
+        "--validation",
+        action="store_true",
+        help="score at the validation origin instead: the last h training months held out (the test months "
+        "unused), where weights are earned out of sample",
+    )
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--limit", type=int, default=None, help="first N series only (quick check)")
     parser.add_argument("--horizon", type=int, default=None, help="score only the first N test months")
@@ -254,6 +260,9 @@ def main() -> None:
 
     for name in args.sets.split(","):
         train, tests, h = load(name)
+        if args.validation:
+            tests = {uid: g["y"].to_numpy()[-h:] for uid, g in train.groupby("unique_id", sort=False)}
+            train = train.groupby("unique_id", sort=False).head(-h).reset_index(drop=True)
         if args.limit:
             keep = sorted(train["unique_id"].unique())[: args.limit]
             train = train[train["unique_id"].isin(keep)]
@@ -292,6 +301,7 @@ def main() -> None:
             f"\n{LABELS[name]}: {n} series, horizon {h}, {args.combination}, intervals {args.interval_shape}, "
             f"member scale {scale}, {member}, feasible bands {'off' if args.no_feasible else 'on'}"
             + (f", last {args.last} training months" if args.last else "")
+            + (", validation origin (last h training months held out)" if args.validation else "")
         )
         print(f"{'method':62s} " + " ".join(f"{c:>7s}" for c in COLUMNS))
         refs = [(r, sm, ms, None) for r, sm, ms in REFERENCES] if name == "m3" else []

@@ -85,6 +85,10 @@ Method, per series:
    variance of its ``n`` months), and its degrees of freedom are at most ``n - 1`` (at least 3),
    the textbook prediction interval of a new month from ``n`` months known. A few rolling
    origins (9 for 17 months) cannot vouch for a narrower band.
+9. **Global member** (``global_member=True`` or ``forecast.global_model.enabled``; off by
+   default). A LightGBM model learned across all the series
+   (:mod:`salesplan.forecast.global_model`) is blended into the point forecast with one
+   weight; the covariance of steps 5-8 is kept around the blended mean.
 """
 
 from __future__ import annotations
