@@ -18,17 +18,15 @@ from salesplan.cube import build_cube
 from salesplan.io import load_data
 from salesplan.retro import kpi, risks
 from salesplan.retro.periods import window
-from salesplan.sample import write_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNTS = {"lines", "orders", "quantity"}
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def sample(tmp_path_factory: pytest.TempPathFactory, sample_raw: Path) -> dict:
     base = tmp_path_factory.mktemp("agg")
-    raw = base / "raw"
-    write_sample(raw, scale=0.05)
+    raw = sample_raw  # the session's sample company (tests/conftest.py), read here only
     config = load_config(ROOT / "config" / "salesplan.yaml")
     cache = base / "cache"
     data = load_data(raw, config, cache_dir=cache)

@@ -77,6 +77,7 @@ import pyarrow.parquet as pq
 
 from salesplan.config import load_config
 from salesplan.cube import DIMENSIONS, MEASURES, Groups, cube_from_lines, month_start
+from salesplan.files import replace_folder_atomically
 from salesplan.io import Dataset, input_files, load_data
 from salesplan.schema import ARROW_STR, TABLES, to_object_str
 
@@ -589,17 +590,12 @@ def _products(entry: Path) -> pd.DataFrame:
     return normalise(_read_parquet(entry / "products.parquet"), {"sku": "str", "product_line": "str", "tier": "str"})
 
 
-def _write(folder: Path, tables: dict[str, pd.DataFrame], meta: dict[str, Any], staged: Path) -> None:
+def _write(tables: dict[str, pd.DataFrame], meta: dict[str, Any], staged: Path) -> None:
     """Write the tables (those not already written into ``staged``) and meta.json into the
-    staging folder, then move it into place in one step."""
+    staging folder (:func:`salesplan.files.replace_folder_atomically` moves it into place)."""
     for name, frame in tables.items():
         frame.to_parquet(staged / f"{name}.parquet", index=False, compression="zstd")
     (staged / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    try:
-        os.replace(staged, folder)
-    except OSError:
-        # Another process stored the same aggregates first; theirs are as good as ours.
-        shutil.rmtree(staged, ignore_errors=True)
 
 
 def load(
@@ -644,8 +640,8 @@ def load(
             engine or settings["aggregation"], lines, settings["aggregation_memory_mb"], in_memory=data is not None
         )
         started = time.perf_counter()
-        staged = Path(tempfile.mkdtemp(prefix=f".{SUBDIR}-", dir=entry))
-        try:
+        # Built aside and moved into place whole: a kernel reading meanwhile never sees half of it.
+        with replace_folder_atomically(folder) as staged:
             if chosen == "duckdb":
                 data = None  # DuckDB reads the lines from Parquet: free the in-memory copy first
                 tables, profile = build_duckdb(
@@ -671,10 +667,7 @@ def load(
                 "seconds": round(time.perf_counter() - started, 3),
                 "profile": profile,
             }
-            _write(folder, tables, meta, staged)
-        except BaseException:
-            shutil.rmtree(staged, ignore_errors=True)
-            raise
+            _write(tables, meta, staged)
     meta = _read_meta(folder)
     if meta is None:  # pragma: no cover - written just above
         raise AggregationError(f"aggregates at {folder} could not be read back")

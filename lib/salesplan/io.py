@@ -43,7 +43,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +57,7 @@ import pyarrow.parquet as pq
 
 from salesplan import __version__
 from salesplan.config import load_config, resolve_path
+from salesplan.files import replace_folder_atomically
 from salesplan.schema import (
     ARROW_STR,
     FILE_COL,
@@ -835,9 +835,11 @@ def _read_cache(entry: Path, skip: Sequence[str] = ()) -> Dataset | None:
 
 
 def _write_cache(entry: Path, data: Dataset) -> None:
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name[:16]}-", dir=entry.parent))
-    try:
+    """Store the validated tables as the cache entry ``entry``, built aside and moved into
+    place whole (:func:`salesplan.files.replace_folder_atomically`: a kernel reading the cache
+    meanwhile never sees half an entry; when another run stored the same entry first, theirs
+    is kept), then prune the oldest entries beyond :data:`CACHE_KEEP`."""
+    with replace_folder_atomically(entry) as tmp:
         present = [name for name, frame in data.tables().items() if frame is not None]
         for name in present:
             getattr(data, name).to_parquet(tmp / f"{name}.parquet", index=False)
@@ -846,14 +848,6 @@ def _write_cache(entry: Path, data: Dataset) -> None:
         (tmp / "meta.json").write_text(
             json.dumps({"tables": present, "version": __version__, "format": CACHE_FORMAT}), encoding="utf-8"
         )
-        try:
-            os.replace(tmp, entry)
-        except OSError:
-            # Another run stored the same entry first; theirs is as good as ours.
-            shutil.rmtree(tmp, ignore_errors=True)
-    except Exception:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     _prune(entry.parent, keep=CACHE_KEEP)
 
 

@@ -1,5 +1,6 @@
 """The reports folder: the run lock, building aside and swapping in, recovering after a killed
-run, and the one way a single file is replaced so that readers never see it half-written.
+run. The one way a file is replaced so that readers never see it half-written,
+:func:`replace_atomically`, lives in :mod:`salesplan.files` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -11,28 +12,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from salesplan.files import replace_atomically
 from salesplan.month import Month
 from salesplan.run.errors import LockError
 
-
-@contextlib.contextmanager
-def replace_atomically(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Write ``path`` without readers ever seeing it half-written: yields a staging path next to
-    it (same folder, so the same file system) to write to; when the block ends normally the
-    staged file replaces ``path`` in one ``os.replace``. When the block raises, the staged file
-    is removed and ``path`` keeps its old content (or stays absent).
-
-    Rule: every writer of a published or shared file that others may read meanwhile (the
-    reports index, stored tables) stages and replaces through this one function.
-    """
-    target = Path(path)
-    staged = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        yield staged
-        os.replace(staged, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            staged.unlink()
+__all__ = ["replace_atomically", "report_months", "run_lock"]
 
 
 @contextlib.contextmanager
