@@ -150,7 +150,7 @@ def test_the_month_contexts_cube_and_order_totals_hold_the_cash_of_the_dated_pay
     assert np.allclose(per_order, cash, atol=0.006)
     # Without the receivables position, the KPI reads the cube, restated the same way.
     values, _ = kpi.kpi_table(
-        full.cube, full.plan_rows(), full.month, full.config["kpi"], full.config["retro"]["thresholds"]
+        full.cube, full.plan_rows(), full.month, full.settings.kpi, dict(full.settings.retro.thresholds)
     )
     row = values.set_index("kpi").loc["Collection rate"]
     ytd = totals.loc[totals["order_date"] >= pd.Timestamp("2026-01-01")]

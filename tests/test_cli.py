@@ -226,6 +226,31 @@ def test_failing_notebook_exits_1_naming_notebook_cell_and_error(
     assert digest(previous_report / MONTH) == before
 
 
+def test_forecast_reads_its_settings_from_config(tmp_path: Path, monkeypatch, capsys) -> None:
+    import salesplan.forecast as forecast
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(forecast, "forecast_file_on", lambda source, **kwargs: calls.append(kwargs))
+    series = tmp_path / "series.csv"
+    series.write_text("unique_id,ds,y\na,2026-01-01,1\n", encoding="utf-8")
+    settings = tmp_path / "salesplan.yaml"
+    settings.write_text(
+        "forecast: {levels: [90], season_length: 4}\nengine: {forecast: dask, address: 'tcp://h:8786'}\n",
+        encoding="utf-8",
+    )
+    base = ["forecast", "--input", str(series), "--horizon", "2", "--out", str(tmp_path / "out.csv")]
+    assert run_cli([*base, "--config", str(settings)], capsys)[0] == 0
+    assert {k: calls[-1][k] for k in ("levels", "season_length", "engine", "address")} == {
+        "levels": [90], "season_length": 4, "engine": "dask", "address": "tcp://h:8786",
+    }  # fmt: skip
+    # The command line wins; an engine named there does not borrow the settings' address.
+    assert run_cli([*base, "--config", str(settings), "--engine", "local", "--levels", "80"], capsys)[0] == 0
+    assert (calls[-1]["engine"], calls[-1]["address"], calls[-1]["levels"]) == ("local", None, [80])
+    settings.write_text("forecast: {levelz: [90]}\n", encoding="utf-8")
+    code, out, err = run_cli([*base, "--config", str(settings)], capsys)
+    assert code == 2 and "forecast.levelz" in out + err and len(calls) == 2
+
+
 def test_every_command_has_help(capsys) -> None:
     for command in ([], ["run"], ["validate"], ["sample"], ["forecast"], ["targets"], ["workshop"]):
         code, out, _ = run_cli([*command, "--help"], capsys)

@@ -15,10 +15,10 @@ from salesplan.commission import (
     high_margin_share,
     simulate_payout,
 )
-from salesplan.config import load_defaults
+from salesplan.config import load_settings
 
-RULES = load_defaults()["commission"]
-TIERS = RULES["tiers"]
+RULES = load_settings().commission
+TIERS = RULES.tiers
 
 
 @pytest.mark.parametrize(
@@ -146,7 +146,7 @@ def test_team_penalty_and_two_month_bonus():
 
 def test_statement_modes_differ_as_expected():
     whole = commission_statement(_rep_month(), RULES)
-    marginal = commission_statement(_rep_month(), {**RULES, "mode": "marginal"})
+    marginal = commission_statement(_rep_month(), RULES.model_copy(update={"mode": "marginal"}))
     # Marginal never pays more than whole for the same tiers (each slice is at or below the top rate).
     assert (marginal["commission"] <= whole["commission"] + 1e-9).all()
     assert marginal["commission"].sum() < whole["commission"].sum()

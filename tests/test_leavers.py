@@ -8,14 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesplan.config import load_defaults
+from salesplan.config import load_defaults, load_settings
 from salesplan.retro import actions, flags, pay, risks
 
 DEFAULTS = load_defaults()
+SETTINGS = load_settings()
 THRESHOLDS = DEFAULTS["retro"]["thresholds"]
-ESCALATION = DEFAULTS["retro"]["escalation"]
-ACTIONS = DEFAULTS["retro"]["actions"]  # period ytd, escalate after 2 months
-RULES = DEFAULTS["commission"]
+ESCALATION = DEFAULTS["retro"]["escalation"]  # the flag rules take a plain mapping
+ACTIONS = SETTINGS.retro.actions  # period ytd, escalate after 2 months
+RULES = SETTINGS.commission
 T = pd.Timestamp
 LEFT = "left 2026-05-31"
 OWNER = "李娜 (region lead; 王芳 left 2026-05-31)"
@@ -156,8 +157,8 @@ def test_a_leavers_risk_and_warnings_are_owned_by_the_region_lead() -> None:
             "p_hit": [0.0, 0.1],
         }
     )
-    bands = DEFAULTS["risk"]
-    matrix = risks.risk_matrix(landing, _reps(), bands["probability"], bands["impact"], None, "2026-10")
+    bands = SETTINGS.risk
+    matrix = risks.risk_matrix(landing, _reps(), bands.probability, bands.impact, None, "2026-10")
     row = matrix.set_index("item").loc["王芳 (R2, left 2026-05-31)"]
     assert row["owner"] == OWNER and row["risk"] == "high"
     assert matrix.set_index("item").loc["李娜 (R1)", "owner"] == "李娜"
@@ -173,7 +174,7 @@ def test_a_leavers_risk_and_warnings_are_owned_by_the_region_lead() -> None:
             "collected": [0.0, 0.0],
         }
     )
-    warn = risks.overdue_receivables(position, "2026-10", _reps(), None, DEFAULTS["risk"]["warnings"])
+    warn = risks.overdue_receivables(position, "2026-10", _reps(), None, SETTINGS.risk.warnings)
     assert warn.set_index("item")["owner"].to_dict() == {"C1": OWNER, "C2": "Li"}
 
 

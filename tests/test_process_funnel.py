@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesplan.config import load_defaults
+from salesplan.config import load_settings
 from salesplan.targets import process as funnel
 
-PROCESS = {**load_defaults()["targets"]["process"], "min_won_deals": 2}
+PROCESS = load_settings().targets.process.model_copy(update={"min_won_deals": 2})
 BEFORE = pd.Timestamp("2026-01-01")
 
 
@@ -130,20 +130,20 @@ def test_process_targets_show_their_derivation() -> None:
 def test_without_activities_visits_follow_the_configured_visits_per_lead() -> None:
     out = funnel.process_targets(_plan(), _history(), _pipeline(), PROCESS).set_index("region")
     assert out.loc["East", "visits_source"].startswith("no activities")
-    assert out.loc["East", "visits"] == int(np.ceil(20 * PROCESS["visits_per_lead"]))
+    assert out.loc["East", "visits"] == int(np.ceil(20 * PROCESS.visits_per_lead))
 
 
 def test_without_a_pipeline_all_revenue_goes_through_the_fallback_funnel() -> None:
     out = funnel.process_targets(_plan(), _history(), None, PROCESS).set_index("region")
     east = out.loc["East"]
-    assert east["pipeline_share"] == 1.0 and east["win_rate"] == PROCESS["fallback_win_rate"]
+    assert east["pipeline_share"] == 1.0 and east["win_rate"] == PROCESS.fallback_win_rate
     # Fallback deal: the average customer-month of the last 12 months (100 East, 50 West) = 75.
     assert east["avg_deal"] == pytest.approx(75.0) and east["won_deals"] == int(np.ceil(1000 / 75))
     assert east["source"].startswith("no pipeline")
 
 
 def test_a_region_needs_enough_won_deals_for_its_own_rates() -> None:
-    out = funnel.process_targets(_plan(), _history(), _pipeline(), {**PROCESS, "min_won_deals": 4})
+    out = funnel.process_targets(_plan(), _history(), _pipeline(), PROCESS.model_copy(update={"min_won_deals": 4}))
     assert set(out["source"]) == {"pipeline (company)"}  # East's 3 won deals are now too few
 
 

@@ -21,20 +21,21 @@ from salesplan.retro.restatement import (
     restatement_for,
     restatement_table,
 )
+from salesplan.settings import CommissionSettings
 from salesplan.targets import approve_version, read_approvals, save_plan
 
 # Whole-mode tiers, no high-margin uplift, no team adjustment: a month's payout is actual x rate.
-RULES: dict[str, Any] = {
-    "tiers": [[0.0, 0.0], [0.8, 0.01], [1.0, 0.015], [1.2, 0.02]],
-    "mode": "whole",
-    "high_margin_multiplier": 1.0,
-    "quarter_excess_rate": 0.03,
-    "team_penalty_below": None,
-    "team_penalty_pct": 0.0,
-    "team_bonus_above": None,
-    "team_bonus_months": 2,
-    "team_bonus_pct": 0.0,
-}
+RULES = CommissionSettings(
+    tiers=[(0.0, 0.0), (0.8, 0.01), (1.0, 0.015), (1.2, 0.02)],
+    mode="whole",
+    high_margin_multiplier=1.0,
+    quarter_excess_rate=0.03,
+    team_penalty_below=0.0,
+    team_penalty_pct=0.0,
+    team_bonus_above=0.0,
+    team_bonus_months=2,
+    team_bonus_pct=0.0,
+)
 REPS = pd.DataFrame({"rep_id": ["R1", "R2"], "rep_name": ["Li Wei", "Wang Fang"], "region": ["North", "North"]})
 # Monthly actuals: R1 100,000 and R2 90,000 in every month.
 CUBE = pd.DataFrame(
@@ -63,7 +64,7 @@ class _MonthContext:
     month: pd.Period
     reports_root: Path
     cube: pd.DataFrame = field(default_factory=lambda: CUBE)
-    config: dict[str, Any] = field(default_factory=lambda: {"commission": RULES})
+    settings: Any = field(default_factory=lambda: SimpleNamespace(commission=RULES))
     data: Any = field(default_factory=lambda: SimpleNamespace(reps=REPS, products=None))
 
     @property

@@ -7,12 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from salesplan.config import load_defaults
+from salesplan.config import load_settings
 from salesplan.retro import actions
 
-DEFAULTS = load_defaults()
-SETTINGS = DEFAULTS["retro"]["actions"]  # period ytd, statuses yellow/red/dark_red, escalate after 2 months
-ESCALATION = DEFAULTS["retro"]["escalation"]
+RETRO = load_settings().retro
+SETTINGS = RETRO.actions  # period ytd, statuses yellow/red/dark_red, escalate after 2 months
+ESCALATION = RETRO.escalation
 
 
 def _flags(rows: list[tuple[str, str, str, float]], period: str = "ytd") -> pd.DataFrame:
@@ -56,7 +56,7 @@ def test_no_register_starts_fresh_and_every_item_needing_action_is_new() -> None
     review = actions.review_actions(previous, flags, "2026-10", SETTINGS, ESCALATION)
     assert review["action_id"].tolist() == ["region:East"]
     assert review["state"].tolist() == ["new"] and review["escalation_level"].tolist() == [2]
-    assert review["escalation"].iloc[0] == ESCALATION["red"]
+    assert review["escalation"].iloc[0] == ESCALATION.red
     # Month flags do not open actions when the register follows the year to date.
     assert actions.items_needing_action(_flags([("rep", "R1", "red", -0.2)], "month"), "ytd", ["red"]).empty
 
@@ -111,7 +111,7 @@ def test_done_open_overdue_no_action_escalated_and_new() -> None:
     # North: opened July, reviewed October = 3 months open > 2: red (level 2) goes one level up.
     assert review.loc["region:North", "months_open"] == 3
     assert bool(review.loc["region:North", "escalated"]) and review.loc["region:North", "escalation_level"] == 3
-    assert review.loc["region:North", "escalation"] == ESCALATION["dark_red"]
+    assert review.loc["region:North", "escalation"] == ESCALATION.dark_red
     assert not review.loc["region:West", "escalated"]  # opened September: 1 month
     # The owner the team wrote stays; the flag's owner only fills a new row.
     assert review.loc["region:North", "owner"] == "old owner"

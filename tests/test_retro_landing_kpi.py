@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesplan.config import load_defaults
+from salesplan.config import load_defaults, load_settings
 from salesplan.retro.kpi import (
     KPI_COLUMNS,
     acquisition_cost,
@@ -29,7 +29,9 @@ from salesplan.retro.landing import landing_comparison, run_rate_landing, season
 from salesplan.retro.periods import window
 
 DEFAULTS = load_defaults()
-STAGES = DEFAULTS["forecast"]["pipeline"]["stage_probability"]
+SETTINGS = load_settings()
+PIPE = SETTINGS.forecast.pipeline
+STAGES = PIPE.stage_probability
 
 
 def _seasonal_cube() -> pd.DataFrame:
@@ -123,7 +125,7 @@ def _pipeline() -> pd.DataFrame:
 def test_pipeline_coverage_by_hand():
     cube = pd.DataFrame({"month": pd.to_datetime(["2026-01-01", "2026-02-01", "2026-03-01"]), "net_amount": 100.0})
     # min_closed=1: every stage with a closed opportunity uses its history (proposal 1 of 2 won, lead 0 of 1).
-    cov = pipeline_coverage(_pipeline(), cube, _flat_plan(), "2026-03", STAGES, min_closed=1)
+    cov = pipeline_coverage(_pipeline(), cube, _flat_plan(), "2026-03", PIPE.model_copy(update={"min_closed": 1}))
     assert cov["remaining_target"] == 900.0
     assert cov["open_amount"] == 1400.0  # O6 closes after the year
     assert cov["coverage"] == pytest.approx(1400 / 900)
@@ -131,11 +133,11 @@ def test_pipeline_coverage_by_hand():
     assert cov["required_coverage"] == pytest.approx(7.0)
     assert cov["expected_coverage"] == pytest.approx(200 / 900)
     # Too little history: the configured stage probabilities are used instead.
-    few = pipeline_coverage(_pipeline(), cube, _flat_plan(), "2026-03", STAGES, min_closed=10)
+    few = pipeline_coverage(_pipeline(), cube, _flat_plan(), "2026-03", PIPE.model_copy(update={"min_closed": 10}))
     assert few["expected_amount"] == pytest.approx(400 * STAGES["proposal"] + 1000 * STAGES["lead"])
-    none = pipeline_coverage(None, cube, _flat_plan(), "2026-03", STAGES)
+    none = pipeline_coverage(None, cube, _flat_plan(), "2026-03", PIPE)
     assert np.isnan(none["coverage"]) and none["remaining_target"] == 900.0
-    december = pipeline_coverage(_pipeline(), cube, _flat_plan(), "2026-12", STAGES)
+    december = pipeline_coverage(_pipeline(), cube, _flat_plan(), "2026-12", PIPE)
     assert np.isnan(december["coverage"])
 
 
@@ -169,7 +171,7 @@ def test_kpi_table_has_the_methods_kpis_and_two_extras_with_goals_and_status():
         region="E", product_line="P", tier="core", channel="direct", quantity=1, cost_amount=np.nan, paid_amount=np.nan
     )
     thresholds = DEFAULTS["retro"]["thresholds"]
-    table, trend = kpi_table(cube, _flat_plan(), "2026-03", DEFAULTS["kpi"], thresholds, stage_probability=STAGES)
+    table, trend = kpi_table(cube, _flat_plan(), "2026-03", SETTINGS.kpi, thresholds, pipeline_settings=PIPE)
     assert list(table.columns) == KPI_COLUMNS
     assert table["kpi"].tolist() == [
         "Sales attainment", "Gross margin", "Collection rate", "Customer acquisition cost", "LTV/CAC",
@@ -193,7 +195,7 @@ def test_kpi_table_has_the_methods_kpis_and_two_extras_with_goals_and_status():
     assert t.loc["High-end share", "ytd_value"] == 1.0  # core tier stands in for high-margin products
     assert t.loc["High-end share", "status"] == "ahead"
     assert set(trend["kpi"]) == set(t.index)
-    assert trend.groupby("kpi").size().eq(DEFAULTS["kpi"]["trend_months"]).all()
+    assert trend.groupby("kpi").size().eq(SETTINGS.kpi.trend_months).all()
     assert customer_months(cube)["net_amount"].sum() == pytest.approx(cube["net_amount"].sum())
 
 
@@ -221,7 +223,7 @@ SPEND = pd.DataFrame(
         "amount": [90.0, 100.0, 50.0, 999.0, 60.0],
     }
 )
-CATEGORIES = DEFAULTS["kpi"]["acquisition_spend_categories"]  # marketing, channel
+CATEGORIES = SETTINGS.kpi.acquisition_spend_categories  # marketing, channel
 
 
 def test_acquisition_cost_and_new_customer_count_share():
@@ -250,13 +252,13 @@ def test_cac_status_is_inverted_because_lower_is_better():
     plan = _flat_plan()
     thresholds = DEFAULTS["retro"]["thresholds"]
     for goal, status in ((100.0, "green"), (90.0, "red"), (150.0, "ahead")):
-        goals = DEFAULTS["kpi"] | {"cac_goal": goal}
+        goals = SETTINGS.kpi.model_copy(update={"cac_goal": goal})
         table, _ = kpi_table(cube, plan, "2026-03", goals, thresholds, spend=SPEND)
         row = table.set_index("kpi").loc["Customer acquisition cost"]
         # CAC 105: goal / value = 100 / 105 (4.8 % behind: green), 90 / 105 (14.3 %: red), 150 / 105 (ahead).
         assert row["ytd_value"] == pytest.approx(105.0) and row["better"] == "lower"
         assert row["status"] == status
-    table, _ = kpi_table(cube, plan, "2026-03", DEFAULTS["kpi"], thresholds, spend=SPEND)
+    table, _ = kpi_table(cube, plan, "2026-03", SETTINGS.kpi, thresholds, spend=SPEND)
     row = table.set_index("kpi").loc["Customer acquisition cost"]
     # No goal set: the same months last year. Jan-Mar 2025: no spend, no new customer -> no goal.
     assert np.isnan(row["goal"]) and row["note"] == "goal: the same months last year"
@@ -276,10 +278,10 @@ def test_channel_conversion_counts_each_opportunity_once_when_it_closes():
     assert channel_conversion(closed, window("2026-03", "ytd")) == pytest.approx(1 / 3)  # O1 won; O2, O3 lost
     assert channel_conversion(closed, window("2026-03", "month")) == pytest.approx(1 / 2)
     cube = _seasonal_cube().assign(region="E", product_line="P", tier="core", cost_amount=1.0, paid_amount=1.0)
-    goals = DEFAULTS["kpi"]
+    goals = SETTINGS.kpi
     table, _ = kpi_table(cube, _flat_plan(), "2026-03", goals, DEFAULTS["retro"]["thresholds"], pipeline=pipe.assign(
         region="E", stage="lead", amount=1.0, expected_close_date=pd.Timestamp("2026-06-30")
-    ), stage_probability=STAGES, win_rate_goal=0.4)  # fmt: skip
+    ), pipeline_settings=PIPE, win_rate_goal=0.4)  # fmt: skip
     row = table.set_index("kpi").loc["Channel conversion rate"]
     # Goal: the process targets' win rate 40 %; 1/3 is 16.7 % behind -> dark red.
     assert row["goal"] == 0.4 and row["status"] == "dark_red"
@@ -385,7 +387,7 @@ def test_kpi_table_and_signed_vs_collected_give_one_collection_rate():
             "quantity": 1,
         }
     )
-    goals, thresholds = DEFAULTS["kpi"], DEFAULTS["retro"]["thresholds"]
+    goals, thresholds = SETTINGS.kpi, DEFAULTS["retro"]["thresholds"]
     table, trend = kpi_table(
         cube, _flat_plan(), "2026-02", goals, thresholds, position=position, collection_basis="payments to 02-28"
     )

@@ -3,10 +3,10 @@
 import pandas as pd
 import pytest
 
-from salesplan.config import load_defaults
+from salesplan.config import load_settings
 from salesplan.retro.pay import commission_report, rep_month_frame, statement_text, team_rules_text
 
-RULES = load_defaults()["commission"]  # tiers 0/80/100/120 % -> 0/1/1.5/2 %, x1.2 high margin, 3 % quarter excess
+RULES = load_settings().commission  # tiers 0/80/100/120 % -> 0/1/1.5/2 %, x1.2 high margin, 3 % quarter excess
 
 
 def _data():
@@ -83,7 +83,6 @@ def test_reps_without_a_target_earn_no_commission_line():
 
 
 def test_statements_html_escapes_names_and_shows_the_arithmetic() -> None:
-    from salesplan.config import load_defaults
     from salesplan.retro.pay import statements_html
 
     line = {
@@ -92,14 +91,13 @@ def test_statements_html_escapes_names_and_shows_the_arithmetic() -> None:
         "high_margin_actual": 0.0, "base_amount": 1200.0, "commission": 24.0, "quarter_excess_bonus": 0.0,
         "team_adjustment": 0.0, "total_payout": 24.0, "qtd_payout": 24.0, "ytd_payout": 100.0,
     }  # fmt: skip
-    html = statements_html(pd.DataFrame([line]), load_defaults()["commission"])
+    html = statements_html(pd.DataFrame([line]), RULES)
     assert "<script>" not in html and "&lt;script&gt;" in html and "北区" in html
     assert "1,200.00 / target 1,000.00 = 120.00 %" in html and "year to date 100.00" in html
     assert html.count("page-break-after: always") == 1
 
 
 def test_one_statement_file_per_rep_with_safe_names_and_escaped_links(tmp_path) -> None:
-    from salesplan.config import load_defaults
     from salesplan.retro.pay import statement_links, write_statement_files
 
     base = {
@@ -110,7 +108,7 @@ def test_one_statement_file_per_rep_with_safe_names_and_escaped_links(tmp_path) 
     lines = pd.DataFrame(
         [{**base, "rep_id": "R1", "rep_name": "王芳"}, {**base, "rep_id": "../R2", "rep_name": "<b>x</b>"}]
     )
-    files = write_statement_files(lines, load_defaults()["commission"], tmp_path, "2026-10")
+    files = write_statement_files(lines, RULES, tmp_path, "2026-10")
     assert [f.name for f in files] == ["2026-10_R1.html", "2026-10_.._R2.html"]
     assert all(f.parent == tmp_path / "statements" for f in files)
     assert "王芳 (R1), 2026-10" in files[0].read_text(encoding="utf-8")
@@ -119,7 +117,6 @@ def test_one_statement_file_per_rep_with_safe_names_and_escaped_links(tmp_path) 
 
 
 def test_statement_names_its_plan_and_puts_the_currency_on_every_amount() -> None:
-    from salesplan.config import load_defaults
     from salesplan.retro.pay import statements_html
 
     line = {
@@ -128,7 +125,7 @@ def test_statement_names_its_plan_and_puts_the_currency_on_every_amount() -> Non
         "high_margin_actual": 0.0, "base_amount": 1200.0, "commission": 24.0, "quarter_excess_bonus": 0.0,
         "team_adjustment": 0.0, "total_payout": 24.0, "qtd_payout": 24.0, "ytd_payout": 100.0,
     }  # fmt: skip
-    rules = load_defaults()["commission"]
+    rules = load_settings().commission
     html = statements_html(pd.DataFrame([line]), rules, "CNY", plan="supplied targets (targets.csv)")
     assert "supplied targets (targets.csv)" in html
     assert "actual 1,200.00 CNY / target 1,000.00 CNY = 120.00 %" in html

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesplan.config import load_defaults
+from salesplan.config import load_defaults, load_settings
 from salesplan.retro import process
 
 DEFAULTS = load_defaults()
+TARGET_SETTINGS = load_settings().targets
 THRESHOLDS = DEFAULTS["retro"]["thresholds"]
 STAGES = ["lead", "contact", "proposal"]
 
@@ -147,17 +148,17 @@ def test_plan_process_targets_come_from_the_method_for_the_report_year() -> None
          "target_amount": [600.0, 600.0, 999.0]}
     )  # fmt: skip
     reps = pd.DataFrame({"rep_id": ["R1"], "region": ["E"], "hire_date": pd.to_datetime(["2020-01-01"])})
-    got = process.plan_process_targets(cube, plan, None, reps, DEFAULTS["targets"], 2026)
+    got = process.plan_process_targets(cube, plan, None, reps, TARGET_SETTINGS, 2026)
     expected = process_targets(
         plan.iloc[:2],
         history_before(cube, 2026),
         None,
-        DEFAULTS["targets"]["process"],
+        TARGET_SETTINGS.process,
         rep_availability(reps, 2026, DEFAULTS["targets"]["ramp"]),
     )
     pd.testing.assert_frame_equal(got, expected)
     assert got["revenue_target"].item() == 1200
-    assert process.plan_process_targets(cube, plan.iloc[:0], None, reps, DEFAULTS["targets"], 2026).empty
+    assert process.plan_process_targets(cube, plan.iloc[:0], None, reps, TARGET_SETTINGS, 2026).empty
 
 
 def test_planned_win_rate_is_won_deals_over_leads() -> None:

@@ -11,7 +11,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from salesplan import plots  # noqa: E402
-from salesplan.config import load_defaults  # noqa: E402
+from salesplan.config import load_defaults, load_settings  # noqa: E402
 from salesplan.plots import retro as retro_plots  # noqa: E402
 from salesplan.publish import normalise_figures  # noqa: E402
 from salesplan.retro.flags import deviation_flags, flag_matrix  # noqa: E402
@@ -136,7 +136,7 @@ def test_year_review_has_yoy_per_level():
 def test_summary_for_month_recomputes_from_the_cut():
     cube, plan, reps = _data()
 
-    summary = summary_for_month(cube, plan, "2026-05", reps, CONFIG, "input")
+    summary = summary_for_month(cube, plan, "2026-05", reps, load_settings().retro, "input")
     assert summary["month"] == "2026-05"
     assert summary["figures"]["ytd_actual"] == pytest.approx(5 * 4 * 1100.0)
     assert summary["figures"]["landing"] is None  # JSON has no NaN: no landing is null
@@ -165,7 +165,7 @@ def test_charts_render_with_titles_and_chinese_names():
         ),
         retro_plots.bridge(pd.DataFrame({"label": ["a", "b", "c"], "value": [100.0, -5.0, 95.0]}), "bridge"),
     ]
-    table, trend = kpi_table(cube, plan, "2026-06", CONFIG["kpi"], THRESHOLDS)
+    table, trend = kpi_table(cube, plan, "2026-06", load_settings().kpi, THRESHOLDS)
     figs.append(retro_plots.kpi_trends(trend, table, "kpi"))
     assert format_kpi_table(table)["Goal"].iloc[1] == "35.0 %"
     lines = pd.DataFrame({"rep_id": ["R1", "R2"], "rep_name": ["王伟", "Li"], "attainment": [1.1, np.nan]})

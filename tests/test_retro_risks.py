@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesplan.config import load_defaults
+from salesplan.config import load_settings
 from salesplan.retro import risks
+from salesplan.settings import CustomerTiers
 
-DEFAULTS = load_defaults()
-WARN = DEFAULTS["risk"]["warnings"]  # terms 30 days, overdue 30 days, churn 15 %, stale 7 days, large 90 %
+RISK = load_settings().risk
+WARN = RISK.warnings  # terms 30 days, overdue 30 days, churn 15 %, stale 7 days, large 90 %
 REPS = pd.DataFrame(
     {
         "rep_id": ["R1", "R2"],
@@ -23,10 +24,10 @@ T = pd.Timestamp
 
 
 def test_bands_follow_the_method_with_boundaries_in_the_milder_band() -> None:
-    probability = DEFAULTS["risk"]["probability"]  # high > 70 %, medium 30-70 %
+    probability = RISK.probability  # high > 70 %, medium 30-70 %
     got = risks.band([0.71, 0.70, 0.30, 0.2999, np.nan], probability)
     assert got.tolist() == ["high", "medium", "medium", "low", ""]
-    impact = DEFAULTS["risk"]["impact"]  # high > 30 %, medium 10-30 %
+    impact = RISK.impact  # high > 30 %, medium 10-30 %
     assert risks.band([0.31, 0.30, 0.10, 0.05], impact).tolist() == ["high", "medium", "medium", "low"]
     assert risks.rating(["high", "high", "medium", "low", ""], ["high", "low", "medium", "high", "low"]).tolist() == [
         "high", "medium", "medium", "medium", "",
@@ -44,9 +45,7 @@ def test_risk_matrix_probability_is_one_minus_p_hit_and_impact_the_shortfall_sha
             "p_hit": [0.3, 0.2, 0.5, 0.25, 0.9, np.nan],
         }
     )
-    m = risks.risk_matrix(
-        landing, REPS, DEFAULTS["risk"]["probability"], DEFAULTS["risk"]["impact"], {"P": "Ma"}, "2026-06"
-    )
+    m = risks.risk_matrix(landing, REPS, RISK.probability, RISK.impact, {"P": "Ma"}, "2026-06")
     t = m.set_index("item")
     assert "total" not in t.index and "N" not in t.index  # no target: not in the matrix
     # E: P(miss) 0.8 (high), impact 40 / 100 = 0.4 (high) -> high.
@@ -111,7 +110,7 @@ def test_receivables_fall_back_to_undated_paid_amount_and_say_so() -> None:
 
 
 def test_tier_churn_twelve_months_on_twelve() -> None:
-    tiers = {"A": 1000, "B": 500, "C": 100}
+    tiers = CustomerTiers(A=1000, B=500, C=100)
     rows = [
         ("A1", "2024-05-01", 2000.0), ("A1", "2025-06-01", 10.0),  # A, kept
         ("A2", "2024-06-01", 1500.0),  # A, lost
@@ -192,7 +191,7 @@ def test_stale_opportunities_count_changes_and_follow_ups() -> None:
 
 def test_large_deals_slipping_their_close_date() -> None:
     # Open amounts at 03-31: 250, 200, 300, 10; the 50 % quantile is 225: O1 and O3 are large.
-    w = risks.slipping_deals(_pipeline(), "2026-03", REPS, WARN | {"large_deal_quantile": 0.5})
+    w = risks.slipping_deals(_pipeline(), "2026-03", REPS, WARN.model_copy(update={"large_deal_quantile": 0.5}))
     assert w["item"].tolist() == ["O3 (C3)", "O1 (C1)"]
     assert w["days"].tolist() == [16, 30]
     assert w["detail"].tolist() == [
@@ -213,7 +212,7 @@ def test_early_warnings_say_what_the_data_cannot_show() -> None:
         activities = None
 
     cube = pd.DataFrame({"customer_id": ["C1"], "month": [T("2026-01-01")], "net_amount": [1.0]})
-    early = risks.early_warnings(Data(), cube, "2026-03", {"A": 3, "B": 2, "C": 1}, WARN)
+    early = risks.early_warnings(Data(), cube, "2026-03", CustomerTiers(A=3, B=2, C=1), WARN)
     rules = early.rules.set_index("trigger")
     assert rules.loc["receivable overdue", "shown"].startswith("no: needs table receivables")
     assert rules.loc["opportunity not followed up", "shown"] == "no: needs table pipeline"
@@ -233,7 +232,7 @@ def test_risks_rank_by_the_landings_shortfall_within_a_rating() -> None:
             "p_hit": [0.01, 0.01, 0.01],
         }
     )
-    m = risks.risk_matrix(landing, REPS, DEFAULTS["risk"]["probability"], DEFAULTS["risk"]["impact"], None, "2026-06")
+    m = risks.risk_matrix(landing, REPS, RISK.probability, RISK.impact, None, "2026-06")
     assert (m["risk"] == "high").all()
     assert m["item"].tolist() == ["E", "王伟 (R1)", "P"]  # by money at stake, not by impact %
     assert m["shortfall"].tolist() == pytest.approx([200.0, 40.0, 30.0])
@@ -277,7 +276,9 @@ def test_early_warnings_give_the_page_counts_and_the_largest_few() -> None:
         activities = None
 
     cube = pd.DataFrame(columns=["month", "customer_id", "net_amount"])
-    early = risks.early_warnings(Data(), cube, "2026-03", {"A": 3, "B": 2, "C": 1}, WARN | {"largest_items": 1})
+    early = risks.early_warnings(
+        Data(), cube, "2026-03", CustomerTiers(A=3, B=2, C=1), WARN.model_copy(update={"largest_items": 1})
+    )
     overdue = early.table.loc[early.table["trigger"] == "receivable overdue"]
     assert len(overdue) == 3 and len(early.largest) == 1  # the pack keeps all three, the page the largest
     assert early.largest["amount"].item() == overdue["amount"].max()

@@ -13,13 +13,13 @@ import pytest
 
 from salesplan import metrics as m
 from salesplan import review as r
-from salesplan.config import load_defaults
-from salesplan.settings import Settings
+from salesplan.config import load_defaults, load_settings
+from salesplan.settings import CustomerTiers, Settings
 from salesplan.status import attainment_status
 
 matplotlib.use("Agg")
 
-THRESHOLDS = {"A": 1000.0, "B": 500.0, "C": 100.0}
+THRESHOLDS = CustomerTiers(A=1000.0, B=500.0, C=100.0)
 
 
 def _cube() -> pd.DataFrame:
@@ -276,7 +276,13 @@ class TestFindings:
     def test_written_from_the_data(self, cube, period):
         h = r.headline_table(cube, period, targets=_targets())
         b = {"region": r.breakdown(cube, period, "region")}
-        out = r.findings(period, h, b, goals={"collection_goal": 0.95, "gross_margin_goal": 0.35}, unit="")
+        out = r.findings(
+            period,
+            h,
+            b,
+            goals=load_settings().kpi.model_copy(update={"collection_goal": 0.95, "gross_margin_goal": 0.35}),
+            unit="",
+        )
         text = " ".join(out["finding"])
         growth = h.set_index("metric").loc["Net sales", "change"]
         assert f"grew {growth * 100:.1f} %" in text
@@ -319,14 +325,13 @@ def _month_context(cube: pd.DataFrame, month: str = "2026-03") -> SimpleNamespac
     """A month context as the review reads it (the workbook's attributes it uses), on the
     small company above: one plan (2025, two versions), names for reps and customers."""
     config = copy.deepcopy(load_defaults())
-    config["customer_tiers"] = dict(THRESHOLDS)
+    config["customer_tiers"] = THRESHOLDS.model_dump()
     orders = _orders(cube)
     plan = SimpleNamespace(
         headline_figure=lambda month: {"label": "Plan 2025", "value": "supplied targets table", "raw": None},
         describe=lambda month=None: "Plan for 2025: supplied targets table",
     )
     return SimpleNamespace(
-        config=config,
         settings=Settings.model_validate(config),
         month=pd.Period(month, "M"),
         closed_cube=cube,

@@ -86,7 +86,7 @@ def _hand_company(sales=REP_SALES, leave=None):
 
 def test_hand_example_regions_follow_the_reconciled_bottom_up():
     cube, reps = _hand_company()
-    tp = build_targets(cube, reps, HAND_CFG, 2026)
+    tp = build_targets(cube, reps, TargetsSettings.model_validate(HAND_CFG), 2026)
     assert coherence_report(tp)["ok"].all()
     assert tp.total == 3_366_000
     regions = tp.region_trace.set_index("region")
@@ -113,7 +113,7 @@ def test_hand_example_regions_follow_the_reconciled_bottom_up():
 
 def test_hand_example_reps_follow_their_reconciled_bottom_up():
     cube, reps = _hand_company()
-    tp = build_targets(cube, reps, HAND_CFG, 2026)
+    tp = build_targets(cube, reps, TargetsSettings.model_validate(HAND_CFG), 2026)
     trace = tp.rep_trace.set_index("rep_id")
     expected_bu = {"E1": 889_350, "E2": 323_400, "N1": 472_500, "N2": 236_250, "W1": 1_020_600}
     assert trace["bottom_up"].to_dict() == pytest.approx(expected_bu)
@@ -150,7 +150,7 @@ def test_region_totals_basis_keeps_last_years_shares():
     #   -> N2 = 6 x (34,830 + 11,610) = 278,640.
     cube, reps = _hand_company()
     cfg = deep_merge(HAND_CFG, {"allocation": {"region_totals": "basis", "rep_totals": "basis"}})
-    tp = build_targets(cube, reps, cfg, 2026)
+    tp = build_targets(cube, reps, TargetsSettings.model_validate(cfg), 2026)
     assert coherence_report(tp)["ok"].all()
     by_region = tp.plan.groupby("region")["target_amount"].sum()
     assert by_region.to_dict() == {"East": 1_348_632, "North": 1_114_572, "West": 902_796}
@@ -178,7 +178,7 @@ def test_blend_splits_reps_between_the_basis_and_the_bottom_up():
     # whole-unit months, a few units off 262,500).
     cube, reps = _hand_company()
     cfg = deep_merge(HAND_CFG, {"reconcile": {"rule": "blend", "top_down_weight": 0.5}})
-    tp = build_targets(cube, reps, cfg, 2026)
+    tp = build_targets(cube, reps, TargetsSettings.model_validate(cfg), 2026)
     assert tp.total == 3_213_000
     assert tp.region_trace.set_index("region")["final"].to_dict() == {"East": 1_397_550, "North": 1_050_000,
                                                                        "West": 765_450}  # fmt: skip
@@ -201,7 +201,7 @@ def test_tiers_shape_the_split():
         {"region_tiers": {"East": "strategic"}, "tier_factors": {"region": {"strategic": 1.5},
                                                                   "product_line": {"emerging": 2.0}}},
     )  # fmt: skip
-    tp = build_targets(cube, reps, cfg, 2026)
+    tp = build_targets(cube, reps, TargetsSettings.model_validate(cfg), 2026)
     assert coherence_report(tp)["ok"].all()
     regions = tp.region_trace.set_index("region")
     assert regions["final"].to_dict() == {"East": 1_803_843, "North": 903_503, "West": 658_654}
@@ -212,7 +212,9 @@ def test_tiers_shape_the_split():
     assert lines.loc[("East", "B"), "share"] == pytest.approx(0.4)
     # Neutral weights leave the plan exactly as without tiers.
     neutral = deep_merge(HAND_CFG, {"region_tiers": {"East": "strategic", "West": "opportunistic"}})
-    assert build_targets(cube, reps, neutral, 2026).plan.equals(build_targets(cube, reps, HAND_CFG, 2026).plan)
+    assert build_targets(cube, reps, TargetsSettings.model_validate(neutral), 2026).plan.equals(
+        build_targets(cube, reps, TargetsSettings.model_validate(HAND_CFG), 2026).plan
+    )
 
 
 def test_tier_settings_are_typed():
@@ -238,7 +240,7 @@ def test_a_leaver_whose_months_cannot_carry_their_number():
     cube, reps = _hand_company(sales, leave={"S2": "2026-03-31"})
     cube = cube.assign(product_line="A")
     cfg = deep_merge(HAND_CFG, {"top_down": {"market_size": 12_000_000}})
-    tp = build_targets(cube, reps, cfg, 2026)
+    tp = build_targets(cube, reps, TargetsSettings.model_validate(cfg), 2026)
     assert coherence_report(tp)["ok"].all()
     trace = tp.rep_trace.set_index("rep_id")
     assert trace["reconciled"].to_dict() == pytest.approx({"S1": 320_000, "S2": 880_000})
@@ -252,7 +254,7 @@ def test_a_region_without_reps_for_some_months_keeps_them_unassigned():
     # W1 joins West on 1 April: January-March of West's 801,900 (3/12 = 200,475) stays unassigned.
     cube, reps = _hand_company()
     reps.loc[reps["rep_id"] == "W1", "hire_date"] = pd.Timestamp("2026-04-01")
-    tp = build_targets(cube, reps, HAND_CFG, 2026)
+    tp = build_targets(cube, reps, TargetsSettings.model_validate(HAND_CFG), 2026)
     assert coherence_report(tp)["ok"].all()
     west = tp.rep_trace[tp.rep_trace["region"] == "West"].set_index("rep_id")
     assert west.loc[UNASSIGNED, "final"] == 200_475 and west.loc["W1", "final"] == 801_900 - 200_475
@@ -299,7 +301,7 @@ def companies(draw):
         "ramp": draw(st.sampled_from([[1.0], [0.25, 0.5, 0.75, 1.0], [0.0, 0.5, 1.0]])),
         "over_assignment_buffer": draw(st.sampled_from([0.0, 0.1])),
     }  # fmt: skip
-    return cube, reps, deep_merge(CFG, overrides)
+    return cube, reps, TargetsSettings.model_validate(deep_merge(CFG, overrides))
 
 
 def _closest_reachable(tp, region: str) -> float:
@@ -376,7 +378,7 @@ def test_default_plan_follows_the_reconciled_bottom_up(company):
             assert _closest_reachable(tp, region) > 1e-3
         # Under scale_to_top_down the reconciled view is each rep's bottom-up scaled to what the team carries.
         bu_team = carried["bottom_up"].clip(lower=0)
-        if cfg["reconcile"]["rule"] == "scale_to_top_down" and bu_team.sum() > 0 and (carried["basis_view"] > 0).all():
+        if cfg.reconcile.rule == "scale_to_top_down" and bu_team.sum() > 0 and (carried["basis_view"] > 0).all():
             expected = carried["final"].sum() * bu_team / bu_team.sum()
             assert carried["reconciled"].to_numpy() == pytest.approx(expected.to_numpy(), abs=1e-6 * max(1, tp.total))
 

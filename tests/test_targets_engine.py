@@ -3,8 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
-from salesplan.config import load_defaults
+from salesplan.config import load_defaults, load_settings
+from salesplan.settings import TargetsSettings
 from salesplan.targets import (
     UNASSIGNED,
     TargetInputError,
@@ -25,6 +27,12 @@ from salesplan.targets import (
 )
 
 CFG = load_defaults()["targets"]
+TARGETS = load_settings().targets
+
+
+def typed(cfg: dict) -> TargetsSettings:
+    """A ``targets`` section written as a mapping, validated as the settings are."""
+    return TargetsSettings.model_validate(cfg)
 
 
 def _cube(yearly: dict[int, float], regions=("North",), lines=("A",), rep="R1") -> pd.DataFrame:
@@ -166,12 +174,12 @@ def test_phase_total_is_exact():
 
 
 def test_scenarios_merge_over_targets():
-    cfg = scenario_config(CFG, "stretch")
-    assert cfg["top_down"]["multiplier"] == 1.5
-    assert cfg["top_down"]["industry_growth"] == CFG["top_down"]["industry_growth"]
+    cfg = scenario_config(TARGETS, "stretch")
+    assert cfg.top_down.multiplier == 1.5
+    assert cfg.top_down.industry_growth == TARGETS.top_down.industry_growth
     assert "scenarios" not in cfg
     with pytest.raises(TargetInputError, match="no scenario 'bold'"):
-        scenario_config(CFG, "bold")
+        scenario_config(TARGETS, "bold")
 
 
 def _company():
@@ -199,7 +207,7 @@ def _company():
 
 def test_build_targets_is_coherent_and_respects_leavers_and_ramp():
     cube, reps = _company()
-    tp = build_targets(cube, reps, CFG, 2026)
+    tp = build_targets(cube, reps, TARGETS, 2026)
     report = coherence_report(tp)
     assert report["ok"].all(), report
     plan = tp.plan
@@ -223,7 +231,7 @@ def test_build_targets_is_coherent_and_respects_leavers_and_ramp():
     assert west["target_amount"].sum() == tp.region_trace.set_index("region").loc["West", "final"] > 0
     # With shares only (region_totals: basis, last year's shares) West, without sales, carries nothing.
     shares_only = build_targets(
-        cube, reps, {**CFG, "allocation": {**CFG["allocation"], "region_totals": "basis"}}, 2026
+        cube, reps, typed({**CFG, "allocation": {**CFG["allocation"], "region_totals": "basis"}}), 2026
     )
     assert shares_only.plan.loc[shares_only.plan["region"] == "West", "target_amount"].sum() == 0
     # Contract columns and whole numbers.
@@ -235,7 +243,7 @@ def test_build_targets_is_coherent_and_respects_leavers_and_ramp():
 def test_capacity_basis_gives_zero_history_region_a_target():
     cube, reps = _company()
     cfg = {**CFG, "allocation": {**CFG["allocation"], "basis": "capacity"}}
-    tp = build_targets(cube, reps, cfg, 2026)
+    tp = build_targets(cube, reps, typed(cfg), 2026)
     assert coherence_report(tp)["ok"].all()
     assert tp.plan.loc[tp.plan["region"] == "West", "target_amount"].sum() > 0
 
@@ -243,7 +251,7 @@ def test_capacity_basis_gives_zero_history_region_a_target():
 def test_buffer_raises_quotas_exactly():
     cube, reps = _company()
     cfg = {**CFG, "over_assignment_buffer": 0.1}
-    tp = build_targets(cube, reps, cfg, 2026)
+    tp = build_targets(cube, reps, typed(cfg), 2026)
     assert coherence_report(tp)["ok"].all()
     assert tp.plan["quota_amount"].sum() == int(np.floor(tp.total * 1.1 + 0.5))
     assert tp.plan["target_amount"].sum() == tp.total
@@ -252,7 +260,7 @@ def test_buffer_raises_quotas_exactly():
 def test_region_without_reps_keeps_its_target_unassigned():
     cube, reps = _company()
     reps = reps[reps["region"] != "South"]  # South has history but nobody on board
-    tp = build_targets(cube, reps, CFG, 2026)
+    tp = build_targets(cube, reps, TARGETS, 2026)
     assert coherence_report(tp)["ok"].all()
     south = tp.plan[tp.plan["region"] == "South"]
     assert set(south["rep_id"]) == {UNASSIGNED} and south["target_amount"].sum() > 0
@@ -263,7 +271,7 @@ def test_blend_and_reps_bottom_up():
     cube, reps = _company()
     cfg = {**CFG, "reconcile": {"rule": "blend", "top_down_weight": 0.5, "bottom_up": "reps"},
            "allocation": {**CFG["allocation"], "basis": "blend"}}  # fmt: skip
-    tp = build_targets(cube, reps, cfg, 2026)
+    tp = build_targets(cube, reps, typed(cfg), 2026)
     rec = tp.reconciliation
     assert rec["bottom_up"] == pytest.approx(tp.bottom_up_reps["bottom_up"].sum())
     assert tp.total == int(np.floor(0.5 * rec["top_down"] + 0.5 * rec["bottom_up"] + 0.5))
@@ -272,7 +280,7 @@ def test_blend_and_reps_bottom_up():
 
 def test_result_and_process_targets_are_separate_and_consistent():
     cube, reps = _company()
-    tp = build_targets(cube, reps, CFG, 2026)
+    tp = build_targets(cube, reps, TARGETS, 2026)
     assert tp.result["revenue_target"].sum() == tp.total
     assert tp.result["gross_margin_target"].sum() == int(np.floor(tp.total * CFG["gross_margin_goal"] + 0.5))
     proc = tp.process.set_index("region")
@@ -297,7 +305,7 @@ def test_process_targets_use_pipeline_win_rates():
             "amount": [10_000.0, 5_000.0, 5_000.0, 30_000.0, 30_000.0],
         }
     )
-    tp = build_targets(cube, reps, CFG, 2026, pipeline=pipeline)
+    tp = build_targets(cube, reps, TARGETS, 2026, pipeline=pipeline)
     north = tp.process.set_index("region").loc["North"]
     # Closed in 2025: o1 won, o2 lost, o3 lost, o4 won -> 2 / 4 = 50 %; average won deal 20,000.
     assert north["win_rate"] == pytest.approx(0.5)
@@ -316,7 +324,7 @@ def test_process_targets_use_pipeline_win_rates():
 
 def test_scenarios_side_by_side():
     cube, reps = _company()
-    table, plans = compare_scenarios(cube, reps, CFG, 2026)
+    table, plans = compare_scenarios(cube, reps, TARGETS, 2026)
     assert table["scenario"].tolist() == ["conservative", "base", "stretch"]
     finals = table.set_index("scenario")["final"]
     assert finals["conservative"] < finals["base"] < finals["stretch"]
@@ -326,42 +334,43 @@ def test_scenarios_side_by_side():
 def test_bad_inputs_name_the_problem():
     cube, reps = _company()
     with pytest.raises(TargetInputError, match="level 'intern'"):
-        build_targets(cube, reps.assign(level="intern"), CFG, 2026)
-    with pytest.raises(TargetInputError, match="allocation.basis"):
-        build_targets(cube, reps, {**CFG, "allocation": {"basis": "gut_feeling"}}, 2026)
+        build_targets(cube, reps.assign(level="intern"), TARGETS, 2026)
+    # Settings outside the method's choices are refused when the settings are read.
+    with pytest.raises(ValidationError, match="allocation.basis"):
+        typed({**CFG, "allocation": {**CFG["allocation"], "basis": "gut_feeling"}})
     with pytest.raises(TargetInputError, match="no sales before the plan year"):
-        build_targets(cube, reps, CFG, 2020)
+        build_targets(cube, reps, TARGETS, 2020)
     with pytest.raises(TargetInputError, match="nobody is on board"):
-        build_targets(cube, reps.assign(hire_date=pd.Timestamp("2030-01-01")), CFG, 2026)
-    with pytest.raises(TargetInputError, match="ramp"):
-        build_targets(cube, reps, {**CFG, "ramp": [0.5, 1.5]}, 2026)
+        build_targets(cube, reps.assign(hire_date=pd.Timestamp("2030-01-01")), TARGETS, 2026)
+    with pytest.raises(ValidationError, match="ramp"):
+        typed({**CFG, "ramp": [0.5, 1.5]})
 
 
 def test_rerun_during_the_year_reproduces_the_saved_plan(tmp_path):
     from salesplan.targets import save_plan
 
     cube, reps = _company()
-    tp = build_targets(cube, reps, CFG, 2026)
+    tp = build_targets(cube, reps, TARGETS, 2026)
     first = save_plan(tp.contract(), tp.assumptions(), 2026, targets_dir=tmp_path)
     assert first.created
     # Months of the plan year arrive: the plan only reads history before it, so nothing changes.
     later = pd.concat([cube, cube.assign(month=cube["month"] + pd.DateOffset(years=3))], ignore_index=True)
-    tp2 = build_targets(later, reps, CFG, 2026)
+    tp2 = build_targets(later, reps, TARGETS, 2026)
     again = save_plan(tp2.contract(), tp2.assumptions(), 2026, targets_dir=tmp_path)
     assert (again.created, again.version) == (False, "v1")
     # A changed assumption is a new version.
-    tp3 = build_targets(cube, reps, {**CFG, "stretch_pct": 0.2}, 2026)
+    tp3 = build_targets(cube, reps, typed({**CFG, "stretch_pct": 0.2}), 2026)
     assert save_plan(tp3.contract(), tp3.assumptions(), 2026, targets_dir=tmp_path).version == "v2"
 
 
 def test_zero_rows_are_left_out_and_idle_reps_noted():
     cube, reps = _company()
-    tp = build_targets(cube, reps, CFG, 2026)
+    tp = build_targets(cube, reps, TARGETS, 2026)
     assert ((tp.plan["target_amount"] > 0) | (tp.plan["quota_amount"] > 0)).all()
     assert "W1" in set(tp.plan["rep_id"])
     # W1 sits in West, which had no sales: under last year's shares nobody there carries a target.
     cfg = {**CFG, "allocation": {**CFG["allocation"], "region_totals": "basis"}}
-    shares_only = build_targets(cube, reps, cfg, 2026)
+    shares_only = build_targets(cube, reps, typed(cfg), 2026)
     assert "W1" not in set(shares_only.plan["rep_id"])
     assert any("W1" in n for n in shares_only.notes)
     assert shares_only.rep_trace.set_index("rep_id").loc["W1", "final"] == 0

@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from salesplan.config import deep_merge, load_defaults
+from salesplan.settings import TargetsSettings
 from salesplan.targets import UNASSIGNED, build_targets, coherence_report
 
 CFG = load_defaults()["targets"]
@@ -63,7 +64,7 @@ def companies(draw):
         "tier_factors": {"region": {"strategic": draw(st.sampled_from([1.0, 1.5])), "opportunistic": 0.5}},
     }  # fmt: skip
 
-    return cube, reps, deep_merge(CFG, overrides)
+    return cube, reps, TargetsSettings.model_validate(deep_merge(CFG, overrides))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

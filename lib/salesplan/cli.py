@@ -204,22 +204,35 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
-    from salesplan.config import resolve_path
+    """Forecast a file of series. What the command line leaves out comes from the settings of
+    ``--config``: the interval levels and season length (``forecast``), the engine and its
+    address (``engine``; an ``--engine`` given on the command line brings its own ``--address``)."""
+    from salesplan.config import load_settings, resolve_path
     from salesplan.forecast import forecast_file_on
 
+    settings = load_settings(args.config)
     source = resolve_path(args.input)
     if not source.is_file():
         raise _InputError(f"--input: file {source} does not exist")
-    if args.engine in ("spark", "ray") and not args.address:
-        raise _InputError(f"--engine {args.engine} needs --address (the cluster to run on)")
-    if args.address and args.engine == "local":
+    levels = args.levels if args.levels is not None else list(settings.forecast.levels)
+    engine = args.engine if args.engine is not None else settings.engine.forecast
+    address = args.address if args.engine is not None or args.address else settings.engine.address
+    if engine in ("spark", "ray") and not address:
+        raise _InputError(f"--engine {engine} needs --address (the cluster to run on)")
+    if address and engine == "local":
         raise _InputError("--address needs --engine dask, spark or ray")
     out = resolve_path(args.out)
     forecast_file_on(
-        source, horizon=args.horizon, levels=args.levels, out_path=out, engine=args.engine, address=args.address
+        source,
+        horizon=args.horizon,
+        levels=levels,
+        out_path=out,
+        engine=engine,
+        address=address,
+        season_length=settings.forecast.season_length,
     )
-    where = "" if args.engine == "local" else f" on {args.engine}" + (f" at {args.address}" if args.address else "")
-    _say(f"Forecast ({args.horizon} periods, levels {', '.join(map(str, args.levels))}){where} written to {out}")
+    where = "" if engine == "local" else f" on {engine}" + (f" at {address}" if address else "")
+    _say(f"Forecast ({args.horizon} periods, levels {', '.join(map(str, levels))}){where} written to {out}")
     return EXIT_OK
 
 
@@ -227,13 +240,14 @@ def _plan_inputs(data_dir: Path, config_path: str) -> tuple[pd.DataFrame | None,
     """What plans are checked and resolved with, from the data folder loaded once: the targets
     table supplied with the data, its source files and the :class:`PlanReference` (regions,
     product lines, reps); all None when the folder does not exist."""
-    from salesplan.config import load_config
+    from salesplan.config import load_settings
     from salesplan.io import LINE_TABLES, load_data
     from salesplan.targets.versions import PlanReference
 
     if not data_dir.is_dir():
         return None, None, None
-    data = load_data(data_dir, load_config(config_path), skip=LINE_TABLES)
+    # The reader takes the settings as the nested mapping of the data contract.
+    data = load_data(data_dir, load_settings(config_path).as_dict(), skip=LINE_TABLES)
     return data.targets, data.sources, PlanReference.from_data(data)
 
 
@@ -571,22 +585,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--levels",
         nargs="+",
         type=_level,
-        default=[80, 95],
         metavar="L",
-        help="interval levels in percent (default: 80 95)",
+        help="interval levels in percent (default: forecast.levels of the settings)",
     )
     p.add_argument("--out", required=True, metavar="FILE", help="output file (.csv or .parquet)")
     p.add_argument(
         "--engine",
         choices=["local", "dask", "spark", "ray"],
-        default="local",
-        help="where the series are fitted: this machine (default) or a cluster through Fugue; same results",
+        help="where the series are fitted: this machine (local) or a cluster through Fugue; same results "
+        "(default: engine.forecast of the settings)",
     )
     p.add_argument(
         "--address",
         metavar="URL",
         help="the cluster: tcp://scheduler:8786 (dask; omitted = a local cluster), spark://master:7077 or "
-        "local[N] (spark), ray://head:10001 (ray)",
+        "local[N] (spark), ray://head:10001 (ray); default: engine.address of the settings",
+    )
+    p.add_argument(
+        "--config",
+        default="config/salesplan.yaml",
+        metavar="FILE",
+        help="YAML config: overrides of the defaults (default: config/salesplan.yaml)",
     )
     p.set_defaults(handler=cmd_forecast)
 

@@ -1,17 +1,19 @@
 """Tiered sales commission: rates, per-rep statements a rep can check by hand, payout simulation.
 
-Rules come from the ``commission`` section of the configuration (tiers as ``[lower bound of
-attainment, rate]`` pairs, mode, high-margin multiplier, quarter-excess rate, team penalty/bonus).
+Rules come from the typed ``commission`` settings section
+(:class:`~salesplan.settings.CommissionSettings`: tiers as ``[lower bound of attainment, rate]``
+pairs, mode, high-margin multiplier, quarter-excess rate, team penalty/bonus).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from salesplan.settings import CommissionSettings
 
 Tiers = Sequence[Sequence[float]]
 
@@ -112,20 +114,6 @@ def commission_for(
     return float(out) if out.ndim == 0 else out
 
 
-def _rules(rules: dict[str, Any]) -> dict[str, Any]:
-    needed = ["tiers", "mode", "high_margin_multiplier", "quarter_excess_rate"]
-    missing = [k for k in needed if k not in rules]
-    if missing:
-        raise CommissionRuleError(f"commission rules: missing key(s) {', '.join(missing)}")
-    out = dict(rules)
-    out.setdefault("team_penalty_below", None)
-    out.setdefault("team_penalty_pct", 0.0)
-    out.setdefault("team_bonus_above", None)
-    out.setdefault("team_bonus_months", 2)
-    out.setdefault("team_bonus_pct", 0.0)
-    return out
-
-
 STATEMENT_COLUMNS = [
     "rep_id", "team", "month", "actual", "target", "attainment", "tier", "rate", "high_margin_actual",
     "base_amount", "commission", "quarter", "quarter_actual", "quarter_target", "quarter_excess_bonus",
@@ -134,13 +122,13 @@ STATEMENT_COLUMNS = [
 
 
 def commission_statement(
-    rep_month: pd.DataFrame, rules: dict[str, Any], scenario_col: str | None = None
+    rep_month: pd.DataFrame, rules: CommissionSettings, scenario_col: str | None = None
 ) -> pd.DataFrame:
     """One line per rep and month that a rep can check by hand.
 
     ``rep_month`` columns: ``rep_id, month, actual, target`` and optionally ``high_margin_actual``
     (the part of ``actual`` from high-margin products, default 0) and ``team`` (default: one team of all
-    reps). ``rules`` is the ``commission`` config section. Per line:
+    reps). ``rules`` is the ``commission`` settings section. Per line:
 
     * ``attainment = actual / target`` (NaN when the target is 0), ``tier``, ``rate``;
     * ``base_amount = actual + (high_margin_multiplier - 1) * high_margin_actual``;
@@ -156,7 +144,7 @@ def commission_statement(
 
     ``scenario_col`` names a column that separates independent runs (e.g. simulation draws).
     """
-    r = _rules(rules)
+    r = rules
     needed = {"rep_id", "month", "actual", "target"}
     missing = sorted(needed - set(rep_month.columns))
     if missing:
@@ -183,12 +171,12 @@ def commission_statement(
     actual = df["actual"].to_numpy(dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
         df["attainment"] = np.where(target > 0, actual / np.where(target > 0, target, 1.0), np.nan)
-    df["tier"] = tier_label(df["attainment"].to_numpy(), r["tiers"])
-    df["rate"] = commission_rate(df["attainment"].to_numpy(), r["tiers"])
-    mult = float(r["high_margin_multiplier"])
+    df["tier"] = tier_label(df["attainment"].to_numpy(), r.tiers)
+    df["rate"] = commission_rate(df["attainment"].to_numpy(), r.tiers)
+    mult = r.high_margin_multiplier
     df["base_amount"] = df["actual"] + (mult - 1.0) * df["high_margin_actual"].clip(lower=0)
     df["commission"] = commission_for(
-        actual, df["attainment"].to_numpy(), r["tiers"], r["mode"], df["high_margin_actual"].to_numpy(), mult
+        actual, df["attainment"].to_numpy(), r.tiers, r.mode, df["high_margin_actual"].to_numpy(), mult
     )
 
     df["quarter"] = df["month"].dt.to_period("Q").astype(str)
@@ -199,7 +187,7 @@ def commission_statement(
     excess = (df["quarter_actual"] - df["quarter_target"]).clip(lower=0)
     # Without a quarter target there is no "part above target": nothing is paid.
     has_target = df["quarter_target"] > 0
-    df["quarter_excess_bonus"] = np.where(quarter_end & has_target, float(r["quarter_excess_rate"]) * excess, 0.0)
+    df["quarter_excess_bonus"] = np.where(quarter_end & has_target, r.quarter_excess_rate * excess, 0.0)
 
     team = df.groupby([*keys, "team", "month"], as_index=False)[["actual", "target"]].sum()
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -208,17 +196,15 @@ def commission_statement(
         )
     team = team.sort_values([*keys, "team", "month"])
     adj = np.zeros(len(team))
-    if r["team_penalty_below"] is not None:
-        adj = np.where(team["team_attainment"] < float(r["team_penalty_below"]), -float(r["team_penalty_pct"]), adj)
-    if r["team_bonus_above"] is not None:
-        above = (team["team_attainment"] > float(r["team_bonus_above"])).to_numpy()
-        # A streak continues only from the calendar month directly before, within the same team (and run).
-        prev_month = team.groupby([*keys, "team"])["month"].shift(1)
-        follows = (prev_month + pd.DateOffset(months=1) == team["month"]).to_numpy()
-        streak = np.zeros(len(team), dtype="int64")
-        for i in range(len(team)):
-            streak[i] = (streak[i - 1] + 1 if i > 0 and follows[i] else 1) if above[i] else 0
-        adj = np.where(streak >= int(r["team_bonus_months"]), float(r["team_bonus_pct"]), adj)
+    adj = np.where(team["team_attainment"] < r.team_penalty_below, -r.team_penalty_pct, adj)
+    above = (team["team_attainment"] > r.team_bonus_above).to_numpy()
+    # A streak continues only from the calendar month directly before, within the same team (and run).
+    prev_month = team.groupby([*keys, "team"])["month"].shift(1)
+    follows = (prev_month + pd.DateOffset(months=1) == team["month"]).to_numpy()
+    streak = np.zeros(len(team), dtype="int64")
+    for i in range(len(team)):
+        streak[i] = (streak[i - 1] + 1 if i > 0 and follows[i] else 1) if above[i] else 0
+    adj = np.where(streak >= r.team_bonus_months, r.team_bonus_pct, adj)
     team["team_adjustment_pct"] = adj
     df = df.merge(
         team[[*keys, "team", "month", "team_attainment", "team_adjustment_pct"]],
@@ -296,7 +282,7 @@ class PayoutSimulation:
 def simulate_payout(
     quotas: pd.DataFrame,
     history: pd.DataFrame,
-    rules: dict[str, Any],
+    rules: CommissionSettings,
     n_sims: int = 500,
     seed: int = 0,
     levels: tuple[float, float] = (0.10, 0.90),

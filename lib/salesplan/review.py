@@ -24,6 +24,7 @@ import pandas as pd
 
 from salesplan import metrics as m
 from salesplan.seasonality import SeasonalityInputError, SeasonalityReview, seasonality_review
+from salesplan.settings import CustomerTiers, KpiSettings
 from salesplan.status import STATUS_ORDER, attainment_status, status_word
 from salesplan.tables import fmt_int, fmt_money, fmt_pct, style_table
 from salesplan.units import money_unit
@@ -43,9 +44,9 @@ class ReviewInputError(ValueError):
 
 @cache
 def _default_thresholds() -> tuple[tuple[str, float], ...]:
-    from salesplan.config import load_defaults
+    from salesplan.config import load_settings
 
-    return tuple((k, float(v)) for k, v in load_defaults()["retro"]["thresholds"].items())
+    return tuple(dict(load_settings().retro.thresholds).items())
 
 
 def _thresholds(thresholds: Mapping[str, float] | None) -> dict[str, float]:
@@ -391,7 +392,7 @@ def monthly_sales(cube: pd.DataFrame, last_year: int, years: int = 3) -> pd.Data
 
 
 def customer_tier_tables(
-    cube: pd.DataFrame, period: ReviewPeriod, thresholds: Mapping[str, float]
+    cube: pd.DataFrame, period: ReviewPeriod, tiers: CustomerTiers
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(tier summary of the review period, retention by the previous period's tier).
 
@@ -400,8 +401,9 @@ def customer_tier_tables(
     grouped by their tier then (:func:`metrics.retention_table`)."""
     cur, prev = customer_sales(cube, period), customer_sales(cube, period, period.previous)
     cur_active = cur[cur > 0]
-    summary = m.tier_summary(cur_active, m.customer_tiers(cur_active, thresholds))
-    retention = m.retention_table(prev, cur, m.customer_tiers(prev, thresholds))
+    bounds = dict(tiers)  # the metric takes the A/B/C lower bounds as a plain mapping
+    summary = m.tier_summary(cur_active, m.customer_tiers(cur_active, bounds))
+    retention = m.retention_table(prev, cur, m.customer_tiers(prev, bounds))
     return summary, retention
 
 
@@ -511,14 +513,16 @@ def findings(
     seasonality: pd.DataFrame | None = None,
     retention: pd.DataFrame | None = None,
     rep_bands: pd.DataFrame | None = None,
-    goals: Mapping[str, float] | None = None,
+    goals: KpiSettings | None = None,
     unit: str = "M",
     bands: Sequence[float] = (0.8, 1.0),
 ) -> pd.DataFrame:
     """Top findings as plain sentences, each with the figure it rests on, written from the
     tables above (``finding``, ``figure``). Only statements the data supports appear: a
-    finding whose inputs are missing or undefined is left out."""
-    goals = dict(goals or {})
+    finding whose inputs are missing or undefined is left out. ``goals``: the ``kpi`` settings
+    (collection, margin, new customers, churn and A-tier retention goals); None: no goal is
+    compared."""
+    goal_of = dict(goals) if goals is not None else {}
     h = headline.set_index("metric")
     rows: list[tuple[str, str]] = []
     cur_label, prev_label = period.label(), period.label(period.previous)
@@ -611,7 +615,7 @@ def findings(
         ("New customers, share of active", "new_customer_count_share_goal", True),
     ):
         value = h.loc[metric, "current"] if metric in h.index else np.nan
-        goal = goals.get(goal_key)
+        goal = goal_of.get(goal_key)
         if pd.notna(value) and goal is not None:
             met = value >= goal if higher_is_better else value <= goal
             rows.append(
@@ -623,7 +627,7 @@ def findings(
 
     if retention is not None and "total" in retention.index:
         churn_value = retention.loc["total", "churn"]
-        goal = goals.get("churn_goal")
+        goal = goal_of.get("churn_goal")
         if pd.notna(churn_value):
             verdict = (
                 ""
@@ -637,8 +641,8 @@ def findings(
                     fmt_pct(churn_value),
                 )
             )
-        if "A" in retention.index and goals.get("retention_goal_A") is not None:
-            ra, goal = retention.loc["A", "retention"], goals["retention_goal_A"]
+        if "A" in retention.index and goals is not None:
+            ra, goal = retention.loc["A", "retention"], goals.retention_goal_A
             if pd.notna(ra):
                 rows.append(
                     (
@@ -987,10 +991,11 @@ def build_review(wb: Any, year: int | None = None) -> Review:
     ``customer_tiers`` and ``kpi`` settings. The seasonality index needs complete years: for a
     partial review year it is computed over the three years before it.
     """
-    cfg, goals = wb.config["review"], wb.config["kpi"]
-    unit = money_unit(wb.settings)  # report.money_unit: one unit on every page of a run
-    bands = (float(cfg["attainment_bands"][0]), float(cfg["attainment_bands"][1]))
-    thresholds = _thresholds(wb.config["retro"]["thresholds"])
+    settings = wb.settings
+    cfg, goals = settings.review, settings.kpi
+    unit = money_unit(settings)  # report.money_unit: one unit on every page of a run
+    bands = (float(cfg.attainment_bands[0]), float(cfg.attainment_bands[1]))
+    thresholds = _thresholds(dict(settings.retro.thresholds))
     cube, orders, reps = wb.closed_cube, wb.order_totals(), wb.data.reps
     period = review_period(cube, default_year(wb.month) if year is None else int(year), last_month=wb.month)
     targets = wb.plans_table(period.year - 1, period.year)
@@ -1012,10 +1017,10 @@ def build_review(wb: Any, year: int | None = None) -> Review:
 
     customers_now = customer_sales(cube, period)
     active = customers_now[customers_now > 0]
-    tiers, retention = customer_tier_tables(cube, period, wb.config["customer_tiers"])
-    rfm_start = period.end - pd.DateOffset(months=cfg["rfm_window_months"])
-    segments = rfm_segments(m.rfm(orders[orders["order_date"] > rfm_start], as_of=period.end, bins=cfg["rfm_bins"]))
-    pareto = m.pareto_share(active, cfg["pareto_shares"])
+    tiers, retention = customer_tier_tables(cube, period, settings.customer_tiers)
+    rfm_start = period.end - pd.DateOffset(months=cfg.rfm_window_months)
+    segments = rfm_segments(m.rfm(orders[orders["order_date"] > rfm_start], as_of=period.end, bins=cfg.rfm_bins))
+    pareto = m.pareto_share(active, cfg.pareto_shares)
     year_ago = pd.DateOffset(years=1)
     new_returning = pd.concat(
         {
@@ -1043,7 +1048,7 @@ def build_review(wb: Any, year: int | None = None) -> Review:
         unit=unit,
         bands=bands,
     )
-    n_movers = int(cfg["top_movers"])
+    n_movers = cfg.top_movers
     return Review(
         period=period,
         unit=unit,
@@ -1059,7 +1064,7 @@ def build_review(wb: Any, year: int | None = None) -> Review:
         monthly=monthly,
         seasonality=season,
         quarters=quarters,
-        stl=_stl_review(cube, period, float(cfg["seasonality_alpha"])),
+        stl=_stl_review(cube, period, cfg.seasonality_alpha),
         active_sales=active,
         tier_summary=tiers,
         retention=retention,

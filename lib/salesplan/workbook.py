@@ -270,8 +270,9 @@ class MonthContext:
                 table["p_hit"],
                 table["landing"],
                 table["target"],
-                self.config["retro"]["thresholds"],
-                self.config["risk"]["probability"],
+                # The status rule takes plain mappings of the two sections.
+                dict(self.settings.retro.thresholds),
+                dict(self.settings.risk.probability),
             )
             self._landing = table
         return self._landing
@@ -307,7 +308,7 @@ class MonthContext:
             self.cube,
             self.plan_rows(),
             self.month,
-            self.config["commission"],
+            self.settings.commission,
             self.data.reps,
             high_end if basis == "high-margin products" else None,
         )
@@ -445,7 +446,7 @@ class MonthContext:
             return export.read_summary(path), f"the published report of {prev} ({path.parent.name}/{path.name})"
         plan = self.plan_for(prev.year)
         summary = report.summary_for_month(
-            self.cube, self.plan_rows(prev.year), prev, self.data.reps, self.config, plan.describe(prev.month)
+            self.cube, self.plan_rows(prev.year), prev, self.data.reps, self.settings.retro, plan.describe(prev.month)
         )
         return summary, (
             f"a recomputation from the current data cut at the end of {prev} (no published report of {prev} "

@@ -47,6 +47,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,7 @@ import pandas as pd
 from salesplan.csvsafe import FORMULA_START, write_spreadsheet_csv
 from salesplan.retro.flags import leaver_escalation
 from salesplan.retro.periods import as_period, previous_month
+from salesplan.settings import ActionSettings, Escalation
 
 LEVEL_OF_STATUS: dict[str, int] = {"yellow": 1, "red": 2, "dark_red": 3}
 """Escalation level of a flag status (the method's three-level response)."""
@@ -265,8 +267,8 @@ def review_actions(
     previous: pd.DataFrame | None,
     flags: pd.DataFrame,
     month: str | pd.Period,
-    settings: Mapping[str, object],
-    escalation: Mapping[str, str],
+    settings: ActionSettings | Mapping[str, Any],
+    escalation: Escalation | Mapping[str, str],
     *,
     issued: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -279,11 +281,12 @@ def review_actions(
     :data:`REVIEW_ORDER`: state (:data:`STATES`), then the largest shortfall, then item. The owner
     is the one written in the register (the flag's owner when blank, the region lead for an item
     of a rep who has left); a leaver's item is never escalated (module docstring)."""
+    settings, escalation = _typed(settings, escalation)
     p = as_period(month)
     month_end = p.to_timestamp(how="end").normalize()
-    limit = int(settings["escalate_after_months"])
-    needed = items_needing_action(flags, str(settings["period"]), settings["statuses"])  # type: ignore[arg-type]
-    current = _current(flags, str(settings["period"]))
+    limit = settings.escalate_after_months
+    needed = items_needing_action(flags, settings.period, settings.statuses)
+    current = _current(flags, settings.period)
     rows: list[pd.DataFrame] = []
     extras: list[str] = []
     if previous is not None and len(previous):
@@ -313,7 +316,7 @@ def review_actions(
         prev_level = pd.to_numeric(prev["escalation_level"], errors="coerce")
         base = now.map(LEVEL_OF_STATUS).fillna(prev_level).fillna(1).astype(int)
         left_now = prev["action_id"].map(current["left"]).fillna("").astype(str).to_numpy()
-        still = now.isin(list(settings["statuses"])).to_numpy()  # type: ignore[arg-type]
+        still = now.isin(list(settings.statuses)).to_numpy()
         # No clock counts against a rep who has left: the item is handed over, not escalated. A
         # deleted row keeps its clock while its item still needs an action.
         escalated = ~np.isin(state, CLOSED) & (months_open > limit) & (left_now == "") & (~gone | still)
@@ -413,9 +416,17 @@ def review_actions(
     )
 
 
-def _escalation_text(levels: pd.Series, escalation: Mapping[str, str]) -> pd.Series:
-    """The configured response of each escalation level (1-3)."""
-    return levels.map(lambda lv: str(escalation.get(STATUS_OF_LEVEL[int(lv)], "")))
+def _typed(
+    settings: ActionSettings | Mapping[str, Any], escalation: Escalation | Mapping[str, str]
+) -> tuple[ActionSettings, Escalation]:
+    """The ``retro.actions`` and ``retro.escalation`` sections, typed: a plain mapping of either
+    (as a stored register's caller may still hold) is validated into its section model."""
+    return ActionSettings.model_validate(settings), Escalation.model_validate(escalation)
+
+
+def _escalation_text(levels: pd.Series, escalation: Escalation) -> pd.Series:
+    """The configured response of each escalation level (1-3): ``retro.escalation`` of its status."""
+    return levels.map(lambda lv: str(getattr(escalation, STATUS_OF_LEVEL[int(lv)])))
 
 
 def _leavers_not_escalated(actions: pd.DataFrame, note: str | None = None) -> pd.DataFrame:
@@ -452,8 +463,8 @@ def next_register(
     review: pd.DataFrame,
     flags: pd.DataFrame,
     month: str | pd.Period,
-    settings: Mapping[str, object],
-    escalation: Mapping[str, str],
+    settings: ActionSettings | Mapping[str, Any],
+    escalation: Escalation | Mapping[str, str],
 ) -> pd.DataFrame:
     """This month's register (:data:`REGISTER_COLUMNS`, then the columns the team added): every
     action of ``review`` not closed (carried with what was filled in; ``no action`` and ``removed``
@@ -463,9 +474,10 @@ def next_register(
     clock); an item of a rep who has left is owned by the region lead and not escalated (module
     docstring). A new action's added columns are blank. Sorted by :data:`REGISTER_ORDER`: the largest
     shortfall (``target - actual = -gap``) first, items no longer flagged last, then item."""
+    settings, escalation = _typed(settings, escalation)
     p = as_period(month)
-    current = _current(flags, str(settings["period"]))
-    statuses = list(settings["statuses"])  # type: ignore[arg-type]
+    current = _current(flags, settings.period)
+    statuses = list(settings.statuses)
     extras = [c for c in review.columns if c not in REVIEW_COLUMNS]
     still = review["flag_status"].isin(statuses)
     keep = ~review["state"].isin(CLOSED) & (~review["state"].isin(["no action", "removed"]) | still)
@@ -513,13 +525,15 @@ def next_register(
     )
 
 
-def flags_with_actions(flags: pd.DataFrame, review: pd.DataFrame, settings: Mapping[str, object]) -> pd.DataFrame:
+def flags_with_actions(
+    flags: pd.DataFrame, review: pd.DataFrame, settings: ActionSettings | Mapping[str, Any]
+) -> pd.DataFrame:
     """``flags`` with each flag of the register's period (``retro.actions.period``) showing its
     action's :data:`FLAG_ACTION_COLUMNS` as the review has them (owner, 5-Why cause, next step,
     due date, resources, action status), so the flag list and the action list agree in every
     export. Flags of other periods and items without an action keep their own owner and blank
     meeting columns."""
-    period = str(settings["period"])
+    period = ActionSettings.model_validate(settings).period
     out = flags.copy()
     ids = action_ids(out["level"], out["key"])
     on = (out["period"] == period).to_numpy()

@@ -32,6 +32,7 @@ from salesplan.metrics import (
 from salesplan.retro.flags import classify_deviation, plan_months
 from salesplan.retro.periods import RetroInputError, Window, as_period, window
 from salesplan.retro.process import needs
+from salesplan.settings import KpiSettings, PipelineSettings
 from salesplan.tables import fmt_money, fmt_pct, rag_label
 from salesplan.units import is_missing
 
@@ -375,15 +376,15 @@ def pipeline_coverage(
     cube: pd.DataFrame,
     plan: pd.DataFrame,
     month: str | pd.Period,
-    stage_probability: Mapping[str, float],
-    min_closed: int = 10,
+    settings: PipelineSettings | None,
 ) -> dict[str, Any]:
     """Pipeline coverage of the remaining annual target at the end of ``month``.
 
     From the latest pipeline snapshot on or before the month's last day, with the forecast
     library's historical win rate per stage (:func:`salesplan.forecast.pipeline.stage_win_rates`;
-    stages with fewer than ``min_closed`` closed opportunities fall back to the probability
-    column or the configured stage probability) and its weighted pipeline by close month
+    stages with fewer than ``settings.min_closed`` closed opportunities fall back to the probability
+    column or the configured ``settings.stage_probability``; ``settings``: ``forecast.pipeline``,
+    needed when there is a pipeline) and its weighted pipeline by close month
     (:func:`salesplan.forecast.pipeline.weighted_pipeline`):
 
     * ``open_amount``: open opportunities expected to close after the month and within the year
@@ -410,8 +411,10 @@ def pipeline_coverage(
     out["remaining_target"] = remaining
     if pipeline is None or pipeline.empty or p.month == 12:
         return out
+    if settings is None:
+        raise ValueError("pipeline coverage: a pipeline needs the forecast.pipeline settings")
     month_end = p.to_timestamp(how="end").normalize()
-    rates = stage_win_rates(pipeline, stage_probability, min_closed, as_of=month_end)
+    rates = stage_win_rates(pipeline, settings.stage_probability, settings.min_closed, as_of=month_end)
     by_month = weighted_pipeline(pipeline, rates, month_end)
     this_year = by_month.loc[pd.to_datetime(by_month["month"]).dt.year == p.year]
     out["open_amount"] = float(this_year["open_amount"].sum())
@@ -430,13 +433,12 @@ def kpi_table(
     cube: pd.DataFrame,
     plan: pd.DataFrame,
     month: str | pd.Period,
-    goals: Mapping[str, Any],
+    goals: KpiSettings,
     thresholds: Mapping[str, float],
     orders: pd.DataFrame | None = None,
     products: pd.DataFrame | None = None,
     pipeline: pd.DataFrame | None = None,
-    stage_probability: Mapping[str, float] | None = None,
-    min_closed: int = 10,
+    pipeline_settings: PipelineSettings | None = None,
     *,
     spend: pd.DataFrame | None = None,
     nps: pd.DataFrame | None = None,
@@ -447,7 +449,7 @@ def kpi_table(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The method's core KPIs and two extras for ``month``: a table and the monthly trend values.
 
-    ``goals`` is the ``kpi`` config section: ``attainment_goal``, ``gross_margin_goal``,
+    ``goals`` is the ``kpi`` settings section: ``attainment_goal``, ``gross_margin_goal``,
     ``collection_goal``, ``cac_goal`` (None: the same months last year),
     ``acquisition_spend_categories``, ``ltv_cac_goal``, ``repeat_purchase_goal``,
     ``channel_conversion_goal`` (None: ``win_rate_goal``, the win rate behind the plan year's
@@ -457,6 +459,9 @@ def kpi_table(
     (pipeline coverage and LTV/CAC: the month-end value) with the goal using the flag thresholds
     (:func:`salesplan.retro.flags.classify_deviation`: relative shortfall 5 / 10 / 15 %); for
     CAC (lower is better) ``goal / value`` is compared instead.
+
+    ``pipeline_settings`` (``forecast.pipeline``: stage probabilities, ``min_closed``) is needed
+    with a ``pipeline``, for its coverage.
 
     Optional data: ``orders`` (average order value, high-margin products: the order lines, or
     the ``order_totals`` aggregate for the first with ``sku_sales``, the aggregates'
@@ -478,10 +483,9 @@ def kpi_table(
     ``kpi, month, value`` over the last ``trend_months`` months.
     """
     p = as_period(month)
-    n = int(goals["trend_months"])
-    repeat_months = int(goals["repeat_window_months"])
-    categories = list(goals["acquisition_spend_categories"])
-    stage_probability = stage_probability or {}
+    n = goals.trend_months
+    repeat_months = goals.repeat_window_months
+    categories = list(goals.acquisition_spend_categories)
     ytd, mon = window(p, "ytd"), window(p, "month")
     last_year_ytd = Window("ly", "", ytd.start - pd.DateOffset(years=1), ytd.end - pd.DateOffset(years=1))
     wins = month_windows(p, n)
@@ -519,14 +523,14 @@ def kpi_table(
     add(
         "Sales attainment",
         "pct",
-        float(goals["attainment_goal"]),
+        goals.attainment_goal,
         *over(lambda w: attainment_value(cube, plan_m, w)),
         "net sales / target",
     )
     add(
         "Gross margin",
         "pct",
-        float(goals["gross_margin_goal"]),
+        goals.gross_margin_goal,
         *over(lambda w: gross_margin_value(cube, w)),
         "(net sales - cost) / net sales",
         "" if np.isfinite(gross_margin_value(cube, ytd)) else "needs column orders.cost_amount",
@@ -538,7 +542,7 @@ def kpi_table(
     add(
         "Collection rate",
         "pct",
-        float(goals["collection_goal"]),
+        goals.collection_goal,
         *over(lambda w: collection_value(cash, w)),
         f"cash received by {p}'s end on the period's invoices / their net value",
         f"collected: {basis}; recent months are still being collected"
@@ -546,7 +550,7 @@ def kpi_table(
         else "needs table receivables (order_id, paid_date, paid_amount) or column orders.paid_amount",
     )
     if spend is not None and len(spend):
-        cac_goal = goals["cac_goal"]
+        cac_goal = goals.cac_goal
         goal_note = "goal: kpi.cac_goal"
         if cac_goal is None:
             cac_goal = acquisition_cost(spend, customers, last_year_ytd, categories)
@@ -563,7 +567,7 @@ def kpi_table(
         add(
             "LTV/CAC",
             "x",
-            float(goals["ltv_cac_goal"]),
+            goals.ltv_cac_goal,
             ltv_cac(cube, spend, customers, p, categories),
             ltv_cac(cube, spend, customers, p, categories),
             [ltv_cac(cube, spend, customers, w.start.to_period("M"), categories) for w in wins],
@@ -573,20 +577,20 @@ def kpi_table(
             else "needs 24 months of orders with column orders.cost_amount",
         )
     else:
-        add("Customer acquisition cost", "money", goals["cac_goal"], np.nan, np.nan, nan_series,
+        add("Customer acquisition cost", "money", goals.cac_goal, np.nan, np.nan, nan_series,
             "acquisition spend / new customers", needs("spend"), better="lower")  # fmt: skip
-        add("LTV/CAC", "x", float(goals["ltv_cac_goal"]), np.nan, np.nan, nan_series,
+        add("LTV/CAC", "x", goals.ltv_cac_goal, np.nan, np.nan, nan_series,
             "customer lifetime value / acquisition cost", needs("spend"))  # fmt: skip
     add(
         "Repeat-purchase rate",
         "pct",
-        float(goals["repeat_purchase_goal"]),
+        goals.repeat_purchase_goal,
         repeat_purchase_value(customers, trailing_window(p, repeat_months)),
         repeat_purchase_value(customers, ytd),
         [repeat_purchase_value(customers, trailing_window(w.start.to_period("M"), repeat_months)) for w in wins],
         f"customers buying in 2+ months / customers buying (month column and trend: last {repeat_months} months)",
     )
-    conversion_goal = goals["channel_conversion_goal"]
+    conversion_goal = goals.channel_conversion_goal
     if conversion_goal is None:
         conversion_goal = win_rate_goal
     if pipeline is not None and len(pipeline):
@@ -602,7 +606,7 @@ def kpi_table(
             conversion_goal,
             *over(lambda w: channel_conversion(closed, w)),
             "won / closed opportunities (won + lost)",
-            ("goal: kpi.channel_conversion_goal" if goals["channel_conversion_goal"] is not None
+            ("goal: kpi.channel_conversion_goal" if goals.channel_conversion_goal is not None
              else "goal: the win rate behind the plan year's process targets") + by_channel,
         )  # fmt: skip
     else:
@@ -613,7 +617,7 @@ def kpi_table(
     add(
         "New-customer share",
         "pct",
-        float(goals["new_customer_count_share_goal"]),
+        goals.new_customer_count_share_goal,
         *over(lambda w: new_customer_count_share(customers, w, first)),
         "customers whose first purchase falls in the period / customers buying in the period (by count)",
         f"{m_count} new customer(s) this month, {y_count} this year",
@@ -621,7 +625,7 @@ def kpi_table(
     add(
         "New-customer sales share",
         "pct",
-        float(goals["new_customer_sales_share_goal"]),
+        goals.new_customer_sales_share_goal,
         m_share,
         y_share,
         [new_customer_values(customers, w, first)[0] for w in wins],
@@ -630,7 +634,7 @@ def kpi_table(
     add(
         "High-end share",
         "pct",
-        float(goals["high_end_share_goal"]),
+        goals.high_end_share_goal,
         *over(lambda w: high_end_share_value(cube, high_end, w)),
         f"net sales of {high_end_basis} / net sales",
     )
@@ -638,18 +642,17 @@ def kpi_table(
         add(
             "NPS",
             "pct",
-            float(goals["nps_goal"]),
+            goals.nps_goal,
             *over(lambda w: nps_value(nps, w)),
             "% promoters (9-10) - % detractors (0-6) of the survey answers, in points (30 % = +30)",
             f"{int(_in(nps.assign(month=pd.to_datetime(nps['survey_date']).dt.to_period('M').dt.to_timestamp()), ytd).shape[0])} answer(s) this year",
         )
     else:
-        add("NPS", "pct", float(goals["nps_goal"]), np.nan, np.nan, nan_series,
+        add("NPS", "pct", goals.nps_goal, np.nan, np.nan, nan_series,
             "% promoters - % detractors", needs("nps"))  # fmt: skip
-    cov = pipeline_coverage(pipeline, cube, plan_m, p, stage_probability, min_closed)
+    cov = pipeline_coverage(pipeline, cube, plan_m, p, pipeline_settings)
     cov_series = [
-        pipeline_coverage(pipeline, cube, plan_m, w.start.to_period("M"), stage_probability, min_closed)["coverage"]
-        for w in wins
+        pipeline_coverage(pipeline, cube, plan_m, w.start.to_period("M"), pipeline_settings)["coverage"] for w in wins
     ]
     add(
         "Pipeline coverage",
@@ -669,7 +672,7 @@ def kpi_table(
     )
     if orders is not None and {"order_id", "order_date", "net_amount"} <= set(orders.columns):
         totals = order_totals(orders)
-        aov_goal = average_order_value(totals, last_year_ytd) * (1.0 + float(goals["aov_growth_goal"]))
+        aov_goal = average_order_value(totals, last_year_ytd) * (1.0 + goals.aov_growth_goal)
         add(
             "Average order value",
             "money",

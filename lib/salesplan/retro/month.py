@@ -30,6 +30,7 @@ from salesplan.units import money_unit
 if TYPE_CHECKING:
     from salesplan.workbook import MonthContext
 
+
 @dataclass(frozen=True)
 class VarianceSplit:
     """The gap between actual and plan over one window, split every way the method names.
@@ -197,21 +198,21 @@ def landing_views(
 
 def process_tracking(wb: MonthContext, cube: pd.DataFrame) -> ProcessTracking:
     """Process targets of the plan in force and the funnel, stages and visits against them."""
-    cfg = wb.config
-    thresholds = cfg["retro"]["thresholds"]
-    visit_types = list(cfg["retro"]["process"]["visit_types"])
-    implausible_below = float(cfg["retro"]["process"]["implausible_below"])
+    settings = wb.settings
+    thresholds = dict(settings.retro.thresholds)
+    visit_types = list(settings.retro.process.visit_types)
+    implausible_below = settings.retro.process.implausible_below
     targets = tracking.plan_process_targets(
         cube,
         wb.plan.frame,
         wb.data.pipeline,
         wb.data.reps,
-        cfg["targets"],
+        settings.targets,
         wb.month.year,
         activities=wb.data.activities,
         visit_types=visit_types,
     )
-    stages = list(cfg["forecast"]["pipeline"]["stage_probability"])
+    stages = list(settings.forecast.pipeline.stage_probability)
     end = wb.month.to_timestamp(how="end").normalize()
     opportunities = (
         tracking.opportunity_history(wb.data.pipeline, end, stages) if wb.data.pipeline is not None else None
@@ -225,7 +226,7 @@ def process_tracking(wb: MonthContext, cube: pd.DataFrame) -> ProcessTracking:
         targets,
         wb.month,
         visit_types,
-        cfg["targets"]["ramp"],
+        settings.targets.ramp,
         thresholds,
         implausible_below=implausible_below,
     )
@@ -273,14 +274,14 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
     One call builds every table the retrospective page, the Excel pack, ``flags.csv`` and
     ``retro_summary.json`` show, from the month context alone, so every page and file reads the
     same figures and each rule can be tested on its own."""
-    cfg = wb.config
-    retro_cfg = cfg["retro"]
-    thresholds = dict(retro_cfg["thresholds"])
-    bands = dict(cfg["risk"]["probability"])
+    settings = wb.settings
+    retro_settings = settings.retro
+    # The flag and status rules (salesplan.status) take the thresholds as a plain mapping.
+    thresholds = dict(retro_settings.thresholds)
     month = wb.month
     year = month.year
     plan = wb.plan_rows()
-    cube = variance.add_customer_tier(wb.cube, year - 1, cfg["customer_tiers"])
+    cube = variance.add_customer_tier(wb.cube, year - 1, dict(settings.customer_tiers))
 
     chosen_periods = flag_periods(month)
     flags = retro_flags.deviation_flags(
@@ -289,8 +290,8 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
         month,
         wb.data.reps,
         thresholds,
-        retro_cfg["escalation"],
-        retro_cfg["product_owners"],
+        dict(retro_settings.escalation),
+        retro_settings.product_owners,
         chosen_periods,
     )
     total_landing = wb.landing_total()
@@ -303,37 +304,43 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
         previous_actions,
         flags,
         month,
-        retro_cfg["actions"],
-        retro_cfg["escalation"],
+        retro_settings.actions,
+        retro_settings.escalation,
         issued=actions.published_register(wb.reports_root, month),
     )
-    register = actions.next_register(action_review, flags, month, retro_cfg["actions"], retro_cfg["escalation"])
+    register = actions.next_register(action_review, flags, month, retro_settings.actions, retro_settings.escalation)
     # Every export shows a flag with its action's owner and meeting columns.
-    flags = actions.flags_with_actions(flags, action_review, retro_cfg["actions"])
+    flags = actions.flags_with_actions(flags, action_review, retro_settings.actions)
 
     splits = {
-        name: variance_split(cube, plan, periods.window(month, name), list(retro_cfg["variance_dimensions"]))
+        name: variance_split(cube, plan, periods.window(month, name), list(retro_settings.variance_dimensions))
         for name in ("month", "ytd")
     }
 
     land = wb.landing()
     rep_land = risks.rep_landing(
-        cube, wb.plan.frame if wb.plan.has_plan else None, month, cfg["forecast"], wb.forecast(), thresholds, bands
+        cube,
+        wb.plan.frame if wb.plan.has_plan else None,
+        month,
+        wb.config["forecast"],  # the forecast library's landing still takes its section as a mapping
+        wb.forecast(),
+        retro_settings.thresholds,
+        settings.risk.probability,
     )
     risk_table = risks.risk_matrix(
         pd.concat([land, rep_land], ignore_index=True),
         wb.data.reps,
-        bands,
-        cfg["risk"]["impact"],
-        retro_cfg["product_owners"],
+        settings.risk.probability,
+        settings.risk.impact,
+        retro_settings.product_owners,
         month,
     )
     early = risks.early_warnings(
         wb.data,
         cube,
         month,
-        cfg["customer_tiers"],
-        cfg["risk"]["warnings"],
+        settings.customer_tiers,
+        settings.risk.warnings,
         orders=wb.order_totals(),
         receivables=wb.payments(),
     )
@@ -343,13 +350,12 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
         cube,
         wb.plan_rows(year - 1, year),
         month,
-        cfg["kpi"],
+        settings.kpi,
         thresholds,
         wb.order_totals(),
         wb.data.products,
         wb.data.pipeline,
-        cfg["forecast"]["pipeline"]["stage_probability"],
-        cfg["forecast"]["pipeline"]["min_closed"],
+        settings.forecast.pipeline,
         spend=wb.data.spend,
         nps=wb.data.nps,
         win_rate_goal=tracking.planned_win_rate(process.targets),
@@ -384,7 +390,7 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
         has_plan=bool(wb.plan.has_plan),
         plan_statement=plan_statement,
         thresholds=thresholds,
-        probability_bands=bands,
+        probability_bands=dict(settings.risk.probability),
         figures=figures,
         counts=counts,
         flags=flags,

@@ -22,6 +22,7 @@ from salesplan.plots import retro as retro_plots
 from salesplan.retro import flags as retro_flags
 from salesplan.retro import mom, report, variance
 from salesplan.retro.month import Retrospective, VarianceSplit
+from salesplan.settings import CommissionSettings
 from salesplan.status import fmt_probability
 from salesplan.tables import fmt_money, fmt_pct, rag_label, rag_style, style_table
 
@@ -654,7 +655,7 @@ def revisions_table(retro: Retrospective, revisions: pd.DataFrame) -> Any:
     )
 
 
-def commission_rules_text(rules: dict[str, Any]) -> str:
+def commission_rules_text(rules: CommissionSettings) -> str:
     """The team rules of the commission scheme, one per line."""
     from salesplan.retro.pay import team_rules_text
 

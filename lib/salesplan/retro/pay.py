@@ -20,6 +20,7 @@ import pandas as pd
 from salesplan.commission import STATEMENT_COLUMNS, commission_statement
 from salesplan.retro.flags import plan_months, rep_left
 from salesplan.retro.periods import as_period, window
+from salesplan.settings import CommissionSettings
 from salesplan.targets.allocation import UNASSIGNED
 from salesplan.units import fmt_money, fmt_pct
 
@@ -66,7 +67,7 @@ def commission_report(
     cube: pd.DataFrame,
     plan: pd.DataFrame,
     month: str | pd.Period,
-    rules: Mapping[str, Any],
+    rules: CommissionSettings,
     reps: pd.DataFrame | None = None,
     high_margin: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -94,7 +95,7 @@ def commission_report(
         empty = empty.astype({c: float for c in empty.columns if c not in text})
         statement = pd.DataFrame(columns=STATEMENT_COLUMNS)
         return empty, statement.astype({c: float for c in statement.columns if c not in text})
-    statement = commission_statement(frame, dict(rules))
+    statement = commission_statement(frame, rules)
     qtd = window(p, "qtd")
     sums = pd.DataFrame(
         {
@@ -187,7 +188,7 @@ def plan_to_date(plan: PlanInForce | str | None, month: Any) -> str | None:
 
 def statement_text(
     line: Mapping[str, Any],
-    rules: Mapping[str, Any],
+    rules: CommissionSettings | Mapping[str, Any],
     currency: str = "",
     *,
     plan: PlanInForce | str | None = None,
@@ -201,7 +202,8 @@ def statement_text(
     def money(v: float) -> str:
         return money_text(v, currency)
 
-    mult = float(rules["high_margin_multiplier"])
+    rules = _rules(rules)
+    mult = rules.high_margin_multiplier
     att = line["attainment"]
     att_text = "no target" if not np.isfinite(att) else fmt_pct(att, 2)
     name = f"{line.get('rep_name', '')} ({line['rep_id']})".strip()
@@ -215,14 +217,14 @@ def statement_text(
         steps.append(f"  plan to date    = {earlier}")
     steps += [
         f"  attainment      = actual {money(line['actual'])} / target {money(line['target'])} = {att_text}",
-        f"  tier            = {line['tier']} -> rate {fmt_pct(line['rate'], 2)} ({rules['mode']} mode)",
+        f"  tier            = {line['tier']} -> rate {fmt_pct(line['rate'], 2)} ({rules.mode} mode)",
         f"  commission base = {money(line['actual'])} + ({mult:g} - 1) x high-margin {money(line['high_margin_actual'])}"
         f" = {money(line['base_amount'])}",
         f"  commission      = {money(line['commission'])}",
     ]
     if float(line["quarter_excess_bonus"]):
         steps.append(
-            f"  quarter excess  = {fmt_pct(rules['quarter_excess_rate'], 0)} x ({money(line['quarter_actual'])} - "
+            f"  quarter excess  = {fmt_pct(rules.quarter_excess_rate, 0)} x ({money(line['quarter_actual'])} - "
             f"{money(line['quarter_target'])}) = {money(line['quarter_excess_bonus'])}"
         )
     if float(line["team_adjustment"]):
@@ -234,29 +236,27 @@ def statement_text(
     return "\n".join(steps)
 
 
-def team_rules_text(rules: Mapping[str, Any]) -> list[str]:
-    """The team bonus / penalty rules in words, from the commission config."""
-    out = []
-    if rules.get("team_penalty_below") is not None:
-        out.append(
-            f"A team below {float(rules['team_penalty_below']):.0%} attainment in a month loses "
-            f"{float(rules['team_penalty_pct']):.0%} of that month's commission."
-        )
-    if rules.get("team_bonus_above") is not None:
-        out.append(
-            f"A team above {float(rules['team_bonus_above']):.0%} for {int(rules['team_bonus_months'])} consecutive "
-            f"months earns +{float(rules['team_bonus_pct']):.0%} on that month's commission."
-        )
-    out.append(
-        f"Quarter ends pay {float(rules['quarter_excess_rate']):.0%} extra on the part of the quarter above target; "
-        f"high-margin sales count x{float(rules['high_margin_multiplier']):g}."
-    )
-    return out
+def team_rules_text(rules: CommissionSettings) -> list[str]:
+    """The team bonus / penalty rules in words, from the commission settings."""
+    return [
+        f"A team below {rules.team_penalty_below:.0%} attainment in a month loses "
+        f"{rules.team_penalty_pct:.0%} of that month's commission.",
+        f"A team above {rules.team_bonus_above:.0%} for {rules.team_bonus_months} consecutive "
+        f"months earns +{rules.team_bonus_pct:.0%} on that month's commission.",
+        f"Quarter ends pay {rules.quarter_excess_rate:.0%} extra on the part of the quarter above target; "
+        f"high-margin sales count x{rules.high_margin_multiplier:g}.",
+    ]
+
+
+def _rules(rules: CommissionSettings | Mapping[str, Any]) -> CommissionSettings:
+    """The commission section, typed: a plain mapping of the section (as a stored pack or an
+    older caller holds it) is validated into :class:`~salesplan.settings.CommissionSettings`."""
+    return rules if isinstance(rules, CommissionSettings) else CommissionSettings.model_validate(dict(rules))
 
 
 def statements_html(
     lines: pd.DataFrame,
-    rules: Mapping[str, Any],
+    rules: CommissionSettings | Mapping[str, Any],
     currency: str = "",
     *,
     plan: PlanInForce | str | None = None,
@@ -290,7 +290,7 @@ def statements_html(
 
 def write_statement_files(
     lines: pd.DataFrame,
-    rules: Mapping[str, Any],
+    rules: CommissionSettings | Mapping[str, Any],
     folder: str | os.PathLike[str],
     month: str | pd.Period,
     *,

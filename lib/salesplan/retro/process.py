@@ -42,6 +42,7 @@ import pandas as pd
 from salesplan.metrics import first_purchase, safe_ratio
 from salesplan.retro.flags import has_left, leavers, left_label
 from salesplan.retro.periods import as_period, window
+from salesplan.settings import TargetsSettings
 from salesplan.status import deviation_status
 
 IMPLAUSIBLE = "implausible"
@@ -86,7 +87,7 @@ def plan_process_targets(
     plan: pd.DataFrame,
     pipeline: pd.DataFrame | None,
     reps: pd.DataFrame,
-    targets_config: Mapping[str, Any],
+    targets: TargetsSettings,
     year: int,
     *,
     activities: pd.DataFrame | None = None,
@@ -95,7 +96,7 @@ def plan_process_targets(
     """The process targets of ``year`` per region, by the method
     (:func:`salesplan.targets.process.process_targets`) from ``plan`` (the plan in force, contract
     form: ``year, month, region, ..., target_amount``), the history before the year and the
-    pipeline's funnel rates; ``targets_config``: the ``targets`` section. ``activities`` with
+    pipeline's funnel rates; ``targets``: the ``targets`` settings (``ramp``, ``process``). ``activities`` with
     ``visit_types`` (``retro.process.visit_types``): the visits per won deal observed before the year
     set the visits target (without them, ``targets.process.visits_per_lead``). Empty without a plan;
     with one, the derivation (every factor beside each target)."""
@@ -105,12 +106,12 @@ def plan_process_targets(
     history = history_before(cube, int(year))
     if rows is None or rows.empty or history.empty:
         return pd.DataFrame(columns=["region", "leads", "won_deals", "visits", "new_customers", "win_rate"])
-    availability = rep_availability(reps, int(year), targets_config["ramp"])
+    availability = rep_availability(reps, int(year), targets.ramp)
     return process_targets(
         rows,
         history,
         pipeline,
-        dict(targets_config["process"]),
+        targets.process,
         availability,
         activities=activities,
         reps=reps,

@@ -13,6 +13,7 @@ from salesplan.metrics import yoy
 from salesplan.retro.export import build_summary
 from salesplan.retro.flags import actual_vs_plan, deviation_flags, plan_months
 from salesplan.retro.periods import as_period, window
+from salesplan.settings import RetroSettings
 from salesplan.status import STATUS_ORDER, deviation_status, fmt_probability, landing_status
 from salesplan.status import counts_text as status_counts_text
 from salesplan.tables import fmt_money, fmt_pct, rag_label, rag_style, style_table
@@ -206,17 +207,17 @@ def summary_for_month(
     plan: pd.DataFrame,
     month: str | pd.Period,
     reps: pd.DataFrame,
-    config: Mapping[str, Any],
+    retro: RetroSettings,
     targets_source: str = "",
 ) -> dict[str, Any]:
     """The flags and actual-vs-plan figures a report for ``month`` would have published,
     recomputed from the data cut at the end of that month (used when no report of that month
     was published). It has no landing: a landing is only compared with a published one, so
-    the forecast is fitted once per run."""
+    the forecast is fitted once per run. ``retro``: the ``retro`` settings (thresholds,
+    escalation, product owners)."""
     p = as_period(month)
     cut = cube.loc[cube["month"] <= p.to_timestamp()]
-    retro = config["retro"]
-    flags = deviation_flags(cut, plan, p, reps, retro["thresholds"], retro["escalation"], retro["product_owners"])
+    flags = deviation_flags(cut, plan, p, reps, dict(retro.thresholds), dict(retro.escalation), retro.product_owners)
     figures = headline_figures(cut, plan, p, None)
     figures["flag_counts"] = flag_counts_by_period(flags).to_dict(orient="index")
     return build_summary(p, figures, flags, {}, targets_source)

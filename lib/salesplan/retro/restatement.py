@@ -221,7 +221,7 @@ def restatement_for(wb: MonthContext) -> pd.DataFrame:
     packs in ``wb.reports_root``) and each month it restates, :func:`restatement_table` with the
     figures as published (:func:`latest_published`) against the month's commission recomputed
     under the plan now in force (``wb.plan_rows(year)``, data up to that month's end, the commission
-    rules of ``wb.config``). A month restated by several pending approvals is shown once, under
+    rules of ``wb.settings``). A month restated by several pending approvals is shown once, under
     the latest. Empty (:func:`empty_restatement`) when nothing is to be shown."""
     from salesplan.plans import plan_folder
     from salesplan.retro import kpi, pay
@@ -240,7 +240,7 @@ def restatement_for(wb: MonthContext) -> pd.DataFrame:
             wb.closed_cube,
             wb.plan_rows(p.year),
             p,
-            wb.config["commission"],
+            wb.settings.commission,
             wb.data.reps,
             high_end if basis == "high-margin products" else None,
         )

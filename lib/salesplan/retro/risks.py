@@ -44,6 +44,7 @@ import pandas as pd
 from salesplan.metrics import customer_tiers, safe_ratio
 from salesplan.retro.flags import owners, rep_left, rep_owners
 from salesplan.retro.periods import as_period
+from salesplan.settings import Bands, CustomerTiers, Thresholds, WarningSettings
 from salesplan.status import landing_status
 
 BANDS = ("low", "medium", "high")
@@ -74,11 +75,11 @@ WARNING_ORDER = (
 LEVEL_NAMES = {"region": "region", "product_line": "product_line", "rep_id": "rep"}
 
 
-def band(values: Any, bands: Mapping[str, float]) -> np.ndarray:
-    """``high`` where value > ``bands["high"]``, ``medium`` where value >= ``bands["medium"]``,
+def band(values: Any, bands: Bands) -> np.ndarray:
+    """``high`` where value > ``bands.high``, ``medium`` where value >= ``bands.medium``,
     else ``low``; empty text where the value is missing."""
     v = np.atleast_1d(np.asarray(values, dtype=float))
-    high, medium = float(bands["high"]), float(bands["medium"])
+    high, medium = bands.high, bands.medium
     return np.select([np.isnan(v), v > high, v >= medium], ["", "high", "medium"], default="low").astype(object)
 
 
@@ -101,8 +102,8 @@ def rep_landing(
     month: str | pd.Period,
     forecast_config: Mapping[str, Any],
     fc: Any,
-    thresholds: Mapping[str, float],
-    probability_bands: Mapping[str, float],
+    thresholds: Thresholds,
+    probability_bands: Bands,
 ) -> pd.DataFrame:
     """Year-end landing of every rep series of the forecast ``fc`` (level ``rep_id``) against the
     plan in force, in the form of :meth:`salesplan.workbook.MonthContext.landing` (total row
@@ -111,15 +112,18 @@ def rep_landing(
 
     table = landing_table(cube, plan, month, ["rep_id"], forecast_config, fc=fc)
     table = table.loc[table["unique_id"] != "total"].reset_index(drop=True)
-    table["status"] = landing_status(table["p_hit"], table["landing"], table["target"], thresholds, probability_bands)
+    # The status rule takes plain mappings of the two sections.
+    table["status"] = landing_status(
+        table["p_hit"], table["landing"], table["target"], dict(thresholds), dict(probability_bands)
+    )
     return table
 
 
 def risk_matrix(
     landing: pd.DataFrame,
     reps: pd.DataFrame,
-    probability_bands: Mapping[str, float],
-    impact_bands: Mapping[str, float],
+    probability_bands: Bands,
+    impact_bands: Bands,
     product_owners: Mapping[str, str] | None = None,
     month: str | pd.Period | None = None,
 ) -> pd.DataFrame:
@@ -247,7 +251,7 @@ def overdue_receivables(
     month: str | pd.Period,
     reps: pd.DataFrame,
     customers: pd.DataFrame | None,
-    warnings: Mapping[str, Any],
+    warnings: WarningSettings,
 ) -> pd.DataFrame:
     """Customers with receivables overdue more than ``receivable_overdue_days`` at the month's end.
 
@@ -259,7 +263,7 @@ def overdue_receivables(
     if position is None:
         return _empty_warnings()
     end = as_period(month).to_timestamp(how="end").normalize()
-    terms, limit = int(warnings["payment_terms_days"]), int(warnings["receivable_overdue_days"])
+    terms, limit = warnings.payment_terms_days, warnings.receivable_overdue_days
     pos = position.loc[(position["signed"] > 0) & (position["order_date"] <= end)]
     outstanding = pos["signed"] - pos["collected"]
     days = (end - (pos["order_date"] + pd.Timedelta(days=terms))).dt.days
@@ -294,7 +298,7 @@ def overdue_receivables(
 
 
 def tier_churn(
-    cube: pd.DataFrame, month: str | pd.Period, tiers: Mapping[str, float], warnings: Mapping[str, Any]
+    cube: pd.DataFrame, month: str | pd.Period, tiers: CustomerTiers, warnings: WarningSettings
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Churn per customer tier and the tiers above ``churn_rate``.
 
@@ -315,14 +319,14 @@ def tier_churn(
     before = before[before > 0]
     now = per.loc[per["month"].between(now_start, now_end)].groupby("customer_id")["net_amount"].sum()
     active_now = set(now.index[now > 0])
-    tier = customer_tiers(before, tiers)
+    tier = customer_tiers(before, dict(tiers))
     lost = ~before.index.isin(list(active_now))
     frame = pd.DataFrame({"tier": tier, "lost": lost, "lost_sales": np.where(lost, before, 0.0)})
     table = frame.groupby("tier").agg(base=("lost", "size"), lost=("lost", "sum"), lost_sales=("lost_sales", "sum"))
     table = table.reset_index()
     table["churn"] = safe_ratio(table["lost"].astype(float), table["base"].astype(float))
     table = table[columns]
-    limit = float(warnings["churn_rate"])
+    limit = warnings.churn_rate
     hot = table.loc[table["churn"] > limit]
     out = pd.DataFrame(
         {
@@ -336,7 +340,7 @@ def tier_churn(
             "amount": hot["lost_sales"].astype(float).to_numpy(),
             "days": np.nan,
             "rule": f"churn above {limit:.0%} in a customer tier",
-            "owner": str(warnings["director"]),
+            "owner": warnings.director,
         }
     )
     return table.reset_index(drop=True), out.reset_index(drop=True)[WARNING_COLUMNS]
@@ -351,7 +355,7 @@ def stale_opportunities(
     activities: pd.DataFrame | None,
     month: str | pd.Period,
     reps: pd.DataFrame,
-    warnings: Mapping[str, Any],
+    warnings: WarningSettings,
 ) -> pd.DataFrame:
     """Open opportunities not updated for more than ``stale_days`` at the month's end.
 
@@ -381,7 +385,7 @@ def stale_opportunities(
         act = pd.Series(latest_act.reindex(keys).to_numpy(), index=last.index)
         touch = pd.concat([touch, act], axis=1).max(axis=1)
     days = (end - pd.to_datetime(touch)).dt.days
-    limit = int(warnings["stale_days"])
+    limit = warnings.stale_days
     stale = (
         last.assign(days=days, touch=touch)
         .loc[days > limit]
@@ -406,7 +410,7 @@ def stale_opportunities(
 
 
 def slipping_deals(
-    pipeline: pd.DataFrame | None, month: str | pd.Period, reps: pd.DataFrame, warnings: Mapping[str, Any]
+    pipeline: pd.DataFrame | None, month: str | pd.Period, reps: pd.DataFrame, warnings: WarningSettings
 ) -> pd.DataFrame:
     """Large open deals slipping their close date at the month's end.
 
@@ -426,7 +430,7 @@ def slipping_deals(
     now = snaps.loc[(snaps["snapshot_date"] == latest_date) & (snaps["status"] == "open")]
     if now.empty:
         return _empty_warnings()
-    q = float(warnings["large_deal_quantile"])
+    q = warnings.large_deal_quantile
     threshold = float(now["amount"].quantile(q))
     large = now.loc[now["amount"] >= threshold].set_index("opportunity_id")
     before = snaps.loc[snaps["snapshot_date"] <= prev_end].groupby("opportunity_id").tail(1).set_index("opportunity_id")
@@ -458,7 +462,7 @@ def slipping_deals(
 
 
 def warning_rules(
-    warnings: Mapping[str, Any],
+    warnings: WarningSettings,
     counts: Mapping[str, int],
     available: Mapping[str, str | None],
 ) -> pd.DataFrame:
@@ -466,19 +470,19 @@ def warning_rules(
     month and, where the data cannot show it, the table it needs. ``counts``: trigger -> items;
     ``available``: trigger -> None when shown, else what is missing."""
     rules = [
-        ("customer churn", f"churn above {float(warnings['churn_rate']):.0%} in a customer tier (12 months on 12)"),
+        ("customer churn", f"churn above {warnings.churn_rate:.0%} in a customer tier (12 months on 12)"),
         (
             "receivable overdue",
-            f"unpaid more than {int(warnings['receivable_overdue_days'])} days after falling due "
-            f"(order date + {int(warnings['payment_terms_days'])} days)",
+            f"unpaid more than {warnings.receivable_overdue_days} days after falling due "
+            f"(order date + {warnings.payment_terms_days} days)",
         ),
         (
             "opportunity not followed up",
-            f"open opportunity not updated for more than {int(warnings['stale_days'])} days",
+            f"open opportunity not updated for more than {warnings.stale_days} days",
         ),
         (
             "large deal slipping",
-            f"open deal in the top {1 - float(warnings['large_deal_quantile']):.0%} by amount whose close date moved later or passed",
+            f"open deal in the top {1 - warnings.large_deal_quantile:.0%} by amount whose close date moved later or passed",
         ),
         ("task behind schedule", "more than 10 % behind plan: the deviation flags and the action register"),
         ("order delivery delayed", "delivery more than 72 hours late"),
@@ -559,8 +563,8 @@ def early_warnings(
     data: Any,
     cube: pd.DataFrame,
     month: str | pd.Period,
-    tiers: Mapping[str, float],
-    warnings: Mapping[str, Any],
+    tiers: CustomerTiers,
+    warnings: WarningSettings,
     orders: pd.DataFrame | None = None,
     receivables: pd.DataFrame | None = None,
 ) -> EarlyWarnings:
@@ -594,7 +598,7 @@ def early_warnings(
     shown = [v for v in parts.values() if len(v)]
     table = pd.concat(shown, ignore_index=True) if shown else _empty_warnings()
     rules = warning_rules(warnings, counts, available)
-    summary, largest = warning_summary(table, rules, int(warnings["largest_items"]))
+    summary, largest = warning_summary(table, rules, warnings.largest_items)
     # The pack's full list in the page's order: the rule with most at stake first, largest first.
     table = warning_summary(table, rules, max(len(table), 1))[1]
     return EarlyWarnings(table, rules, churn, position, basis, summary, largest)

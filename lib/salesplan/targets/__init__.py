@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from salesplan.config import deep_merge
+from salesplan.settings import ScenarioTargets, TargetsSettings
 from salesplan.targets.allocation import (
     BASES,
     NO_TIER,
@@ -113,15 +114,16 @@ __all__ = [
 ]
 
 
-def scenario_config(targets_cfg: dict[str, Any], scenario: str) -> dict[str, Any]:
-    """The ``targets`` section with scenario ``scenario``'s overrides (``targets.scenarios``) deep-merged over it."""
-    scenarios = targets_cfg["scenarios"]
+def scenario_config(targets: TargetsSettings, scenario: str) -> ScenarioTargets:
+    """The ``targets`` settings with scenario ``scenario``'s overrides (``targets.scenarios``)
+    deep-merged over them, validated (each scenario was checked when the settings were loaded)."""
+    scenarios = targets.scenarios
     if scenario not in scenarios:
         raise TargetInputError(
             f"targets.scenarios: no scenario {scenario!r}; defined: {', '.join(scenarios) or 'none'}"
         )
-    base = {k: v for k, v in targets_cfg.items() if k != "scenarios"}
-    return deep_merge(base, scenarios[scenario] or {})
+    base = targets.model_dump(exclude={"scenarios"})
+    return ScenarioTargets.model_validate(deep_merge(base, scenarios[scenario] or {}))
 
 
 def active_reps(reps: pd.DataFrame, year: int) -> pd.DataFrame:
@@ -146,7 +148,8 @@ class TargetPlan:
 
     year: int
     scenario: str
-    config: dict[str, Any]
+    settings: ScenarioTargets
+    """The ``targets`` settings the plan was built with (the scenario's overrides applied)."""
     history_from: pd.Timestamp
     history_through: pd.Timestamp
     periods: pd.DataFrame
@@ -194,14 +197,14 @@ class TargetPlan:
             "scenario": self.scenario,
             "history_from": f"{self.history_from:%Y-%m}",
             "history_through": f"{self.history_through:%Y-%m}",
-            "targets": self.config,
+            "targets": self.settings.model_dump(),
         }
 
 
 def build_targets(
     cube: pd.DataFrame,
     reps: pd.DataFrame,
-    targets_cfg: dict[str, Any],
+    targets: TargetsSettings,
     plan_year: int,
     scenario: str = "base",
     pipeline: pd.DataFrame | None = None,
@@ -212,7 +215,7 @@ def build_targets(
 ) -> TargetPlan:
     """Run the whole target method for ``plan_year`` on the monthly cube, using only history before it.
 
-    ``targets_cfg`` is the ``targets`` config section (scenario overrides are applied here); ``reps`` the
+    ``targets`` is the ``targets`` settings section (scenario overrides are applied here); ``reps`` the
     reps table (``rep_id, region, level, hire_date, leave_date?``); ``pipeline`` optional for process targets,
     ``activities`` (of types ``visit_types``) for the visits per won deal they are derived with.
 
@@ -225,59 +228,46 @@ def build_targets(
     :func:`~salesplan.targets.allocation.allocate`). :attr:`TargetPlan.region_trace`,
     :attr:`~TargetPlan.product_line_trace` and :attr:`~TargetPlan.rep_trace` say where every number came from.
     """
-    cfg = scenario_config(targets_cfg, scenario)
+    cfg = scenario_config(targets, scenario)
     year = int(plan_year)
     history = history_before(cube, year)
     for col in ("region", "product_line", "rep_id"):
         if col not in history.columns:
             raise TargetInputError(f"history: the monthly cube lacks column {col}")
         history[col] = history[col].astype(str)
-    cagr_years = int(cfg["cagr_years"])
+    cagr_years = cfg.cagr_years
     periods = annual_periods(history, years=cagr_years + 1)
-    base = baseline(periods, cagr_years, cfg["increments"], float(cfg["stretch_pct"]))
+    base = baseline(periods, cagr_years, dict(cfg.increments), cfg.stretch_pct)
     last_year = float(periods["amount"].iloc[0])
-    td = top_down(last_year, cfg["top_down"])
+    td = top_down(last_year, cfg.top_down)
 
-    alloc = cfg["allocation"]
-    basis = alloc["basis"]
-    if basis not in (*BASES, "blend"):
-        raise TargetInputError(
-            f"targets.allocation.basis: expected one of {', '.join((*BASES, 'blend'))}, got {basis!r}"
-        )
-    for key in ("region_totals", "rep_totals"):
-        if alloc[key] not in TOTALS:
-            raise TargetInputError(f"targets.allocation.{key}: expected reconciled or basis, got {alloc[key]!r}")
-    region_totals, rep_totals = alloc["region_totals"], alloc["rep_totals"]
-    tier_cfg = cfg["tier_factors"]
-    region_tiers = {str(r): str(t) for r, t in cfg["region_tiers"].items()}
-    unknown = sorted(set(region_tiers.values()) - set(tier_cfg["region"]))
-    if unknown:
-        raise TargetInputError(
-            f"targets.region_tiers: unknown tier(s) {', '.join(unknown)}; known: {', '.join(tier_cfg['region'])}"
-        )
-    region_weight = {r: float(tier_cfg["region"][t]) for r, t in region_tiers.items()}
+    # The settings model has checked the basis, the totals rules and the region tiers' names.
+    alloc = cfg.allocation
+    basis = alloc.basis
+    region_totals, rep_totals = alloc.region_totals, alloc.rep_totals
+    tier_weights = dict(cfg.tier_factors.region)
+    region_tiers = {str(r): str(t) for r, t in cfg.region_tiers.items()}
+    region_weight = {r: float(tier_weights[t]) for r, t in region_tiers.items()}
 
     team = active_reps(reps, year)
     if team.empty:
         raise TargetInputError(f"reps: nobody is on board in {year}; allocation needs at least one rep")
-    availability = rep_availability(team, year, cfg["ramp"])
+    availability = rep_availability(team, year, cfg.ramp)
     regions = sorted(set(history["region"]) | set(team["region"]))
     lines = sorted(set(history["product_line"]) | set(product_lines or []))
     if not lines:
         raise TargetInputError("history: no product lines to allocate to")
-    bu_cfg = cfg["bottom_up"]
-    levels = {str(k): float(v) for k, v in bu_cfg["level_coefficient"].items()}
-    bu_reps = bottom_up_reps(history, team, availability, float(bu_cfg["personal_growth"]), levels)
+    bu_cfg = cfg.bottom_up
+    levels = {str(k): float(v) for k, v in bu_cfg.level_coefficient.items()}
+    bu_reps = bottom_up_reps(history, team, availability, bu_cfg.personal_growth, levels)
     bu_regions = bottom_up_regions(
-        history, regions, cagr_years, bu_cfg["resource_factor"], bu_cfg["potential_index"],
+        history, regions, cagr_years, bu_cfg.resource_factor, bu_cfg.potential_index,
         tier_factor=region_weight, rep_bottom_up=bu_reps.groupby("region")["bottom_up"].sum(),
     )  # fmt: skip
-    rec_cfg = cfg["reconcile"]
-    source = rec_cfg["bottom_up"]
-    if source not in ("regions", "reps"):
-        raise TargetInputError(f"targets.reconcile.bottom_up: expected regions or reps, got {source!r}")
+    rec_cfg = cfg.reconcile
+    source = rec_cfg.bottom_up
     bu_total = float((bu_regions if source == "regions" else bu_reps)["bottom_up"].sum())
-    rec = reconcile(td, bu_total, rec_cfg["rule"], float(rec_cfg["top_down_weight"]))
+    rec = reconcile(td, bu_total, rec_cfg.rule, rec_cfg.top_down_weight)
     rec["bottom_up_source"] = source
     total = int(rec["final"])
     if total < 0:
@@ -286,9 +276,10 @@ def build_targets(
         )
     rule = "scale_to_top_down" if rec["rule"] == "scale_to_top_down" else f"blend (top-down weight {rec['weight']:g})"
 
-    phasing = phasing_from_config(cfg["phasing"], history)
+    # The phasing rule still takes its section as a plain mapping.
+    phasing = phasing_from_config(cfg.phasing.model_dump(), history)
     months = phase_total(total, phasing, year)
-    blend = alloc["blend_weights"]
+    blend = dict(alloc.blend_weights)
     bases = cell_bases(
         history, year, regions, lines, availability, team, levels,
         region_potential=bu_regions.set_index("region")["bottom_up"], blend_weights=blend,
@@ -297,7 +288,7 @@ def build_targets(
         history, team, lines, basis, year, levels,
         rep_potential=bu_reps.set_index("rep_id")["bottom_up"], blend_weights=blend,
     )  # fmt: skip
-    line_tiers = product_line_tiers(history, lines, {k: float(v) for k, v in tier_cfg["product_line"].items()})
+    line_tiers = product_line_tiers(history, lines, dict(cfg.tier_factors.product_line))
     shares = region_cell_shares(
         bases, basis, pd.Series(region_weight, dtype="float64"), line_tiers.set_index("product_line")["tier_factor"]
     )
@@ -321,7 +312,7 @@ def build_targets(
         shares[["region", "product_line", "share"]],
         weights,
         availability,
-        float(cfg["over_assignment_buffer"]),
+        cfg.over_assignment_buffer,
         cell_totals=cell_totals,
         rep_bottom_up=bu_reps.set_index("rep_id")["bottom_up"],
         rep_totals=rep_totals,
@@ -365,7 +356,7 @@ def build_targets(
     return TargetPlan(
         year=year,
         scenario=scenario,
-        config=cfg,
+        settings=cfg,
         history_from=pd.Timestamp(history["month"].min()),
         history_through=last_history_month(history),
         periods=periods,
@@ -381,12 +372,12 @@ def build_targets(
         cells=parts["cells"],
         availability=availability,
         plan=plan[["year", "month", "region", "product_line", "rep_id", "target_amount", "quota_amount"]],
-        result=result_targets(plan, history, float(cfg["gross_margin_goal"])),
+        result=result_targets(plan, history, cfg.gross_margin_goal),
         process=process_targets(
             plan,
             history,
             pipeline,
-            cfg["process"],
+            cfg.process,
             availability,
             reps=reps,
             activities=activities,
@@ -587,7 +578,7 @@ def coherence_report(tp: TargetPlan) -> pd.DataFrame:
         ]  # fmt: skip
     checks.append(("target: month -> year", 1, abs(int(months["target_amount"].sum()) - tp.total)))
     checks.append(("target: rep -> year", 1, abs(int(plan["target_amount"].sum()) - tp.total)))
-    buffer = float(tp.config["over_assignment_buffer"])
+    buffer = tp.settings.over_assignment_buffer
     quota_total = int(np.floor(tp.total * (1 + buffer) + 0.5))
     checks.append(("quota: rep -> year x (1 + buffer)", 1, abs(int(plan["quota_amount"].sum()) - quota_total)))
     amounts = plan[["target_amount", "quota_amount"]]
@@ -600,7 +591,7 @@ def coherence_report(tp: TargetPlan) -> pd.DataFrame:
 def compare_scenarios(
     cube: pd.DataFrame,
     reps: pd.DataFrame,
-    targets_cfg: dict[str, Any],
+    targets: TargetsSettings,
     plan_year: int,
     scenarios: list[str] | None = None,
     pipeline: pd.DataFrame | None = None,
@@ -613,10 +604,10 @@ def compare_scenarios(
     Returns a table ``scenario, last_year, baseline, top_down, bottom_up, gap, final, growth`` (growth =
     final / last year - 1) with one row per scenario, and the plans by scenario name.
     """
-    names = scenarios or list(targets_cfg["scenarios"])
+    names = scenarios or list(targets.scenarios)
     plans = {
         name: build_targets(
-            cube, reps, targets_cfg, plan_year, name, pipeline, activities=activities, visit_types=visit_types
+            cube, reps, targets, plan_year, name, pipeline, activities=activities, visit_types=visit_types
         )
         for name in names
     }

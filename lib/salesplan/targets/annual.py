@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from salesplan import metrics
+from salesplan.settings import TopDown
 from salesplan.targets.rounding import TargetInputError
 
 LEVELS_KEY = "level_coefficient"
@@ -103,14 +105,18 @@ def baseline(periods: pd.DataFrame, cagr_years: int, increments: dict[str, float
     return out
 
 
-def top_down(last_year: float, cfg: dict[str, Any]) -> float:
+def top_down(last_year: float, settings: TopDown | Mapping[str, Any]) -> float:
     """HQ's number. ``industry_growth``: ``LY * (1 + industry_growth * multiplier)`` (multiplier 1.3-1.5,
-    outgrowing the market); ``market_share``: ``market_size * market_share``."""
-    method = cfg["method"]
+    outgrowing the market); ``market_share``: ``market_size * market_share``.
+
+    ``settings``: the ``targets.top_down`` section; a plain mapping (an exercise's own numbers)
+    names the method and only the values that method uses."""
+    s = settings if isinstance(settings, TopDown) else _top_down_of(settings)
+    method = s.method
     if method == "industry_growth":
-        return float(last_year) * (1 + float(cfg["industry_growth"]) * float(cfg["multiplier"]))
+        return float(last_year) * (1 + float(s.industry_growth) * float(s.multiplier))
     if method == "market_share":
-        size, share = cfg["market_size"], cfg["market_share"]
+        size, share = s.market_size, s.market_share
         if size is None or share is None:
             raise TargetInputError(
                 "targets.top_down: method market_share needs market_size and market_share set in config/salesplan.yaml"
@@ -121,6 +127,15 @@ def top_down(last_year: float, cfg: dict[str, Any]) -> float:
             )
         return float(size) * float(share)
     raise TargetInputError(f"targets.top_down.method: expected industry_growth or market_share, got {method!r}")
+
+
+def _top_down_of(values: Mapping[str, Any]) -> TopDown:
+    """A partial ``top_down`` mapping as the section, unchecked: values the method does not use
+    stay unset (None), so :func:`top_down` says which one is missing."""
+    unknown = sorted(set(values) - set(TopDown.model_fields))
+    if unknown:
+        raise TargetInputError(f"targets.top_down: unknown key(s) {', '.join(unknown)}")
+    return TopDown.model_construct(**{name: values.get(name) for name in TopDown.model_fields})
 
 
 def _window(history: pd.DataFrame, end: pd.Timestamp, months: int = 12) -> pd.DataFrame:

@@ -17,12 +17,11 @@ uses), per region where the region won enough deals (``process.min_won_deals``),
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from salesplan import metrics
+from salesplan.settings import ProcessTargets
 from salesplan.targets.rounding import largest_remainder
 
 
@@ -256,7 +255,7 @@ def process_targets(
     plan: pd.DataFrame,
     history: pd.DataFrame,
     pipeline: pd.DataFrame | None,
-    process: dict[str, Any],
+    process: ProcessTargets,
     availability: pd.DataFrame | None = None,
     *,
     activities: pd.DataFrame | None = None,
@@ -295,7 +294,7 @@ def process_targets(
     observed = observed_funnel(
         history, pipeline, before, activities=activities, reps=reps, visit_types=visit_types
     ).set_index("region")
-    min_won = int(process["min_won_deals"])
+    min_won = process.min_won_deals
     end = history["month"].max()
     start = end - pd.DateOffset(months=11)
     window = history[history["month"] >= start]
@@ -314,7 +313,7 @@ def process_targets(
         else:
             used, source = None, "no pipeline: fallback win rate, average customer-month"
         if used is None:
-            share, deal, win = 1.0, fallback_deal, float(process["fallback_win_rate"])
+            share, deal, win = 1.0, fallback_deal, process.fallback_win_rate
         else:
             share, deal, win = float(used["pipeline_share"]), float(used["avg_deal"]), float(used["win_rate"])
         # Visits per won deal from the same rows as the other rates; the company's when the region's
@@ -324,7 +323,7 @@ def process_targets(
         if not np.isfinite(rate) and company is not None and np.isfinite(company["visits_per_won"]):
             rate, visits_source = float(company["visits_per_won"]), "activities (company)"
         if not np.isfinite(rate):
-            rate = float(process["visits_per_lead"]) / win if win > 0 else 0.0
+            rate = process.visits_per_lead / win if win > 0 else 0.0
             visits_source = "no activities: visits_per_lead x leads"
         h = history[history["region"] == region]
         nvr = (

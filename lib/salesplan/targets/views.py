@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from salesplan.commission import attainment_history, high_margin_share, simulate_payout
+from salesplan.settings import CommissionSettings, Phasing
 from salesplan.targets import UNASSIGNED, TargetPlan, phasing_from_config, rep_month_targets
 
 if TYPE_CHECKING:
@@ -39,19 +40,22 @@ def plan_year(month: pd.Period, requested: int | None, draft_from_month: int) ->
     return month.year, "review"
 
 
-def phasing_alternatives(phasing: Mapping[str, Any], history: pd.DataFrame) -> pd.DataFrame:
+def phasing_alternatives(phasing: Phasing, history: pd.DataFrame) -> pd.DataFrame:
     """Quarter shares under the seasonality index and under each quarterly template
-    (rows: quarter Q1-Q4; columns: ``seasonality``, ``template: <name>``)."""
-    methods = {"seasonality": {"method": "seasonality"}}
+    (rows: quarter Q1-Q4; columns: ``seasonality``, ``template: <name>``); ``phasing``: the
+    ``targets.phasing`` settings."""
+    methods: dict[str, dict[str, Any]] = {"seasonality": {"method": "seasonality"}}
     methods.update(
         {
             f"template: {name}": {"method": "quarterly_template", "template": name}
-            for name in phasing["quarterly_templates"]
+            for name in phasing.quarterly_templates
         }
     )
+    # The phasing rule takes its section as a plain mapping.
+    base = phasing.model_dump()
     months = pd.DataFrame({"month": range(1, 13)})
-    for name, settings in methods.items():
-        months[name] = phasing_from_config({**phasing, **settings}, history)["share"].to_numpy()
+    for name, method in methods.items():
+        months[name] = phasing_from_config({**base, **method}, history)["share"].to_numpy()
     quarters = months.groupby((months["month"] - 1) // 3 + 1).sum().drop(columns="month")
     # Quarters named as a reader says them ("Q1"), never a bare 1-4 that reads as a row number.
     return quarters.rename(index=lambda q: f"Q{q}").rename_axis("quarter")
@@ -114,7 +118,7 @@ def commission_simulation(
     reps: pd.DataFrame,
     orders: pd.DataFrame,
     products: pd.DataFrame,
-    rules: Mapping[str, Any],
+    rules: CommissionSettings,
     n_sims: int = 300,
 ) -> dict[str, Any]:
     """What the plan would pay: each rep's monthly quota with an attainment spread drawn from
