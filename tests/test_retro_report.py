@@ -156,7 +156,11 @@ def test_charts_render_with_titles_and_chinese_names():
         retro_plots.variance_panels(
             {
                 "pvm": pvm_steps(price_volume_mix_vs_plan(cube, plan, win)),
-                "region": contribution_steps(variance_by_dimension(cube, plan, win, "region"), "region"),
+                "region": contribution_steps(
+                    variance_by_dimension(cube, plan, win, "region"),
+                    "region",
+                    max_items=load_settings().retro.waterfall_items,
+                ),
             },
             "variance",
         ),

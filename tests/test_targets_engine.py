@@ -104,6 +104,8 @@ def test_reconcile_rules():
     assert reconcile(1_100, 1_000, "blend", 0.3)["final"] == 1_030
     with pytest.raises(TargetInputError, match="reconcile.rule"):
         reconcile(1, 1, "average")
+    with pytest.raises(TargetInputError, match="top_down_weight"):
+        reconcile(1_100, 1_000, "blend")
 
 
 def test_bottom_up_regions_by_hand():

@@ -76,11 +76,12 @@ def commission_for(
     tiers: Tiers,
     mode: str = "whole",
     high_margin_amount: float | np.ndarray | pd.Series = 0.0,
-    high_margin_multiplier: float = 1.2,
+    high_margin_multiplier: float = 1.0,
 ) -> float | np.ndarray:
     """Commission on a month's sales ``amount`` at ``attainment`` (= amount / target).
 
-    High-margin sales count ``high_margin_multiplier`` times, so the commissionable base is
+    High-margin sales count ``high_margin_multiplier`` times (``commission.high_margin_multiplier``;
+    1.0, the default, counts them once like any sale), so the commissionable base is
     ``base = amount + (multiplier - 1) * high_margin_amount``.
 
     * ``whole``: the whole base earns the rate of the tier reached: ``rate(attainment) * base``.

@@ -355,8 +355,8 @@ def breakdown(
     return out
 
 
-def movers(breakdown_table: pd.DataFrame, n: int = 5) -> pd.DataFrame:
-    """The ``n`` largest increases and ``n`` largest decreases of a :func:`breakdown`
+def movers(breakdown_table: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The ``n`` (``review.top_movers``) largest increases and ``n`` largest decreases of a :func:`breakdown`
     (without its Total row), plus an ``all others`` row and a ``Total`` row, so the
     shown changes and contributions add up to the total change and total growth."""
     body = breakdown_table.drop(index="Total", errors="ignore")

@@ -226,10 +226,12 @@ def contribution_steps(
     dim: str,
     start_label: str = "Plan",
     end_label: str = "Actual",
-    max_items: int = 8,
+    *,
+    max_items: int | None,
 ) -> pd.DataFrame:
     """Waterfall steps of a :func:`variance_by_dimension` result: plan, one step per item
-    (the largest ``max_items`` by absolute variance, the rest summed as "other"), actual."""
+    (the largest ``max_items`` by absolute variance, the rest summed as "other"), actual.
+    ``max_items``: ``retro.waterfall_items`` (None: every item its own step)."""
     t = table.assign(_abs=table["variance"].abs()).sort_values(["_abs", dim], ascending=[False, True], kind="stable")
     keep, rest = t.iloc[:max_items], t.iloc[max_items:]
     labels = keep[dim].astype(str).tolist()

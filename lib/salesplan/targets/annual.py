@@ -252,11 +252,14 @@ def bottom_up_reps(
     return out
 
 
-def reconcile(top_down_total: float, bottom_up_total: float, rule: str, top_down_weight: float = 0.5) -> pd.Series:
+def reconcile(
+    top_down_total: float, bottom_up_total: float, rule: str, top_down_weight: float | None = None
+) -> pd.Series:
     """Reconcile HQ's number with the sum of the parts by a stated rule.
 
     ``scale_to_top_down``: ``final = top_down`` (the bottom-up parts are scaled by ``top_down / bottom_up``);
-    ``blend``: ``final = w * top_down + (1 - w) * bottom_up`` with ``w = top_down_weight``.
+    ``blend``: ``final = w * top_down + (1 - w) * bottom_up`` with ``w = top_down_weight``
+    (``targets.reconcile.top_down_weight``, needed by this rule only).
     ``gap = top_down - bottom_up``, ``gap_pct = gap / bottom_up``. ``final`` is rounded half-up to whole
     currency units. Returns a Series ``top_down, bottom_up, gap, gap_pct, rule, weight, final``.
     """
@@ -264,6 +267,8 @@ def reconcile(top_down_total: float, bottom_up_total: float, rule: str, top_down
     if rule == "scale_to_top_down":
         w = 1.0
     elif rule == "blend":
+        if top_down_weight is None:
+            raise TargetInputError("targets.reconcile: the blend rule needs top_down_weight")
         w = float(top_down_weight)
         if not 0 <= w <= 1:
             raise TargetInputError(f"targets.reconcile.top_down_weight must be within 0-1, got {top_down_weight!r}")
