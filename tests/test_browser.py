@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from salesplan import cli, publish
+from salesplan import cards, cli, publish
 from salesplan.config import PROJECT_ROOT
 from salesplan.run import export_html
 from salesplan.sample import write_sample
@@ -209,7 +209,7 @@ def _page(tmp_path: Path, name: str, *, printed: bool) -> Path:
         primary=True,
     )
     card = nbformat.v4.new_output(
-        "display_data", data={"text/html": publish.render_html(payload), "text/plain": publish.render_text(payload)}
+        "display_data", data={"text/html": cards.payload_html(payload), "text/plain": cards.render_text(payload)}
     )
     wide = pd.DataFrame(
         [[f"{i * j:,.2f}" for j in range(24)] for i in range(5)], columns=[f"column {j}" for j in range(24)]

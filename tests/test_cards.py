@@ -99,5 +99,5 @@ def test_the_headline_shows_a_card_and_publishes_the_index_payload(monkeypatch) 
     monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append(obj))
     cards.headline("Forecast 2026", [{"label": "Landing", "value": "1,254.0 M", "raw": 1.254e9, "status": "red"}])
     (bundle,) = shown
-    assert bundle["text/html"].startswith('<section class="card">') and "■ red" in bundle["text/html"]
+    assert '<section class="card">' in bundle["text/html"] and "■ red" in bundle["text/html"]
     assert bundle[HEADLINE_MIME]["figures"][0]["raw"] == 1.254e9

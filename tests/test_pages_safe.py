@@ -19,7 +19,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from test_runner import MONTH, make_notebook  # noqa: E402
 
-from salesplan import publish, review, tables  # noqa: E402
+from salesplan import cards, publish, review, tables  # noqa: E402
 from salesplan import run as runner  # noqa: E402
 from salesplan.retro.report import flag_table  # noqa: E402
 
@@ -134,7 +134,7 @@ def test_headline_html_escapes_every_text() -> None:
     payload = publish.headline_payload(
         SCRIPT, [{"label": IMG, "value": SVG, "note": SCRIPT + "n", "status": "red"}], primary=True
     )
-    assert_inert(publish.render_html(payload), (SCRIPT, IMG, SVG, SCRIPT + "n"))
+    assert_inert(cards.payload_html(payload), (SCRIPT, IMG, SVG, SCRIPT + "n"))
 
 
 def test_month_index_escapes_titles_headlines_plan_and_file_names(tmp_path: Path) -> None:
@@ -158,7 +158,7 @@ def test_month_index_escapes_titles_headlines_plan_and_file_names(tmp_path: Path
 TABLES_CELL = f"""
 import pandas as pd
 from salesplan import review, tables
-from salesplan.publish import headline
+from salesplan.cards import headline
 frame = pd.DataFrame({{"rep": [{IMG!r}, {SCRIPT!r}], "amount": [1.0, 2.0], "status": ["red", "green"]}})
 display(tables.rag_style(tables.style_table(frame, money=["amount"], caption="Reps"), "status"))
 headline({SCRIPT!r}, [{{"label": {IMG!r}, "value": "1", "status": "red"}}], primary=True)

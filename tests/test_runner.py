@@ -17,7 +17,7 @@ from urllib.parse import unquote
 import nbformat
 import pytest
 
-from salesplan import publish
+from salesplan import cards, publish
 from salesplan import run as runner
 
 MONTH = "2026-10"
@@ -48,7 +48,7 @@ def tree_digest(folder: Path) -> dict[str, str]:
 
 
 HEADLINE_CELL = (
-    "from salesplan.publish import headline\n"
+    "from salesplan.cards import headline\n"
     'headline("Data <check>", [{"label": "Order lines", "value": "1,234", "raw": 1234, "status": "green"}], '
     "primary=True)\n"
     'headline("Secondary", [{"label": "Region <b>", "value": "7", "raw": 7, "note": "n", "status": None}])'
@@ -261,12 +261,12 @@ def test_headline_displays_table_and_payload_in_one_bundle(monkeypatch) -> None:
 
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append((obj, raw)))
-    publish.headline("Month <x>", [{"label": "Sales & returns", "value": "1.2 M", "raw": 1.2e6, "status": "red"}])
+    cards.headline("Month <x>", [{"label": "Sales & returns", "value": "1.2 M", "raw": 1.2e6, "status": "red"}])
     ((bundle, raw),) = shown
     assert raw is True
     assert set(bundle) == {"text/plain", "text/html", publish.HEADLINE_MIME}
     assert "Month &lt;x&gt;" in bundle["text/html"] and "Sales &amp; returns" in bundle["text/html"]
-    assert "Sales & returns  1.2 M  [red]" in bundle["text/plain"]
+    assert "Sales & returns: 1.2 M [■ red]" in bundle["text/plain"]
     assert bundle[publish.HEADLINE_MIME]["figures"][0]["raw"] == 1.2e6
     json.dumps(bundle[publish.HEADLINE_MIME])  # JSON-serialisable
 

@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from salesplan import publish, review, status, tables  # noqa: E402
+from salesplan import cards, publish, review, status, tables  # noqa: E402
 from salesplan.plots.base import RAG  # noqa: E402
 from salesplan.retro.flags import classify_deviation  # noqa: E402
 
@@ -50,7 +50,7 @@ def test_headline_badges_say_dark_red_and_ahead() -> None:
     payload = publish.headline_payload(
         "T", [{"label": "a", "value": "1", "status": "dark_red"}, {"label": "b", "value": "2", "status": "ahead"}]
     )
-    html = publish.render_html(payload)
+    html = cards.payload_html(payload)
     assert "dark red" in html and "dark_red" not in html
     assert RAG["ahead"] in html  # ahead has its own colour, not green's
 

@@ -160,8 +160,18 @@ def headline(title: str, figures: Sequence[Mapping[str, Any]], *, primary: bool 
     from salesplan.publish import HEADLINE_MIME, headline_payload
 
     payload = headline_payload(title, figures, primary=primary)
-    shown = card(title, payload["figures"], primary=primary)
-    display({"text/plain": repr(shown), "text/html": shown.html(), HEADLINE_MIME: payload}, raw=True)
+    display({"text/plain": render_text(payload), "text/html": payload_html(payload), HEADLINE_MIME: payload}, raw=True)
+
+
+def payload_html(payload: Mapping[str, Any]) -> str:
+    """A published headline block (:func:`salesplan.publish.headline_payload`) as its card, with
+    the card stylesheet beside it so JupyterLab shows it as the page does."""
+    return card(payload["title"], payload["figures"], primary=bool(payload.get("primary")))._repr_html_()
+
+
+def render_text(payload: Mapping[str, Any]) -> str:
+    """A published headline block as the card's plain text (what nbval compares)."""
+    return repr(card(payload["title"], payload["figures"], primary=bool(payload.get("primary"))))
 
 
 def plan_card(plan: Any, month: Any = None, title: str | None = None) -> Card:

@@ -99,35 +99,6 @@ def headline_payload(title: str, figures: Sequence[Mapping[str, Any]], *, primar
     return {"title": title, "primary": bool(primary), "figures": normalise_figures(figures)}
 
 
-def status_badge(status: str | None) -> str:
-    """HTML for a status: coloured symbol plus the word (empty for no status), as a ``chip``
-    (:func:`salesplan.cards.chip`, the one chip of every page, card and index)."""
-    from salesplan.cards import chip  # pandas: imported when a page is drawn, not by the runner
-
-    return chip(status)
-
-
-def render_html(payload: Mapping[str, Any]) -> str:
-    """One headline block as a card (all text escaped): :class:`salesplan.cards.Card`, the same
-    markup as every other card and the index's (``section.card``, ``table.figures``, ``td.value``,
-    ``td.extra``, ``.chip``, ``.note``), with the card stylesheet beside it so JupyterLab, where
-    the page stylesheet is not loaded, shows the same card."""
-    from salesplan.cards import card  # pandas: imported when a page is drawn, not by the runner
-
-    return card(payload["title"], payload["figures"], primary=bool(payload.get("primary")))._repr_html_()
-
-
-def render_text(payload: Mapping[str, Any]) -> str:
-    """The plain-text form of one headline block (label, value, status, note per line)."""
-    figures = payload["figures"]
-    width = max((len(f["label"]) for f in figures), default=0)
-    lines = [payload["title"]]
-    for fig in figures:
-        extra = " ".join(part for part in (f"[{fig['status']}]" if fig["status"] else "", fig["note"]) if part)
-        lines.append(f"  {fig['label']:<{width}}  {fig['value']}" + (f"  {extra}" if extra else ""))
-    return "\n".join(lines)
-
-
 PERIOD_WORDS = {"month": "month", "ytd": "year to date", "quarter": "quarter", "half": "half-year"}
 """How a flag period is named on a page."""
 
@@ -149,19 +120,3 @@ def flag_count_figures(flag_counts: Mapping[str, Mapping[str, Any]]) -> list[dic
         }
         for period, counts in flag_counts.items()
     ]
-
-
-def headline(title: str, figures: list[dict], *, primary: bool = False) -> None:
-    """Show a headline block in the notebook and publish it for the run's index page.
-
-    ``figures``: one dict per figure with ``label`` (str), ``value`` (str, formatted),
-    ``raw`` (number or None), optional ``note`` (str) and ``status`` (green / yellow /
-    red / dark_red / ahead / None). ``primary=True`` puts the block at the top of the index page.
-    """
-    from IPython.display import display
-
-    payload = headline_payload(title, figures, primary=primary)
-    display(
-        {"text/plain": render_text(payload), "text/html": render_html(payload), HEADLINE_MIME: payload},
-        raw=True,
-    )

@@ -17,7 +17,7 @@ from typing import Any
 import nbformat
 
 from salesplan.config import PROJECT_ROOT
-from salesplan.publish import HEADLINE_MIME, headline_payload, status_badge
+from salesplan.publish import HEADLINE_MIME, headline_payload
 from salesplan.run.folders import replace_atomically, report_months
 from salesplan.run.results import NotebookResult
 
@@ -237,10 +237,12 @@ class PathScrubber:
 
 
 def _chip(status: str | None) -> Any:
-    """The status chip of the index's cards: the pages' own chip (:func:`salesplan.publish.status_badge`)."""
+    """The status chip of the index's cards: the pages' own chip (:func:`salesplan.cards.chip`)."""
     import markupsafe
 
-    return markupsafe.Markup(status_badge(status))
+    from salesplan.cards import chip
+
+    return markupsafe.Markup(chip(status))
 
 
 def _jinja_env():
