@@ -1,17 +1,24 @@
 """The run's parts on their own: the pack model, the dependency order, the run lock, the atomic
-file replacement and the entry function's steps in their order (no kernel started here)."""
+file and folder replacement, the kernel started ahead and the entry function's steps in their
+order (no kernel started here)."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from salesplan import files
 from salesplan import run as runner
-from salesplan.run import monthly
+from salesplan.run import execute, monthly
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _notebook(path: Path) -> Path:
@@ -182,3 +189,103 @@ def test_the_entry_function_runs_its_steps_in_order(monkeypatch: pytest.MonkeyPa
     ]
     assert (result.month, result.report_dir) == ("2026-10", tmp_path / "2026-10")
     assert not (tmp_path / ".2026-10.lock").exists()  # the steps ran under the lock, released after
+
+
+def test_the_run_replaces_files_through_the_one_base_helper() -> None:
+    assert runner.replace_atomically is files.replace_atomically
+
+
+def test_a_folder_is_replaced_whole_and_the_first_complete_one_wins(tmp_path: Path) -> None:
+    target = tmp_path / "cache" / "entry"
+    with pytest.raises(RuntimeError), files.replace_folder_atomically(target) as staged:
+        (staged / "half.parquet").write_text("half", encoding="utf-8")
+        raise RuntimeError("disk full")
+    assert not target.exists()
+    assert list((tmp_path / "cache").iterdir()) == []  # nothing staged left behind
+    with files.replace_folder_atomically(target) as staged:
+        (staged / "meta.json").write_text("first", encoding="utf-8")
+        assert not target.exists()  # readers see no half-built folder meanwhile
+    assert (target / "meta.json").read_text(encoding="utf-8") == "first"
+    with files.replace_folder_atomically(target) as staged:  # another writer, later, same content
+        (staged / "meta.json").write_text("second", encoding="utf-8")
+    assert (target / "meta.json").read_text(encoding="utf-8") == "first"
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["entry"]
+
+
+def test_a_page_kernel_preloads_the_pages_imports_without_binding_names(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import json as js\nfrom collections import OrderedDict, deque\nfrom . import x"),
+        nbformat.v4.new_code_cell("%matplotlib inline"),
+        nbformat.v4.new_code_cell("import not_a_module_anywhere\nfrom collections import deque"),
+    ]
+    nbformat.write(nb, tmp_path / "page.ipynb")
+    imports = execute.page_imports(tmp_path / "page.ipynb")
+    assert imports == [("json", []), ("collections", ["OrderedDict", "deque"]), ("not_a_module_anywhere", [])]
+    namespace: dict = {}
+    exec(execute.preload_code(imports), namespace)  # the missing module is left to the page to report
+    assert set(namespace) == {"__builtins__"}
+
+
+def test_one_worker_starts_the_next_kernel_while_the_current_notebook_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+
+    class Kernel:
+        def __init__(self, job: execute.Job) -> None:
+            self.name, self.manager = job.name, f"kernel of {job.name}"
+            events.append(f"start {job.name}")
+
+        def shutdown(self) -> None:
+            events.append(f"stop {self.name}")
+
+        def shutdown_in_background(self) -> threading.Thread:
+            thread = threading.Thread(target=self.shutdown)
+            thread.start()
+            thread.join()  # in order, for the record below
+            return thread
+
+    def run(*arguments, kernel=None) -> dict:
+        events.append(f"run {Path(arguments[0]).stem} on {kernel}")
+        return {"error": None}
+
+    monkeypatch.setattr(execute, "_start_kernel", Kernel)
+    monkeypatch.setattr(execute, "_execute", run)
+    jobs = [
+        execute.Job(n, f"{n}.ipynb", f"out/{n}.ipynb", {}, ".", None, f"/tmp/{n}") for n in ("00_a", "01_b", "02_c")
+    ]
+    execute.execute_jobs(
+        jobs, {"02_c": {"00_a"}}, workers=1, on_start=lambda _n: None, on_finish=lambda n, _o: n != "01_b"
+    )
+    assert events == [
+        "start 00_a",
+        "start 01_b",  # ahead, before 00_a runs
+        "run 00_a on kernel of 00_a",
+        "stop 00_a",
+        "start 02_c",
+        "run 01_b on kernel of 01_b",
+        "stop 01_b",
+        "stop 02_c",  # 01_b ended the run: the kernel started ahead is stopped, never used
+    ]
+
+
+def test_the_order_of_one_worker_follows_the_pack_as_far_as_the_waits_allow() -> None:
+    jobs = [execute.Job(n, "", "", {}, ".", None, "") for n in ("00_a", "01_b", "02_c")]
+    assert execute.sequential_order(jobs, {"00_a": {"02_c"}}) == ["01_b", "02_c", "00_a"]
+    assert execute.sequential_order(jobs, {}) == ["00_a", "01_b", "02_c"]
+
+
+def test_opening_the_month_leaves_matplotlib_unloaded_until_a_chart_comes(sample_raw: Path, tmp_path: Path) -> None:
+    # A fresh interpreter: this one has matplotlib loaded by other tests.
+    code = (
+        "import sys\n"
+        "from salesplan.workbook import open_workbook\n"
+        f"open_workbook(None, {str(sample_raw)!r}, {str(ROOT / 'config' / 'salesplan.yaml')!r})\n"
+        "print('matplotlib' in sys.modules)\n"
+        "import matplotlib.pyplot as plt\n"
+        "from salesplan.plots import PALETTE\n"
+        "print(plt.rcParams['axes.prop_cycle'].by_key()['color'] == PALETTE, tuple(plt.rcParams['figure.figsize']))\n"
+    )
+    env = os.environ | {"SALESPLAN_ROOT": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["False", "True (9.0, 4.2)"]

@@ -35,7 +35,12 @@ export: ``wb.summary()`` (with the rows dated after the month, ``after_month_end
 from __future__ import annotations
 
 import dataclasses
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import os
+import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -570,14 +575,65 @@ def resolve_month(month: str | pd.Period | None, orders: pd.DataFrame | pd.Serie
     return period
 
 
-def _apply_theme() -> None:
+def apply_chart_theme() -> None:
+    """Apply the chart theme (:func:`salesplan.plots.apply_theme`) now; a page that draws with
+    matplotlib before importing it may call this, the workbook otherwise does it for it
+    (:func:`_theme_when_charting`)."""
+    from salesplan import plots
+
     try:
-        from salesplan import plots
-    except ImportError:
-        return
-    apply = getattr(plots, "apply_theme", None)
-    if callable(apply):
-        apply()
+        apply = plots.apply_theme
+    except AttributeError:  # called while ``salesplan.plots`` itself is being imported
+        from salesplan.plots.base import apply_theme as apply
+    apply()
+
+
+class _ThemeOnCharts(importlib.abc.MetaPathFinder):
+    """Applies the chart theme once, right after the first import of ``matplotlib.pyplot``
+    (every chart goes through it) or of ``salesplan.plots.base`` (which imports pyplot, so
+    the theme waits for it to be complete), then removes itself."""
+
+    WATCHED = ("matplotlib.pyplot", "salesplan.plots.base")
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in self.WATCHED:
+            return None
+        # Found by the other finders (this one steps aside for the look-up), then wrapped.
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None:
+            return spec
+        execute = spec.loader.exec_module
+
+        def exec_then_theme(module: types.ModuleType) -> None:
+            execute(module)
+            # pyplot imported by the chart module itself: the theme comes when that is complete.
+            if fullname == "matplotlib.pyplot" and "salesplan.plots.base" in sys.modules:
+                return
+            _remove_theme_hook()
+            apply_chart_theme()
+
+        spec.loader.exec_module = exec_then_theme  # type: ignore[method-assign]
+        return spec
+
+
+def _remove_theme_hook() -> None:
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _ThemeOnCharts)]
+
+
+def _theme_when_charting() -> None:
+    """The chart theme, applied when charts come, not before: importing matplotlib takes
+    seconds, which the run's own process (it opens the workbook to settle the month) and a page
+    or script without charts need not pay. Rule: when ``matplotlib.pyplot`` is already imported
+    (a page imports its charts before opening the workbook) the theme is applied now; else
+    once, right after the first import of pyplot or of the chart module (:class:`_ThemeOnCharts`)."""
+    if "matplotlib.pyplot" in sys.modules:
+        apply_chart_theme()
+    elif not any(isinstance(finder, _ThemeOnCharts) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _ThemeOnCharts())
 
 
 def open_workbook(
@@ -590,7 +646,7 @@ def open_workbook(
     use_cache: bool = True,
 ) -> MonthContext:
     """Load the settings and the validated data, build the monthly facts, settle the report
-    month and apply the chart theme; the plan, forecast and previous report are read on first use.
+    month and see to the chart theme (applied when charts come: :func:`_theme_when_charting`); the plan, forecast and previous report are read on first use.
 
     Relative ``data_dir``, ``config_path`` and ``output_dir`` are taken from the project root.
     ``month`` is "YYYY-MM" within the data's complete months; None picks the latest complete
@@ -616,7 +672,7 @@ def open_workbook(
         agg = aggregates.from_data(data)
         lines_in_memory, data.orders = data.orders, None
     period = resolve_month(month, agg.date_span)
-    _apply_theme()
+    _theme_when_charting()
     line_columns = ["order_date", "order_id", "sku", "quantity", "net_amount", "paid_amount", *aggregates.DIMENSIONS]
     line_columns = [c for c in dict.fromkeys(line_columns) if c not in ("product_line", "tier")]
 

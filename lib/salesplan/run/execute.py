@@ -37,6 +37,8 @@ KERNEL_DISPLAY_NAME = "Python (salesplan)"
 SOCKETS_PREFIX = "salesplan-kernels-"
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Command-line options of every notebook's kernel (see _execute).
+KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=CRITICAL",)
 
 
 def _raise_interrupted(signum: int, _frame: object) -> None:
@@ -162,11 +164,18 @@ def _first_line(source: str) -> str:
 
 
 def _execute(
-    src: str, dst: str, parameters: dict[str, str], cwd: str, timeout: float | None, kernel_address: str
+    src: str,
+    dst: str,
+    parameters: dict[str, str],
+    cwd: str,
+    timeout: float | None,
+    kernel_address: str,
+    kernel: Any = None,
 ) -> dict[str, Any]:
     """Run one notebook with papermill; return start, duration and error details (picklable).
     The kernel listens on Unix sockets ``<kernel_address>-<n>``, a path unique to this notebook
-    in a folder the run removes when it ends."""
+    in a folder the run removes when it ends. ``kernel``: a kernel manager already started for
+    this notebook (:class:`StartedKernel`), used instead of starting one; the caller shuts it down."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     from traitlets.config import Config
@@ -191,11 +200,12 @@ def _execute(
             execution_timeout=timeout,
             # ipykernel logs a transport warning on every start and an interrupt notice at shutdown;
             # keep the run output to progress lines (errors in cells reach us through papermill).
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            extra_arguments=list(KERNEL_ARGUMENTS),
             # Unix sockets, not TCP ports: a TCP port is picked free, released, then bound by the
             # kernel, and a kernel started at the same moment by another worker can take it in
             # between ("Address already in use", kernel dead).
             config=Config({"KernelManager": {"transport": "ipc", "ip": kernel_address}}),
+            **({"km": kernel} if kernel is not None else {}),
         )
     except PapermillExecutionError as exc:
         error = {
@@ -288,6 +298,113 @@ class Job:
         return (self.source, self.output, self.parameters, self.cwd, self.timeout, self.kernel_address)
 
 
+def page_imports(source: str | os.PathLike[str]) -> list[tuple[str, list[str]]]:
+    """The modules a notebook's code cells import at their top level, as ``(module, names)``
+    pairs for ``__import__(module, fromlist=names)`` (``names`` empty for ``import module``).
+    Cells that do not parse (magics) and relative imports are left out."""
+    import ast
+
+    found: dict[str, list[str]] = {}
+    try:
+        nb = nbformat.read(source, as_version=4)
+    except Exception:  # unreadable notebook: papermill reports it when it runs
+        return []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    found.setdefault(alias.name, [])
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = found.setdefault(node.module, [])
+                names.extend(a.name for a in node.names if a.name != "*" and a.name not in names)
+    return list(found.items())
+
+
+def preload_code(imports: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """Code a kernel runs as it starts (IPython's ``exec_lines``, before it reports ready),
+    importing ``imports`` and binding no name: the page then finds a fresh kernel's namespace
+    with a warm import cache. A module that fails to import is left to the page's own import
+    cell, which reports it where the reader looks."""
+    lines = []
+    for module, names in imports:
+        lines += ["try:", f"    __import__({module!r}, fromlist={list(names)!r})", "except Exception:", "    pass"]
+    return "\n".join(lines)
+
+
+class StartedKernel:
+    """The kernel of the next notebook, started while the current one runs (``--jobs 1``), so
+    that its start and the page's imports (pandas, matplotlib, the library: seconds per page)
+    overlap the current page instead of adding to the run. Started for one job (its working
+    folder and socket path); :meth:`shutdown` stops it, whether or not it was used."""
+
+    def __init__(self, job: Job) -> None:
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        self.name = job.name
+        # As _execute: debugpy inside ipykernel warns about frozen modules on every start.
+        os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+        self.manager = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=job.kernel_address)
+        # papermill does not close the clients of a kernel it was handed: kept here to close.
+        self.clients: list[Any] = []
+        make_client = self.manager.client
+
+        def client(**kwargs: Any) -> Any:
+            self.clients.append(make_client(**kwargs))
+            return self.clients[-1]
+
+        self.manager.client = client  # type: ignore[method-assign]
+        arguments = [*KERNEL_ARGUMENTS, "--HistoryManager.hist_file=:memory:"]
+        preload = preload_code(page_imports(job.source))
+        if preload:
+            arguments.append(f"--IPKernelApp.exec_lines={preload}")
+        # Returns once the process is launched; the kernel boots and imports on its own.
+        run_sync(self.manager.start_kernel)(extra_arguments=arguments, cwd=job.cwd)
+
+    def shutdown(self) -> None:
+        """Close its clients' channels and stop the kernel (asked first, killed after the
+        manager's grace time)."""
+        from jupyter_core.utils import run_sync
+
+        for client in self.clients:
+            with contextlib.suppress(Exception):  # already closed
+                client.stop_channels()
+        with contextlib.suppress(Exception):  # already gone: nothing to stop
+            run_sync(self.manager.shutdown_kernel)(now=False)
+        with contextlib.suppress(Exception):
+            self.manager.cleanup_resources()
+
+    def shutdown_in_background(self) -> threading.Thread:
+        """:meth:`shutdown` in a thread (the asked-for exit takes about a second, which the
+        next notebook need not wait for); the caller joins it before the run ends."""
+        thread = threading.Thread(target=self.shutdown, name=f"stop kernel {self.name}", daemon=True)
+        thread.start()
+        return thread
+
+
+def sequential_order(jobs: Sequence[Job], waits_for: Mapping[str, set[str]]) -> list[str]:
+    """The order one worker runs ``jobs`` in: at each step the first ready job in the given
+    order (:func:`salesplan.run.pack.run_order`), so the next job is known before the current ends."""
+    from salesplan.run.pack import run_order
+
+    position = {job.name: i for i, job in enumerate(jobs)}
+    order = run_order({job.name: waits_for.get(job.name, set()) for job in jobs})
+    sequence: list[str] = []
+    ready: list[str] = []
+    while order.is_active():
+        ready = sorted([*ready, *order.get_ready()], key=position.__getitem__)
+        name = ready.pop(0)
+        sequence.append(name)
+        order.done(name)
+    return sequence
+
+
 def execute_jobs(
     jobs: Sequence[Job],
     waits_for: Mapping[str, set[str]],
@@ -309,17 +426,11 @@ def execute_jobs(
 
     position = {job.name: i for i, job in enumerate(jobs)}
     by_name = {job.name: job for job in jobs}
+    if workers == 1:
+        _execute_in_turn([by_name[name] for name in sequential_order(jobs, waits_for)], on_start, on_finish)
+        return
     order = run_order({job.name: waits_for.get(job.name, set()) for job in jobs})
     ready: list[str] = []
-    if workers == 1:
-        while order.is_active():
-            ready = sorted([*ready, *order.get_ready()], key=position.__getitem__)
-            name = ready.pop(0)
-            on_start(name)
-            if not on_finish(name, _execute(*by_name[name].arguments())):
-                return
-            order.done(name)
-        return
     # Forked workers start with the runner's imports in place (spawn re-imports for seconds);
     # they only drive papermill, and kernels are fresh processes, so nothing touches state
     # inherited from the parent's thread pools (pyarrow reading the data).
@@ -348,3 +459,45 @@ def execute_jobs(
             with _signals_held():
                 _stop_processes(before)
             raise
+
+
+def _execute_in_turn(
+    sequence: Sequence[Job],
+    on_start: Callable[[str], None],
+    on_finish: Callable[[str, dict[str, Any]], bool],
+) -> None:
+    """Execute ``sequence`` one after another in this process (``--jobs 1``), each notebook's
+    kernel started (and its imports done) while the notebook before it runs
+    (:class:`StartedKernel`). Stops after a notebook for which ``on_finish`` returns False; on
+    any exception, a stop signal included, the kernel started ahead is stopped, then it is raised.
+    A finished notebook's kernel stops while the next one runs; all have stopped on return."""
+    ahead: StartedKernel | None = None
+    stopping: list[threading.Thread] = []
+    try:
+        for i, job in enumerate(sequence):
+            kernel, ahead = ahead or _start_kernel(job), None
+            on_start(job.name)
+            try:
+                if i + 1 < len(sequence):
+                    ahead = _start_kernel(sequence[i + 1])
+                outcome = _execute(*job.arguments(), kernel=kernel.manager if kernel else None)
+            finally:
+                if kernel is not None:
+                    stopping.append(kernel.shutdown_in_background())
+            if not on_finish(job.name, outcome):
+                return
+    finally:
+        with _signals_held():
+            if ahead is not None:
+                ahead.shutdown()
+            for thread in stopping:
+                thread.join()
+
+
+def _start_kernel(job: Job) -> StartedKernel | None:
+    """:class:`StartedKernel` for ``job``; None when it cannot start, leaving papermill to
+    start the kernel itself and report why it cannot, as a failed notebook."""
+    try:
+        return StartedKernel(job)
+    except Exception:  # noqa: BLE001 - reported by papermill's own start of the kernel
+        return None
