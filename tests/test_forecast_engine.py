@@ -349,3 +349,7 @@ def test_engine_defaults_are_the_settings_defaults() -> None:
     # A dict section (as notebooks pass it) and the typed section give the same options.
     changed = {**yaml_forecast, "max_origins": 7, "temporal_levels": []}
     assert engine_options(changed) == {**opts, "max_origins": 7, "temporal_levels": ()}
+    # The global member's setting reaches every fit through the same options.
+    assert opts["global_member"] is yaml_forecast["global_model"]["enabled"]
+    switched = {**yaml_forecast, "global_model": {**yaml_forecast["global_model"], "enabled": True, "weight": 0.4}}
+    assert engine_options(switched)["global_member"] is True and engine_options(switched)["global_weight"] == 0.4

@@ -42,6 +42,7 @@ from salesplan.forecast.engine import (
     SeriesForecast,
     fit_one,
     fit_series,
+    forecast_defaults,
     forecast_file,
     validate_series,
 )
@@ -141,6 +142,8 @@ def fit_series_distributed(
     temporal_levels: Sequence[int] = DEFAULT_TEMPORAL_LEVELS,
     temporal_min_points: int = DEFAULT_TEMPORAL_MIN_POINTS,
     partitions: int | None = None,
+    global_member: bool | None = None,
+    global_weight: float | None = None,
 ) -> dict[str, SeriesForecast]:
     """:func:`salesplan.forecast.engine.fit_series` on a cluster: the same validation, the same
     per-series ``fit_one`` with the same options, run through Fugue on ``engine`` (``dask``,
@@ -188,7 +191,13 @@ def fit_series_distributed(
         raise BackendError(
             f"the {engine} backend returned {len(result)} fits for {len(expected)} series (lost {lost[:5]})"
         )
-    return {uid: fits[uid] for uid in sorted(fits)}
+    fits = {uid: fits[uid] for uid in sorted(fits)}
+    if forecast_defaults().global_model.enabled if global_member is None else global_member:
+        # One model across all series: trained here on the collected history, as the local path does.
+        from salesplan.forecast.global_model import with_global_member
+
+        fits = with_global_member(fits, data, horizon, weight=global_weight)
+    return fits
 
 
 def fit_series_on(

@@ -834,24 +834,28 @@ def default_n_jobs() -> int:
 
 def engine_options(config: ForecastSettings | Mapping[str, Any] | None) -> dict[str, Any]:
     """The engine's settings from a ``forecast`` settings section (typed or as its dict), as
-    ``fit_series`` keywords: ``season_length``, ``max_origins``, ``temporal_levels`` and
-    ``temporal_min_points``. Without a section (a file forecast outside the workbook), the
+    ``fit_series`` keywords: ``season_length``, ``max_origins``, ``temporal_levels``,
+    ``temporal_min_points`` and the global member (``global_member``, ``global_weight`` from
+    ``global_model``), so a user's setting reaches every fit. Without a section (a file forecast outside the workbook), the
     ``forecast`` section of ``defaults.yaml``."""
     from salesplan.settings import ForecastSettings
 
     if config is None:
         config = forecast_defaults()
     if not isinstance(config, ForecastSettings):
-        config = forecast_defaults().model_copy(update={k: config[k] for k in ENGINE_KEYS if k in config})
+        given = {k: config[k] for k in ENGINE_KEYS if k in config}
+        config = ForecastSettings.model_validate({**forecast_defaults().model_dump(), **given})
     return {
         "season_length": int(config.season_length),
         "max_origins": int(config.max_origins),
         "temporal_levels": tuple(int(k) for k in config.temporal_levels or ()),
         "temporal_min_points": int(config.temporal_min_points),
+        "global_member": bool(config.global_model.enabled),
+        "global_weight": float(config.global_model.weight),
     }
 
 
-ENGINE_KEYS = ("season_length", "max_origins", "temporal_levels", "temporal_min_points")
+ENGINE_KEYS = ("season_length", "max_origins", "temporal_levels", "temporal_min_points", "global_model")
 
 
 def fit_series(

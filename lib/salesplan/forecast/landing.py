@@ -54,12 +54,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from salesplan.forecast.backends import fit_series_on
-from salesplan.forecast.engine import (
-    DEFAULT_TEMPORAL_LEVELS,
-    DEFAULT_TEMPORAL_MIN_POINTS,
-    SeriesForecast,
-    validate_series,
-)
+from salesplan.forecast.engine import SeriesForecast, forecast_defaults, validate_series
 
 
 @dataclass(frozen=True)
@@ -494,14 +489,16 @@ class BacktestCut:
 def backtest_cuts(
     df: pd.DataFrame,
     *,
-    back: Sequence[int] = (12,),
+    back: Sequence[int] | None = None,
     n_jobs: int | None = None,
     engine: str = "local",
     address: str | None = None,
-    season_length: int = 12,
-    max_origins: int = 36,
-    temporal_levels: Sequence[int] = DEFAULT_TEMPORAL_LEVELS,
-    temporal_min_points: int = DEFAULT_TEMPORAL_MIN_POINTS,
+    season_length: int | None = None,
+    max_origins: int | None = None,
+    temporal_levels: Sequence[int] | None = None,
+    temporal_min_points: int | None = None,
+    global_member: bool | None = None,
+    global_weight: float | None = None,
 ) -> list[BacktestCut]:
     """Refit the engine on each series cut ``b`` months back, for every ``b`` in ``back``.
 
@@ -510,8 +507,16 @@ def backtest_cuts(
     the whole target year observed for every as-of month. Series too short for a cut
     (less than a full previous year plus the closed months before it, or a target year
     not yet complete) are left out of it. Fitting is the slow part; :func:`hit_pairs`
-    then turns the cuts into (P(hit), outcome) pairs for any plan levels.
+    then turns the cuts into (P(hit), outcome) pairs for any plan levels. Options left None
+    take ``defaults.yaml``'s forecast settings (``p_hit_calibration.back``, ``season_length``,
+    ``max_origins``, ``temporal_levels``, ``temporal_min_points``, ``global_model``).
     """
+    defaults = forecast_defaults()
+    back = defaults.p_hit_calibration.back if back is None else back
+    season_length = defaults.season_length if season_length is None else season_length
+    max_origins = defaults.max_origins if max_origins is None else max_origins
+    temporal_levels = defaults.temporal_levels if temporal_levels is None else temporal_levels
+    temporal_min_points = defaults.temporal_min_points if temporal_min_points is None else temporal_min_points
     data = validate_series(df)
     out = []
     for b in back:
@@ -552,6 +557,8 @@ def backtest_cuts(
             n_jobs=n_jobs,
             temporal_levels=temporal_levels,
             temporal_min_points=temporal_min_points,
+            global_member=global_member,
+            global_weight=global_weight,
         )
         out.append(BacktestCut(b, fits, pd.DataFrame(rows)))
     return out
@@ -589,15 +596,17 @@ def hit_pairs(
 def hit_backtest(
     df: pd.DataFrame,
     *,
-    back: Sequence[int] = (12,),
-    factors: Sequence[float] = (0.95, 1.0, 1.05, 1.10),
+    back: Sequence[int] | None = None,
+    factors: Sequence[float] | None = None,
     n_jobs: int | None = None,
     engine: str = "local",
     address: str | None = None,
-    season_length: int = 12,
-    max_origins: int = 36,
-    temporal_levels: Sequence[int] = DEFAULT_TEMPORAL_LEVELS,
-    temporal_min_points: int = DEFAULT_TEMPORAL_MIN_POINTS,
+    season_length: int | None = None,
+    max_origins: int | None = None,
+    temporal_levels: Sequence[int] | None = None,
+    temporal_min_points: int | None = None,
+    global_member: bool | None = None,
+    global_weight: float | None = None,
 ) -> pd.DataFrame:
     """Backtest pairs (predicted P(hit), outcome) from each series' own history.
 
@@ -605,8 +614,10 @@ def hit_backtest(
     for every ``b`` in ``back``) followed by :func:`hit_pairs` (plans = the previous
     calendar year's total x each of ``factors``; outcome: the target year's actual total
     reached the plan). Returns one row per series, cut and factor:
-    ``unique_id, back, as_of, factor, plan, p_hit, hit, months``.
+    ``unique_id, back, as_of, factor, plan, p_hit, hit, months``. Options left None take
+    ``defaults.yaml``'s forecast settings (``factors``: ``p_hit_calibration.plan_factors``).
     """
+    factors = forecast_defaults().p_hit_calibration.plan_factors if factors is None else factors
     cuts = backtest_cuts(
         df,
         back=back,
@@ -617,5 +628,7 @@ def hit_backtest(
         max_origins=max_origins,
         temporal_levels=temporal_levels,
         temporal_min_points=temporal_min_points,
+        global_member=global_member,
+        global_weight=global_weight,
     )
     return hit_pairs(cuts, factors=factors)
