@@ -225,3 +225,25 @@ def test_an_approval_log_of_an_earlier_release_still_reads(tmp_path):
     (old,) = read_approvals(tmp_path)
     assert (old.version, old.by, old.restate, old.restated_months) == ("v1", "Li Wei", False, ())
     assert list_versions(tmp_path)["status"].tolist() == ["approved by Li Wei"]
+
+
+def test_page_words_for_the_saved_versions_and_the_reconciliation() -> None:
+    from salesplan.targets.views import reconciliation_words, saved_versions
+
+    versions = pd.DataFrame(
+        {
+            "year": [2027, 2027, 2026],
+            "version": ["v1", "v2", "v1"],
+            "created": ["2026-12-07T15:01:31Z", "2026-12-07T15:28:54Z", "2025-12-01T09:00:00Z"],
+            "scenario": ["base"] * 3,
+            "total": [1.0, 2.0, 3.0],
+            "note": ["", "", ""],
+            "status": ["draft", "approved", "approved"],
+            "sha256": ["ab"] * 3,
+        }
+    )
+    shown = saved_versions(versions, 2027)
+    assert list(shown["version"]) == ["v1", "v2"] and "sha256" not in shown and "year" not in shown
+    assert list(shown["created"]) == ["2026-12-07 15:01 UTC", "2026-12-07 15:28 UTC"]
+    assert "scale_to_top_down" not in reconciliation_words({"rule": "scale_to_top_down"})
+    assert reconciliation_words({"rule": "blend", "weight": 0.7}) == "closed by a blend: 70 % top-down, 30 % bottom-up"

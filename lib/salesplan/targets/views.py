@@ -18,6 +18,7 @@ import pandas as pd
 from salesplan.commission import attainment_history, high_margin_share, simulate_payout
 from salesplan.settings import CommissionSettings, Phasing
 from salesplan.targets import UNASSIGNED, TargetPlan, phasing_from_config, rep_month_targets
+from salesplan.units import fmt_pct
 
 if TYPE_CHECKING:
     from salesplan.plans import PlanInForce
@@ -269,3 +270,25 @@ def plan_card(plan: PlanInForce, month: int | str | pd.Period, title: str = "Pla
     from salesplan import cards
 
     return cards.card(title, [{**plan.headline_figure(month), "note": plan_text(plan, month)}])
+
+
+def reconciliation_words(rec: Mapping[str, Any]) -> str:
+    """How the gap between top-down and bottom-up was closed, in words for a page: the
+    ``scale_to_top_down`` rule keeps the top-down total and scales the bottom-up parts to it;
+    ``blend`` takes ``w x top-down + (1 - w) x bottom-up`` with the top-down weight ``w``."""
+    if rec["rule"] == "scale_to_top_down":
+        return "closed at the top-down number, the bottom-up parts scaled to it"
+    w = float(rec["weight"])
+    return f"closed by a blend: {fmt_pct(w, 0)} top-down, {fmt_pct(1 - w, 0)} bottom-up"
+
+
+def saved_versions(versions: pd.DataFrame, year: int) -> pd.DataFrame:
+    """The saved versions of ``year`` for a page (:func:`salesplan.targets.versions.list_versions`):
+    one row per version, oldest first, ``version, created, scenario, total, note, status`` with
+    the creation time read as "2026-12-07 15:01 UTC" (the file keeps the ISO time) and no hash."""
+    created = pd.to_datetime(versions["created"], utc=True, errors="coerce").dt.strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        versions.assign(created=created)
+        .loc[lambda d: d["year"] == year, ["version", "created", "scenario", "total", "note", "status"]]
+        .reset_index(drop=True)
+    )
