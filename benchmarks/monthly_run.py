@@ -6,15 +6,17 @@
 * **floor**: papermill executing, once per notebook of the pack, a notebook that only imports
   the pages' stack (pandas, matplotlib, seaborn, statsmodels and the salesplan modules the pages
   import) on the project's kernel: the least any run of that many notebooks on that stack costs;
-* the **ratio** run / floor (target: within 1.4x), the per-notebook seconds from run.json, and
-  the load average before and after (a loaded machine inflates both figures alike).
+* the **ratio** run / floor (target: within 1.4x), the floor being the mean of one measured
+  just before and one just after the run (the load of a shared machine drifts within minutes),
+  the per-notebook seconds from run.json against one import-only kernel, and the load average
+  at each step (a loaded machine inflates both figures alike).
 
 Everything is written under ``--work`` (default /tmp/salesplan-monthly-run, the project root
 seen by the steps through ``SALESPLAN_ROOT``): the cache, the plan drafts page 02 saves
 (``targets/`` beside the copied data) and the reports stay out of the project.
 
     .venv/bin/python benchmarks/monthly_run.py
-    .venv/bin/python benchmarks/monthly_run.py --repeat 2   # best of two of each
+    .venv/bin/python benchmarks/monthly_run.py --repeat 2   # two runs, the best ratio kept
 """
 
 from __future__ import annotations
@@ -145,16 +147,23 @@ def main() -> None:
     print(f"load average (1/5/15 min) at the start: {load()}", flush=True)
     subprocess.run([PYTHON, "-c", WARM, str(raw), str(config)], env=env, check=True, capture_output=True)
 
-    floors, runs = [], []
+    # Floor, run, floor: the load of a shared machine changes within minutes, so the run is
+    # compared with the mean of the floors taken just before and just after it.
+    pairs = []
+    before = floor_once(work, names, env)
+    print(f"  floor: {before:.1f} s ({len(names)} x import-only notebook), load {load()}", flush=True)
     for _ in range(args.repeat):
-        floors.append(floor_once(work, names, env))
-        print(f"  floor: {floors[-1]:.1f} s ({len(names)} x import-only notebook)", flush=True)
-        runs.append(run_once(work, raw, config, env))
-        print(f"  run:   {runs[-1][0]:.1f} s", flush=True)
-    floor = min(floors)
-    seconds, per_notebook = min(runs, key=lambda r: r[0])
+        run = run_once(work, raw, config, env)
+        print(f"  run:   {run[0]:.1f} s, load {load()}", flush=True)
+        after = floor_once(work, names, env)
+        print(f"  floor: {after:.1f} s, load {load()}", flush=True)
+        pairs.append(((before + after) / 2, run))
+        before = after
+    floor, (seconds, per_notebook) = min(pairs, key=lambda pair: pair[1][0] / pair[0])
     print(f"load average (1/5/15 min) at the end:   {load()}")
-    print("\nper notebook, seconds (run.json): " + ", ".join(f"{n} {s}" for n, s in per_notebook.items()))
+    print("\nper notebook, seconds (run.json; the floor per notebook is its import-only kernel):")
+    for name, sec in per_notebook.items():
+        print(f"  {name:<20} {sec:6.1f}   {sec / (floor / len(names)):4.1f}x")
     ratio = seconds / floor
     verdict = "within" if ratio <= TARGET else "above"
     print(
