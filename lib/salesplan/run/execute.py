@@ -369,23 +369,31 @@ class StartedKernel:
 
     def shutdown(self) -> None:
         """Close its clients' channels and stop the kernel (asked first, killed after the
-        manager's grace time)."""
-        from jupyter_core.utils import run_sync
+        manager's grace time; the manager then removes its connection files)."""
+        self._close_clients()
+        self._stop_kernel()
 
+    def shutdown_in_background(self) -> threading.Thread:
+        """:meth:`shutdown` with the kernel's exit in a thread (the asked-for exit takes about
+        a second, which the next notebook need not wait for); the clients are closed here, in
+        the thread whose event loop they were opened on. The caller joins the thread before
+        the run ends."""
+        self._close_clients()
+        thread = threading.Thread(target=self._stop_kernel, name=f"stop kernel {self.name}", daemon=True)
+        thread.start()
+        return thread
+
+    def _close_clients(self) -> None:
         for client in self.clients:
             with contextlib.suppress(Exception):  # already closed
                 client.stop_channels()
+        self.clients.clear()
+
+    def _stop_kernel(self) -> None:
+        from jupyter_core.utils import run_sync
+
         with contextlib.suppress(Exception):  # already gone: nothing to stop
             run_sync(self.manager.shutdown_kernel)(now=False)
-        with contextlib.suppress(Exception):
-            self.manager.cleanup_resources()
-
-    def shutdown_in_background(self) -> threading.Thread:
-        """:meth:`shutdown` in a thread (the asked-for exit takes about a second, which the
-        next notebook need not wait for); the caller joins it before the run ends."""
-        thread = threading.Thread(target=self.shutdown, name=f"stop kernel {self.name}", daemon=True)
-        thread.start()
-        return thread
 
 
 def sequential_order(jobs: Sequence[Job], waits_for: Mapping[str, set[str]]) -> list[str]:
