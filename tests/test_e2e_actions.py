@@ -54,9 +54,13 @@ def two_months(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def _stream(path: Path) -> str:
+    """The text a page shows: printed text and the plain-text form of its cards and prose."""
     nb = nbformat.read(path, as_version=4)
     return "".join(
-        o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "stream"
+        o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") in ("stream", "display_data", "execute_result")
     )
 
 

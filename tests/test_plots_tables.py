@@ -112,16 +112,14 @@ def test_units_format_every_figure_one_way():
 
 
 def test_the_money_unit_is_the_report_setting():
-    from types import SimpleNamespace
-
     from salesplan import units
+    from salesplan.config import load_settings
 
-    settings = SimpleNamespace(
-        report=SimpleNamespace(money_unit="K", currency="CNY"), review=SimpleNamespace(money_unit="M")
-    )
-    assert units.money_unit(settings) == "K" and units.currency(settings) == "CNY"
-    older = SimpleNamespace(report=SimpleNamespace(currency="CNY"), review=SimpleNamespace(money_unit="B"))
-    assert units.money_unit(older) == "B"
+    assert units.money_unit(load_settings()) == "M"  # the method's default, defaults.yaml
+    settings = load_settings(overrides={"report": {"money_unit": "K", "currency": "EUR"}})
+    assert units.money_unit(settings) == "K" and units.currency(settings) == "EUR"
+    with pytest.raises(Exception, match="money_unit"):
+        load_settings(overrides={"report": {"money_unit": "X"}})
 
 
 def test_a_table_shows_words_years_dates_and_dashes_never_raw_values():

@@ -137,6 +137,7 @@ def backtest(
     temporal_levels: Sequence[int] | None = None,
     temporal_min_points: int | None = None,
     global_member: bool | None = None,
+    global_weight: float | None = None,
 ) -> pd.DataFrame:
     """Rolling-origin accuracy per series (see module docstring).
 
@@ -158,6 +159,7 @@ def backtest(
         "temporal_levels": d.temporal_levels if temporal_levels is None else list(temporal_levels),
         "temporal_min_points": d.temporal_min_points if temporal_min_points is None else int(temporal_min_points),
         "global_member": global_member,
+        "global_weight": global_weight,
     }
     data = validate_series(df)
     size = data.groupby("unique_id")["ds"].transform("size")
