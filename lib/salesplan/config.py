@@ -147,6 +147,16 @@ def setting_label(key: str) -> str:
     return head + (f" ({', '.join(words[:-2])})" if len(words) > 2 else "")
 
 
+def _setting_text(value: Any) -> str:
+    """A setting's value as a reader types it in YAML: a list as ``a, b, c``, a mapping as
+    ``key: value; ...``, anything else as its text (numbers exactly as set)."""
+    if isinstance(value, list | tuple):
+        return ", ".join(_setting_text(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_setting_text(v)}" for k, v in value.items()) or "–"
+    return str(value)
+
+
 def assumptions_table(config: dict[str, Any], *sections: str) -> pd.DataFrame:
     """The values a report used, one row per setting: ``setting`` (in words), ``key`` (the dotted
     key to override in config/salesplan.yaml) and ``value``, for printing."""
@@ -160,7 +170,7 @@ def assumptions_table(config: dict[str, Any], *sections: str) -> pd.DataFrame:
             (
                 setting_label(name),
                 name,
-                value if isinstance(value, str) else repr(value) if isinstance(value, list | dict | tuple) else value,
+                _setting_text(value),
             )
             for name, value in rows
         ],
