@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from salesplan.config import PROJECT_ROOT
+from salesplan.publish import HEADLINE_MIME
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").rglob("*.ipynb"))
 FORBIDDEN = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Try, ast.ClassDef)
@@ -28,10 +29,17 @@ def test_cells_hold_calls_not_definitions(path: Path) -> None:
 
 def test_every_pack_notebook_states_the_plan_it_used() -> None:
     for name in ("00_data_check", "01_review", "02_targets", "03_forecast", "04_retrospective", "05_commissions"):
-        text = (PROJECT_ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8")
-        assert "headline_figure(" in text and any(
-            w in text for w in (".describe(", "plan_text(", "plan_year_words(")
-        ), name
+        path = PROJECT_ROOT / "notebooks" / f"{name}.ipynb"
+        text = path.read_text(encoding="utf-8")
+        assert any(w in text for w in (".describe(", "plan_text(", "plan_year_words(")), name
+        # The saved first card closes with the plan the page measured against.
+        payloads = [
+            o["data"][HEADLINE_MIME]
+            for c in nbformat.read(path, as_version=4).cells
+            for o in c.get("outputs", [])
+            if HEADLINE_MIME in o.get("data", {})
+        ]
+        assert payloads and payloads[0]["figures"][-1]["label"].startswith("Plan "), name
 
 
 PACK = sorted((PROJECT_ROOT / "notebooks").glob("0[0-9]_*.ipynb"))
