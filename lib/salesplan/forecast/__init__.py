@@ -9,6 +9,13 @@ score), ``backtest`` (rolling-origin accuracy vs seasonal naive) and ``hierarchy
 workbook's company forecast and landing table).
 """
 
+import warnings
+
+# statsforecast's and hierarchicalforecast's progress bars import tqdm.auto, which in a notebook
+# kernel without ipywidgets (a server with the main dependencies only) warns on every run; the
+# engine shows no progress bar, so the warning says nothing about the forecast.
+warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
+
 from salesplan.forecast.backends import (
     BackendError,
     fit_series_distributed,
