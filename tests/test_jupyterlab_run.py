@@ -21,17 +21,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
-from salesplan.cli import lab_arguments
 from salesplan.config import PROJECT_ROOT
 from salesplan.publish import CARD_CLASS
 from salesplan.run import KERNEL_DISPLAY_NAME
@@ -54,72 +48,21 @@ CARD = f".jp-OutputArea-output .{CARD_CLASS}"
 TITLE = re.compile(r"Retrospective (\d{4})-(\d{2})")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory):
+def lab(tmp_path_factory: pytest.TempPathFactory, jupyterlab_server):
     root = tmp_path_factory.mktemp("lab-run")
     (root / "notebooks").mkdir()
     (root / "config").mkdir()
     shutil.copy2(PROJECT_ROOT / NOTEBOOK, root / NOTEBOOK)
     shutil.copy2(PROJECT_ROOT / CONFIG, root / CONFIG)
     write_sample(root / "data" / "raw", scale=0.05)
-    # No toast asking about Jupyter news over the notebook.
-    settings = root / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    port, token = _free_port(), secrets.token_hex(16)
-    log = root / "server.log"
-    options = [f"--ServerApp.root_dir={root}" if a.startswith("--ServerApp.root_dir=") else a for a in lab_arguments()]
-    assert f"--ServerApp.root_dir={root}" in options
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            f"--IdentityProvider.token={token}",
-            "--ServerApp.port_retries=0",
-            *options,
-            f"--LabApp.user_settings_dir={root / 'settings'}",
-            f"--LabApp.workspaces_dir={root / 'workspaces'}",
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        ],  # fmt: skip
-        # The kernel inherits the server's environment: the library's project root is the copy.
-        env={**os.environ, "SALESPLAN_ROOT": str(root)},
-        stdout=subprocess.DEVNULL,
-        # A file, not a pipe: nobody reads the server's log while the notebook runs, and a full
-        # pipe would stall the server and its kernel.
-        stderr=log.open("wb"),
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"JupyterLab did not start: {log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.3)
-    yield base, token, log
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    # The kernel inherits the server's environment: the library's project root is the copy.
+    with jupyterlab_server(root, env={**os.environ, "SALESPLAN_ROOT": str(root)}) as (base, token, log):
+        yield base, token, log
 
 
 def _menu(page, menu: str, item: str) -> None:

@@ -14,17 +14,10 @@ Needs Debian's ``chromium``; where it is missing the test is skipped with a mess
 from __future__ import annotations
 
 import re
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
-from salesplan.cli import lab_arguments
 from salesplan.config import PROJECT_ROOT
 from salesplan.run import KERNEL_DISPLAY_NAME
 
@@ -40,62 +33,13 @@ TIMEOUT_MS = 30_000
 CARD_TITLE = re.compile(r"^Retrospective \d{4}-\d{2}$")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory):
+def lab(tmp_path_factory: pytest.TempPathFactory, jupyterlab_server):
     root = tmp_path_factory.mktemp("lab")
     (root / "notebooks").mkdir()
     shutil.copy2(PROJECT_ROOT / NOTEBOOK, root / NOTEBOOK)
-    # No toast asking about Jupyter news over the first screen.
-    settings = root / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    port, token = _free_port(), secrets.token_hex(16)
-    # make lab's options with the copy as root instead of the project.
-    options = [f"--ServerApp.root_dir={root}" if a.startswith("--ServerApp.root_dir=") else a for a in lab_arguments()]
-    assert f"--ServerApp.root_dir={root}" in options
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            f"--IdentityProvider.token={token}",
-            "--ServerApp.port_retries=0",
-            *options,
-            # Nothing written to ~/.jupyter, nothing fetched from the web.
-            f"--LabApp.user_settings_dir={root / 'settings'}",
-            f"--LabApp.workspaces_dir={root / 'workspaces'}",
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        ],  # fmt: skip
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"JupyterLab did not start: {proc.stderr.read().decode(errors='replace')[-2000:]}")
-            time.sleep(0.3)
-    yield base, token, root
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with jupyterlab_server(root) as (base, token, _log):
+        yield base, token, root
 
 
 def _within_first_screen(element, what: str) -> None:
