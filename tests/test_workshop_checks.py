@@ -431,7 +431,7 @@ def test_campaign_phasing_and_the_comparison_question() -> None:
 
 def test_revision_rule_within_ten_percent_either_way() -> None:
     rev = checks.revision_proposal().set_index("quarter")
-    limit = ws.company().targets_config["revision_flag_share"]
+    limit = ws.company().settings.targets.revision_flag_share
     assert limit == pytest.approx(0.10)
     change = rev["proposed"] / rev["plan"] - 1
     right = {q: "within" if abs(c) <= limit else "exception" for q, c in change.items()}
@@ -459,7 +459,7 @@ def test_revision_rule_within_ten_percent_either_way() -> None:
 
 def test_target_levels_sit_on_the_agreed_target() -> None:
     target = ws.annual_target()
-    s = ws.company().targets_config["stretch_pct"]
+    s = ws.company().settings.targets.stretch_pct
     assert ws.givens(2)["stretch_pct"] == s
     right = {"base": target, "challenge": target * (1 + s), "flexible": target * s}
     assert right == pytest.approx(checks.expected_target_levels())
@@ -501,8 +501,8 @@ def test_process_targets_follow_the_librarys_funnel() -> None:
     from salesplan.targets.process import leads_needed, visits_needed, won_deals_needed
 
     f = ws.givens(2)["funnel"]
-    cfg = ws.company().targets_config["process"]
-    assert f["win_rate"] == cfg["fallback_win_rate"] and f["visits_per_lead"] == cfg["visits_per_lead"]
+    cfg = ws.company().settings.targets.process
+    assert f["win_rate"] == cfg.fallback_win_rate and f["visits_per_lead"] == cfg.visits_per_lead
     target = ws.annual_target()
     raw = target * f["pipeline_share"] / f["avg_deal"]
     assert not float(raw).is_integer()  # the case teaches rounding up

@@ -232,8 +232,8 @@ def test_no_handout_prints_an_answer(handouts: dict[str, str]) -> None:
     # the exercise 3 page names where the annual target comes from instead of printing it
     assert "your agreed number from exercise 2" in handouts["03_phasing"]
     # the campaign seasons are stated from the settings
-    for season in ws.company().targets_config["phasing"]["seasonal_templates"]["campaign"]:
-        assert f"{season['name']} (months {', '.join(map(str, season['months']))}) {season['share'] * 100:g} %" in (
+    for season in ws.company().settings.targets.phasing.seasonal_templates["campaign"]:
+        assert f"{season.name} (months {', '.join(map(str, season.months))}) {season.share * 100:g} %" in (
             _section(handouts["03_phasing"], "3c")
         )
 
@@ -262,11 +262,11 @@ def test_unit_prices_print_as_money(handouts: dict[str, str]) -> None:
 
 
 def test_rep_handout_states_growth_and_ramp_from_the_settings(handouts: dict[str, str]) -> None:
-    cfg = ws.company().targets_config
+    cfg = ws.company().settings.targets
     section = _section(handouts["01_annual_number"], "1e")
-    assert f"Personal growth rate: {cfg['bottom_up']['personal_growth'] * 100:g} %" in section
-    assert " / ".join(f"{r * 100:g}" for r in cfg["ramp"]) + " %" in section
-    for level, coefficient in cfg["bottom_up"]["level_coefficient"].items():
+    assert f"Personal growth rate: {cfg.bottom_up.personal_growth * 100:g} %" in section
+    assert " / ".join(f"{r * 100:g}" for r in cfg.ramp) + " %" in section
+    for level, coefficient in cfg.bottom_up.level_coefficient.items():
         assert f"{level} {coefficient:g}" in section
 
 
@@ -314,11 +314,11 @@ def test_later_parts_have_their_worksheets_and_givens(handouts: dict[str, str]) 
     ]:
         sheet = _section(handouts[page], key).split("Worksheet")[1]
         assert all(f"<td>{r}</td>" in sheet for r in rows), (key, sheet)
-    cfg = ws.company().targets_config
-    assert f"{cfg['stretch_pct'] * 100:g} %" in _section(handouts["02_gap"], "2c")
-    assert f"{cfg['process']['fallback_win_rate'] * 100:g} %" in _section(handouts["02_gap"], "2d")
+    cfg = ws.company().settings.targets
+    assert f"{cfg.stretch_pct * 100:g} %" in _section(handouts["02_gap"], "2c")
+    assert f"{cfg.process.fallback_win_rate * 100:g} %" in _section(handouts["02_gap"], "2d")
     for season in ws.givens(3)["seasons"]["name"]:
         assert f"<td>{season}</td>" in _section(handouts["03_phasing"], "3c")
     for plan in ws.givens(5)["revision"]["plan"]:
         assert f"{plan:,}" in _section(handouts["05_retrospective"], "5d")
-    assert f"{cfg['revision_flag_share'] * 100:g} %" in _section(handouts["05_retrospective"], "5d")
+    assert f"{cfg.revision_flag_share * 100:g} %" in _section(handouts["05_retrospective"], "5d")

@@ -18,8 +18,10 @@ Typical use in a notebook::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from pydantic import BaseModel, TypeAdapter
 
 from salesplan.config import assumptions_table
 from salesplan.workshop.checks import (
@@ -104,16 +106,28 @@ EXERCISE_DIR = Path(__file__).resolve().parents[3] / "notebooks" / "workshop"
 """The exercise notebooks in the project (``notebooks/workshop``)."""
 
 
+def _setting(settings: BaseModel, name: str) -> Any:
+    """The value of the dotted setting ``name``: a section's fields by attribute, then (inside a mapping
+    setting such as ``targets.bottom_up.level_coefficient``) its entries by key; a section, or a setting
+    holding sections (``targets.phasing.seasonal_templates``), as plain values."""
+    value: Any = settings
+    for part in name.split("."):
+        if isinstance(value, BaseModel) and part in type(value).model_fields:
+            value = getattr(value, part)
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            raise KeyError(f"no setting {name!r}: {part!r} is not a key there")
+    # Any-typed dumping turns every section inside the value into a dict, as the settings file spells it.
+    return TypeAdapter(Any).dump_python(value)
+
+
 def settings_table(*names: str) -> pd.DataFrame:
     """The method's settings an exercise uses (dotted names, e.g. ``"targets.top_down"``), one row per
-    setting, read from the library's defaults (:func:`salesplan.config.load_config`)."""
-    cfg = company().config
-    values = {}
-    for name in names:
-        value = cfg
-        for p in name.split("."):
-            value = value[p]
-        values[name] = value
+    setting, read from the library's defaults (:func:`salesplan.config.load_settings`). A name that is
+    not a setting raises ``KeyError`` naming it."""
+    settings = company().settings
+    values = {name: _setting(settings, name) for name in names}
     return assumptions_table(values, *names).set_index("key")[["value"]].rename_axis("setting")
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from salesplan import metrics
 from salesplan.retro.flags import classify_deviation, deviation
+from salesplan.settings import TargetsSettings, Thresholds
 from salesplan.targets import (
     active_reps,
     annual_periods,
@@ -93,6 +94,11 @@ def _co() -> WorkshopCompany:
     return _build()
 
 
+def _targets() -> TargetsSettings:
+    """The method's ``targets`` settings of the workshop company."""
+    return _build().settings.targets
+
+
 # --------------------------------------------------------------------------------------
 # expected values (library calls on the workshop company)
 
@@ -106,7 +112,7 @@ def history() -> pd.DataFrame:
 
 
 def _cagr_years() -> int:
-    return int(_co().targets_config["cagr_years"])
+    return _targets().cagr_years
 
 
 def expected_baseline(cagr_years: int | None = None, increments: Mapping[str, float] | None = None) -> pd.DataFrame:
@@ -115,7 +121,7 @@ def expected_baseline(cagr_years: int | None = None, increments: Mapping[str, fl
     n = _cagr_years() if cagr_years is None else cagr_years
     periods = annual_periods(history(), years=_cagr_years() + 1)
     incs = co.increments if increments is None else dict(increments)
-    return baseline(periods, n, incs, float(co.targets_config["stretch_pct"]))
+    return baseline(periods, n, incs, float(_targets().stretch_pct))
 
 
 def last_year() -> float:
@@ -169,7 +175,7 @@ def _team(keep_leavers: bool = False, hire_in_january: bool = False) -> pd.DataF
 
 
 def _ramp(ramp: list[float] | None) -> list[float]:
-    return list(ramp) if ramp is not None else list(_co().targets_config["ramp"])
+    return list(ramp) if ramp is not None else list(_targets().ramp)
 
 
 def _levels(flat: bool = False) -> dict[str, float]:
@@ -191,7 +197,7 @@ def expected_reps(
     co = _co()
     team = _team(keep_leavers)
     avail = rep_availability(team, co.plan_year, _ramp(ramp))
-    growth = float(co.targets_config["bottom_up"]["personal_growth"])
+    growth = float(_targets().bottom_up.personal_growth)
     return bottom_up_reps(history(), team, avail, growth, _levels(flat_levels))
 
 
@@ -199,7 +205,7 @@ def expected_reps(
 def expected_reconciliation(rule: str | None = None, top_down_weight: float | None = None) -> pd.Series:
     """:func:`salesplan.targets.reconcile`: top-down against the sum of the regions' bottom-up numbers."""
     co = _co()
-    w = float(co.targets_config["reconcile"]["top_down_weight"]) if top_down_weight is None else top_down_weight
+    w = float(_targets().reconcile.top_down_weight) if top_down_weight is None else top_down_weight
     bu = float(expected_regions()["bottom_up"].sum())
     return reconcile(expected_top_down(), bu, rule or co.reconcile_rule, w)
 
@@ -224,8 +230,8 @@ def expected_phasing(
     template of ``targets.phasing.quarterly_templates`` or a seasonal template of
     ``targets.phasing.seasonal_templates`` (months within a quarter or season by seasonality)."""
     co = _co()
-    templates = co.targets_config["phasing"]["quarterly_templates"]
-    seasonal = co.targets_config["phasing"].get("seasonal_templates") or {}
+    phasing = _targets().phasing
+    templates, seasonal = phasing.quarterly_templates, phasing.seasonal_templates
     if template == "seasonality":
         shares = monthly_shares("seasonality", history())
     elif template in seasonal:
@@ -321,7 +327,7 @@ def expected_rep_targets(
     team = _team(keep_leavers)
     if weights is None:
         avail = rep_availability(team, co.plan_year, _ramp(ramp))
-        growth = float(co.targets_config["bottom_up"]["personal_growth"])
+        growth = float(_targets().bottom_up.personal_growth)
         lv = dict(levels) if levels is not None else _levels(flat_levels)
         weights = bottom_up_reps(history(), team, avail, growth, lv).set_index("rep_id")["bottom_up"].to_dict()
     targets = expected_reconciled_regions() if region_targets is None else region_targets
@@ -338,7 +344,9 @@ def expected_statuses(thresholds: Mapping[str, float] | None = None) -> dict[str
     """:func:`salesplan.retro.flags.classify_deviation` of every item of the retrospective month."""
     co = _co()
     r = co.retro
-    status = classify_deviation(r["actual"].to_numpy(), r["target"].to_numpy(), thresholds or co.thresholds)
+    # The status rule takes the bands as a mapping.
+    bands = thresholds or co.settings.retro.thresholds.model_dump()
+    status = classify_deviation(r["actual"].to_numpy(), r["target"].to_numpy(), bands)
     return dict(zip(r["item"], status, strict=True))
 
 
@@ -647,7 +655,7 @@ def check_reconciled_regions(answer: Any) -> Feedback:
 
 
 def _stretch_pct() -> float:
-    return float(_co().targets_config["stretch_pct"])
+    return float(_targets().stretch_pct)
 
 
 def expected_target_levels(on: float | None = None, stretch_pct: float | None = None) -> dict[str, float]:
@@ -823,7 +831,7 @@ def check_phasing(answer: Any, template: str = "seasonality") -> Feedback:
     indices`` (a quarterly template; a seasonal template likewise over its campaign seasons). Amounts: whole units, 1 unit per month, the sum exact; shares: 0.01
     points per month.
     """
-    seasonal = _co().targets_config["phasing"].get("seasonal_templates") or {}
+    seasonal = _targets().phasing.seasonal_templates
     key = "3a" if template == "seasonality" else "3c" if template in seasonal else "3b"
     check = f"{key} phasing ({template.replace('_', ' ')}{' seasons' if template in seasonal else ''})"
     example = "a list of 12 amounts Jan-Dec, or {1: ..., 2: ..., ...}, or 12 shares adding up to 1"
@@ -844,13 +852,13 @@ def check_phasing(answer: Any, template: str = "seasonality") -> Feedback:
     def as_dict(frame: pd.DataFrame) -> dict[str, float]:
         return {str(m): float(v) for m, v in zip(frame["month_of_year"], frame[col], strict=True)}
 
-    templates = co.targets_config["phasing"]["quarterly_templates"]
+    templates = _targets().phasing.quarterly_templates
     mistakes = []
     if template != "seasonality":
         mistakes.append(Mistake("even", as_dict(expected_phasing(template, even_within=True)),
                                 f"within a {'season' if template in seasonal else 'quarter'} the months follow the seasonality index, not a third each"))  # fmt: skip
     if template in seasonal:
-        mistakes.append(Mistake("calendar quarters", as_dict(phase_total(total, monthly_shares("quarterly_template", history(), template=[s["share"] for s in seasonal[template]]), co.plan_year)),
+        mistakes.append(Mistake("calendar quarters", as_dict(phase_total(total, monthly_shares("quarterly_template", history(), template=[s.share for s in seasonal[template]]), co.plan_year)),
                                 "those shares sit on calendar quarters; the campaign seasons run March-May, June-August, September-November and December-February"))  # fmt: skip
     for other in ["seasonality", *templates, *seasonal]:
         if other != template:
@@ -1093,10 +1101,12 @@ def check_statuses(answer: Any) -> Feedback:
         return invalid(check, f"cannot read the answer: {exc}", example)
     given = {k: _status(v) for k, v in given.items()}
     exp = expected_statuses()
-    t = co.thresholds
+    t = co.settings.retro.thresholds
     r = co.retro.set_index("item")
     d = pd.Series(deviation(r["actual"].to_numpy(), r["target"].to_numpy()), index=r.index)
-    against_actual = dict(zip(items, classify_deviation(2 - r["target"] / r["actual"], 1.0, t), strict=True))
+    against_actual = dict(
+        zip(items, classify_deviation(2 - r["target"] / r["actual"], 1.0, t.model_dump()), strict=True)
+    )
     # On a band edge (within EDGE_TOLERANCE) both neighbouring statuses are accepted: the stricter one is
     # what floating point gives a plain `<=`, not a misreading of the rule.
     stricter = {k: _edge_neighbour(float(d[k]), t) for k in items}
@@ -1131,12 +1141,12 @@ def check_statuses(answer: Any) -> Feedback:
             line += ": use green, yellow, red, dark_red or ahead"
         elif against_actual[k] == given[k] and given[k] != exp[k]:
             line += ": measure the deviation against the plan (actual / plan - 1), not against the actual (1 - plan / actual)"
-        elif d[k] > t["ahead"] + EDGE_TOLERANCE:
-            line += f": this item is ahead of plan, not behind: more than {pct(t['ahead'], 0)} ahead is 'ahead'"
+        elif d[k] > t.ahead + EDGE_TOLERANCE:
+            line += f": this item is ahead of plan, not behind: more than {pct(t.ahead, 0)} ahead is 'ahead'"
         elif given[k] == "ahead":
-            line += f": 'ahead' is for more than {pct(t['ahead'], 0)} above plan; this item is behind or close to plan"
+            line += f": 'ahead' is for more than {pct(t.ahead, 0)} above plan; this item is behind or close to plan"
         else:
-            line += f": the bands are {pct(t['yellow'], 0)} / {pct(t['red'], 0)} / {pct(t['dark_red'], 0)} behind plan"
+            line += f": the bands are {pct(t.yellow, 0)} / {pct(t.red, 0)} / {pct(t.dark_red, 0)} behind plan"
         details.append(line)
     if not details:
         return Feedback(check, "correct", f"correct ({len(items)} items).", notes)
@@ -1149,15 +1159,15 @@ def check_statuses(answer: Any) -> Feedback:
     )
 
 
-def _edge_neighbour(dev: float, t: Mapping[str, float]) -> str | None:
+def _edge_neighbour(dev: float, t: Thresholds) -> str | None:
     """The stricter status next to a band edge the deviation ``dev`` sits on (within :data:`EDGE_TOLERANCE`),
     or None off the edges: on the 5 % behind edge ``yellow``, on 10 % ``red``, on 15 % ``dark_red``, on 5 %
     ahead ``ahead``."""
     for edge, status in (
-        (-t["yellow"], "yellow"),
-        (-t["red"], "red"),
-        (-t["dark_red"], "dark_red"),
-        (t["ahead"], "ahead"),
+        (-t.yellow, "yellow"),
+        (-t.red, "red"),
+        (-t.dark_red, "dark_red"),
+        (t.ahead, "ahead"),
     ):
         if abs(dev - edge) <= EDGE_TOLERANCE:
             return status
@@ -1371,7 +1381,8 @@ def check_five_why(answer: Any) -> Feedback:
     if details:
         return Feedback(check, "wrong", f"{len(details)} thing{'s' if len(details) != 1 else ''} to fix.", details,
                         ["a 5-Why ends at a cause the team controls, with one owner and a measurable, dated next step"])  # fmt: skip
-    escalation = co.config["retro"]["escalation"].get(exp[item], "")
+    # Only the three warning statuses have a response; green and ahead escalate to nobody.
+    escalation = co.settings.retro.escalation.model_dump().get(exp[item], "")
     owner = str(a.get("owner")).strip()
     return Feedback(check, "correct", f"complete: {item}, {len(whys)} whys, owner {owner}. Escalation: {escalation}.")
 
@@ -1392,7 +1403,7 @@ def expected_revision(limit: float | None = None, against: str = "plan", cuts_on
     """Exercise 5d: each proposed quarter ``within`` the revision rule or needing the ``exception`` procedure:
     ``|proposed / plan - 1| <= targets.revision_flag_share`` (10 %) is within; more needs the exception.
     ``against`` / ``cuts_only`` give the typical mistakes."""
-    share = float(_co().targets_config["revision_flag_share"]) if limit is None else limit
+    share = float(_targets().revision_flag_share) if limit is None else limit
     out = {}
     for row in revision_proposal().itertuples():
         base = row.plan if against == "plan" else row.proposed
@@ -1477,17 +1488,18 @@ def givens(number: int) -> dict[str, Any]:
             "funnel": pd.Series(funnel(), name="value").rename_axis("rate"),
         }
     if number == 3:
+        phasing = _targets().phasing
         return {
             "annual_target": annual_target(),
             "monthly_sales": co.monthly_sales(),
-            "templates": dict(co.targets_config["phasing"]["quarterly_templates"]),
-            "seasons": pd.DataFrame(co.targets_config["phasing"]["seasonal_templates"]["campaign"]),
+            "templates": dict(phasing.quarterly_templates),
+            "seasons": pd.DataFrame([s.model_dump() for s in phasing.seasonal_templates["campaign"]]),
         }
     if number == 4:
         return {
             "annual_target": annual_target(),
             "team": co.team(),
-            "ramp": list(co.targets_config["ramp"]),
+            "ramp": list(_targets().ramp),
             "region_targets": pd.Series(expected_reconciled_regions(), name="target_amount").rename_axis("region"),
             "rep_bottom_up": expected_reps().set_index("rep_id")["bottom_up"],
         }

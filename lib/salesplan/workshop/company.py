@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from salesplan import sample
-from salesplan.config import load_config
+from salesplan.config import load_settings
+from salesplan.settings import Settings
 from salesplan.targets import largest_remainder, rep_availability
 
 PLAN_YEAR = 2026
@@ -106,7 +107,8 @@ class WorkshopCompany:
     """The workshop company: history, reps and every input the exercises give.
 
     ``cube`` is a monthly cube (``month, region, product_line, rep_id, net_amount, quantity``) like the
-    one the workbook builds from real exports; ``reps`` the reps table the target functions take.
+    one the workbook builds from real exports; ``reps`` the reps table the target functions take;
+    ``settings`` the method's validated settings (:func:`salesplan.config.load_settings`), read once.
     """
 
     plan_year: int
@@ -114,7 +116,7 @@ class WorkshopCompany:
     product_lines: list[str]
     reps: pd.DataFrame
     cube: pd.DataFrame
-    config: dict[str, Any]
+    settings: Settings
     increments: dict[str, float]
     market: dict[str, float]
     resource_factor: dict[str, float]
@@ -128,18 +130,20 @@ class WorkshopCompany:
 
     @property
     def targets_config(self) -> dict[str, Any]:
-        """The ``targets`` settings (the method's defaults)."""
-        return self.config["targets"]
+        """The ``targets`` settings as a plain dict, a read-only copy for notebooks that index it by key;
+        library code reads ``settings.targets`` instead."""
+        return self.settings.targets.model_dump()
 
     @property
     def level_coefficient(self) -> dict[str, float]:
         """Level -> coefficient, from ``targets.bottom_up.level_coefficient``."""
-        return {str(k): float(v) for k, v in self.targets_config["bottom_up"]["level_coefficient"].items()}
+        return {str(k): float(v) for k, v in self.settings.targets.bottom_up.level_coefficient.items()}
 
     @property
     def thresholds(self) -> dict[str, float]:
-        """The deviation bands of ``retro.thresholds`` (5 / 10 / 15 % behind, 5 % ahead)."""
-        return {k: float(v) for k, v in self.config["retro"]["thresholds"].items()}
+        """The deviation bands of ``retro.thresholds`` (5 / 10 / 15 % behind, 5 % ahead) as a plain dict,
+        the form the trainees are given (``t["yellow"]``)."""
+        return {k: float(v) for k, v in self.settings.retro.thresholds.model_dump().items()}
 
     def sales_by_year(self, by: str | None = None) -> pd.DataFrame:
         """Net sales per calendar year (columns), in total or per ``by`` (``region``, ``rep_id``,
@@ -165,7 +169,7 @@ class WorkshopCompany:
         """Each rep's share of a full year in the plan year: the mean of their monthly shares (``targets.ramp``
         for a new hire, nothing after a leave date). Exercise 1e uses it; exercise 4a asks for the months
         behind it, so the month-by-month table is not given."""
-        avail = rep_availability(self.team(), self.plan_year, self.targets_config["ramp"])
+        avail = rep_availability(self.team(), self.plan_year, self.settings.targets.ramp)
         return avail.groupby("rep_id")["availability"].mean().rename("availability")
 
 
@@ -178,7 +182,8 @@ def _rep_year_amounts(region_total: float, reps: list[tuple[str, str, float]]) -
 
 @cache
 def _build() -> WorkshopCompany:
-    config = load_config()
+    settings = load_settings()
+    targets = settings.targets
     regions = list(sample.REGIONS)
     lines = _lines()
     sizes = {r: round(sample.REGION_CUSTOMER_SHARE[r] * COMPANY_LAST_YEAR / 10e6) * 10e6 for r in regions}
@@ -242,13 +247,13 @@ def _build() -> WorkshopCompany:
         product_lines=lines,
         reps=reps,
         cube=cube,
-        config=config,
+        settings=settings,
         # Stated increments the history cannot know: a price rise and a new product line.
         increments={"new_products": 3_000_000.0, "new_regions": 0.0, "price_change_pct": 0.02},
         # Market figures for the top-down methods (industry growth and multiplier are the method's defaults).
         market={
-            "industry_growth": float(config["targets"]["top_down"]["industry_growth"]),
-            "multiplier": float(config["targets"]["top_down"]["multiplier"]),
+            "industry_growth": float(targets.top_down.industry_growth),
+            "multiplier": float(targets.top_down.multiplier),
             "market_size": 1_000_000_000.0,
             "market_share": 0.135,
         },
@@ -263,8 +268,8 @@ def _build() -> WorkshopCompany:
         ],
         funnel={
             **FUNNEL,
-            "win_rate": float(config["targets"]["process"]["fallback_win_rate"]),
-            "visits_per_lead": float(config["targets"]["process"]["visits_per_lead"]),
+            "win_rate": float(targets.process.fallback_win_rate),
+            "visits_per_lead": float(targets.process.visits_per_lead),
         },
     )
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from salesplan.files import replace_atomically
 from salesplan.units import fmt_int, fmt_money, fmt_pct
 from salesplan.workshop import checks
 from salesplan.workshop.company import _build
@@ -84,34 +85,33 @@ def _pct_list(values: list[float]) -> str:
 
 def _settings_note(key: str) -> str:
     """The method's settings a part uses, stated from the library's defaults (never retyped here)."""
-    co = _build()
-    cfg = co.targets_config
-    levels = ", ".join(f"{k} {v:g}" for k, v in cfg["bottom_up"]["level_coefficient"].items())
-    ramp = f"new hires {_pct_list(list(cfg['ramp']))} of a full quota in their 1st, 2nd, 3rd and later months on board"
+    cfg = _build().settings.targets
+    levels = ", ".join(f"{k} {v:g}" for k, v in cfg.bottom_up.level_coefficient.items())
+    ramp = f"new hires {_pct_list(list(cfg.ramp))} of a full quota in their 1st, 2nd, 3rd and later months on board"
     notes = {
-        "1e": f"Personal growth rate: {fmt_pct(cfg['bottom_up']['personal_growth'], 0)}. Level coefficients: "
+        "1e": f"Personal growth rate: {fmt_pct(cfg.bottom_up.personal_growth, 0)}. Level coefficients: "
         f"{levels}. Ramp: {ramp}. A leaver carries nothing after the leave date.",
         "4a": f"Ramp: {ramp}. A leaver carries nothing after the leave date.",
         "4b": f"Level coefficients: {levels}. The regions' agreed years are exercise 2b's (the table), the split "
         "by potential this exercise builds on.",
         "4c": "Each rep's bottom-up number is exercise 1e's (the table); the regions' agreed years are 2b's (above, 4b).",
         "2b": "The agreed annual target: your answer to 2a.",
-        "2c": f"Stretch coefficient (targets.stretch_pct): {fmt_pct(cfg['stretch_pct'], 0)}. "
+        "2c": f"Stretch coefficient (targets.stretch_pct): {fmt_pct(cfg.stretch_pct, 0)}. "
         "The agreed annual target: your answer to 2a.",
-        "2d": f"Win rate (targets.process.fallback_win_rate) {fmt_pct(cfg['process']['fallback_win_rate'], 0)}; "
-        f"visits per lead (targets.process.visits_per_lead) {cfg['process']['visits_per_lead']:g}. "
+        "2d": f"Win rate (targets.process.fallback_win_rate) {fmt_pct(cfg.process.fallback_win_rate, 0)}; "
+        f"visits per lead (targets.process.visits_per_lead) {cfg.process.visits_per_lead:g}. "
         "The revenue target: your agreed number from 2a.",
         "3d": "Your months from 3a and 3c, side by side.",
-        "5d": f"A quarterly revision may move a quarter by at most {fmt_pct(cfg['revision_flag_share'], 0)} "
+        "5d": f"A quarterly revision may move a quarter by at most {fmt_pct(cfg.revision_flag_share, 0)} "
         "(targets.revision_flag_share), up or down; more needs the exception procedure.",
         "3a": "The annual target: your agreed number from exercise 2 (2a).",
-        "3b": f"Quarterly template: {_pct_list(list(cfg['phasing']['quarterly_templates']['front_loaded']))}. "
+        "3b": f"Quarterly template: {_pct_list(list(cfg.phasing.quarterly_templates['front_loaded']))}. "
         "The annual target: your agreed number from exercise 2 (2a).",
     }
-    seasons = (cfg["phasing"].get("seasonal_templates") or {}).get(cfg["phasing"].get("season", ""), [])
+    seasons = cfg.phasing.seasonal_templates.get(cfg.phasing.season, [])
     if seasons:
         listed = "; ".join(
-            f"{x['name']} (months {', '.join(str(m) for m in x['months'])}) {fmt_pct(x['share'], 0)}" for x in seasons
+            f"{x.name} (months {', '.join(str(m) for m in x.months)}) {fmt_pct(x.share, 0)}" for x in seasons
         )
         notes["3c"] = f"Campaign seasons: {listed}. The annual target: your agreed number from exercise 2 (2a)."
     return f"<p class=meta>{html.escape(notes[key])}</p>" if key in notes else ""
@@ -234,9 +234,8 @@ def glossary_html() -> str:
 
 def _write(path: Path, text: str) -> Path:
     # Written aside and renamed, so a page being printed is never half-replaced.
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    with replace_atomically(path) as staged:
+        staged.write_text(text, encoding="utf-8")
     return path
 
 

@@ -32,6 +32,7 @@ from nbconvert.preprocessors import ClearOutputPreprocessor
 
 from salesplan.config import PROJECT_ROOT, resolve_path
 from salesplan.csvsafe import write_spreadsheet_csv
+from salesplan.files import replace_atomically
 from salesplan.workshop.exercises import EXERCISES
 from salesplan.workshop.feedback import RECORD_ENV
 
@@ -277,9 +278,8 @@ def write_scores(scores: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     file only once the new one is complete. Returns the path."""
     target = resolve_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    write_spreadsheet_csv(scores, partial)
-    os.replace(partial, target)
+    with replace_atomically(target) as staged:
+        write_spreadsheet_csv(scores, staged)
     return target
 
 

@@ -147,7 +147,7 @@ def whatif_multiplier(
     steps = checks.expected_baseline().set_index("step")["amount"]
     bu_regions = float(checks.expected_regions()["bottom_up"].sum())
     bu_reps = float(checks.expected_reps()["bottom_up"].sum())
-    weight = float(co.targets_config["reconcile"]["top_down_weight"])
+    weight = float(co.settings.targets.reconcile.top_down_weight)
 
     def compute(multiplier: float, industry_growth: float) -> pd.DataFrame:
         td = top_down(ly, {"method": "industry_growth", "industry_growth": industry_growth, "multiplier": multiplier})
@@ -190,9 +190,7 @@ def whatif_potential_index(potential_index: dict[str, float] | None = None, inte
     td = checks.expected_top_down()
 
     def compute(**index: float) -> pd.DataFrame:
-        t = bottom_up_regions(
-            checks.history(), co.regions, int(co.targets_config["cagr_years"]), co.resource_factor, index
-        )
+        t = bottom_up_regions(checks.history(), co.regions, co.settings.targets.cagr_years, co.resource_factor, index)
         return t[["region", "last_year", "cagr", "resource_factor", "potential_index", "bottom_up"]]
 
     def draw(table: pd.DataFrame, **index: float) -> Figure:
@@ -255,8 +253,8 @@ def whatif_phasing(method: str = "seasonality", interactive: bool | None = None)
     """The annual target phased by the seasonality index, a quarterly template or the campaign seasons, against
     last year's months."""
     co = _build()
-    templates = co.targets_config["phasing"]["quarterly_templates"]
-    seasonal = co.targets_config["phasing"].get("seasonal_templates") or {}
+    templates = co.settings.targets.phasing.quarterly_templates
+    seasonal = co.settings.targets.phasing.seasonal_templates
     total = checks.annual_target()
     last = co.monthly_sales()[co.plan_year - 1]
 
@@ -291,8 +289,8 @@ def whatif_commission(
     """Commission tiers: the rate and payout at each attainment for a month with a 1 M target
     (:func:`salesplan.commission.commission_for`)."""
     co = _build()
-    rules = co.config["commission"]
-    start = [tuple(map(float, t)) for t in (tiers or rules["tiers"])]
+    rules = co.settings.commission
+    start = [tuple(map(float, t)) for t in (tiers or rules.tiers)]
     target = 1_000_000.0
     attainment = np.round(np.arange(0.5, 1.51, 0.05), 2)
     names = [f"b{i}" for i in range(1, len(start))]
@@ -323,7 +321,7 @@ def whatif_commission(
         ax.set_title(f"Commission by attainment ({mode} mode)")
         return fig
 
-    controls = [Control("mode", "mode", mode or rules["mode"], options=["whole", "marginal"])]
+    controls = [Control("mode", "mode", mode or rules.mode, options=["whole", "marginal"])]
     controls += [Control(n, f"tier {i} from", start[i][0], 0.5, 1.5, 0.05) for i, n in enumerate(names, start=1)]
     controls += [Control(f"r{i}", f"tier {i} rate", start[i][1], 0.0, 0.05, 0.0025) for i in range(len(start))]
     return WhatIf(term("commission tier") + "s", controls, compute, draw, interactive, note="1 M monthly target")
