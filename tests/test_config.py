@@ -112,3 +112,25 @@ def test_assumptions_table_lists_every_value():
     assert config.setting_label("kpi.churn_goal") == "Churn goal"
     with pytest.raises(config.ConfigError):
         config.assumptions_table(cfg, "nope")
+
+
+def test_typed_settings_from_a_partial_mapping_keep_the_defaults_of_the_rest():
+    defaults = config.default_settings()
+    merged = config.as_settings({"forecast": {"horizon": 3}})
+    assert merged.forecast.horizon == 3
+    assert merged.forecast.levels == defaults.forecast.levels
+    assert config.as_settings(None) is defaults
+    assert config.as_settings(merged) is merged
+
+
+def test_a_section_is_taken_as_typed_or_validated_over_its_defaults():
+    defaults = config.default_settings().forecast
+    section = config.as_section({"pipeline": {"min_closed": 2}}, defaults, "forecast")
+    assert section.pipeline.min_closed == 2
+    assert section.pipeline.stage_probability == defaults.pipeline.stage_probability
+    assert config.as_section(section, defaults) is section
+    assert config.as_section(None, defaults) is defaults
+    with pytest.raises(config.ConfigError, match=r"forecast\.horizon: .*greater than or equal to 1"):
+        config.as_section({"horizon": 0}, defaults, "forecast")
+    with pytest.raises(config.ConfigError, match=r"forecast\.horizn: unknown key"):
+        config.as_section({"horizn": 4}, defaults, "forecast")

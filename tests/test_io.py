@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from salesplan import io as sio
-from salesplan.config import load_config
+from salesplan.config import as_settings, load_config
 from salesplan.io import Dataset, detect_encoding, discover_files, load_data
 from salesplan.schema import DataValidationError
 
@@ -494,6 +494,8 @@ def test_reading_settings_are_part_of_the_cache_key(data_dir: Path, config: dict
     other = load_config(None, overrides={"columns": {"customers": CUSTOMER_HEADERS}, "io": {"sheet": {"orders": "A"}}})
     assert sio.cache_key(sources, config) == sio.cache_key(sources, same)
     assert sio.cache_key(sources, config) != sio.cache_key(sources, other)
+    # The typed settings key the cache exactly as their nested dict does.
+    assert sio.cache_key(sources, as_settings(config)) == sio.cache_key(sources, config)
 
 
 # --------------------------------------------------------------------------- the loop's optional tables

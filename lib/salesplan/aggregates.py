@@ -75,11 +75,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from salesplan.config import load_config
+from salesplan.config import as_settings
 from salesplan.cube import DIMENSIONS, MEASURES, Groups, cube_from_lines, month_start
 from salesplan.files import replace_folder_atomically
 from salesplan.io import Dataset, input_files, load_data
 from salesplan.schema import ARROW_STR, TABLES, to_object_str
+from salesplan.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -568,7 +569,9 @@ def choose_engine(setting: str, lines: int, memory_mb: int, in_memory: bool = Tr
 
 
 def cache_entry(
-    data_dir: str | os.PathLike[str], config: Mapping[str, Any], cache_dir: str | os.PathLike[str] | None = None
+    data_dir: str | os.PathLike[str],
+    config: Settings | Mapping[str, Any] | None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> Path:
     """The validated-data cache entry of the exports in ``data_dir`` (as :func:`salesplan.io.load_data`
     keys it: the files' SHA-256, header mapping, validation settings, package version),
@@ -600,7 +603,7 @@ def _write(tables: dict[str, pd.DataFrame], meta: dict[str, Any], staged: Path) 
 
 def load(
     data_dir: str | os.PathLike[str] = "data/raw",
-    config: Mapping[str, Any] | None = None,
+    config: Settings | Mapping[str, Any] | None = None,
     *,
     cache_dir: str | os.PathLike[str] | None = None,
     engine: str | None = None,
@@ -611,13 +614,15 @@ def load(
     validated cache does not exist yet: :func:`salesplan.io.load_data`, which raises
     ``DataValidationError``) and stored there.
 
-    ``engine`` overrides ``config["engine"]["aggregation"]`` (``auto``, ``pandas``, ``duckdb``);
-    the budget is ``config["engine"]["aggregation_memory_mb"]``. Concurrent callers (notebook
-    kernels run side by side) build once: the others wait on a lock and read the result."""
+    ``config``: the settings (:class:`~salesplan.settings.Settings`; a nested dict is validated
+    over the defaults, None gives the defaults). ``engine`` overrides ``engine.aggregation``
+    (``auto``, ``pandas``, ``duckdb``); the budget is ``engine.aggregation_memory_mb``.
+    Concurrent callers (notebook kernels run side by side) build once: the others wait on a
+    lock and read the result."""
     from filelock import FileLock
 
-    config = load_config() if config is None else config
-    settings = config["engine"]
+    config = as_settings(config)
+    settings = config.engine
     entry = cache_entry(data_dir, config, cache_dir)
     folder = entry / SUBDIR
     meta = _read_meta(folder)
@@ -630,14 +635,14 @@ def load(
             return Aggregates(folder, meta)
         data: Dataset | None = None
         if not (entry / "meta.json").exists():
-            data = load_data(data_dir, dict(config), cache_dir=cache_dir, today=today)
+            data = load_data(data_dir, config, cache_dir=cache_dir, today=today)
             if not (entry / "meta.json").exists():
                 # The cache could not be written (read-only disk ...): aggregate in memory.
                 log.warning("no cache entry at %s: aggregates are built in memory and not kept", entry)
                 return from_data(data)
         lines = len(data.orders) if data is not None else pq.read_metadata(entry / "orders.parquet").num_rows
         chosen = choose_engine(
-            engine or settings["aggregation"], lines, settings["aggregation_memory_mb"], in_memory=data is not None
+            engine or settings.aggregation, lines, settings.aggregation_memory_mb, in_memory=data is not None
         )
         started = time.perf_counter()
         # Built aside and moved into place whole: a kernel reading meanwhile never sees half of it.
@@ -648,7 +653,7 @@ def load(
                     entry / "orders.parquet",
                     _products(entry),
                     staged,
-                    memory_mb=settings["aggregation_memory_mb"],
+                    memory_mb=settings.aggregation_memory_mb,
                     temp_dir=entry.parent,
                 )
             elif data is not None:
@@ -676,7 +681,7 @@ def load(
 
 def cached_table(
     data_dir: str | os.PathLike[str],
-    config: Mapping[str, Any] | None,
+    config: Settings | Mapping[str, Any] | None,
     table: str,
     columns: Sequence[str] | None = None,
     *,
@@ -689,10 +694,10 @@ def cached_table(
     (validating the exports first when it does not exist); None when the data has no such
     table. For the rare reader that needs rows of a line table (:data:`salesplan.io.LINE_TABLES`);
     dtypes as :class:`salesplan.io.Dataset` documents them."""
-    config = load_config() if config is None else config
+    config = as_settings(config)
     entry = cache_entry(data_dir, config, cache_dir)
     if not (entry / "meta.json").exists():
-        data = load_data(data_dir, dict(config), cache_dir=cache_dir, today=today)
+        data = load_data(data_dir, config, cache_dir=cache_dir, today=today)
         if not (entry / "meta.json").exists():
             frame = getattr(data, table)
             return None if frame is None else select(frame, table, columns, filters)
@@ -724,7 +729,7 @@ def select(frame: pd.DataFrame, table: str, columns: Sequence[str] | None = None
 
 def order_lines(
     data_dir: str | os.PathLike[str] = "data/raw",
-    config: Mapping[str, Any] | None = None,
+    config: Settings | Mapping[str, Any] | None = None,
     columns: Sequence[str] | None = None,
     *,
     filters: Any = None,

@@ -10,15 +10,19 @@ same files.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from salesplan.merge import deep_merge
 from salesplan.settings import Settings
+
+S = TypeVar("S", bound=BaseModel)
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 
@@ -91,13 +95,14 @@ def _merged(
     return config, file
 
 
-def _settings_error(exc: Exception, where: str) -> ConfigError:
-    """One line per problem, each with the dotted path of the bad key."""
+def _settings_error(exc: Exception, where: str, section: str = "") -> ConfigError:
+    """One line per problem, each with the dotted path of the bad key (below ``section``, when given)."""
     lines = []
     for err in exc.errors():  # type: ignore[attr-defined]
-        loc = ".".join(str(part) for part in err["loc"])
+        path = [section, *err["loc"]] if section else list(err["loc"])
+        loc = ".".join(str(part) for part in path)
         if err["type"] == "extra_forbidden":
-            parent = ".".join(str(part) for part in err["loc"][:-1])
+            parent = ".".join(str(part) for part in path[:-1])
             lines.append(f"  {loc}: unknown key (misspelt?{f' see {parent} in defaults.yaml' if parent else ''})")
         else:
             value = err.get("input")
@@ -120,6 +125,39 @@ def load_settings(path: str | os.PathLike[str] | None = None, overrides: dict[st
     except ValidationError as exc:
         where = str(file) if file is not None else "settings"
         raise _settings_error(exc, where) from None
+
+
+@lru_cache(maxsize=1)
+def default_settings() -> Settings:
+    """The method's defaults (``defaults.yaml`` alone) as validated settings, read once: the
+    models are frozen, so every caller can share them."""
+    return load_settings()
+
+
+def as_settings(config: Settings | Mapping[str, Any] | None = None) -> Settings:
+    """``config`` as typed settings: a :class:`Settings` as it is; a mapping (the nested dict
+    of :func:`load_config`, or a part of it) deep-merged over the defaults and validated, so a
+    missing key takes its ``defaults.yaml`` value; None gives the defaults. Bad values raise
+    :class:`ConfigError` naming each key's dotted path."""
+    if isinstance(config, Settings):
+        return config
+    return load_settings(overrides=dict(config)) if config else default_settings()
+
+
+def as_section(value: S | Mapping[str, Any] | None, default: S, where: str = "") -> S:
+    """One typed settings section: ``value`` as it is when it already has the type of
+    ``default`` (the section of :func:`default_settings`), ``default`` when None or empty, and a
+    mapping deep-merged over ``default`` and validated (a partial section keeps the defaults of
+    the keys it lacks). ``where`` (the section's dotted key, e.g. ``forecast``) prefixes each
+    problem of a :class:`ConfigError`."""
+    if isinstance(value, type(default)):
+        return value
+    if not value:
+        return default
+    try:
+        return type(default).model_validate(deep_merge(default.model_dump(), dict(value)))
+    except ValidationError as exc:
+        raise _settings_error(exc, "settings", where) from None
 
 
 def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 ``load_data(data_dir, config)`` is the one entry point. It finds the files of each table
 (names starting with ``orders``, ``products``, ``customers``, ``reps`` and the optional
 ``pipeline``, ``targets``, ``actions``, ``activities``, ``spend``, ``nps``, ``receivables``;
-``.csv``, ``.xlsx`` or ``.parquet``; several files of a table are read together), maps their headers to the contract names (``config["columns"][table]``: source
+``.csv``, ``.xlsx`` or ``.parquet``; several files of a table are read together), maps their headers to the contract names (the settings' ``columns.<table>``: source
 header -> contract name; surrounding whitespace ignored), parses and validates them
 (:mod:`salesplan.schema`) and returns a :class:`Dataset`.
 
@@ -17,7 +17,7 @@ What is refused rather than guessed (``docs/data-policy.md`` has the full list):
 with a header but no data rows, a title row above the header, control characters (NUL
 ...; tab and line breaks are allowed) at their file, row, column and character offset, and
 every value rule of :mod:`salesplan.schema`. An XLSX workbook is read from the sheet named
-in ``config["io"]["sheet"][table]``, else from the only sheet holding the table's required
+in the settings' ``io.sheet.<table>``, else from the only sheet holding the table's required
 columns; several or none is an error listing the sheets.
 
 Types after loading: dates ``datetime64[ns]``; identifiers and labels Python ``str``
@@ -56,7 +56,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from salesplan import __version__
-from salesplan.config import load_config, resolve_path
+from salesplan.config import as_settings, resolve_path
 from salesplan.files import replace_folder_atomically
 from salesplan.schema import (
     ARROW_STR,
@@ -79,6 +79,7 @@ from salesplan.schema import (
     to_object_str,
     validate_table,
 )
+from salesplan.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -448,11 +449,11 @@ def _sheet_header(sheet: Any) -> list[str]:
     return []
 
 
-def _pick_sheet(book: Any, file: str, table: str | None, config: dict[str, Any] | None) -> tuple[Any, pd.DataFrame]:
+def _pick_sheet(book: Any, file: str, table: str | None, config: Settings | None) -> tuple[Any, pd.DataFrame]:
     """The sheet holding ``table``: the one named in ``io.sheet``, else the only one, else
     the only one whose header has the table's required columns (after header mapping)."""
     names = list(book.sheetnames)
-    wanted = config["io"]["sheet"].get(table) if config is not None and table is not None else None
+    wanted = config.io.sheet.get(table) if config is not None and table is not None else None
     if wanted is not None:
         if wanted in names:
             return book[wanted], pd.DataFrame(columns=REPORT_COLUMNS)
@@ -460,7 +461,7 @@ def _pick_sheet(book: Any, file: str, table: str | None, config: dict[str, Any] 
         return None, failure(file, "", f"sheet {wanted!r} (io.sheet.{table}) not found; the workbook has {listed}")
     if len(names) == 1 or table is None or config is None:
         return book.worksheets[0], pd.DataFrame(columns=REPORT_COLUMNS)
-    mapping = {str(k).strip(): str(v).strip() for k, v in (config["columns"].get(table) or {}).items()}
+    mapping = {str(k).strip(): str(v).strip() for k, v in (getattr(config.columns, table, None) or {}).items()}
     required = [f.name for f in TABLES[table] if f.required]
     lacks: dict[str, list[str]] = {}
     for name in names:
@@ -535,14 +536,15 @@ def _formulas_without_value(path: Path, title: str) -> dict[tuple[int, int], str
 
 
 def read_xlsx(
-    path: Path, table: str | None = None, config: dict[str, Any] | None = None
+    path: Path, table: str | None = None, config: Settings | Mapping[str, Any] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read an XLSX export, index = sheet row numbers. The first non-empty row is the
     header. Cells keep their type (text, number, date; see :func:`_xlsx_cell`).
 
-    The sheet is ``config["io"]["sheet"][table]`` when set, else the only sheet, else the
+    The sheet is the settings' ``io.sheet.<table>`` when set, else the only sheet, else the
     only sheet holding the table's required columns (:func:`_pick_sheet`); otherwise an
-    error lists the sheets and the columns each lacks.
+    error lists the sheets and the columns each lacks. Without ``config`` (or ``table``) the
+    first sheet is read.
 
     A formula cell is read by the value Excel saved with it; a formula without a saved value is
     refused (:data:`RULE_FORMULA_NO_VALUE`), naming its cell address and formula, rather than
@@ -555,7 +557,8 @@ def read_xlsx(
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a broken file
         return empty, failure(path.name, "", f"cannot open XLSX: {exc}")
     try:
-        sheet, problem = _pick_sheet(book, path.name, table, config)
+        settings = as_settings(config) if config is not None else None
+        sheet, problem = _pick_sheet(book, path.name, table, settings)
         if sheet is None:
             return empty, problem
         unsaved = _formulas_without_value(path, sheet.title) if _has_formulas(path) else {}
@@ -633,7 +636,7 @@ def read_parquet(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def read_file(
-    path: Path, table: str | None = None, config: dict[str, Any] | None = None
+    path: Path, table: str | None = None, config: Settings | Mapping[str, Any] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read one export by its suffix; returns the raw frame (row numbers as index) and a
     report of file-level problems. ``table`` and ``config`` choose an XLSX workbook's sheet."""
@@ -723,9 +726,8 @@ def _sign_warnings(orders: pd.DataFrame, limit: int | None) -> pd.DataFrame:
 
 
 def _parse_all(
-    files: dict[str, list[Path]], config: dict[str, Any], today: pd.Timestamp | None
+    files: dict[str, list[Path]], config: Settings, today: pd.Timestamp | None
 ) -> tuple[dict[str, pd.DataFrame | None], pd.DataFrame, pd.DataFrame]:
-    columns_cfg = config.get("columns", {}) or {}
     problems: list[pd.DataFrame] = []
     notes: list[pd.DataFrame] = []
     tables: dict[str, pd.DataFrame | None] = {}
@@ -754,7 +756,7 @@ def _parse_all(
                 # An export that stopped after its header is a failed export, not a quiet month.
                 problems.append(failure(path.name, "", "file has a header but no data rows"))
                 continue
-            mapped, header_report = map_headers(raw, columns_cfg.get(table), path.name)
+            mapped, header_report = map_headers(raw, getattr(config.columns, table, None), path.name)
             problems.append(header_report)
             excel = path.suffix.lower() == ".xlsx"
             if excel:
@@ -776,7 +778,7 @@ def _parse_all(
     problems.append(check_currencies(currencies))
     problems.append(check_keys(tables))
     problems.append(check_references(tables))
-    limit = config.get("validation", {}).get("max_failures_per_rule")
+    limit = config.validation.max_failures_per_rule
     if tables.get("orders") is not None:
         notes.append(_sign_warnings(tables["orders"], limit))
     notes.append(cap_report(check_references(tables, SOFT_REFERENCES), limit))
@@ -790,15 +792,17 @@ def _parse_all(
 # --------------------------------------------------------------------------- cache
 
 
-def cache_key(sources: pd.DataFrame, config: dict[str, Any]) -> str:
-    """Hash of everything the cleaned tables depend on: file contents, header mapping,
-    reading and validation settings, package version and cache layout."""
+def cache_key(sources: pd.DataFrame, config: Settings | Mapping[str, Any] | None) -> str:
+    """Hash of everything the cleaned tables depend on: file contents, header mapping
+    (``columns``), reading (``io``) and validation (``validation``) settings, package version
+    and cache layout."""
+    settings = as_settings(config)
     payload = {
         "format": CACHE_FORMAT,
         "version": __version__,
-        "columns": config.get("columns", {}),
-        "io": config["io"],
-        "validation": config.get("validation", {}),
+        "columns": settings.columns.model_dump(),
+        "io": settings.io.model_dump(),
+        "validation": settings.validation.model_dump(),
         "files": sources[["table", "file", "sha256"]].values.tolist(),
     }
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
@@ -861,7 +865,9 @@ def _prune(cache_dir: Path, keep: int) -> None:
 
 
 def input_files(
-    data_dir: str | os.PathLike[str], config: Mapping[str, Any], cache_dir: str | os.PathLike[str] | None = None
+    data_dir: str | os.PathLike[str],
+    config: Settings | Mapping[str, Any] | None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[dict[str, list[Path]], pd.DataFrame, Path]:
     """The exports in ``data_dir`` by table, their ``table, file, sha256`` and the cache entry they
     are validated into (keyed by the files' SHA-256, header mapping, reading and validation
@@ -874,12 +880,12 @@ def input_files(
         [(table, path.name, file_sha256(path)) for table, paths in files.items() for path in paths],
         columns=["table", "file", "sha256"],
     )
-    return files, sources, resolve_path(cache_dir or DEFAULT_CACHE_DIR) / cache_key(sources, dict(config))
+    return files, sources, resolve_path(cache_dir or DEFAULT_CACHE_DIR) / cache_key(sources, config)
 
 
 def load_data(
     data_dir: str | os.PathLike[str] = "data/raw",
-    config: dict[str, Any] | None = None,
+    config: Settings | Mapping[str, Any] | None = None,
     use_cache: bool = True,
     *,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -893,15 +899,16 @@ def load_data(
     needs their sums loads :mod:`salesplan.aggregates`, or reads the columns and rows it
     needs from the cache (:func:`salesplan.aggregates.cached_table`), instead of millions of lines.
 
-    ``config`` is the loaded configuration (``salesplan.config.load_config()`` when omitted);
-    its ``columns`` section maps headers and its ``validation`` section sets the rules.
+    ``config`` is the settings (:class:`~salesplan.settings.Settings`; a nested dict is
+    validated over the defaults, None gives the defaults); its ``columns`` section maps
+    headers, its ``io`` section reads dates and sheets and its ``validation`` section sets the rules.
     ``cache_dir`` defaults to ``data/interim/cache``; ``today`` (default: the current date)
     anchors the plausible date window.
 
     Raises ``salesplan.schema.DataValidationError`` listing every problem found (missing
     tables or columns, unparseable cells, disallowed values, duplicate keys, unknown ids).
     """
-    config = load_config() if config is None else config
+    config = as_settings(config)
     files, sources, entry = input_files(data_dir, config, cache_dir)
     if use_cache:
         cached = _read_cache(entry, skip=skip)
@@ -935,7 +942,7 @@ def load_data(
 def read_table(
     path: str | os.PathLike[str],
     table: str,
-    config: dict[str, Any] | None = None,
+    config: Settings | Mapping[str, Any] | None = None,
     *,
     today: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
@@ -944,8 +951,7 @@ def read_table(
     rule of the table and its keys; the typed table, contract columns first and every other
     column kept. Checks that need the other tables (references) are left to :func:`load_data`.
     Raises ``DataValidationError`` naming file, row, column, value and rule."""
-    config = load_config() if config is None else config
-    tables, report, _ = _parse_all({table: [Path(path)]}, config, today)
+    tables, report, _ = _parse_all({table: [Path(path)]}, as_settings(config), today)
     # The other tables are absent on purpose: their absence is not this file's problem.
     others = {f"{name}.*" for name in ALL_TABLES if name != table}
     report = report.loc[~report["file"].astype(str).isin(others)]

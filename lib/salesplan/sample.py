@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from numpy.random import PCG64, Generator
 
-from salesplan.config import load_defaults, resolve_path
+from salesplan.config import default_settings, resolve_path
 
 FORMATS = ("csv", "parquet")
 
@@ -986,7 +986,7 @@ def generate_sample(
     if not isinstance(scale, int | float) or not np.isfinite(scale) or not 0.001 <= scale <= 100:
         raise SampleError(f"scale={scale!r}: must be a number between 0.001 and 100")
     if stage_probability is None:
-        stage_probability = load_defaults()["forecast"]["pipeline"]["stage_probability"]
+        stage_probability = default_settings().forecast.pipeline.stage_probability
     missing = [s for s in STAGES if s not in stage_probability]
     if missing:
         raise SampleError(f"stage_probability lacks stage(s) {', '.join(missing)}")

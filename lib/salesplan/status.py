@@ -19,8 +19,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from salesplan.metrics import attainment
+from salesplan.settings import Bands, Thresholds
 
 
 class StatusInputError(ValueError):
@@ -38,27 +40,42 @@ SEVERITY: dict[str, int] = {"ahead": 0, "green": 1, "yellow": 2, "red": 3, "dark
 _DEVIATION_DECIMALS = 9
 
 
-def check_thresholds(thresholds: Mapping[str, float]) -> dict[str, float]:
-    """Validate the flag thresholds (fractions behind plan): ``0 <= yellow < red < dark_red``;
-    ``ahead`` (fraction ahead of plan) must be >= 0. Returns them as floats."""
-    missing = [k for k in ("yellow", "red", "dark_red", "ahead") if k not in thresholds]
-    if missing:
-        raise StatusInputError(
-            f"retro.thresholds: missing key(s) {', '.join(missing)}; need yellow, red, dark_red, ahead"
-        )
+def thresholds_of(thresholds: Thresholds | Mapping[str, float]) -> Thresholds:
+    """The flag thresholds as the typed ``retro.thresholds`` section (:class:`~salesplan.settings.Thresholds`:
+    fractions behind plan with ``yellow < red < dark_red``, ``ahead`` the fraction ahead of
+    plan, each between 0 and 1); a mapping is validated into it, its problems raised as
+    :class:`StatusInputError` naming ``retro.thresholds``."""
+    if isinstance(thresholds, Thresholds):
+        return thresholds
     try:
-        out = {k: float(thresholds[k]) for k in ("yellow", "red", "dark_red")}
-        out["ahead"] = float(thresholds["ahead"])
-    except (TypeError, ValueError):
-        raise StatusInputError(f"retro.thresholds: values must be numbers, got {dict(thresholds)!r}") from None
-    if not 0 <= out["yellow"] < out["red"] < out["dark_red"]:
-        raise StatusInputError(
-            "retro.thresholds: need 0 <= yellow < red < dark_red, got "
-            f"yellow={out['yellow']:g}, red={out['red']:g}, dark_red={out['dark_red']:g}"
-        )
-    if out["ahead"] < 0:
-        raise StatusInputError(f"retro.thresholds.ahead must be >= 0, got {out['ahead']:g}")
-    return out
+        return Thresholds.model_validate(dict(thresholds))
+    except (ValidationError, TypeError, ValueError) as exc:
+        raise StatusInputError(f"retro.thresholds: {_problems(exc)} (got {thresholds!r})") from None
+
+
+def bands_of(bands: Bands | Mapping[str, float]) -> Bands:
+    """The probability bands as the typed ``risk.probability`` section (``medium < high``); a
+    mapping is validated into it, its problems raised as :class:`StatusInputError`."""
+    if isinstance(bands, Bands):
+        return bands
+    try:
+        return Bands.model_validate(dict(bands))
+    except (ValidationError, TypeError, ValueError) as exc:
+        raise StatusInputError(f"risk.probability: {_problems(exc)} (got {bands!r})") from None
+
+
+def _problems(exc: Exception) -> str:
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'values'}: {err['msg']}" for err in exc.errors(include_url=False)
+    )
+
+
+def check_thresholds(thresholds: Thresholds | Mapping[str, float]) -> dict[str, float]:
+    """Validate the flag thresholds (:func:`thresholds_of`): ``0 <= yellow < red < dark_red <= 1``
+    and ``0 <= ahead <= 1``. Returns them as a mapping of floats."""
+    return {name: float(value) for name, value in thresholds_of(thresholds).model_dump().items()}
 
 
 def deviation(actual: Any, target: Any) -> Any:
@@ -73,7 +90,7 @@ def deviation(actual: Any, target: Any) -> Any:
     return np.round(attainment(actual, target) - 1.0, _DEVIATION_DECIMALS)
 
 
-def deviation_status(actual: Any, target: Any, thresholds: Mapping[str, float]) -> np.ndarray:
+def deviation_status(actual: Any, target: Any, thresholds: Thresholds | Mapping[str, float]) -> np.ndarray:
     """Status of each item from its deviation ``d = actual / target - 1`` (``behind = -d``):
 
     * ``no_target``: target 0, negative or missing (attainment undefined)
@@ -85,22 +102,23 @@ def deviation_status(actual: Any, target: Any, thresholds: Mapping[str, float]) 
 
     Elementwise on scalars, arrays or Series; returns an array of strings.
     """
-    t = check_thresholds(thresholds)
+    t = thresholds_of(thresholds)
     d = np.atleast_1d(np.asarray(deviation(actual, target), dtype=float))
     behind = -d
     return np.select(
-        [np.isnan(d), d > t["ahead"], behind <= t["yellow"], behind <= t["red"], behind <= t["dark_red"]],
+        [np.isnan(d), d > t.ahead, behind <= t.yellow, behind <= t.red, behind <= t.dark_red],
         ["no_target", "ahead", "green", "yellow", "red"],
         default="dark_red",
     ).astype(object)
 
 
-def probability_status(p_hit: Any, bands: Mapping[str, float]) -> np.ndarray:
-    """Status of a probability of hitting the plan: ``green`` when ``p >= bands["high"]``,
-    ``yellow`` when ``p >= bands["medium"]``, else ``red``; ``no_target`` where ``p`` is NaN.
+def probability_status(p_hit: Any, bands: Bands | Mapping[str, float]) -> np.ndarray:
+    """Status of a probability of hitting the plan: ``green`` when ``p >= bands.high``,
+    ``yellow`` when ``p >= bands.medium``, else ``red``; ``no_target`` where ``p`` is NaN.
     ``bands``: the ``risk.probability`` settings (the method's 70 % / 30 %)."""
     p = np.atleast_1d(np.asarray(p_hit, dtype=float))
-    high, medium = float(bands["high"]), float(bands["medium"])
+    typed = bands_of(bands)
+    high, medium = float(typed.high), float(typed.medium)
     return np.select([np.isnan(p), p >= high, p >= medium], ["no_target", "green", "yellow"], default="red").astype(
         object
     )
@@ -116,7 +134,11 @@ def worse(a: Any, b: Any) -> np.ndarray:
 
 
 def landing_status(
-    p_hit: Any, landing: Any, target: Any, thresholds: Mapping[str, float], bands: Mapping[str, float]
+    p_hit: Any,
+    landing: Any,
+    target: Any,
+    thresholds: Thresholds | Mapping[str, float],
+    bands: Bands | Mapping[str, float],
 ) -> np.ndarray:
     """Status of a year-end landing: the worse of :func:`probability_status` of ``p_hit`` and
     :func:`deviation_status` of ``landing`` against the annual ``target``. A landing 3 % short
@@ -157,7 +179,7 @@ def fmt_probability(p: Any) -> str:
 # ------------------------------------------------------------------ attainment bands and wording
 
 
-def attainment_status(attainment: Any, thresholds: Mapping[str, float]) -> np.ndarray:
+def attainment_status(attainment: Any, thresholds: Thresholds | Mapping[str, float]) -> np.ndarray:
     """The status of an attainment (``actual / target``), by the same bands as
     :func:`deviation_status` (which it calls with a target of 1): with the method's
     thresholds, ``ahead`` above 105 %, ``green`` 95-105 % (exactly 95 % is green), ``yellow``
@@ -272,23 +294,23 @@ STATUS_MEANINGS: dict[str, str] = {
 """What each status says, for legends without thresholds at hand."""
 
 
-def status_bands(thresholds: Mapping[str, float] | None = None) -> dict[str, str]:
+def status_bands(thresholds: Thresholds | Mapping[str, float] | None = None) -> dict[str, str]:
     """What each status means, with the band limits of ``thresholds`` (the ``retro.thresholds``
     settings) when given: "ahead" = "more than 5 % ahead", "yellow" = "5-10 % behind", …; the
     words of :data:`STATUS_MEANINGS` without them."""
     if not thresholds:
         return {s: STATUS_MEANINGS[s] for s in ("ahead", "green", "yellow", "red", "dark_red")}
-    t = check_thresholds(thresholds)
+    t = thresholds_of(thresholds)
 
     def pct(v: float) -> str:
         return f"{v * 100:.0f}"
 
     return {
-        "ahead": f"more than {pct(t['ahead'])} % ahead",
-        "green": f"within {pct(t['yellow'])} % of plan",
-        "yellow": f"{pct(t['yellow'])}-{pct(t['red'])} % behind",
-        "red": f"{pct(t['red'])}-{pct(t['dark_red'])} % behind",
-        "dark_red": f"more than {pct(t['dark_red'])} % behind",
+        "ahead": f"more than {pct(t.ahead)} % ahead",
+        "green": f"within {pct(t.yellow)} % of plan",
+        "yellow": f"{pct(t.yellow)}-{pct(t.red)} % behind",
+        "red": f"{pct(t.red)}-{pct(t.dark_red)} % behind",
+        "dark_red": f"more than {pct(t.dark_red)} % behind",
     }
 
 
@@ -308,7 +330,7 @@ def status_css(status: str | None) -> str:
     return f"background-color: {STATUS_COLOURS[key]}; color: {STATUS_TEXT[key]};"
 
 
-def legend_handles(thresholds: Mapping[str, float] | None = None) -> list[Any]:
+def legend_handles(thresholds: Thresholds | Mapping[str, float] | None = None) -> list[Any]:
     """Matplotlib legend entries of the five statuses: colour patch, symbol, word and band."""
     from matplotlib.patches import Patch  # charts only: status stays importable without matplotlib
 

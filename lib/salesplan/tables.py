@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from pandas.io.formats.style import Styler
@@ -25,10 +25,14 @@ from salesplan.status import (
     attainment_status,
     fmt_probability,
     status_label,
+    thresholds_of,
 )
 from salesplan.status import status_css as _status_css
 from salesplan.units import fmt_date, fmt_int, fmt_money, fmt_pct, fmt_year
 from salesplan.units import is_missing as _missing
+
+if TYPE_CHECKING:
+    from salesplan.settings import Thresholds
 
 __all__ = [
     "HEADER_WORDS",
@@ -236,7 +240,7 @@ def style_table(
     only_named: bool = False,
     attainment: Iterable[str] = (),
     growth: Iterable[str] = (),
-    thresholds: Mapping[str, float] | None = None,
+    thresholds: Thresholds | Mapping[str, float] | None = None,
     status: Iterable[str] = (),
     money_header: bool = False,
     currency: str = "",
@@ -334,7 +338,7 @@ def style_table(
     grow = [key(c) for c in growth if c in label]
     if grow:
         styler = styler.background_gradient(cmap="RdYlGn", subset=grow, vmin=-0.25, vmax=0.25)
-    limits = dict(thresholds) if thresholds is not None else _default_thresholds()
+    limits = thresholds_of(thresholds) if thresholds is not None else _default_thresholds()
 
     def band_colour(v: object) -> str:
         return "" if _missing(v) else status_css(str(attainment_status(float(v), limits)[0]))
@@ -353,11 +357,11 @@ def style_table(
     )
 
 
-def _default_thresholds() -> dict[str, float]:
+def _default_thresholds() -> Thresholds:
     """The method's status thresholds (``retro.thresholds`` in defaults.yaml)."""
-    from salesplan.config import load_defaults  # settings are read only when a table needs them
+    from salesplan.config import default_settings  # settings are read only when a table needs them
 
-    return {k: float(v) for k, v in load_defaults()["retro"]["thresholds"].items()}
+    return default_settings().retro.thresholds
 
 
 def rag_style(styler: Styler, column: str, palette: Mapping[str, str] | None = None) -> Styler:

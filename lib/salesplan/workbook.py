@@ -227,7 +227,7 @@ class MonthContext:
         from salesplan.forecast.store import forecast_key
 
         inputs = self.data.sources[["table", "sha256"]].to_dict(orient="records")
-        return forecast_key(inputs, str(self.month), self.config["forecast"])
+        return forecast_key(inputs, str(self.month), self.settings.forecast.model_dump())
 
     def forecast(self) -> HierarchyForecast:
         """The forecast of every series as of the report month: read from the run folder, or
@@ -244,7 +244,7 @@ class MonthContext:
                 lambda: forecast_hierarchy(
                     cut,
                     self.month,
-                    self.config["forecast"],
+                    self.settings.forecast,
                     pipeline=self.data.pipeline,
                     reps=self.data.reps,
                     engine=self.settings.engine.forecast,
@@ -267,7 +267,7 @@ class MonthContext:
             fc = self.forecast()
             plan = self.plan.frame if self.plan.has_plan else None
             parts = [
-                landing_table(self.cube, plan, self.month, by, self.config["forecast"], fc=fc)
+                landing_table(self.cube, plan, self.month, by, self.settings.forecast, fc=fc)
                 for by in (["region"], ["product_line"])
             ]
             table = pd.concat([parts[0], parts[1].iloc[1:]], ignore_index=True)
@@ -275,9 +275,8 @@ class MonthContext:
                 table["p_hit"],
                 table["landing"],
                 table["target"],
-                # The status rule takes plain mappings of the two sections.
-                dict(self.settings.retro.thresholds),
-                dict(self.settings.risk.probability),
+                self.settings.retro.thresholds,
+                self.settings.risk.probability,
             )
             self._landing = table
         return self._landing
@@ -665,10 +664,10 @@ def open_workbook(
     lines_in_memory: pd.DataFrame | None = None
     if use_cache:
         # Validates the exports on first use; the pages then read sums, not lines.
-        agg = aggregates.load(folder, config)
-        data = load_data(folder, config, skip=LINE_TABLES)
+        agg = aggregates.load(folder, settings)
+        data = load_data(folder, settings, skip=LINE_TABLES)
     else:
-        data = load_data(folder, config, use_cache=False)
+        data = load_data(folder, settings, use_cache=False)
         agg = aggregates.from_data(data)
         lines_in_memory, data.orders = data.orders, None
     period = resolve_month(month, agg.date_span)

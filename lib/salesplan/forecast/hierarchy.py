@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesplan.config import as_section, default_settings
 from salesplan.forecast.backends import fit_series_on
 from salesplan.forecast.engine import SeriesForecast, engine_options, fits_to_frame
 from salesplan.forecast.landing import (
@@ -33,6 +34,7 @@ from salesplan.forecast.pipeline import (
     weighted_pipeline_series,
 )
 from salesplan.forecast.reconcile import parse_id, reconcile, series_id
+from salesplan.settings import ForecastSettings
 
 LEVELS: tuple[tuple[str, ...], ...] = ((), ("region",), ("product_line",), ("region", "product_line"), ("rep_id",))
 
@@ -146,6 +148,11 @@ def without_months_after(fit: SeriesForecast, leave_date: pd.Timestamp | None) -
     return replace(fit, mean=mean, cov=cov, lower=max(fit.lower, 0.0) if gone.all() else fit.lower)
 
 
+def _forecast_section(config: ForecastSettings | Mapping[str, Any] | None) -> ForecastSettings:
+    """The typed ``forecast`` section: as given, the defaults for None, a mapping validated over them."""
+    return as_section(config, default_settings().forecast, "forecast")
+
+
 def _after_leave(index: pd.MultiIndex, leave: Mapping[str, pd.Timestamp]) -> np.ndarray:
     """Rows (``unique_id, ds``) of a rep's series dated after the rep's leave date."""
     if not leave:
@@ -157,7 +164,7 @@ def _after_leave(index: pd.MultiIndex, leave: Mapping[str, pd.Timestamp]) -> np.
 def forecast_hierarchy(
     cube: pd.DataFrame,
     month: str | pd.Period,
-    config: Mapping[str, Any],
+    config: ForecastSettings | Mapping[str, Any] | None,
     pipeline: pd.DataFrame | None = None,
     reps: pd.DataFrame | None = None,
     levels: Sequence[Sequence[str]] = LEVELS,
@@ -166,20 +173,23 @@ def forecast_hierarchy(
     engine: str = "local",
     address: str | None = None,
 ) -> HierarchyForecast:
-    """Fit, reconcile and blend the forecasts of every series (config = the ``forecast`` section).
+    """Fit, reconcile and blend the forecasts of every series (config = the ``forecast`` settings
+    section, :class:`~salesplan.settings.ForecastSettings`; a mapping is validated over the
+    defaults by :func:`salesplan.config.as_section`, None gives the defaults).
 
     ``engine`` and ``address``: where the series are fitted, this machine or a Dask, Spark or
     Ray cluster (:func:`salesplan.forecast.backends.fit_series_on`; the settings
     ``engine.forecast`` and ``engine.address``); the results are the same.
 
-    Horizon = months to the end of the year, at least ``config["horizon"]``. Reconciliation:
-    ``config["reconciliation"]`` (:mod:`salesplan.forecast.reconcile`). Blend with the
-    weighted pipeline: ``config["pipeline"]`` (:mod:`salesplan.forecast.pipeline`).
+    Horizon = months to the end of the year, at least ``config.horizon``. Reconciliation:
+    ``config.reconciliation`` (:mod:`salesplan.forecast.reconcile`). Blend with the
+    weighted pipeline: ``config.pipeline`` (:mod:`salesplan.forecast.pipeline`).
     """
+    config = _forecast_section(config)
     p = _as_period(month)
-    horizon = max(int(config["horizon"]), 12 - p.month)
-    lv = [int(x) for x in config["levels"]]
-    season = int(config["season_length"])
+    horizon = max(int(config.horizon), 12 - p.month)
+    lv = [int(x) for x in config.levels]
+    season = int(config.season_length)
     history = hierarchy_series(cube, p, levels, value)
     fits = fit_series_on(
         history[["unique_id", "ds", "y"]],
@@ -208,17 +218,17 @@ def forecast_hierarchy(
     reps_region = None
     if reps is not None and {"rep_id", "region"} <= set(reps.columns):
         reps_region = dict(zip(reps["rep_id"].astype(str), reps["region"].astype(str), strict=False))
-    method = str(config["reconciliation"])
+    method = str(config.reconciliation)
     rec = reconcile(base[["unique_id", "ds", "forecast"]], method=method, errors=errors, reps_region=reps_region)
 
     first = (p + 1).to_timestamp()
-    pcfg = config["pipeline"]
+    pcfg = config.pipeline
     win_rates = pipe = blend_weights = None
     if pipeline is not None and len(pipeline):
         as_of = (p + 1).to_timestamp() - pd.Timedelta(days=1)
-        win_rates = stage_win_rates(pipeline, pcfg["stage_probability"], int(pcfg["min_closed"]), as_of=as_of)
+        win_rates = stage_win_rates(pipeline, pcfg.stage_probability, int(pcfg.min_closed), as_of=as_of)
         pipe = weighted_pipeline_series(pipeline, win_rates, as_of, levels).rename(columns={"month": "ds"})
-        caps = list(pcfg["blend_weights"])
+        caps = list(pcfg.blend_weights)
         past = pipeline_history(pipeline, win_rates, history, levels, as_of, max_lead=max(len(caps), 1))
         coverage = pipeline_coverage(pipeline, win_rates, history, levels, as_of, history=past)
         total_fit = fits.get("total")
@@ -264,7 +274,7 @@ def forecast_hierarchy(
     level_of = history.drop_duplicates("unique_id").set_index("unique_id")["level"]
     out.insert(1, "level", out["unique_id"].map(level_of))
     calibration = None
-    if str(config["p_hit_calibration"]["method"]) != "identity":
+    if str(config.p_hit_calibration.method) != "identity":
         calibration = hit_calibration(cube, p, config, levels, value, engine=engine, address=address)
     return HierarchyForecast(
         month=p,
@@ -306,7 +316,7 @@ def landing_table(
     targets: pd.DataFrame | None,
     month: str | pd.Period,
     by: Sequence[str] = ("region",),
-    config: Mapping[str, Any] | None = None,
+    config: ForecastSettings | Mapping[str, Any] | None = None,
     fc: HierarchyForecast | None = None,
     value: str = "net_amount",
     calibration: HitCalibration | None = None,
@@ -320,7 +330,7 @@ def landing_table(
     (months correlated; :func:`salesplan.forecast.landing.landing_distribution`).
     ``targets``: the ``targets`` table (``year, month, region, product_line, rep_id,
     target_amount``) or a saved plan with the same columns; without it target, p_hit, gap
-    and run rate are NaN. ``config``: the ``forecast`` section. Pass ``fc`` (from
+    and run rate are NaN. ``config``: the ``forecast`` settings section. Pass ``fc`` (from
     :func:`forecast_hierarchy`) to reuse fitted forecasts. ``calibration`` (from
     :func:`hit_calibration`; default: the one ``fc`` carries) maps the model's ``p_hit``
     to the hit rate the company's own backtests showed for such predictions; the
@@ -332,7 +342,7 @@ def landing_table(
     ``calibration.min_months`` months of history (:meth:`HitCalibration.applies_to`); a
     shorter series keeps ``p_hit = p_hit_model``.
     """
-    cfg = dict(config or {})
+    cfg = _forecast_section(config)
     p = _as_period(month)
     if fc is None:
         fc = forecast_hierarchy(
@@ -374,7 +384,7 @@ def landing_table(
 def hit_calibration(
     cube: pd.DataFrame,
     month: str | pd.Period,
-    config: Mapping[str, Any] | None = None,
+    config: ForecastSettings | Mapping[str, Any] | None = None,
     levels: Sequence[Sequence[str]] = LEVELS,
     value: str = "net_amount",
     *,
@@ -387,17 +397,17 @@ def hit_calibration(
     (engine refitted ``back`` months before ``month``, plans = previous calendar year x
     ``plan_factors``) and the pairs are fitted by
     :func:`salesplan.forecast.landing.fit_hit_calibration`. ``config``: the ``forecast``
-    section; its ``p_hit_calibration`` keys (``method, back, plan_factors, prior_cases,
-    min_cases``) override the defaults. Too little history gives the identity map. The map's
+    settings section (the defaults when None); its ``p_hit_calibration`` (``method, back,
+    plan_factors, prior_cases, min_cases``) sets the backtest and the fit. Too little history gives the identity map. The map's
     ``min_months`` is the shortest history a backtest case was fitted on.
     """
-    cfg = dict(config or {})
-    cal = cfg["p_hit_calibration"]
+    cfg = _forecast_section(config)
+    cal = cfg.p_hit_calibration
     history = hierarchy_series(cube, month, levels, value)[["unique_id", "ds", "y"]]
     pairs = hit_backtest(
         history,
-        back=tuple(int(b) for b in cal["back"]),
-        factors=tuple(float(f) for f in cal["plan_factors"]),
+        back=tuple(int(b) for b in cal.back),
+        factors=tuple(float(f) for f in cal.plan_factors),
         engine=engine,
         address=address,
         **engine_options(cfg),
@@ -405,9 +415,9 @@ def hit_calibration(
     return fit_hit_calibration(
         pairs["p_hit"].to_numpy(),
         pairs["hit"].to_numpy(dtype=float),
-        method=str(cal["method"]),
-        prior_cases=float(cal["prior_cases"]),
-        min_cases=int(cal["min_cases"]),
+        method=str(cal.method),
+        prior_cases=float(cal.prior_cases),
+        min_cases=int(cal.min_cases),
         # The map speaks only for series at least as long as the shortest one it learned from.
         min_months=int(pairs["months"].min()) if len(pairs) else 0,
     )

@@ -322,7 +322,7 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
         cube,
         wb.plan.frame if wb.plan.has_plan else None,
         month,
-        wb.config["forecast"],  # the forecast library's landing still takes its section as a mapping
+        settings.forecast,
         wb.forecast(),
         retro_settings.thresholds,
         settings.risk.probability,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from salesplan.config import load_defaults
+from salesplan.config import as_settings
+from salesplan.settings import Settings, ValidationSettings
 
 FILE_COL = "__file__"
 
@@ -196,13 +196,17 @@ SOFT_REFERENCES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
-@functools.cache
-def _default_validation() -> dict[str, Any]:
-    return load_defaults()["validation"]
+def validation_settings(config: Settings | ValidationSettings | Mapping[str, Any] | None) -> ValidationSettings:
+    """The typed ``validation`` section of ``config``: the section itself, the settings' section,
+    or, for a mapping (a plan read on its own, a test's small dict), the section of the mapping
+    validated over the package's ``defaults.yaml`` (:func:`salesplan.config.as_settings`), so a
+    key it lacks takes the method's default, never a second copy of it written in code."""
+    if isinstance(config, ValidationSettings):
+        return config
+    return as_settings(config).validation
 
 
-def validation_section(config: Mapping[str, Any]) -> dict[str, Any]:
-    """``config["validation"]`` with every key it lacks taken from the package's ``defaults.yaml``:
-    a partial configuration (a plan read on its own, a test's small dict) gets the method's
-    defaults, never a second copy of them written in code."""
-    return {**_default_validation(), **(config.get("validation") or {})}
+def validation_section(config: Settings | ValidationSettings | Mapping[str, Any] | None) -> dict[str, Any]:
+    """:func:`validation_settings` as a plain mapping (every key present), for the rules that
+    look a permitted-values list up by the contract's ``allowed`` name."""
+    return validation_settings(config).model_dump()

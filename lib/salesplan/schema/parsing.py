@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from salesplan.schema.contract import TABLES, validation_section
+from salesplan.config import as_settings
+from salesplan.schema.contract import TABLES
 from salesplan.schema.dates import read_dates
 from salesplan.schema.numbers import MAX_ABS_AMOUNT, MAX_ABS_WHOLE, CurrencySighting, read_numbers
 from salesplan.schema.report import REPORT_COLUMNS, failures, value_text
 from salesplan.schema.text import ARROW_STR, Reading, as_text, factorized, is_textual
+from salesplan.settings import Settings
 
 
 def parse_bools(series: pd.Series, true_values: Iterable[str], false_values: Iterable[str]) -> pd.Series:
@@ -39,7 +41,7 @@ def _canonical_values(series: pd.Series, allowed: list[Any]) -> pd.Series:
 def parse_table(
     frame: pd.DataFrame,
     table: str,
-    config: dict[str, Any],
+    config: Settings | Mapping[str, Any],
     file: str,
     *,
     excel_cells: bool = False,
@@ -54,10 +56,10 @@ def parse_table(
     ``currencies``, when given, receives the currency markers found in amount columns
     (the caller checks that the data speaks one currency).
     """
-    validation = validation_section(config)
-    io_config = config["io"]
+    settings = as_settings(config)
+    validation = settings.validation
     # A table without a configured format is detected from its values (None).
-    date_format = io_config["date_format"].get(table)
+    date_format = settings.io.date_format.get(table)
     out = frame.copy()
     found: list[pd.DataFrame] = []
     for fld in TABLES[table]:
@@ -67,14 +69,14 @@ def parse_table(
         if fld.kind == "str":
             text = as_text(raw)
             found.append(long_cells(text, raw, file, fld.name))
-            out[fld.name] = _canonical_values(text, validation[fld.allowed]) if fld.allowed else text
+            out[fld.name] = _canonical_values(text, getattr(validation, fld.allowed)) if fld.allowed else text
             continue
         if fld.kind == "date":
             # Raw cells: an XLSX column holds typed dates and numbers beside text.
             reading = read_dates(
                 raw,
                 date_format=date_format,
-                text_serials=bool(io_config["csv_excel_serial_dates"]),
+                text_serials=bool(settings.io.csv_excel_serial_dates),
                 excel_cells=excel_cells,
                 setting=f"io.date_format.{table}",
             )
@@ -92,7 +94,7 @@ def parse_table(
                 )
         elif fld.kind == "bool":
             present = source.notna()
-            parsed = parse_bools(source, validation["true_values"], validation["false_values"])
+            parsed = parse_bools(source, validation.true_values, validation.false_values)
             bad = present & ~parsed.map(lambda v: isinstance(v, bool | np.bool_), na_action="ignore").fillna(
                 False
             ).astype(bool)
