@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pandas as pd
 
 from salesplan.csvsafe import neutralise_formulas
+from salesplan.files import replace_atomically
 from salesplan.status import P_FLOOR, PROBABILITY_NOTE, STATUS_ORDER, status_label
 from salesplan.units import EXCEL_COUNT_FORMAT, excel_money_format, excel_percent_format, money_unit, scale
 
@@ -428,9 +429,9 @@ def write_workbook(
             sheet.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{max(len(table) + 1, 1)}"
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    book.save(tmp)
-    os.replace(tmp, target)
+    # Staged beside the target and moved into place whole: a reader never opens half a workbook.
+    with replace_atomically(target) as staged:
+        book.save(staged)
     return target
 
 

@@ -59,6 +59,7 @@ import pandas as pd
 import yaml
 
 from salesplan.config import resolve_path
+from salesplan.files import replace_atomically
 from salesplan.month import Month, MonthError
 from salesplan.schema import (
     MAX_ABS_AMOUNT,
@@ -423,13 +424,9 @@ def _write_new(path: Path, data: bytes) -> None:
 
 
 def _write_replace(path: Path, data: bytes) -> None:
-    tmp = _temp_file(path)
-    try:
-        _write_synced(tmp, data)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    """Replace ``path`` with ``data``, flushed to disk first, in one move (:func:`salesplan.files.replace_atomically`)."""
+    with replace_atomically(path) as staged:
+        _write_synced(staged, data)
 
 
 def save_plan(
