@@ -159,14 +159,14 @@ class Phasing(_Section):
     def _template(self) -> Phasing:
         if self.template not in self.quarterly_templates:
             raise ValueError(
-                f"template {self.template!r} is not a key of quarterly_templates "
+                f"template {self.template!r} is not one of the quarterly_templates "
                 f"({', '.join(self.quarterly_templates)})"
             )
         if self.method == "monthly_profile" and self.monthly_profile is None:
             raise ValueError("method monthly_profile needs monthly_profile: 12 weights")
         if self.method == "season_template" and self.season not in self.seasonal_templates:
             raise ValueError(
-                f"season {self.season!r} is not a key of seasonal_templates ({', '.join(self.seasonal_templates)})"
+                f"season {self.season!r} is not one of the seasonal_templates ({', '.join(self.seasonal_templates)})"
             )
         for name, seasons in self.seasonal_templates.items():
             months = sorted(m for s in seasons for m in s.months)

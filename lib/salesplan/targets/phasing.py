@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from salesplan import metrics
+from salesplan.settings import Phasing
 from salesplan.targets.rounding import TargetInputError, largest_remainder
 
 MONTHS = list(range(1, 13))
@@ -122,31 +124,35 @@ def _seasons(seasons: Sequence[Any] | None) -> tuple[list[list[int]], np.ndarray
 
 
 def phasing_from_config(
-    phasing: dict[str, Any], history: pd.DataFrame | None, value: str = "net_amount"
+    phasing: Phasing | Mapping[str, Any], history: pd.DataFrame | None, value: str = "net_amount"
 ) -> pd.DataFrame:
-    """:func:`monthly_shares` with the ``targets.phasing`` config section."""
-    method = phasing["method"]
-    template = None
-    seasons = None
-    if method == "season_template":
-        name = phasing.get("season")
-        templates = phasing.get("seasonal_templates") or {}
-        if name not in templates:
-            raise TargetInputError(
-                f"targets.phasing.season: {name!r} is not one of the seasonal_templates ({', '.join(templates)})"
-            )
-        seasons = templates[name]
-    if method == "quarterly_template":
-        name = phasing["template"]
-        templates = phasing["quarterly_templates"]
-        if name not in templates:
-            raise TargetInputError(
-                f"targets.phasing.template: {name!r} is not one of the quarterly_templates ({', '.join(templates)})"
-            )
-        template = templates[name]
+    """:func:`monthly_shares` with the ``targets.phasing`` settings section: its ``method``, the
+    quarterly template named by ``template``, the seasons of the seasonal template named by
+    ``season`` and the ``monthly_profile``. A mapping is validated into the section first
+    (:class:`~salesplan.settings.Phasing`), its problems raised as :class:`TargetInputError`."""
+    section = _phasing_section(phasing)
     return monthly_shares(
-        method, history, template=template, profile=phasing["monthly_profile"], value=value, seasons=seasons
+        section.method,
+        history,
+        template=section.quarterly_templates[section.template] if section.method == "quarterly_template" else None,
+        profile=section.monthly_profile,
+        value=value,
+        seasons=section.seasonal_templates[section.season] if section.method == "season_template" else None,
     )
+
+
+def _phasing_section(phasing: Phasing | Mapping[str, Any]) -> Phasing:
+    """The typed phasing section; the model checks that the named template and season exist."""
+    if isinstance(phasing, Phasing):
+        return phasing
+    try:
+        return Phasing.model_validate(dict(phasing))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"targets.phasing{''.join(f'.{p}' for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        )
+        raise TargetInputError(problems) from None
 
 
 def phase_total(total: int, shares: pd.DataFrame, year: int) -> pd.DataFrame:
