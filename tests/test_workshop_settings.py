@@ -37,14 +37,6 @@ def test_derived_inputs_follow_the_typed_settings() -> None:
     assert list(co.thresholds) == ["yellow", "red", "dark_red", "ahead"]
 
 
-def test_targets_config_is_a_copy_for_notebooks() -> None:
-    co = ws.company()
-    plain = co.targets_config
-    assert plain["bottom_up"]["personal_growth"] == co.settings.targets.bottom_up.personal_growth
-    plain["stretch_pct"] = 9.0
-    assert co.targets_config["stretch_pct"] == co.settings.targets.stretch_pct != 9.0
-
-
 def test_settings_table_walks_sections_and_mapping_entries() -> None:
     table = ws.settings_table("targets.bottom_up.level_coefficient.mid", "targets.phasing.seasonal_templates")
     assert table.loc["targets.bottom_up.level_coefficient.mid", "value"] == "0.9"

@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -127,12 +126,6 @@ class WorkshopCompany:
     pvm_actual: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     funnel: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def targets_config(self) -> dict[str, Any]:
-        """The ``targets`` settings as a plain dict, a read-only copy for notebooks that index it by key;
-        library code reads ``settings.targets`` instead."""
-        return self.settings.targets.model_dump()
 
     @property
     def level_coefficient(self) -> dict[str, float]:
