@@ -18,7 +18,12 @@ here shows the reproduction: it matches the published seasonal naive figure of e
 from __future__ import annotations
 
 import argparse
+import hashlib
+import pickle
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -30,10 +35,12 @@ from salesplan.forecast.engine import (
     DEFAULT_MODELS,
     DEFAULT_TEMPORAL_LEVELS,
     SeriesForecast,
+    default_n_jobs,
     fit_series,
     fits_to_frame,
     forecast_defaults,
 )
+from salesplan.forecast.global_model import blend, calibrate_blend, eligible, global_backtest, global_forecast
 
 REFERENCES = [
     ("Naive2 (published)", 16.91, None),
@@ -71,6 +78,7 @@ TARGETS = {
     "tourism": "targets: MASE <= 1.42, coverage 77-83 % / 92-97 % (the hold-out: confirms, never chooses)",
 }
 LABELS = {"m3": "M3 monthly", "tourism": "Tourism monthly", "m1": "M1 monthly"}
+T = TypeVar("T")
 CRPS_QUANTILES = np.round(np.arange(0.1, 0.95, 0.1), 2)
 QCOLS = [f"q-{round(100 * q)}" for q in CRPS_QUANTILES]
 
@@ -190,6 +198,27 @@ def seasonal_naive_scores(train: pd.DataFrame, tests: dict[str, np.ndarray], h: 
     return {**point_scores(df, train, m), "CRPS-N": published_crps(df, QCOLS, CRPS_QUANTILES)}
 
 
+def options_key(options: dict) -> str:
+    """A short stable name for a set of engine options (the cache's file names)."""
+    return hashlib.sha1(repr(sorted(options.items())).encode()).hexdigest()[:10]
+
+
+def cached(folder: str | None, name: str, compute: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``compute(*args, **kwargs)``, kept as ``<folder>/<name>.pkl`` and read back on the next run
+    (no folder: computed every time)."""
+    if folder is None:
+        return compute(*args, **kwargs)
+    path = Path(folder) / f"{name}.pkl"
+    if path.exists():
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    value = compute(*args, **kwargs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        pickle.dump(value, fh)
+    return value
+
+
 COLUMNS = ("sMAPE", "MASE", "cov80", "cov95", "CRPS-N", "WQL", "sCRPS", "seconds")
 FORMATS = {"sMAPE": "7.2f", "MASE": "7.3f", "cov80": "6.1f", "cov95": "6.1f", "seconds": "7.1f"}
 
@@ -242,6 +271,18 @@ def main() -> None:
         "--global-weight", type=float, default=None, help="the global member's weight (default: defaults.yaml's)"
     )
     parser.add_argument(
+        "--calibration",
+        default="default",
+        help="on / off: the blend's band scaled to its own errors at earlier origins (global member refitted); "
+        "default: forecast.global_model.calibrate of defaults.yaml",
+    )
+    parser.add_argument(
+        "--cache",
+        default=None,
+        help="folder keeping the local fits and the global member's forecasts between runs (same options, same "
+        "figures; its seconds are then not the engine's)",
+    )
+    parser.add_argument(
         "--validation",
         action="store_true",
         help="score at the validation origin instead: the last h training months held out (the test months "
@@ -273,9 +314,11 @@ def main() -> None:
             tests = {uid: y[:h] for uid, y in tests.items()}
         t0 = time.perf_counter()
         levels = [] if args.temporal_levels == "none" else [int(k) for k in args.temporal_levels.split(",")]
-        fits = fit_series(
-            train,
-            h,
+        g = forecast_defaults().global_model
+        on = g.enabled if args.global_member == "default" else args.global_member == "on"
+        weight = g.weight if args.global_weight is None else args.global_weight
+        calibrate = g.calibrate if args.calibration == "default" else args.calibration == "on"
+        options = dict(
             combination=args.combination,
             n_jobs=args.n_jobs,
             models=args.models.split(","),
@@ -284,19 +327,58 @@ def main() -> None:
             member_scale=args.member_scale,
             log_members=None if args.log_members is None else args.log_members.split(","),
             feasible=not args.no_feasible,
-            global_member=None if args.global_member == "default" else args.global_member == "on",
-            global_weight=args.global_weight,
         )
+        key = f"{name}-{'val' if args.validation else 'test'}-{args.limit}-{args.last}-{h}"
+        calibration = None
+        if not on:
+            fits = cached(args.cache, f"local-{key}-{options_key(options)}", fit_series, train, h, **options)
+        else:
+            # fit_series(..., global_member=True) step by step, so that the calibration can be printed
+            # and each part cached: the local fits with their errors, then the member (global_model).
+            fits = cached(
+                args.cache,
+                f"local-{key}-{options_key(options)}-errors",
+                fit_series,
+                train,
+                h,
+                keep_errors=True,
+                global_member=False,
+                **options,
+            )
+            threads = args.n_jobs or default_n_jobs()
+            served = train[train["unique_id"].isin(eligible(train, g.min_months))]
+            global_fc = cached(args.cache, f"global-{key}", global_forecast, served, h, num_threads=threads)
+            factor = 1.0
+            if calibrate:
+                backtest = cached(
+                    args.cache,
+                    f"global-backtest-{key}-{g.calibration_span}-{g.calibration_step}",
+                    global_backtest,
+                    served,
+                    h,
+                    span=g.calibration_span,
+                    step=g.calibration_step,
+                    min_months=g.min_months,
+                    num_threads=threads,
+                )
+                calibration = calibrate_blend(fits, served, h, weight, backtest=backtest)
+                factor = calibration.factor
+            fits = blend(fits, global_fc, weight, factor)
         fc = fits_to_frame(fits, (80, 95))
         wall = time.perf_counter() - t0
         res = scores(train, fc, quantile_frame(fits, CRPS_QUANTILES), tests)
         naive = seasonal_naive_scores(train, tests, h)
         n = train["unique_id"].nunique()
         scale = args.member_scale + (f" ({args.log_members})" if args.log_members else "")
-        g = forecast_defaults().global_model
-        on = g.enabled if args.global_member == "default" else args.global_member == "on"
-        weight = g.weight if args.global_weight is None else args.global_weight
         member = f"global member {'w = ' + format(weight, '.2f') if on else 'off'}"
+        if calibration is not None:
+            member += (
+                f", band calibrated on the blend (covariance x {calibration.factor:.3f}: ratio "
+                f"{calibration.ratio:.3f}, origins {', '.join(f'{r:.3f}' for r in calibration.per_origin)}, "
+                f"shrinkage {calibration.shrinkage:.2f}, {calibration.errors} errors)"
+            )
+        elif on:
+            member += ", local band"
         print(
             f"\n{LABELS[name]}: {n} series, horizon {h}, {args.combination}, intervals {args.interval_shape}, "
             f"member scale {scale}, {member}, feasible bands {'off' if args.no_feasible else 'on'}"

@@ -367,11 +367,16 @@ class PipelineSettings(_Section):
 
 class GlobalModelSettings(_Section):
     """The global member (:mod:`salesplan.forecast.global_model`): on or off, its weight in the
-    blend with the local ensemble and the shortest history it serves."""
+    blend with the local ensemble and the shortest history it serves; whether the blend's band
+    is calibrated on the blend's own errors, at origins ``calibration_step`` months apart over
+    the last ``calibration_span`` months."""
 
     enabled: bool
     weight: Share
     min_months: PositiveInt
+    calibrate: bool
+    calibration_span: PositiveInt
+    calibration_step: PositiveInt
 
 
 class ForecastSettings(_Section):

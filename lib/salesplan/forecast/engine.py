@@ -88,7 +88,9 @@ Method, per series:
 9. **Global member** (``global_member=True`` or ``forecast.global_model.enabled``; off by
    default). A LightGBM model learned across all the series
    (:mod:`salesplan.forecast.global_model`) is blended into the point forecast with one
-   weight; the covariance of steps 5-8 is kept around the blended mean.
+   weight; the covariance of steps 5-8 is scaled to the blend's own errors, measured with the
+   member refitted at an earlier origin and run forward from a few origins of step 3
+   (``forecast.global_model.calibrate``; :func:`salesplan.forecast.global_model.spread_factor`).
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ import functools
 import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -725,6 +727,17 @@ def fit_one(
     )
 
 
+def origin_scale(y: np.ndarray, origins: np.ndarray, season_length: int = 12) -> np.ndarray:
+    """The factor that takes the errors of a forecast made at origin ``t`` (from ``y[:t]``) to
+    today's level (module docstring, step 3): ``level_n / level_t``, the level being the mean
+    absolute value of the last ``season_length`` months, clipped to 0.2-5 (1 where undefined),
+    so that a series that has grown is judged at its current size."""
+    y = np.asarray(y, dtype=float)
+    lv_now = _level(y, season_length)
+    scale = np.array([lv_now / max(_level(y[:t], season_length), 1e-12 * max(lv_now, 1.0)) for t in origins])
+    return np.where(np.isfinite(scale) & (scale > 0), np.clip(scale, 0.2, 5.0), 1.0)
+
+
 def _calibrate(
     y: np.ndarray,
     mean: np.ndarray,
@@ -743,11 +756,7 @@ def _calibrate(
     """The calibrated error model around the point forecast (module docstring, steps 5-8)."""
     n = len(y)
     h = len(mean)
-    # Rescale each origin's errors to today's level (a grown series has larger errors).
-    lv_now = _level(y, season_length)
-    scale = np.array([lv_now / max(_level(y[:t], season_length), 1e-12 * max(lv_now, 1.0)) for t in origins])
-    scale = np.where(np.isfinite(scale) & (scale > 0), np.clip(scale, 0.2, 5.0), 1.0)
-    errs_scaled = errs * scale[:, None]
+    errs_scaled = errs * origin_scale(y, origins, season_length)[:, None]
 
     n_orig = int((~np.isnan(errs_scaled[:, 0])).sum()) if len(origins) else 0
     try:
@@ -897,12 +906,14 @@ def fit_series(
         raise ForecastInputError(f"horizon must be a positive number of months, got {horizon!r}")
     data = validate_series(df, source=source)
     items = [(str(uid), g["ds"].iloc[-1], g["y"].to_numpy()) for uid, g in data.groupby("unique_id", sort=True)]
+    use_global = forecast_defaults().global_model.enabled if global_member is None else global_member
     kwargs = dict(
         season_length=season_length,
         max_origins=max_origins,
         combination=combination,
         drop_ratio=drop_ratio,
-        keep_errors=keep_errors,
+        # The blend's band is calibrated on the local errors at a few origins (step 9).
+        keep_errors=keep_errors or bool(use_global),
         models=tuple(models),
         temporal_levels=tuple(int(k) for k in temporal_levels),
         temporal_min_points=int(temporal_min_points),
@@ -925,10 +936,14 @@ def fit_series(
         fits = [f for part in parts for f in part]
     # In unique_id order whatever the number of workers (or the cluster) that fitted them.
     fits = {f.unique_id: f for f in sorted(fits, key=lambda f: f.unique_id)}
-    if forecast_defaults().global_model.enabled if global_member is None else global_member:
+    if use_global:
         from salesplan.forecast.global_model import with_global_member
 
-        fits = with_global_member(fits, data, horizon, weight=global_weight, num_threads=n_jobs)
+        fits = with_global_member(
+            fits, data, horizon, weight=global_weight, num_threads=n_jobs, season_length=season_length
+        )
+        if not keep_errors:
+            fits = {uid: replace(f, cv_errors=None, cv_origins=None, y=None) for uid, f in fits.items()}
     return fits
 
 

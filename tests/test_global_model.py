@@ -1,0 +1,142 @@
+"""The blend's intervals: calibrated on the blend's own errors at earlier origins, without leakage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from salesplan.forecast.engine import SeriesForecast, fit_series, origin_scale
+from salesplan.forecast.global_model import (
+    blend,
+    blend_errors,
+    calibration_origins,
+    global_backtest,
+    spread_factor,
+)
+
+
+def _panel(n_series: int = 6, months: int = 72, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = np.arange(months)
+    rows = []
+    for i in range(n_series):
+        level = 100 * (i + 1)
+        y = level * (1 + 0.01 * t) * (1 + 0.3 * np.sin(2 * np.pi * t / 12)) + rng.normal(0, level * 0.05, months)
+        rows.append(
+            pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2020-01-01", periods=months, freq="MS"), "y": y})
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def _errors(local: np.ndarray, member: np.ndarray, origins: np.ndarray, df: float = np.inf) -> pd.DataFrame:
+    return pd.DataFrame({"unique_id": "s", "origin": origins, "step": 0, "df": df, "local": local, "member": member})
+
+
+def _as_wide_as_the_band(n: int) -> np.ndarray:
+    """Errors whose quantiles are the normal's: a band of sd 1 covers them as it claims."""
+    z = stats.norm.ppf((np.arange(n) + 0.5) / n)
+    return np.random.default_rng(0).permutation(z)
+
+
+def test_blend_errors_half_the_local_ones_give_half_the_width() -> None:
+    local = _as_wide_as_the_band(400)
+    w = 0.3
+    # A member whose errors offset the local ones: (1 - w) e + w (-2/3) e = e / 2.
+    member = (0.5 - (1 - w)) / w * local
+    np.testing.assert_allclose((1 - w) * local + w * member, local / 2)
+    cal = spread_factor(_errors(local, member, np.repeat([6, 12, 18, 24], 100)), w)
+    # Variance a quarter, so every interval half as wide; the origins agree, so nothing is shrunk.
+    assert cal.factor == pytest.approx(0.25, rel=0.02)
+    assert cal.shrinkage == pytest.approx(1.0, abs=0.01)
+    assert len(cal.per_origin) == 4
+
+    f = SeriesForecast("s", pd.Timestamp("2024-12-01"), np.full(3, 100.0), np.diag([4.0, 9.0, 16.0]), 10.0)
+    glob = pd.DataFrame({"unique_id": "s", "ds": pd.date_range("2025-01-01", periods=3, freq="MS"), "global": 120.0})
+    out = blend({"s": f}, glob, 0.5, 0.25)["s"]
+    np.testing.assert_allclose(out.mean, 110.0)
+    np.testing.assert_allclose(out.sd, f.sd / 2)
+    assert out.df == f.df
+
+
+def test_in_sample_like_local_errors_are_not_taken_at_face_value() -> None:
+    honest = _as_wide_as_the_band(400)
+    origins = np.repeat([6, 12, 18, 24], 100)
+    # Local errors half as wide as their (calibrated) band claims, a member exactly as good as the
+    # band and erring alike: the blend is no better and no worse than the local band.
+    same = spread_factor(_errors(honest / 2, honest, origins), 0.3)
+    assert same.ratio == pytest.approx(1.0, rel=0.02)
+    # Taken at face value the member would look twice as bad and the band would widen by 69 %.
+    face_value = ((1 - 0.3) * 0.5 + 0.3) ** 2 / 0.5**2
+    assert face_value == pytest.approx(1.69)
+
+
+def test_origins_that_disagree_pull_the_factor_to_one() -> None:
+    local = _as_wide_as_the_band(300)
+    origins = np.repeat([6, 12, 18], 100)
+    # The member errs like the local forecast, scaled differently at each origin: blends of a
+    # third, three times and the same variance, no consistent evidence.
+    member = local * np.repeat([-1.0, 4.0, 1.0], 100)
+    cal = spread_factor(_errors(local, member, origins), 0.3)
+    assert cal.shrinkage < 1
+    assert abs(np.log(cal.factor)) < abs(np.log(cal.ratio))
+    # A single origin cannot show how far its ratio is to be trusted: the local band stays.
+    one = spread_factor(_errors(local, -local * 2 / 3, np.full(300, 6)), 0.3)
+    assert one.factor == 1.0 and one.ratio == pytest.approx(0.25, rel=0.02)
+    assert spread_factor(_errors(local[:0], local[:0], np.zeros(0, int)), 0.3).factor == 1.0
+
+
+def test_blend_errors_pair_the_local_and_member_errors_at_the_same_origin() -> None:
+    df = _panel(2, 60)
+    fits = fit_series(df, 6, n_jobs=1, temporal_levels=(), keep_errors=True, global_member=False)
+    f = fits["s0"]
+    n = len(f.y)
+    t = n - 12  # an origin one year before the end
+    cutoff = pd.Timestamp("2020-01-01") + pd.DateOffset(months=t - 1)
+    glob = f.y[t : t + 6] + 10.0  # a member that is 10 too high at every month
+    backtest = pd.DataFrame(
+        {
+            "unique_id": "s0",
+            "ds": pd.date_range(cutoff + pd.DateOffset(months=1), periods=6, freq="MS"),
+            "cutoff": cutoff,
+            "y": f.y[t : t + 6],
+            "global": glob,
+        }
+    )
+    e = blend_errors(fits, backtest)
+    r = list(f.cv_origins).index(t)
+    s = origin_scale(f.y, np.array([t]))[0]
+    assert list(e["origin"].unique()) == [12] and list(e["step"]) == list(range(6))
+    assert (e["df"] == f.df).all()
+    np.testing.assert_allclose(e["local"], f.cv_errors[r, :6] / f.sd[:6])
+    # The member's error at the same origin, at today's level like the local one.
+    np.testing.assert_allclose(e["member"], -10.0 * s / f.sd[:6])
+
+
+def test_the_member_at_an_origin_never_sees_a_later_month() -> None:
+    df = _panel(6, 72)
+    h, span, step = 6, 24, 6
+    assert calibration_origins(h, span, step) == 4
+    assert calibration_origins(24, 18, 6) == 0
+    base = global_backtest(df, h, span=span, step=step, min_months=24, n_estimators=40, num_threads=1)
+    cutoffs = sorted(base["cutoff"].unique())
+    assert len(cutoffs) == 4 and pd.Timestamp(cutoffs[0]) == pd.Timestamp("2023-12-01")  # 24 months before the end
+    assert (base["ds"] > base["cutoff"]).all()
+    # Wreck every month after the second origin: the first two origins' forecasts cannot change
+    # (features from before each origin, model trained before the first), later ones must.
+    wrecked = df.assign(y=np.where(df["ds"] > cutoffs[1], df["y"] * 50.0, df["y"]))
+    after = global_backtest(wrecked, h, span=span, step=step, min_months=24, n_estimators=40, num_threads=1)
+    early = base["cutoff"] <= cutoffs[1]
+    np.testing.assert_allclose(after.loc[early, "global"], base.loc[early, "global"])
+    assert not np.allclose(after.loc[~early, "global"], base.loc[~early, "global"])
+
+
+def test_the_blend_keeps_its_calibrated_band_in_fit_series() -> None:
+    df = _panel(6, 72)
+    off = fit_series(df, 6, n_jobs=1, temporal_levels=(), global_member=False)
+    on = fit_series(df, 6, n_jobs=1, temporal_levels=(), global_member=True, global_weight=0.3)
+    ratios = np.array([on[u].sd / off[u].sd for u in off])
+    # One factor for the set: every series' band is scaled alike, and the errors are not kept.
+    np.testing.assert_allclose(ratios, ratios[0, 0])
+    assert all(f.cv_errors is None for f in on.values())
