@@ -198,6 +198,20 @@ def seasonal_naive_scores(train: pd.DataFrame, tests: dict[str, np.ndarray], h: 
     return {**point_scores(df, train, m), "CRPS-N": published_crps(df, QCOLS, CRPS_QUANTILES)}
 
 
+def seasonality_strength(train: pd.DataFrame, m: int = 12) -> pd.Series:
+    """Per series: the lag-``m`` autocorrelation of the monthly changes of ``log(1 + y)`` (0 for a
+    series with fewer than ``2 m + 1`` changes or a negative month): how strongly a season repeats."""
+
+    def acf(y: np.ndarray) -> float:
+        if len(y) < 2 * m + 2 or np.min(y) < 0:
+            return 0.0
+        d = np.diff(np.log1p(y))
+        r = np.corrcoef(d[m:], d[:-m])[0, 1]
+        return float(r) if np.isfinite(r) else 0.0
+
+    return train.groupby("unique_id")["y"].agg(lambda s: acf(s.to_numpy(dtype=float)))
+
+
 def options_key(options: dict) -> str:
     """A short stable name for a set of engine options (the cache's file names)."""
     return hashlib.sha1(repr(sorted(options.items())).encode()).hexdigest()[:10]
@@ -270,6 +284,14 @@ def main() -> None:
     parser.add_argument(
         "--global-weight", type=float, default=None, help="the global member's weight (default: defaults.yaml's)"
     )
+    parser.add_argument(
+        "--group-weights",
+        default=None,
+        help="two weights 'a,b': the global member's weight for series without and with a marked season "
+        "(lag-12 autocorrelation of the monthly changes of log(1 + y) of at least --seasonal-threshold); "
+        "replaces --global-weight",
+    )
+    parser.add_argument("--seasonal-threshold", type=float, default=0.3)
     parser.add_argument(
         "--calibration",
         default="default",
@@ -346,6 +368,11 @@ def main() -> None:
                 **options,
             )
             threads = args.n_jobs or default_n_jobs()
+            weights: float | dict[str, float] = weight
+            if args.group_weights:
+                plain, seasonal = (float(x) for x in args.group_weights.split(","))
+                strength = seasonality_strength(train)
+                weights = {u: seasonal if s >= args.seasonal_threshold else plain for u, s in strength.items()}
             served = train[train["unique_id"].isin(eligible(train, g.min_months))]
             global_fc = cached(args.cache, f"global-{key}", global_forecast, served, h, num_threads=threads)
             factor = 1.0
@@ -361,9 +388,9 @@ def main() -> None:
                     min_months=g.min_months,
                     num_threads=threads,
                 )
-                calibration = calibrate_blend(fits, served, h, weight, backtest=backtest)
+                calibration = calibrate_blend(fits, served, h, weights, backtest=backtest)
                 factor = calibration.factor
-            fits = blend(fits, global_fc, weight, factor)
+            fits = blend(fits, global_fc, weights, factor)
         fc = fits_to_frame(fits, (80, 95))
         wall = time.perf_counter() - t0
         res = scores(train, fc, quantile_frame(fits, CRPS_QUANTILES), tests)
@@ -371,6 +398,8 @@ def main() -> None:
         n = train["unique_id"].nunique()
         scale = args.member_scale + (f" ({args.log_members})" if args.log_members else "")
         member = f"global member {'w = ' + format(weight, '.2f') if on else 'off'}"
+        if on and args.group_weights:
+            member = f"global member w = {args.group_weights} (no season, season >= {args.seasonal_threshold})"
         if calibration is not None:
             member += (
                 f", band calibrated on the blend (covariance x {calibration.factor:.3f}: ratio "

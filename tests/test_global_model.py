@@ -140,3 +140,22 @@ def test_the_blend_keeps_its_calibrated_band_in_fit_series() -> None:
     # One factor for the set: every series' band is scaled alike, and the errors are not kept.
     np.testing.assert_allclose(ratios, ratios[0, 0])
     assert all(f.cv_errors is None for f in on.values())
+
+
+def test_weights_per_series_blend_each_series_with_its_own() -> None:
+    fits = {
+        u: SeriesForecast(u, pd.Timestamp("2024-12-01"), np.full(2, 100.0), np.eye(2), 10.0) for u in ("a", "b", "c")
+    }
+    glob = pd.DataFrame(
+        {"unique_id": np.repeat(["a", "b", "c"], 2), "ds": list(pd.date_range("2025-01-01", periods=2, freq="MS")) * 3}
+    ).assign(**{"global": 200.0})
+    out = blend(fits, glob, {"a": 0.5, "b": 0.1})
+    np.testing.assert_allclose(out["a"].mean, 150.0)
+    np.testing.assert_allclose(out["b"].mean, 110.0)
+    np.testing.assert_allclose(out["c"].mean, 100.0)  # no weight given: the local forecast
+    # The calibration mixes each series' errors with its own weight: a member that errs nowhere.
+    local = _as_wide_as_the_band(200)
+    e = _errors(local, np.zeros(200), np.repeat([6, 12], 100)).assign(unique_id=np.repeat(["a", "b"], 100))
+    by_series = spread_factor(e, {"a": 0.5, "b": 0.5})
+    assert by_series.ratio == pytest.approx(spread_factor(e, 0.5).ratio)
+    assert by_series.ratio == pytest.approx(0.25, rel=0.05)

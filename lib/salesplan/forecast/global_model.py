@@ -150,10 +150,14 @@ def eligible(df: pd.DataFrame, min_months: int) -> pd.Index:
 
 
 def blend(
-    fits: Mapping[str, SeriesForecast], global_fc: pd.DataFrame, weight: float, factor: float = 1.0
+    fits: Mapping[str, SeriesForecast],
+    global_fc: pd.DataFrame,
+    weight: float | Mapping[str, float],
+    factor: float = 1.0,
 ) -> dict[str, SeriesForecast]:
     """Each fit whose series has a global forecast, with ``mean' = (1 - weight) mean + weight
-    global`` (finite global months only) and ``cov' = factor * cov``, the local ensemble's
+    global`` (finite global months only; ``weight`` one for all series or one per series, 0 where
+    a mapping leaves a series out) and ``cov' = factor * cov``, the local ensemble's
     calibrated covariance scaled to the blend's own errors (:func:`spread_factor`; 1 keeps the
     local band). Degrees of freedom and the lower bound stay the local fit's; a series never
     negative and short keeps at least the width its history supports
@@ -163,11 +167,12 @@ def blend(
     out = {}
     for uid, f in fits.items():
         g = by_id.get(uid)
-        if g is None or len(g) < len(f.mean) or weight <= 0:
+        w = float(weight.get(uid, 0.0)) if isinstance(weight, Mapping) else float(weight)
+        if g is None or len(g) < len(f.mean) or w <= 0:
             out[uid] = f
             continue
         g = g[: len(f.mean)]
-        mean = np.where(np.isfinite(g), (1.0 - weight) * f.mean + weight * g, f.mean)
+        mean = np.where(np.isfinite(g), (1.0 - w) * f.mean + w * g, f.mean)
         cov, dof = f.cov * float(factor), f.df
         if factor < 1 and f.y is not None and f.lower == 0:
             # Feasible bands (engine step 8): a narrower band never goes below a short history's floor.
@@ -245,8 +250,10 @@ class SpreadCalibration:
 SPREAD_LEVELS = (80.0, 95.0)
 
 
-def _blend_ratio(errors: pd.DataFrame, weight: float, levels: Sequence[float]) -> float:
+def _blend_ratio(errors: pd.DataFrame, weight: float | Mapping[str, float], levels: Sequence[float]) -> float:
     """The variance ratio of the blend to the local band over ``errors`` (:func:`spread_factor`)."""
+    if isinstance(weight, Mapping):
+        weight = errors["unique_id"].map(weight).fillna(0.0).to_numpy(float)
     local = errors["local"].to_numpy(float)
     member = errors["member"].to_numpy(float)
     df = errors["df"].to_numpy(float)
@@ -265,7 +272,9 @@ def _blend_ratio(errors: pd.DataFrame, weight: float, levels: Sequence[float]) -
     return float(np.exp(np.mean(logs)))
 
 
-def spread_factor(errors: pd.DataFrame, weight: float, levels: Sequence[float] = SPREAD_LEVELS) -> SpreadCalibration:
+def spread_factor(
+    errors: pd.DataFrame, weight: float | Mapping[str, float], levels: Sequence[float] = SPREAD_LEVELS
+) -> SpreadCalibration:
     """How much the local band's covariance must be scaled for the blend
     ``(1 - w) local + w member``, from :func:`blend_errors` (errors at a few origins, in units
     of the local band's ``sd``).
@@ -284,7 +293,7 @@ def spread_factor(errors: pd.DataFrame, weight: float, levels: Sequence[float] =
 
     ``r`` is the ratio of the blend's squared errors to the local ones at the interval
     quantiles, pooled over every series, origin and step; ``r_o`` is the same at each origin
-    ``o`` alone. With ``k`` origins the log ratio is shrunk toward 0 (a factor of 1, the local
+    ``o`` alone (``w`` one weight, or each series' own). With ``k`` origins the log ratio is shrunk toward 0 (a factor of 1, the local
     band) by how well the origins agree (positive-part James-Stein):
 
         lambda = max(0, 1 - se^2 / (log r)^2),   se^2 = var_o(log r_o) / k,
@@ -309,7 +318,7 @@ def calibrate_blend(
     fits: Mapping[str, SeriesForecast],
     data: pd.DataFrame,
     horizon: int,
-    weight: float,
+    weight: float | Mapping[str, float],
     *,
     span: int | None = None,
     step: int | None = None,
