@@ -109,6 +109,8 @@ def _hierarchy(series: dict[str, tuple[int, float]], sd: float, calibration: Hit
         fits=fits,
         levels=[80, 95],
         reconciliation="none",
+        horizon=2,
+        season_length=12,
         calibration=calibration,
     )
 

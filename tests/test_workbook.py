@@ -37,10 +37,10 @@ def test_open_workbook_defaults_to_latest_complete_month(setup: tuple[Path, Path
     assert wb.month == pd.Period("2025-02", freq="M")
     assert wb.as_of == pd.Timestamp("2025-02-28")
     assert wb.data_dir == data_dir
-    lines = sio.load_data(data_dir, wb.config).orders
+    lines = sio.load_data(data_dir, wb.settings).orders
     assert wb.cube["net_amount"].sum() == pytest.approx(lines["net_amount"].sum())
     assert wb.agg.lines == len(lines) and wb.data.orders is None
-    assert wb.config["columns"]["customers"] == CUSTOMER_HEADERS
+    assert wb.settings.columns.customers == CUSTOMER_HEADERS
 
 
 def test_month_parameter_checked(setup: tuple[Path, Path]) -> None:
@@ -128,8 +128,8 @@ def test_the_forecast_is_fitted_once_and_read_back_from_the_run_folder(
         landing["p_hit"],
         landing["landing"],
         landing["target"],
-        first.config["retro"]["thresholds"],
-        first.config["risk"]["probability"],
+        first.settings.retro.thresholds,
+        first.settings.risk.probability,
     )
     assert list(landing["status"]) == list(expected)
     assert (landing["gap"] == landing["landing"] - landing["target"]).all()

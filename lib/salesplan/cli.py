@@ -49,13 +49,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not data_dir.is_dir():
         raise _InputError(f"data folder {data_dir} does not exist (run `salesplan sample` to create the sample data)")
     settings = load_settings(args.config)
-    config = settings.as_dict()
-    data = load_data(data_dir, config)
+    data = load_data(data_dir, settings)
     month = resolve_month(None, data.orders)
     # The workbook's summary is the one definition of "rows and date coverage per table".
     book = MonthContext(
         settings=settings,
-        config=config,
         data=data,
         cube=pd.DataFrame(),
         month=month,
@@ -246,8 +244,7 @@ def _plan_inputs(data_dir: Path, config_path: str) -> tuple[pd.DataFrame | None,
 
     if not data_dir.is_dir():
         return None, None, None
-    # The reader takes the settings as the nested mapping of the data contract.
-    data = load_data(data_dir, load_settings(config_path).as_dict(), skip=LINE_TABLES)
+    data = load_data(data_dir, load_settings(config_path), skip=LINE_TABLES)
     return data.targets, data.sources, PlanReference.from_data(data)
 
 

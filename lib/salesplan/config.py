@@ -202,9 +202,12 @@ def _setting_text(value: Any) -> str:
     return str(value)
 
 
-def assumptions_table(config: dict[str, Any], *sections: str) -> pd.DataFrame:
+def assumptions_table(config: Settings | Mapping[str, Any], *sections: str) -> pd.DataFrame:
     """The values a report used, one row per setting: ``setting`` (in words), ``key`` (the dotted
-    key to override in config/salesplan.yaml) and ``value``, for printing."""
+    key to override in config/salesplan.yaml) and ``value``, for printing. ``config``: the
+    validated settings (``wb.settings``; a nested mapping is printed as given)."""
+    if isinstance(config, Settings):
+        config = config.as_dict()
     rows: list[tuple[str, Any]] = []
     for section in sections:
         if section not in config:

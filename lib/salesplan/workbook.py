@@ -6,7 +6,7 @@ Every notebook's second cell is::
 
 after which the notebook reads, never recomputes:
 
-- ``wb.settings`` (typed, validated) and ``wb.config`` (the same as a nested dict),
+- ``wb.settings`` (typed, validated: pages read ``wb.settings.forecast.horizon``, never a key),
 - ``wb.data`` (a :class:`salesplan.io.Dataset` without the order lines), ``wb.agg`` (the
   order lines' sums, :mod:`salesplan.aggregates`: built once per set of input files, so a
   page reads small tables, never millions of lines), ``wb.cube`` (monthly facts up to the report
@@ -162,7 +162,6 @@ class MonthContext:
     being built (None by hand)."""
 
     settings: Settings
-    config: dict[str, Any]
     data: Dataset
     cube: pd.DataFrame
     month: pd.Period
@@ -659,7 +658,6 @@ def open_workbook(
             "company with `make sample-data` (or `salesplan sample`)"
         )
     settings = load_settings(config_path)
-    config = settings.as_dict()
     folder = resolve_path(data_dir)
     lines_in_memory: pd.DataFrame | None = None
     if use_cache:
@@ -690,7 +688,6 @@ def open_workbook(
     cube = agg.cube
     ctx = MonthContext(
         settings=settings,
-        config=config,
         data=cut_dataset(data, period),
         export=data,
         cube=cube.loc[cube["month"] <= period.to_timestamp()].reset_index(drop=True),

@@ -9,7 +9,7 @@ horizon reaches the end of the year and at least ``horizon`` months ahead.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -101,9 +101,11 @@ class HierarchyForecast:
     fits: dict[str, SeriesForecast]
     levels: list[int]
     reconciliation: str
+    horizon: int
+    """Months forecast ahead: ``forecast.horizon``, or the months left in the year when more."""
+    season_length: int
     win_rates: pd.DataFrame | None = None
     pipeline: pd.DataFrame | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
     calibration: HitCalibration | None = None
     blend_weights: pd.DataFrame | None = None
 
@@ -283,9 +285,10 @@ def forecast_hierarchy(
         fits=fits,
         levels=lv,
         reconciliation=method,
+        horizon=horizon,
+        season_length=season,
         win_rates=win_rates,
         pipeline=pipe,
-        settings={"horizon": horizon, "season_length": season},
         calibration=calibration,
         blend_weights=blend_weights,
     )

@@ -6,7 +6,7 @@ A :class:`~salesplan.forecast.hierarchy.HierarchyForecast` is written to a folde
   ``pipeline.parquet``, ``blend_weights.parquet`` (tidy tables, readable by any tool);
 - ``fits.parquet``: one row per series with its point forecast, error covariance (flattened),
   degrees of freedom, lower bound and cross-validation errors (list columns);
-- ``meta.json``: the month, levels, reconciliation, settings, the P(hit) recalibration and the
+- ``meta.json``: the month, levels, reconciliation, horizon and season length, the P(hit) recalibration and the
   ``key`` the forecast was made for (inputs, month and forecast settings).
 
 :func:`load_or_fit` reads the folder when its key matches, else fits and writes it (under a
@@ -35,7 +35,7 @@ from salesplan.forecast.landing import HitCalibration
 
 # 2: fits carry their lower bound (feasible bands) and the P(hit) calibration its min_months.
 # 3: a rep's months after the leave date are forecast as nothing.
-FORMAT = 3
+FORMAT = 4
 _FRAMES = ("history", "forecast", "win_rates", "pipeline", "blend_weights")
 
 
@@ -110,7 +110,8 @@ def save_forecast(fc: HierarchyForecast, folder: str | os.PathLike[str], key: st
             "month": str(fc.month),
             "levels": [int(v) for v in fc.levels],
             "reconciliation": fc.reconciliation,
-            "settings": fc.settings,
+            "horizon": int(fc.horizon),
+            "season_length": int(fc.season_length),
             "calibration": calibration,
         }
         (build / "meta.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
@@ -168,9 +169,10 @@ def load_forecast(folder: str | os.PathLike[str]) -> HierarchyForecast:
         fits=fits,
         levels=list(meta["levels"]),
         reconciliation=meta["reconciliation"],
+        horizon=int(meta["horizon"]),
+        season_length=int(meta["season_length"]),
         win_rates=frames["win_rates"],
         pipeline=frames["pipeline"],
-        settings=meta["settings"],
         calibration=calibration,
         blend_weights=frames["blend_weights"],
     )
