@@ -23,7 +23,7 @@ PYTHON ?= $(shell for p in python3.11 python3; do \
 
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help setup sample-data kernel report test test-lib test-notebooks notebooks lab lint format clean-reports browser openmp
+.PHONY: help setup sample-data kernel report test test-all test-lib test-slow test-notebooks notebooks lab lint format clean-reports browser openmp
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -60,10 +60,19 @@ kernel: $(STAMP)  ## register the "salesplan" Jupyter kernel (.venv's python) fo
 report: sample-data kernel  ## run every notebook for the latest complete month; prints the report index
 	$(BIN)/salesplan run
 
-test: test-lib test-notebooks  ## library tests, then every notebook under nbval
+# Tests spread over TEST_JOBS processes (pytest-xdist); a notebook's cells stay together on one.
+TEST_JOBS ?= 2
 
-test-lib: $(TEST_STAMP) sample-data kernel browser openmp
-	$(BIN)/pytest tests
+test: test-lib test-notebooks  ## library tests and every notebook under nbval (the end-to-end tests are in test-all)
+
+test-all: test-lib test-slow test-notebooks  ## what CI runs: make test, plus the browser, JupyterLab, cluster and fault tests
+
+test-lib: $(TEST_STAMP) sample-data kernel openmp
+	$(BIN)/pytest -n $(TEST_JOBS) -m "not slow" -p no:cacheprovider tests
+
+# One at a time: browsers, Jupyter servers, a Dask cluster and runs killed on purpose.
+test-slow: $(TEST_STAMP) sample-data kernel browser openmp
+	$(BIN)/pytest -m slow -p no:cacheprovider tests
 
 # The browser test drives Debian's chromium; install it when missing and we may (root, apt-get).
 browser:
@@ -84,7 +93,7 @@ openmp:
 	else echo "libgomp1 (OpenMP) is missing and cannot be installed here: install it for LightGBM"; fi
 
 test-notebooks: $(TEST_STAMP) sample-data kernel
-	$(BIN)/pytest --nbval-lax --nbval-kernel-name $(KERNEL) --nbval-sanitize-with $(SANITIZE) -p no:cacheprovider notebooks/ notebooks/workshop/
+	$(BIN)/pytest -n $(TEST_JOBS) --dist loadscope --nbval-lax --nbval-kernel-name $(KERNEL) --nbval-sanitize-with $(SANITIZE) -p no:cacheprovider notebooks/ notebooks/workshop/
 
 notebooks: sample-data kernel  ## re-execute every notebook in place (committed notebooks carry fresh outputs)
 	@for nb in $(NOTEBOOKS); do \

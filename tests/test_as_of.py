@@ -16,6 +16,8 @@ from salesplan.retro.periods import window
 from salesplan.sample import write_sample
 from salesplan.workbook import MonthContext, open_workbook, paid_as_of
 
+pytestmark = pytest.mark.slow  # the month fitted on two exports: make test-all
+
 MONTH = "2026-10"
 CUT = "2026-10-31"  # the sample's dates are written YYYY-MM-DD, so text compares as dates
 CONFIG = PROJECT_ROOT / "config" / "salesplan.yaml"

@@ -43,9 +43,12 @@ STDOUT = '[data-mime-type="application/vnd.jupyter.stdout"]'
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it with apt-get when it can)"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it with apt-get when it can)"
+    ),
+]
 
 
 @pytest.fixture(scope="module")

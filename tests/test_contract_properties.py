@@ -20,6 +20,8 @@ from salesplan.cube import MEASURES, build_cube, monthly_totals
 from salesplan.io import load_data
 from salesplan.schema import DataValidationError
 
+pytestmark = pytest.mark.slow  # hundreds of generated exports through the whole reader: make test-all
+
 TODAY = pd.Timestamp("2026-06-30")
 ORDER_COLUMNS = ["order_date", "order_id", "customer_id", "rep_id", "region", "sku", "channel", "quantity"]
 

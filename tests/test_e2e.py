@@ -16,6 +16,8 @@ from salesplan.config import PROJECT_ROOT
 from salesplan.publish import HEADLINE_MIME
 from salesplan.sample import write_sample
 
+pytestmark = pytest.mark.slow  # a published run of the pack: make test-all
+
 # The data check is the notebook every run needs; the others are exercised by nbval.
 ONLY = "00"
 MONTH = "2026-10"

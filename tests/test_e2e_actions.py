@@ -16,6 +16,8 @@ import pytest
 from salesplan import cli
 from salesplan.sample import write_sample
 
+pytestmark = pytest.mark.slow  # two months of the pack run end to end: make test-all
+
 FIRST, SECOND = "2026-09", "2026-10"
 
 

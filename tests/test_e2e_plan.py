@@ -21,6 +21,8 @@ from salesplan.config import load_config
 from salesplan.io import load_data
 from salesplan.sample import write_sample
 
+pytestmark = pytest.mark.slow  # the pack run under each plan state: make test-all
+
 MONTH = "2026-10"
 
 

@@ -17,6 +17,8 @@ from salesplan.retro.month import build_retrospective, write_retrospective
 from salesplan.targets import read_approvals, save_plan
 from salesplan.workbook import open_workbook
 
+pytestmark = pytest.mark.slow  # published months restated through the pack: make test-all
+
 SAMPLE = PROJECT_ROOT / "data" / "raw"
 CLOSED = ["2026-07", "2026-08", "2026-09"]
 

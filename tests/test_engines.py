@@ -15,6 +15,7 @@ from salesplan.forecast import BackendError, fit_series, fit_series_distributed,
 from salesplan.forecast.backends import fugue_engine
 
 distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow  # a local Dask cluster: make test-all
 
 
 def short_series(n_series: int, seed: int = 11) -> pd.DataFrame:
@@ -45,11 +46,11 @@ def cluster() -> Iterator[str]:
 
 
 def test_dask_backend_gives_the_local_forecasts(cluster: str) -> None:
-    series = short_series(240)
+    series = short_series(60)
     local = fit_series(series, 6, n_jobs=2)
     remote = fit_series_on(series, 6, "dask", cluster, partitions=8)
     # The local engine returns series in its worker-chunk order, the backend sorted by id.
-    assert list(remote) == sorted(local) and len(remote) == 240
+    assert list(remote) == sorted(local) and len(remote) == 60
     for uid, fit in local.items():
         other = remote[uid]
         np.testing.assert_allclose(other.mean, fit.mean, rtol=1e-9, atol=1e-9, err_msg=uid)

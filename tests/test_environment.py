@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import re
 import subprocess
@@ -202,8 +203,14 @@ def _third_party_imports() -> dict[str, dict[str, bool]]:
     return found
 
 
+@functools.cache
+def _packages_distributions() -> dict[str, list[str]]:
+    # Scans every installed distribution's file list: once per session, not once per import.
+    return importlib.metadata.packages_distributions()
+
+
 def _distributions(module: str) -> set[str]:
-    return {canonicalize_name(d) for d in importlib.metadata.packages_distributions().get(module, [])}
+    return {canonicalize_name(d) for d in _packages_distributions().get(module, [])}
 
 
 def test_every_imported_package_is_declared() -> None:

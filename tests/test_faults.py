@@ -20,6 +20,8 @@ from test_runner import MONTH, make_notebook, tree_digest
 from salesplan import cli
 from salesplan import run as runner
 
+pytestmark = pytest.mark.slow  # runs killed, stopped and timed out with real kernels: make test-all
+
 SLOW_CELL = (
     "import os, pathlib, time\n"
     "pathlib.Path({pid_file!r}).write_text(str(os.getpid()))\n"

@@ -28,6 +28,7 @@ from salesplan.config import PROJECT_ROOT
 from salesplan.run import KERNEL_NAME
 
 tornado = pytest.importorskip("tornado.websocket")
+pytestmark = pytest.mark.slow  # a Jupyter server and kernels: make test-all
 
 
 def _free_port() -> int:

@@ -23,9 +23,12 @@ from salesplan.run import KERNEL_DISPLAY_NAME
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it with apt-get when it can)"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it with apt-get when it can)"
+    ),
+]
 
 NOTEBOOK = "notebooks/04_retrospective.ipynb"
 VIEWPORT = {"width": 1366, "height": 900}

@@ -18,6 +18,8 @@ from salesplan.sample import write_sample
 from salesplan.status import STATUS_ORDER, status_label
 from salesplan.workbook import open_workbook
 
+pytestmark = pytest.mark.slow  # the whole workbook pack built from a fitted month: make test-all
+
 MONTH = "2026-10"
 
 

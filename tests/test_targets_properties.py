@@ -2,12 +2,15 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from salesplan.config import deep_merge, load_defaults
 from salesplan.settings import TargetsSettings
 from salesplan.targets import UNASSIGNED, build_targets, coherence_report
+
+pytestmark = pytest.mark.slow  # hundreds of generated plans: make test-all
 
 CFG = load_defaults()["targets"]
 LEVELS = ["junior", "mid", "senior", "lead"]
