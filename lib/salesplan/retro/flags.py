@@ -10,7 +10,7 @@ import pandas as pd
 
 from salesplan.metrics import attainment
 from salesplan.retro.periods import RetroInputError, Window, as_period, window
-from salesplan.status import SEVERITY, STATUS_ORDER, check_thresholds, deviation  # noqa: F401  (re-exported)
+from salesplan.status import SEVERITY, STATUS_ORDER, check_thresholds, deviation, thresholds_of  # noqa: F401  (re-exported)
 from salesplan.status import deviation_status as classify_deviation
 from salesplan.targets.allocation import UNASSIGNED
 
@@ -284,7 +284,7 @@ def deviation_flags(
     item. Items ahead of plan are kept. Sorted by period, level, severity and gap (largest
     shortfall first).
     """
-    t = check_thresholds(thresholds)
+    t = thresholds_of(thresholds)
     esc = {str(k): str(v) for k, v in (escalation or {}).items()}
     rep_region = _rep_table(reps)["region"].astype(str)
     plan_m = plan_months(plan)

@@ -44,7 +44,7 @@ import pandas as pd
 from salesplan.metrics import customer_tiers, safe_ratio
 from salesplan.retro.flags import owners, rep_left, rep_owners
 from salesplan.retro.periods import as_period
-from salesplan.settings import Bands, CustomerTiers, Thresholds, WarningSettings
+from salesplan.settings import Bands, CustomerTiers, ForecastSettings, Thresholds, WarningSettings
 from salesplan.status import landing_status
 
 BANDS = ("low", "medium", "high")
@@ -100,7 +100,7 @@ def rep_landing(
     cube: pd.DataFrame,
     plan: pd.DataFrame | None,
     month: str | pd.Period,
-    forecast_config: Mapping[str, Any],
+    forecast_config: ForecastSettings,
     fc: Any,
     thresholds: Thresholds,
     probability_bands: Bands,
@@ -112,10 +112,7 @@ def rep_landing(
 
     table = landing_table(cube, plan, month, ["rep_id"], forecast_config, fc=fc)
     table = table.loc[table["unique_id"] != "total"].reset_index(drop=True)
-    # The status rule takes plain mappings of the two sections.
-    table["status"] = landing_status(
-        table["p_hit"], table["landing"], table["target"], dict(thresholds), dict(probability_bands)
-    )
+    table["status"] = landing_status(table["p_hit"], table["landing"], table["target"], thresholds, probability_bands)
     return table
 
 

@@ -276,8 +276,7 @@ def build_targets(
         )
     rule = "scale_to_top_down" if rec["rule"] == "scale_to_top_down" else f"blend (top-down weight {rec['weight']:g})"
 
-    # The phasing rule still takes its section as a plain mapping.
-    phasing = phasing_from_config(cfg.phasing.model_dump(), history)
+    phasing = phasing_from_config(cfg.phasing, history)
     months = phase_total(total, phasing, year)
     blend = dict(alloc.blend_weights)
     bases = cell_bases(

@@ -52,11 +52,9 @@ def phasing_alternatives(phasing: Phasing, history: pd.DataFrame) -> pd.DataFram
             for name in phasing.quarterly_templates
         }
     )
-    # The phasing rule takes its section as a plain mapping.
-    base = phasing.model_dump()
     months = pd.DataFrame({"month": range(1, 13)})
     for name, method in methods.items():
-        months[name] = phasing_from_config({**base, **method}, history)["share"].to_numpy()
+        months[name] = phasing_from_config(phasing.model_copy(update=method), history)["share"].to_numpy()
     quarters = months.groupby((months["month"] - 1) // 3 + 1).sum().drop(columns="month")
     # Quarters named as a reader says them ("Q1"), never a bare 1-4 that reads as a row number.
     return quarters.rename(index=lambda q: f"Q{q}").rename_axis("quarter")
