@@ -413,9 +413,9 @@ def test_won_opportunities_are_orders(full: dict[str, pd.DataFrame]) -> None:
         rep_id=("rep_id", "first"),
         product_line=("product_line", "first"),
         lines=("product_line", "nunique"),
-        month=("order_date", lambda d: d.iloc[0].to_period("M")),
+        month=("order_date", "first"),
         net=("net_amount", "sum"),
-    )
+    ).assign(month=lambda d: d["month"].dt.to_period("M"))
     assert len(won) > 300
     joined = won.merge(per_order.reset_index(), on=["customer_id", "rep_id", "product_line", "month"])
     joined = joined[(joined["net"] - joined["amount"]).abs() <= 0.002 * joined["amount"] + 1.0]

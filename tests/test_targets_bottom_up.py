@@ -337,6 +337,7 @@ def _closest_reachable(tp, region: str) -> float:
     return float(res.fun)
 
 
+@pytest.mark.slow  # forty generated companies through the whole plan: make test-all
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(companies())
 def test_default_plan_follows_the_reconciled_bottom_up(company):
