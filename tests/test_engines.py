@@ -183,3 +183,20 @@ def test_the_month_context_fits_where_the_settings_say(tmp_path: Path, monkeypat
     with pytest.raises(RuntimeError, match="recorded"):
         wb.forecast()
     assert seen["engine"] == "dask" and seen["address"] == "tcp://10.0.0.9:8786"
+
+
+def test_dask_backend_blends_the_global_member_with_the_calibrated_band(cluster: str) -> None:
+    pytest.importorskip("mlforecast")
+    series = short_series(30, seed=7)
+    local = fit_series(series, 4, n_jobs=2, global_member=True, global_weight=0.3)
+    remote = fit_series_distributed(series, 4, "dask", cluster, global_member=True, global_weight=0.3)
+    plain = fit_series(series, 4, n_jobs=2, global_member=False)
+    assert list(remote) == sorted(local)
+    for uid, fit in local.items():
+        np.testing.assert_allclose(remote[uid].mean, fit.mean, rtol=1e-6, err_msg=uid)
+        np.testing.assert_allclose(remote[uid].cov, fit.cov, rtol=1e-6, err_msg=uid)
+        # Errors kept only to calibrate the band, then dropped as the caller did not ask for them.
+        assert remote[uid].cv_errors is None and fit.cv_errors is None
+    # The member moved the points of the series it serves, and the band was recalibrated.
+    moved = [uid for uid in local if not np.allclose(local[uid].mean, plain[uid].mean)]
+    assert moved

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from salesplan.forecast import global_model as gm
 from salesplan.forecast.engine import SeriesForecast, fit_series, origin_scale
 from salesplan.forecast.global_model import (
     blend,
@@ -159,3 +160,29 @@ def test_weights_per_series_blend_each_series_with_its_own() -> None:
     by_series = spread_factor(e, {"a": 0.5, "b": 0.5})
     assert by_series.ratio == pytest.approx(spread_factor(e, 0.5).ratio)
     assert by_series.ratio == pytest.approx(0.25, rel=0.05)
+
+
+def test_series_too_short_for_the_features_leave_the_local_fits_untouched() -> None:
+    # 26 months each: one month per series has every lag (24 after differencing); three
+    # series give three training rows, too few for a split, so the member serves nobody.
+    short = pd.concat(
+        [
+            pd.DataFrame(
+                {"unique_id": f"s{i}", "ds": pd.date_range("2020-01-01", periods=26, freq="MS"), "y": 100.0 + i}
+            )
+            for i in range(3)
+        ],
+        ignore_index=True,
+    )
+    assert not gm.trainable(short)
+    fits = fit_series(short, 3, n_jobs=1, temporal_levels=(), global_member=False)
+    blended = gm.with_global_member(fits, short, 3, weight=0.3, min_months=24)
+    for uid, fit in fits.items():
+        np.testing.assert_array_equal(blended[uid].mean, fit.mean)
+    # The backtest at earlier origins has even less to learn from: empty, so the band is kept.
+    assert gm.global_backtest(short, 3, span=12, step=6, min_months=2).empty
+    # Three series of 40 months: 15 complete rows each, enough.
+    longer = pd.concat(
+        [short.assign(ds=lambda d, k=k: d["ds"] + pd.DateOffset(months=k)) for k in (0, 14)], ignore_index=True
+    ).drop_duplicates(["unique_id", "ds"])
+    assert longer.groupby("unique_id").size().eq(40).all() and gm.trainable(longer)

@@ -30,6 +30,7 @@ import logging
 import os
 import pickle
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -160,12 +161,14 @@ def fit_series_distributed(
     if int(horizon) < 1:
         raise ForecastInputError(f"horizon must be a positive number of months, got {horizon!r}")
     data = validate_series(df, source=source)
+    use_global = forecast_defaults().global_model.enabled if global_member is None else global_member
     options = {
         "season_length": season_length,
         "max_origins": max_origins,
         "combination": combination,
         "drop_ratio": drop_ratio,
-        "keep_errors": keep_errors,
+        # The global member's band is calibrated on the local errors, as on this machine.
+        "keep_errors": keep_errors or bool(use_global),
         "models": tuple(models),
         "temporal_levels": tuple(int(k) for k in temporal_levels),
         "temporal_min_points": int(temporal_min_points),
@@ -192,11 +195,13 @@ def fit_series_distributed(
             f"the {engine} backend returned {len(result)} fits for {len(expected)} series (lost {lost[:5]})"
         )
     fits = {uid: fits[uid] for uid in sorted(fits)}
-    if forecast_defaults().global_model.enabled if global_member is None else global_member:
+    if use_global:
         # One model across all series: trained here on the collected history, as the local path does.
         from salesplan.forecast.global_model import with_global_member
 
-        fits = with_global_member(fits, data, horizon, weight=global_weight)
+        fits = with_global_member(fits, data, horizon, weight=global_weight, season_length=season_length)
+        if not keep_errors:
+            fits = {uid: replace(f, cv_errors=None, cv_origins=None, y=None) for uid, f in fits.items()}
     return fits
 
 

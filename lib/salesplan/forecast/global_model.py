@@ -44,6 +44,18 @@ from scipy import stats
 from salesplan.forecast.engine import SeriesForecast, forecast_defaults, origin_scale, short_series_floor
 
 LAGS = (1, 2, 3, 4, 5, 6, 11, 12, 13, 24)
+# A month is a training row once every feature exists: the longest lag of the differenced series.
+WARM_UP = max(LAGS) + 1
+# LightGBM's min_child_samples: fewer rows than this cannot make a single split.
+MIN_TRAINING_ROWS = 20
+
+
+def trainable(df: pd.DataFrame) -> bool:
+    """Whether ``unique_id, ds, y`` gives the model anything to learn from: at least
+    :data:`MIN_TRAINING_ROWS` months, over all series, with every feature present (each series
+    contributes ``max(n - WARM_UP, 0)`` rows)."""
+    sizes = df.groupby("unique_id").size()
+    return int((sizes - WARM_UP).clip(lower=0).sum()) >= MIN_TRAINING_ROWS
 
 
 def _model(n_estimators: int, learning_rate: float, num_leaves: int, seed: int, num_threads: int) -> object:
@@ -133,8 +145,11 @@ def global_backtest(
     windows = calibration_origins(horizon, span, step)
     first = int(horizon) + int(step) * (windows - 1)  # months from the first origin to the end
     sizes = df.groupby("unique_id")["unique_id"].transform("size")
-    data = df.loc[sizes >= first + int(min_months), ["unique_id", "ds", "y"]]
-    if windows < 1 or data["unique_id"].nunique() < 2:
+    keep = sizes >= first + int(min_months)
+    data = df.loc[keep, ["unique_id", "ds", "y"]]
+    # The months before the first origin (series in date order, as validated): what the model learns.
+    at_first_origin = data.loc[data.groupby("unique_id").cumcount() < sizes[keep] - first]
+    if windows < 1 or data["unique_id"].nunique() < 2 or not trainable(at_first_origin):
         return pd.DataFrame(columns=cols)
     mlf = _model(n_estimators, learning_rate, num_leaves, seed, num_threads)
     with warnings.catch_warnings():
@@ -374,7 +389,7 @@ def with_global_member(
     weight = settings.weight if weight is None else float(weight)
     min_months = settings.min_months if min_months is None else int(min_months)
     served = data[data["unique_id"].isin(eligible(data, min_months))]
-    if served["unique_id"].nunique() < 2 or weight <= 0:
+    if served["unique_id"].nunique() < 2 or weight <= 0 or not trainable(served):
         return dict(fits)
     factor = 1.0
     kept_errors = any(f.cv_errors is not None for f in fits.values())
