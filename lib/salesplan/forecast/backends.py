@@ -36,7 +36,10 @@ from typing import Any
 import pandas as pd
 
 from salesplan.forecast.engine import (
+    DEFAULT_LEVELS,
+    DEFAULT_MAX_ORIGINS,
     DEFAULT_MODELS,
+    DEFAULT_SEASON_LENGTH,
     DEFAULT_TEMPORAL_LEVELS,
     DEFAULT_TEMPORAL_MIN_POINTS,
     ForecastInputError,
@@ -133,8 +136,8 @@ def fit_series_distributed(
     engine: str = "dask",
     address: str | None = None,
     *,
-    season_length: int = 12,
-    max_origins: int = 36,
+    season_length: int = DEFAULT_SEASON_LENGTH,
+    max_origins: int = DEFAULT_MAX_ORIGINS,
     combination: str = "mean",
     drop_ratio: float = 2.0,
     keep_errors: bool = False,
@@ -229,12 +232,12 @@ def fit_series_on(
 def forecast_file_on(
     input_path: str | os.PathLike[str],
     horizon: int,
-    levels: Sequence[int] = (80, 95),
+    levels: Sequence[int] = DEFAULT_LEVELS,
     out_path: str | os.PathLike[str] | None = None,
     *,
     engine: str = "local",
     address: str | None = None,
-    season_length: int = 12,
+    season_length: int = DEFAULT_SEASON_LENGTH,
 ) -> pd.DataFrame:
     """:func:`salesplan.forecast.engine.forecast_file` with the series fitted where ``engine``
     says (``salesplan forecast --engine dask --address tcp://host:8786``): read ``input_path``

@@ -382,10 +382,9 @@ def _covariance(a: float, b: float, c: float, h: int) -> np.ndarray:
 def forecast_defaults() -> ForecastSettings:
     """The ``forecast`` section of the package's ``defaults.yaml``, validated: the one home of
     the engine's default numbers (a forecast of a file outside the workbook uses them too)."""
-    from salesplan.config import load_defaults
-    from salesplan.settings import ForecastSettings
+    from salesplan.config import default_settings
 
-    return ForecastSettings.model_validate(load_defaults()["forecast"])
+    return default_settings().forecast
 
 
 DEFAULT_MODELS = ("ets_damped", "ces", "theta")
@@ -393,6 +392,10 @@ DEFAULT_MODELS = ("ets_damped", "ces", "theta")
 # periods an aggregated series needs to be used; their values are defaults.yaml's.
 DEFAULT_TEMPORAL_LEVELS = tuple(forecast_defaults().temporal_levels)
 DEFAULT_TEMPORAL_MIN_POINTS = forecast_defaults().temporal_min_points
+# The signatures' defaults, read from defaults.yaml like every other number of the engine.
+DEFAULT_SEASON_LENGTH = forecast_defaults().season_length
+DEFAULT_MAX_ORIGINS = forecast_defaults().max_origins
+DEFAULT_LEVELS = tuple(int(v) for v in forecast_defaults().levels)
 
 
 def _make_models(season_length: int, n: int, models: Sequence[str]) -> list[tuple[str, object]]:
@@ -646,7 +649,7 @@ def _mix_members(
 
 def temporal_levels_for(
     n: int,
-    season_length: int = 12,
+    season_length: int = DEFAULT_SEASON_LENGTH,
     levels: Sequence[int] = DEFAULT_TEMPORAL_LEVELS,
     min_points: int = DEFAULT_TEMPORAL_MIN_POINTS,
 ) -> list[int]:
@@ -661,8 +664,8 @@ def fit_one(
     y: np.ndarray,
     horizon: int,
     *,
-    season_length: int = 12,
-    max_origins: int = 36,
+    season_length: int = DEFAULT_SEASON_LENGTH,
+    max_origins: int = DEFAULT_MAX_ORIGINS,
     min_train: int | None = None,
     models: Sequence[str] = DEFAULT_MODELS,
     combination: str = "mean",
@@ -727,7 +730,7 @@ def fit_one(
     )
 
 
-def origin_scale(y: np.ndarray, origins: np.ndarray, season_length: int = 12) -> np.ndarray:
+def origin_scale(y: np.ndarray, origins: np.ndarray, season_length: int = DEFAULT_SEASON_LENGTH) -> np.ndarray:
     """The factor that takes the errors of a forecast made at origin ``t`` (from ``y[:t]``) to
     today's level (module docstring, step 3): ``level_n / level_t``, the level being the mean
     absolute value of the last ``season_length`` months, clipped to 0.2-5 (1 where undefined),
@@ -802,7 +805,9 @@ def _calibrate(
     )
 
 
-def short_series_floor(y: np.ndarray, cov: np.ndarray, df: float, season_length: int = 12) -> tuple[np.ndarray, float]:
+def short_series_floor(
+    y: np.ndarray, cov: np.ndarray, df: float, season_length: int = DEFAULT_SEASON_LENGTH
+) -> tuple[np.ndarray, float]:
     """The width a short series' history supports (module docstring, step 8).
 
     A series of ``n < 2 * season_length + 2`` months (``n >= 3``) gets
@@ -871,8 +876,8 @@ def fit_series(
     df: pd.DataFrame,
     horizon: int,
     *,
-    season_length: int = 12,
-    max_origins: int = 36,
+    season_length: int = DEFAULT_SEASON_LENGTH,
+    max_origins: int = DEFAULT_MAX_ORIGINS,
     combination: str = "mean",
     drop_ratio: float = 2.0,
     n_jobs: int | None = None,
@@ -948,7 +953,7 @@ def fit_series(
 
 
 def fits_to_frame(
-    fits: dict[str, SeriesForecast] | Iterable[SeriesForecast], levels: Sequence[int] = (80, 95)
+    fits: dict[str, SeriesForecast] | Iterable[SeriesForecast], levels: Sequence[int] = DEFAULT_LEVELS
 ) -> pd.DataFrame:
     """Point forecasts and interval bounds, one row per series and month.
 
@@ -1016,10 +1021,10 @@ def _check_levels(levels: Sequence[int] | int) -> list[int]:
 def forecast_frame(
     df: pd.DataFrame,
     horizon: int,
-    levels: Sequence[int] = (80, 95),
+    levels: Sequence[int] = DEFAULT_LEVELS,
     *,
-    season_length: int = 12,
-    max_origins: int = 36,
+    season_length: int = DEFAULT_SEASON_LENGTH,
+    max_origins: int = DEFAULT_MAX_ORIGINS,
     combination: str = "mean",
     n_jobs: int | None = None,
 ) -> pd.DataFrame:
@@ -1057,10 +1062,10 @@ def read_series_file(path: str | os.PathLike[str]) -> pd.DataFrame:
 def forecast_file(
     input_path: str | os.PathLike[str],
     horizon: int,
-    levels: Sequence[int] = (80, 95),
+    levels: Sequence[int] = DEFAULT_LEVELS,
     out_path: str | os.PathLike[str] | None = None,
     *,
-    season_length: int = 12,
+    season_length: int = DEFAULT_SEASON_LENGTH,
     n_jobs: int | None = None,
     fitter: Callable[..., dict[str, SeriesForecast]] | None = None,
 ) -> pd.DataFrame:

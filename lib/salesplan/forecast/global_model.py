@@ -41,7 +41,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from salesplan.forecast.engine import SeriesForecast, forecast_defaults, origin_scale, short_series_floor
+from salesplan.forecast.engine import (
+    DEFAULT_SEASON_LENGTH,
+    SeriesForecast,
+    forecast_defaults,
+    origin_scale,
+    short_series_floor,
+)
 
 LAGS = (1, 2, 3, 4, 5, 6, 11, 12, 13, 24)
 # A month is a training row once every feature exists: the longest lag of the differenced series.
@@ -120,9 +126,9 @@ def global_backtest(
     df: pd.DataFrame,
     horizon: int,
     *,
-    span: int = 36,
-    step: int = 6,
-    min_months: int = 24,
+    span: int | None = None,
+    step: int | None = None,
+    min_months: int | None = None,
     n_estimators: int = 500,
     learning_rate: float = 0.03,
     num_leaves: int = 31,
@@ -142,6 +148,10 @@ def global_backtest(
     horizon is longer than the span or no series is long enough.
     """
     cols = ["unique_id", "ds", "cutoff", "y", "global"]
+    settings = forecast_defaults().global_model  # None: defaults.yaml's forecast.global_model
+    span = settings.calibration_span if span is None else int(span)
+    step = settings.calibration_step if step is None else int(step)
+    min_months = settings.min_months if min_months is None else int(min_months)
     windows = calibration_origins(horizon, span, step)
     first = int(horizon) + int(step) * (windows - 1)  # months from the first origin to the end
     sizes = df.groupby("unique_id")["unique_id"].transform("size")
@@ -202,7 +212,9 @@ def blend(
     return out
 
 
-def blend_errors(fits: Mapping[str, SeriesForecast], backtest: pd.DataFrame, season_length: int = 12) -> pd.DataFrame:
+def blend_errors(
+    fits: Mapping[str, SeriesForecast], backtest: pd.DataFrame, season_length: int = DEFAULT_SEASON_LENGTH
+) -> pd.DataFrame:
     """The local ensemble's and the global member's errors at the origins of ``backtest``
     (:func:`global_backtest`), standardised alike.
 
@@ -344,7 +356,7 @@ def calibrate_blend(
     span: int | None = None,
     step: int | None = None,
     min_months: int | None = None,
-    season_length: int = 12,
+    season_length: int = DEFAULT_SEASON_LENGTH,
     num_threads: int = 2,
     backtest: pd.DataFrame | None = None,
 ) -> SpreadCalibration:
@@ -376,7 +388,7 @@ def with_global_member(
     min_months: int | None = None,
     num_threads: int = 2,
     calibrate: bool | None = None,
-    season_length: int = 12,
+    season_length: int = DEFAULT_SEASON_LENGTH,
 ) -> dict[str, SeriesForecast]:
     """The local fits of ``data`` (``unique_id, ds, y``, validated) with the global member blended
     in (:func:`blend`) for the series it serves (:func:`eligible`); a model needs at least two

@@ -54,7 +54,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from salesplan.forecast.backends import fit_series_on
-from salesplan.forecast.engine import SeriesForecast, forecast_defaults, validate_series
+from salesplan.forecast.engine import DEFAULT_LEVELS, SeriesForecast, forecast_defaults, validate_series
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ def landing_summary(
     ytd: float,
     target: float,
     remaining: int,
-    levels: Sequence[int] = (80, 95),
+    levels: Sequence[int] = DEFAULT_LEVELS,
 ) -> dict[str, float]:
     """Landing figures for one series: landing, interval bounds, P(hit), gap and run rate.
 

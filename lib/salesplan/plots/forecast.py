@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from salesplan.forecast.engine import DEFAULT_LEVELS
 from salesplan.plots.base import PAGE_WIDE, PALETTE, money_axis
 
 
@@ -18,7 +19,7 @@ def fan_chart(
     history: pd.DataFrame,
     forecast: pd.DataFrame,
     title: str,
-    levels: Sequence[int] = (80, 95),
+    levels: Sequence[int] = DEFAULT_LEVELS,
     target: pd.DataFrame | None = None,
     months_shown: int = 36,
     value: str = "blended",
@@ -64,7 +65,7 @@ def fan_grid(
     ids: Sequence[str],
     titles: Sequence[str],
     targets: dict[str, pd.DataFrame] | None = None,
-    levels: Sequence[int] = (80, 95),
+    levels: Sequence[int] = DEFAULT_LEVELS,
     ncols: int = 2,
     unit: str = "M",
 ) -> Figure:
