@@ -60,19 +60,26 @@ kernel: $(STAMP)  ## register the "salesplan" Jupyter kernel (.venv's python) fo
 report: sample-data kernel  ## run every notebook for the latest complete month; prints the report index
 	$(BIN)/salesplan run
 
-# Tests spread over TEST_JOBS processes (pytest-xdist); a notebook's cells stay together on one.
+# Tests spread over TEST_JOBS processes (pytest-xdist), one test module or notebook to a
+# process at a time (--dist loadscope), so a notebook's cells run in order on one kernel.
 TEST_JOBS ?= 2
+NBVAL := --nbval-lax --nbval-kernel-name $(KERNEL) --nbval-sanitize-with $(SANITIZE)
+PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-test: test-lib test-notebooks  ## library tests and every notebook under nbval (the end-to-end tests are in test-all)
+test: $(TEST_STAMP) sample-data kernel openmp  ## library tests and every notebook under nbval, in one session (the end-to-end tests are in test-all)
+	$(PYTEST) -n $(TEST_JOBS) --dist loadscope -m "not slow" $(NBVAL) tests notebooks/ notebooks/workshop/
 
-test-all: test-lib test-slow test-notebooks  ## what CI runs: make test, plus the browser, JupyterLab, cluster and fault tests
+test-all: test test-slow  ## what CI runs: make test, then the browser, JupyterLab, cluster, fault and property tests
 
-test-lib: $(TEST_STAMP) sample-data kernel openmp
-	$(BIN)/pytest -n $(TEST_JOBS) -m "not slow" -p no:cacheprovider tests
+test-lib: $(TEST_STAMP) sample-data kernel openmp  ## the library tests of make test alone
+	$(PYTEST) -n $(TEST_JOBS) --dist loadscope -m "not slow" tests
+
+test-notebooks: $(TEST_STAMP) sample-data kernel  ## every notebook under nbval alone
+	$(PYTEST) -n $(TEST_JOBS) --dist loadscope $(NBVAL) notebooks/ notebooks/workshop/
 
 # One at a time: browsers, Jupyter servers, a Dask cluster and runs killed on purpose.
-test-slow: $(TEST_STAMP) sample-data kernel browser openmp
-	$(BIN)/pytest -m slow -p no:cacheprovider tests
+test-slow: $(TEST_STAMP) sample-data kernel browser openmp  ## the end-to-end tests marked slow alone
+	$(PYTEST) -m slow tests
 
 # The browser test drives Debian's chromium; install it when missing and we may (root, apt-get).
 browser:
@@ -91,9 +98,6 @@ openmp:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgomp1 >/dev/null; } \
 			|| echo "could not install libgomp1: the global forecast member's tests will fail"; \
 	else echo "libgomp1 (OpenMP) is missing and cannot be installed here: install it for LightGBM"; fi
-
-test-notebooks: $(TEST_STAMP) sample-data kernel
-	$(BIN)/pytest -n $(TEST_JOBS) --dist loadscope --nbval-lax --nbval-kernel-name $(KERNEL) --nbval-sanitize-with $(SANITIZE) -p no:cacheprovider notebooks/ notebooks/workshop/
 
 notebooks: sample-data kernel  ## re-execute every notebook in place (committed notebooks carry fresh outputs)
 	@for nb in $(NOTEBOOKS); do \
