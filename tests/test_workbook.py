@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -179,3 +180,30 @@ def test_the_month_context_reads_as_of_the_month_end(setup: tuple[Path, Path], u
     assert totals["SO-0102"] == pytest.approx(600.0) and totals["SO-0101"] == pytest.approx(0.0)
     assert "SO-0103" not in totals.index
     assert wb.paid_basis == "payments in table receivables dated up to 2025-01-31"
+
+
+def test_paid_amounts_as_of_the_month_end_are_restated_once_and_read_back(
+    sample_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sio, "DEFAULT_CACHE_DIR", str(tmp_path / "cache"))
+    config = PROJECT_ROOT / "config" / "salesplan.yaml"
+    first = open_workbook(month="2026-10", data_dir=sample_raw, config_path=config)
+    as_exported = first.agg.cube.loc[first.agg.cube["month"] <= pd.Timestamp("2026-10-01"), "paid_amount"]
+    # The sample has payments dated after October: the month's cash is restated, not as exported.
+    assert not np.allclose(as_exported.fillna(0).to_numpy(), first.cube["paid_amount"].fillna(0).to_numpy())
+    store = first.agg.folder.parent / "as_of" / "2026-10"
+    assert (store / "meta.json").exists()
+
+    # A later page reads the stored amounts: it never reads the payments again.
+    read: list[int] = []
+    payments = MonthContext.payments
+    monkeypatch.setattr(MonthContext, "payments", lambda self: (read.append(1), payments(self))[1])
+    second = open_workbook(month="2026-10", data_dir=sample_raw, config_path=config)
+    assert read == []
+    pd.testing.assert_frame_equal(second.cube, first.cube)
+    pd.testing.assert_frame_equal(second.order_totals(), first.order_totals())
+    assert second.paid_basis == first.paid_basis and second.cube.attrs["paid_basis"] == first.paid_basis
+
+    # Another month has its own: September is restated from the payments, not from October's store.
+    september = open_workbook(month="2026-09", data_dir=sample_raw, config_path=config)
+    assert read == [1] and september.paid_basis.endswith("2026-09-30")

@@ -38,6 +38,7 @@ import dataclasses
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import json
 import os
 import sys
 import types
@@ -53,6 +54,7 @@ from salesplan import aggregates
 from salesplan.aggregates import Aggregates
 from salesplan.config import PROJECT_ROOT, load_settings, resolve_path
 from salesplan.cube import cube_from_lines, latest_complete_month
+from salesplan.files import replace_folder_atomically
 from salesplan.io import LINE_TABLES, Dataset, load_data
 from salesplan.month import Month, MonthError
 from salesplan.plans import PlanInForce, resolve_plan
@@ -148,6 +150,8 @@ def paid_as_of(rows: pd.DataFrame, collected: pd.Series) -> pd.Series:
 
 # What the order-level formulas read of the order totals (RFM, new vs returning, average order
 # value, the receivables position); the line counts and quantities are left on disk.
+RESTATED_FORMAT = 1
+"""Version of the stored as-of-month-end paid amounts (:meth:`MonthContext.restate_paid`)."""
 ORDER_TOTAL_COLUMNS = ["order_id", "customer_id", "order_date", "rep_id", "region", "net_amount", "paid_amount"]
 
 
@@ -177,6 +181,7 @@ class MonthContext:
     _landing: pd.DataFrame | None = field(default=None, repr=False)
     _order_totals: dict[pd.Timestamp, pd.DataFrame] = field(default_factory=dict, repr=False)
     _collected: pd.Series | None = field(default=None, repr=False)
+    _collected_file: Path | None = field(default=None, repr=False)
     paid_basis: str = "orders.paid_amount as exported, not dated"
     """Where collected cash comes from: the dated payments up to the month's end when the data
     has them (:meth:`restate_paid`), else the orders' paid amount as exported."""
@@ -350,17 +355,25 @@ class MonthContext:
         context's ``cube`` is already cut (:func:`open_workbook`); this name reads the same."""
         return self.cube.loc[self.cube["month"] <= self.month.to_timestamp()]
 
-    def restate_paid(self, lines: Callable[[list[str]], pd.DataFrame | None]) -> None:
+    def restate_paid(self, lines: Callable[[list[str]], pd.DataFrame | None], store: Path | None = None) -> None:
         """Collected cash as of the month's end: when the data has dated payments (table
         ``receivables``), each order's cash is the payments dated up to the month's end, and the
         cube's ``paid_amount`` (sum of the lines' paid amounts as exported) is restated where an
         order's differs (:func:`paid_as_of` on the ``lines`` of those orders, ``lines(ids)``).
-        Without dated payments the exported paid amount stays, and ``paid_basis`` says so."""
+        Without dated payments the exported paid amount stays, and ``paid_basis`` says so.
+
+        ``store``: a folder keyed by the input files and the month (beside the stored
+        aggregates), where the restated cube's paid amounts and each order's collected cash are
+        kept: the first page of a month computes them (at ten million lines about half a
+        minute), every later page and run reads them back."""
+        basis = f"payments in table receivables dated up to {month_end(self.month):%Y-%m-%d}"
+        if store is not None and self._read_restated(store, basis):
+            return
         payments = self.payments()
         if payments is None:
             return
         self._collected = payments.groupby(payments["order_id"].astype(str))["paid_amount"].sum()
-        self.paid_basis = f"payments in table receivables dated up to {month_end(self.month):%Y-%m-%d}"
+        self.paid_basis = basis
         self._order_totals.clear()
         end = (self.month + 1).to_timestamp()
         raw = self._raw_order_totals(end)
@@ -387,6 +400,56 @@ class MonthContext:
                 cube["paid_amount"].to_numpy(),
             )
         self.cube = cube
+        if store is not None:
+            self._write_restated(store)
+
+    def _restated_meta(self) -> dict[str, Any]:
+        # What the stored paid amounts must fit: this month, the same cube rows and net sales.
+        return {
+            "format": RESTATED_FORMAT,
+            "month": str(self.month),
+            "rows": len(self.cube),
+            "net_amount": round(float(self.cube["net_amount"].sum()), 2),
+        }
+
+    def _write_restated(self, store: Path) -> None:
+        collected = self._collected
+        if collected is None:
+            return
+        meta = {**self._restated_meta(), "paid_basis": self.paid_basis}
+        try:
+            with replace_folder_atomically(store) as staged:
+                self.cube[["paid_amount"]].to_parquet(staged / "cube_paid.parquet", index=False)
+                collected.rename_axis("order_id").reset_index().to_parquet(staged / "collected.parquet", index=False)
+                (staged / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        except OSError:
+            pass  # a read-only cache: every page restates for itself, as without a store
+
+    def _read_restated(self, store: Path, basis: str) -> bool:
+        try:
+            meta = json.loads((store / "meta.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        if {k: meta.get(k) for k in self._restated_meta()} != self._restated_meta() or meta.get("paid_basis") != basis:
+            return False
+        paid = pd.read_parquet(store / "cube_paid.parquet")["paid_amount"].to_numpy()
+        cube = self.cube.copy()
+        cube["paid_amount"] = paid
+        cube.attrs["paid_basis"] = basis
+        self.cube = cube
+        self.paid_basis = basis
+        self._collected_file = store / "collected.parquet"
+        self._order_totals.clear()
+        return True
+
+    def _collected_cash(self) -> pd.Series | None:
+        """Cash received per order id by the month's end (None: the exported paid amounts stand)."""
+        if self._collected is None and self._collected_file is not None:
+            frame = pd.read_parquet(self._collected_file)
+            self._collected = pd.Series(
+                frame["paid_amount"].to_numpy(), index=frame["order_id"].astype(str), name="paid_amount"
+            )
+        return self._collected
 
     def _raw_order_totals(self, end: pd.Timestamp) -> pd.DataFrame:
         if self.agg is None:
@@ -402,8 +465,9 @@ class MonthContext:
         # Read once per page: at ten million lines it is millions of orders, read by several sections.
         if end not in self._order_totals:
             totals = self._raw_order_totals(end)
-            if self._collected is not None:
-                totals = totals.assign(paid_amount=paid_as_of(totals, self._collected))
+            collected = self._collected_cash()
+            if collected is not None:
+                totals = totals.assign(paid_amount=paid_as_of(totals, collected))
             totals.attrs["paid_basis"] = self.paid_basis
             self._order_totals[end] = totals
         return self._order_totals[end]
@@ -698,6 +762,7 @@ def open_workbook(
         plan_version=None if plan_version in (None, "") else str(plan_version),
         output_dir=None if output_dir in (None, "") else resolve_path(output_dir),
     )
-    ctx.restate_paid(lines_of)
+    # Kept beside the aggregates of the same input files, once per month.
+    ctx.restate_paid(lines_of, None if agg.folder is None else agg.folder.parent / "as_of" / str(period))
     ctx.plan_for(period.year)  # a requested version that does not exist fails here, before any page
     return ctx

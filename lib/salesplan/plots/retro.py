@@ -3,6 +3,8 @@ unit-bearing axes and returns its ``Figure`` (the caller shows or closes it)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from salesplan.plots.base import PAGE_WIDE, PALETTE, money_axis, pct_axis, waterfall
+from salesplan.settings import Thresholds
 from salesplan.status import STATUS_COLOURS as _COLOURS
 from salesplan.status import STATUS_MEANINGS, STATUS_SYMBOLS, STATUS_TEXT, legend_handles
 from salesplan.units import fmt_pct, scale
@@ -70,7 +73,7 @@ def deviation_heatmap(
     status: pd.DataFrame,
     title: str,
     limit: float = 0.2,
-    thresholds: dict[str, float] | None = None,
+    thresholds: Thresholds | Mapping[str, float] | None = None,
     legend: bool = True,
 ) -> Figure:
     """Region x product line status against plan: each cell coloured by its status from the flag

@@ -24,6 +24,7 @@ import pandas as pd
 from salesplan.retro import actions, export, kpi, landing, mom, periods, report, restatement, risks, variance
 from salesplan.retro import flags as retro_flags
 from salesplan.retro import process as tracking
+from salesplan.settings import Bands, Thresholds
 from salesplan.status import fmt_probability
 from salesplan.units import money_unit
 
@@ -111,8 +112,8 @@ class Retrospective:
     unit: str
     has_plan: bool
     plan_statement: str
-    thresholds: dict[str, float]
-    probability_bands: dict[str, float]
+    thresholds: Thresholds
+    probability_bands: Bands
     figures: dict[str, Any]
     counts: pd.DataFrame
     flags: pd.DataFrame
@@ -199,7 +200,7 @@ def landing_views(
 def process_tracking(wb: MonthContext, cube: pd.DataFrame) -> ProcessTracking:
     """Process targets of the plan in force and the funnel, stages and visits against them."""
     settings = wb.settings
-    thresholds = dict(settings.retro.thresholds)
+    thresholds = settings.retro.thresholds
     visit_types = list(settings.retro.process.visit_types)
     implausible_below = settings.retro.process.implausible_below
     targets = tracking.plan_process_targets(
@@ -276,8 +277,7 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
     same figures and each rule can be tested on its own."""
     settings = wb.settings
     retro_settings = settings.retro
-    # The flag and status rules (salesplan.status) take the thresholds as a plain mapping.
-    thresholds = dict(retro_settings.thresholds)
+    thresholds = retro_settings.thresholds
     month = wb.month
     year = month.year
     plan = wb.plan_rows()
@@ -390,7 +390,7 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
         has_plan=bool(wb.plan.has_plan),
         plan_statement=plan_statement,
         thresholds=thresholds,
-        probability_bands=dict(settings.risk.probability),
+        probability_bands=settings.risk.probability,
         figures=figures,
         counts=counts,
         flags=flags,

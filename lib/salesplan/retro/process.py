@@ -42,7 +42,7 @@ import pandas as pd
 from salesplan.metrics import first_purchase, safe_ratio
 from salesplan.retro.flags import has_left, leavers, left_label
 from salesplan.retro.periods import as_period, window
-from salesplan.settings import TargetsSettings
+from salesplan.settings import TargetsSettings, Thresholds
 from salesplan.status import deviation_status
 
 IMPLAUSIBLE = "implausible"
@@ -203,7 +203,7 @@ def _count(dates: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> int:
     return int(dates.between(start, end).sum())
 
 
-def _status(actual: Any, target: Any, thresholds: Mapping[str, float]) -> np.ndarray:
+def _status(actual: Any, target: Any, thresholds: Thresholds | Mapping[str, float]) -> np.ndarray:
     return deviation_status(np.asarray(actual, dtype=float), np.asarray(target, dtype=float), thresholds)
 
 
@@ -212,7 +212,7 @@ def funnel_tracking(
     cube: pd.DataFrame,
     targets: pd.DataFrame,
     month: str | pd.Period,
-    thresholds: Mapping[str, float],
+    thresholds: Thresholds | Mapping[str, float],
     *,
     implausible_below: float | None = None,
 ) -> pd.DataFrame:
@@ -292,7 +292,7 @@ def stage_tracking(
     month: str | pd.Period,
     stages: Sequence[str],
     won_per_month: float,
-    thresholds: Mapping[str, float],
+    thresholds: Thresholds | Mapping[str, float],
 ) -> tuple[pd.DataFrame, str]:
     """Opportunities by stage (module docstring): open now (count and amount in the latest
     snapshot up to the month's end), reached in the month and the year to date against the
@@ -350,7 +350,7 @@ def visits_tracking(
     month: str | pd.Period,
     visit_types: Sequence[str],
     ramp: Sequence[float],
-    thresholds: Mapping[str, float],
+    thresholds: Thresholds | Mapping[str, float],
     *,
     implausible_below: float | None = None,
 ) -> tuple[pd.DataFrame | None, str]:

@@ -13,7 +13,7 @@ from salesplan.metrics import yoy
 from salesplan.retro.export import build_summary
 from salesplan.retro.flags import actual_vs_plan, deviation_flags, plan_months
 from salesplan.retro.periods import as_period, window
-from salesplan.settings import RetroSettings
+from salesplan.settings import Bands, RetroSettings, Thresholds
 from salesplan.status import STATUS_ORDER, deviation_status, fmt_probability, landing_status
 from salesplan.status import counts_text as status_counts_text
 from salesplan.tables import fmt_money, fmt_pct, rag_label, rag_style, style_table
@@ -82,7 +82,7 @@ def headline_figures(
 
 
 def landing_figure_status(
-    figures: Mapping[str, Any], thresholds: Mapping[str, float], bands: Mapping[str, float]
+    figures: Mapping[str, Any], thresholds: Thresholds | Mapping[str, float], bands: Bands | Mapping[str, float]
 ) -> str:
     """The landing's status by :func:`salesplan.status.landing_status` (P(hit) and the gap)."""
     return str(landing_status(figures["p_hit"], figures["landing"], figures["annual_target"], thresholds, bands)[0])
@@ -92,8 +92,8 @@ def first_screen_text(
     figures: Mapping[str, Any],
     counts: pd.DataFrame,
     month: str | pd.Period,
-    thresholds: Mapping[str, float],
-    bands: Mapping[str, float],
+    thresholds: Thresholds | Mapping[str, float],
+    bands: Bands | Mapping[str, float],
     unit: str = "M",
 ) -> str:
     """The first screen as plain, deterministic text: month and YTD actual vs target,
@@ -136,8 +136,8 @@ def first_screen_text(
 def publish_figures(
     figures: Mapping[str, Any],
     counts: pd.DataFrame,
-    thresholds: Mapping[str, float],
-    bands: Mapping[str, float],
+    thresholds: Thresholds | Mapping[str, float],
+    bands: Bands | Mapping[str, float],
     unit: str = "M",
 ) -> list[dict[str, Any]]:
     """The first screen as figures for :func:`salesplan.publish.headline` (the run's index page),
@@ -217,7 +217,7 @@ def summary_for_month(
     escalation, product owners)."""
     p = as_period(month)
     cut = cube.loc[cube["month"] <= p.to_timestamp()]
-    flags = deviation_flags(cut, plan, p, reps, dict(retro.thresholds), dict(retro.escalation), retro.product_owners)
+    flags = deviation_flags(cut, plan, p, reps, retro.thresholds, dict(retro.escalation), retro.product_owners)
     figures = headline_figures(cut, plan, p, None)
     figures["flag_counts"] = flag_counts_by_period(flags).to_dict(orient="index")
     return build_summary(p, figures, flags, {}, targets_source)
