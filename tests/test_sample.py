@@ -408,14 +408,18 @@ def test_won_opportunities_are_orders(full: dict[str, pd.DataFrame]) -> None:
     final = pipe.sort_values("snapshot_date").groupby("opportunity_id").tail(1)
     won = final[final["status"] == "won"].assign(month=lambda d: d["expected_close_date"].dt.to_period("M"))
     orders = _with_products(full)
-    per_order = orders.groupby("order_id").agg(
-        customer_id=("customer_id", "first"),
-        rep_id=("rep_id", "first"),
-        product_line=("product_line", "first"),
-        lines=("product_line", "nunique"),
-        month=("order_date", "first"),
-        net=("net_amount", "sum"),
-    ).assign(month=lambda d: d["month"].dt.to_period("M"))
+    per_order = (
+        orders.groupby("order_id")
+        .agg(
+            customer_id=("customer_id", "first"),
+            rep_id=("rep_id", "first"),
+            product_line=("product_line", "first"),
+            lines=("product_line", "nunique"),
+            month=("order_date", "first"),
+            net=("net_amount", "sum"),
+        )
+        .assign(month=lambda d: d["month"].dt.to_period("M"))
+    )
     assert len(won) > 300
     joined = won.merge(per_order.reset_index(), on=["customer_id", "rep_id", "product_line", "month"])
     joined = joined[(joined["net"] - joined["amount"]).abs() <= 0.002 * joined["amount"] + 1.0]
