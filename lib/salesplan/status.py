@@ -16,13 +16,15 @@ negative = behind plan.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import ValidationError
 
 from salesplan.metrics import attainment
 from salesplan.settings import Bands, Thresholds
+
+S = TypeVar("S", Thresholds, Bands)
 
 
 class StatusInputError(ValueError):
@@ -45,23 +47,25 @@ def thresholds_of(thresholds: Thresholds | Mapping[str, float]) -> Thresholds:
     fractions behind plan with ``yellow < red < dark_red``, ``ahead`` the fraction ahead of
     plan, each between 0 and 1); a mapping is validated into it, its problems raised as
     :class:`StatusInputError` naming ``retro.thresholds``."""
-    if isinstance(thresholds, Thresholds):
-        return thresholds
-    try:
-        return Thresholds.model_validate(dict(thresholds))
-    except (ValidationError, TypeError, ValueError) as exc:
-        raise StatusInputError(f"retro.thresholds: {_problems(exc)} (got {thresholds!r})") from None
+    return _section(Thresholds, thresholds, "retro.thresholds")
 
 
 def bands_of(bands: Bands | Mapping[str, float]) -> Bands:
     """The probability bands as the typed ``risk.probability`` section (``medium < high``); a
     mapping is validated into it, its problems raised as :class:`StatusInputError`."""
-    if isinstance(bands, Bands):
-        return bands
+    return _section(Bands, bands, "risk.probability")
+
+
+def _section(model: type[S], value: S | Mapping[str, float], where: str) -> S:
+    """``value`` as the typed section ``model``: as it is when typed, else the mapping validated
+    (every key required, none extra: these rules have no partial form), its problems raised as
+    :class:`StatusInputError` naming the section's key ``where``."""
+    if isinstance(value, model):
+        return value
     try:
-        return Bands.model_validate(dict(bands))
+        return model.model_validate(dict(value))
     except (ValidationError, TypeError, ValueError) as exc:
-        raise StatusInputError(f"risk.probability: {_problems(exc)} (got {bands!r})") from None
+        raise StatusInputError(f"{where}: {_problems(exc)} (got {value!r})") from None
 
 
 def _problems(exc: Exception) -> str:
