@@ -46,6 +46,28 @@ def sample_raw(sample_company: Callable[[float], Path]) -> Path:
     return sample_company(SAMPLE_SCALE)
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_serving(proc: subprocess.Popen, url: str, log: Callable[[], str], what: str) -> None:
+    """Poll ``url`` (a Jupyter server's ``/api/status?token=...``) until it answers; fail the test
+    with the last of ``log()`` when ``proc`` exits or a minute passes first."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"{what} did not start: {log()[-2000:]}")
+            time.sleep(0.3)
+
+
 def _serve_jupyterlab(root: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, str, Path]]:
     """JupyterLab on 127.0.0.1 with ``make lab``'s options (:func:`salesplan.cli.lab_arguments`)
     rooted at ``root`` instead of the project: a free port, a token, its log in
@@ -57,10 +79,7 @@ def _serve_jupyterlab(root: Path, env: dict[str, str] | None = None) -> Iterator
     settings = root / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True, exist_ok=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    token, log = secrets.token_hex(16), root / "server.log"
+    port, token, log = free_port(), secrets.token_hex(16), root / "server.log"
     options = [f"--ServerApp.root_dir={root}" if a.startswith("--ServerApp.root_dir=") else a for a in lab_arguments()]
     assert f"--ServerApp.root_dir={root}" in options
     proc = subprocess.Popen(
@@ -86,16 +105,7 @@ def _serve_jupyterlab(root: Path, env: dict[str, str] | None = None) -> Iterator
         stderr=log.open("wb"),
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"JupyterLab did not start: {log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.3)
+    wait_until_serving(proc, f"{base}/api/status?token={token}", lambda: log.read_text(errors="replace"), "JupyterLab")
     try:
         yield base, token, log
     finally:

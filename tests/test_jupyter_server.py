@@ -13,15 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 
 import nbformat
 import pytest
+from conftest import free_port, wait_until_serving
 
 from salesplan.cli import lab_arguments
 from salesplan.config import PROJECT_ROOT
@@ -31,15 +30,9 @@ tornado = pytest.importorskip("tornado.websocket")
 pytestmark = pytest.mark.slow  # a Jupyter server and kernels: make test-all
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -56,16 +49,12 @@ def server():
         stderr=subprocess.PIPE,
     )
     base = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://{base}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"jupyter server did not start: {proc.stderr.read().decode(errors='replace')[-2000:]}")
-            time.sleep(0.3)
+    wait_until_serving(
+        proc,
+        f"http://{base}/api/status?token={token}",
+        lambda: proc.stderr.read().decode(errors="replace"),
+        "jupyter server",
+    )
     yield base, token
     proc.terminate()
     proc.wait(timeout=20)
