@@ -113,3 +113,47 @@ def test_fan_chart_draws(fc) -> None:
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert {"Actual", "Forecast", "Target", "80 % interval", "95 % interval"} <= set(labels)
     assert pipeline_view(f, "Pipeline").get_xlabel() == "Month"
+
+
+def test_summary_backtest_scores_the_total_regions_and_product_lines_only() -> None:
+    from salesplan.config import default_settings
+    from salesplan.forecast import HierarchyForecast, backtest, engine_options, summary_backtest
+
+    rng = np.random.default_rng(3)
+    ids = [
+        "total",
+        "region=North",
+        "region=South",
+        "product_line=Tools",
+        "region=North|product_line=Tools",
+        "rep_id=R1",
+    ]
+    ds = pd.date_range("2022-01-01", periods=40, freq="MS")
+    history = pd.concat(
+        [pd.DataFrame({"unique_id": u, "ds": ds, "y": 100 + 10 * rng.standard_normal(40)}) for u in ids],
+        ignore_index=True,
+    )
+    fc = HierarchyForecast(
+        month=pd.Period("2025-04", freq="M"),
+        history=history,
+        forecast=pd.DataFrame(),
+        fits=dict.fromkeys(ids),
+        levels=[80, 95],
+        reconciliation="none",
+        horizon=8,
+        season_length=12,
+    )
+    settings = default_settings().forecast
+    scores = summary_backtest(fc, settings)
+    shown = ["total", "region=North", "region=South", "product_line=Tools"]
+    assert sorted(scores["unique_id"]) == sorted(shown)
+    assert set(scores["series"]) == {"total", "region North", "region South", "product line Tools"}
+    direct = backtest(
+        history[history["unique_id"].isin(shown)],
+        horizon=settings.backtest_horizon,
+        windows=settings.cv_windows,
+        step=settings.backtest_step,
+        min_history=settings.min_history_months,
+        **engine_options(settings),
+    )
+    pd.testing.assert_frame_equal(scores.drop(columns="series"), direct)

@@ -41,6 +41,7 @@ from salesplan.forecast.hierarchy import (
     hierarchy_series,
     hit_calibration,
     landing_table,
+    summary_backtest,
     target_series,
 )
 from salesplan.forecast.landing import (
@@ -104,6 +105,7 @@ __all__ = [
     "reliability_table",
     "series_id",
     "stage_win_rates",
+    "summary_backtest",
     "target_series",
     "validate_series",
     "views_used",

@@ -314,6 +314,31 @@ def annual_targets(targets: pd.DataFrame, year: int, by: Sequence[str] = ()) -> 
     return t.groupby(by, observed=True)["target_amount"].sum().rename("target").reset_index()
 
 
+def summary_backtest(fc: HierarchyForecast, config: ForecastSettings | Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Rolling-origin accuracy (:func:`salesplan.forecast.backtest.backtest`) of the series a
+    reader looks at first: the total, each region and each product line of ``fc``, with the
+    ``forecast`` settings' backtest horizon, origins, step, minimum history and engine options.
+    The rows of :func:`~salesplan.forecast.backtest.backtest` plus ``series``, the series in
+    words ("region North", "product line Tools")."""
+    from salesplan.forecast.backtest import backtest
+
+    config = _forecast_section(config)
+    regions = sorted(u for u in fc.fits if u.startswith("region=") and "|" not in u)
+    ids = ["total", *regions, *sorted(u for u in fc.fits if u.startswith("product_line="))]
+    history = fc.history
+    scores = backtest(
+        history.loc[history["unique_id"].isin(ids), ["unique_id", "ds", "y"]],
+        horizon=int(config.backtest_horizon),
+        windows=int(config.cv_windows),
+        step=int(config.backtest_step),
+        min_history=int(config.min_history_months),
+        **engine_options(config),
+    )
+    return scores.assign(
+        series=scores["unique_id"].str.replace("product_line=", "product line ").str.replace("region=", "region ")
+    )
+
+
 def landing_table(
     cube: pd.DataFrame,
     targets: pd.DataFrame | None,
