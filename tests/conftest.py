@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from server_helpers import free_port, wait_until_serving
 
 from salesplan.sample import write_sample
 
@@ -44,28 +42,6 @@ def sample_company(tmp_path_factory: pytest.TempPathFactory) -> Callable[[float]
 def sample_raw(sample_company: Callable[[float], Path]) -> Path:
     """The sample company's exports at scale 0.05, shared by the session: copy before changing."""
     return sample_company(SAMPLE_SCALE)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_serving(proc: subprocess.Popen, url: str, log: Callable[[], str], what: str) -> None:
-    """Poll ``url`` (a Jupyter server's ``/api/status?token=...``) until it answers; fail the test
-    with the last of ``log()`` when ``proc`` exits or a minute passes first."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"{what} did not start: {log()[-2000:]}")
-            time.sleep(0.3)
 
 
 def _serve_jupyterlab(root: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, str, Path]]:

@@ -20,7 +20,7 @@ import uuid
 
 import nbformat
 import pytest
-from conftest import free_port, wait_until_serving
+from server_helpers import free_port, wait_until_serving
 
 from salesplan.cli import lab_arguments
 from salesplan.config import PROJECT_ROOT
