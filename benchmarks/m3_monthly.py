@@ -285,6 +285,12 @@ def main() -> None:
         "--global-weight", type=float, default=None, help="the global member's weight (default: defaults.yaml's)"
     )
     parser.add_argument(
+        "--objective",
+        default=None,
+        help="l1 / l2: the global member's loss on the monthly changes of log(1 + y) "
+        "(default: forecast.global_model.objective of defaults.yaml)",
+    )
+    parser.add_argument(
         "--group-weights",
         default=None,
         help="two weights 'a,b': the global member's weight for series without and with a marked season "
@@ -340,6 +346,7 @@ def main() -> None:
         on = g.enabled if args.global_member == "default" else args.global_member == "on"
         weight = g.weight if args.global_weight is None else args.global_weight
         calibrate = g.calibrate if args.calibration == "default" else args.calibration == "on"
+        objective = g.objective if args.objective is None else args.objective
         options = dict(
             combination=args.combination,
             n_jobs=args.n_jobs,
@@ -374,12 +381,16 @@ def main() -> None:
                 strength = seasonality_strength(train)
                 weights = {u: seasonal if s >= args.seasonal_threshold else plain for u, s in strength.items()}
             served = train[train["unique_id"].isin(eligible(train, g.min_months))]
-            global_fc = cached(args.cache, f"global-{key}", global_forecast, served, h, num_threads=threads)
+            # The squared loss's files keep their earlier names, so a cache filled before stays valid.
+            member_key = key if objective == "l2" else f"{objective}-{key}"
+            global_fc = cached(
+                args.cache, f"global-{member_key}", global_forecast, served, h, num_threads=threads, objective=objective
+            )
             factor = 1.0
             if calibrate:
                 backtest = cached(
                     args.cache,
-                    f"global-backtest-{key}-{g.calibration_span}-{g.calibration_step}",
+                    f"global-backtest-{member_key}-{g.calibration_span}-{g.calibration_step}",
                     global_backtest,
                     served,
                     h,
@@ -387,6 +398,7 @@ def main() -> None:
                     step=g.calibration_step,
                     min_months=g.min_months,
                     num_threads=threads,
+                    objective=objective,
                 )
                 calibration = calibrate_blend(fits, served, h, weights, backtest=backtest)
                 factor = calibration.factor
@@ -397,7 +409,7 @@ def main() -> None:
         naive = seasonal_naive_scores(train, tests, h)
         n = train["unique_id"].nunique()
         scale = args.member_scale + (f" ({args.log_members})" if args.log_members else "")
-        member = f"global member {'w = ' + format(weight, '.2f') if on else 'off'}"
+        member = f"global member {'w = ' + format(weight, '.3f') + ', ' + objective + ' loss' if on else 'off'}"
         if on and args.group_weights:
             member = f"global member w = {args.group_weights} (no season, season >= {args.seasonal_threshold})"
         if calibration is not None:

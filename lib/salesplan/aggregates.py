@@ -77,6 +77,7 @@ import pyarrow.parquet as pq
 
 from salesplan.config import as_settings
 from salesplan.cube import DIMENSIONS, MEASURES, Groups, cube_from_lines, month_start
+from salesplan.dates import as_dates
 from salesplan.files import replace_folder_atomically
 from salesplan.io import Dataset, input_files, load_data
 from salesplan.schema import ARROW_STR, TABLES, to_object_str
@@ -181,7 +182,7 @@ def normalise(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
         if kind == "str":
             col = to_object_str(col) if col.dtype != object else col.where(col.notna(), np.nan)
         elif kind == "date":
-            col = pd.to_datetime(col).astype("datetime64[ns]")
+            col = as_dates(col).astype("datetime64[ns]")
         elif kind == "int":
             col = col.astype("int64")
         elif kind == "float":
@@ -216,7 +217,7 @@ def build_pandas(orders: pd.DataFrame, products: pd.DataFrame) -> dict[str, pd.D
     n = len(orders)
     net = orders["net_amount"].to_numpy(dtype="float64")
     qty = orders["quantity"].to_numpy(dtype="float64")
-    dates = pd.to_datetime(orders["order_date"]).to_numpy(dtype="datetime64[ns]")
+    dates = as_dates(orders["order_date"]).to_numpy(dtype="datetime64[ns]")
     month_codes, months = pd.factorize(month_start(pd.Series(dates)).to_numpy())
     month_labels = pd.DatetimeIndex(months).astype("datetime64[ns]")
     codes: dict[str, np.ndarray] = {}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from salesplan.dates import as_dates
 from salesplan.settings import CommissionSettings
 
 Tiers = Sequence[Sequence[float]]
@@ -159,7 +160,7 @@ def commission_statement(
     if (df["target"] < 0).any():
         row = int(np.flatnonzero((df["target"] < 0).to_numpy())[0])
         raise CommissionRuleError(f"commission statement input: target is negative in row {row} (rule: target >= 0)")
-    df["month"] = pd.to_datetime(df["month"]).dt.to_period("M").dt.to_timestamp()
+    df["month"] = as_dates(df["month"]).dt.to_period("M").dt.to_timestamp()
     if "high_margin_actual" not in df.columns:
         df["high_margin_actual"] = 0.0
     df["high_margin_actual"] = pd.to_numeric(df["high_margin_actual"], errors="coerce").fillna(0.0)
@@ -231,10 +232,10 @@ def attainment_history(
     Returns ``rep_id, month, attainment`` (months without a target dropped).
     """
     df = actual.copy()
-    df["month"] = pd.to_datetime(df["month"]).dt.to_period("M").dt.to_timestamp()
+    df["month"] = as_dates(df["month"]).dt.to_period("M").dt.to_timestamp()
     if targets is not None:
         t = targets.copy()
-        t["month"] = pd.to_datetime(t["month"]).dt.to_period("M").dt.to_timestamp()
+        t["month"] = as_dates(t["month"]).dt.to_period("M").dt.to_timestamp()
         df = df.merge(t[["rep_id", "month", "target"]], on=["rep_id", "month"], how="inner")
     else:
         shares = (
@@ -259,7 +260,7 @@ def high_margin_share(orders: pd.DataFrame, products: pd.DataFrame, start: objec
     ``high_margin_share = net sales of SKUs with high_margin = True / all net sales`` (0 when the products
     table has no ``high_margin`` column or the rep sold nothing). Returns ``rep_id, high_margin_share``.
     """
-    dates = pd.to_datetime(orders["order_date"])
+    dates = as_dates(orders["order_date"])
     window = orders.loc[(dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end)), ["rep_id", "sku", "net_amount"]]
     if "high_margin" in products.columns:
         flags = products.drop_duplicates("sku").set_index("sku")["high_margin"].eq(True)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from salesplan.dates import as_dates
+
 if TYPE_CHECKING:
     from salesplan.io import Dataset
 
@@ -32,7 +34,7 @@ MEASURES: list[str] = [
 
 def month_start(dates: pd.Series) -> pd.Series:
     """First day of each date's month, as ``datetime64[ns]``."""
-    values = pd.to_datetime(dates).to_numpy(dtype="datetime64[ns]")
+    values = as_dates(dates).to_numpy(dtype="datetime64[ns]")
     return pd.Series(values.astype("datetime64[M]").astype("datetime64[ns]"), index=dates.index, name="month")
 
 
@@ -154,7 +156,7 @@ def latest_complete_month(orders: pd.DataFrame | pd.Series) -> pd.Period:
     2025-06-30 gives 2025-06; data ending on 2025-06-29 gives 2025-05.
     """
     dates = orders["order_date"] if isinstance(orders, pd.DataFrame) else orders
-    last = pd.to_datetime(dates).max()
+    last = as_dates(dates).max()
     if pd.isna(last):
         raise ValueError("no order dates: cannot tell the latest complete month")
     period = pd.Timestamp(last).to_period("M")

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pandas as pd
 
 from salesplan.csvsafe import neutralise_formulas
+from salesplan.dates import as_dates
 from salesplan.files import replace_atomically
 from salesplan.status import P_FLOOR, PROBABILITY_NOTE, STATUS_ORDER, status_label
 from salesplan.units import EXCEL_COUNT_FORMAT, excel_money_format, excel_percent_format, money_unit, scale
@@ -374,7 +375,7 @@ def commission_rows(commissions: pd.DataFrame, plan: PlanInForce, currency: str)
 
     if "month" not in commissions or not len(commissions):
         return commissions.assign(plan=pd.Series(dtype=object), currency=pd.Series(dtype=object))
-    number = pd.to_datetime(commissions["month"]).dt.month
+    number = as_dates(commissions["month"]).dt.month
     by_month = {m: plan_words(plan.month(m)) for m in range(1, 13)}
     return commissions.assign(plan=number.map(by_month).to_numpy(), currency=currency)
 

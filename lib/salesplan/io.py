@@ -57,6 +57,7 @@ import pyarrow.parquet as pq
 
 from salesplan import __version__
 from salesplan.config import as_settings, resolve_path
+from salesplan.dates import as_dates
 from salesplan.files import replace_folder_atomically
 from salesplan.schema import (
     ARROW_STR,
@@ -689,7 +690,7 @@ def _finalise(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]
                 frame[fld.name] = to_object_str(col)
         elif fld.kind == "date":
             if col.dtype != "datetime64[ns]":
-                frame[fld.name] = pd.to_datetime(col).astype("datetime64[ns]")
+                frame[fld.name] = as_dates(col).astype("datetime64[ns]")
         elif fld.kind == "int":
             if col.dtype != "int64":
                 frame[fld.name] = col.astype("float64").astype("int64")

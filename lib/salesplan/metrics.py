@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesplan.dates import as_dates
+
 TIERS: tuple[str, ...] = ("A", "B", "C", "D")
 ATTAINMENT_BANDS: tuple[str, ...] = (">= 100 %", "80-100 %", "< 80 %", "no target")
 RFM_SEGMENTS: tuple[str, ...] = (
@@ -271,7 +273,7 @@ def seasonality_index(
             parts.append(idx.assign(**dict(zip(by, key, strict=True)))[[*by, *idx.columns]])
         return pd.concat(parts, ignore_index=True)
 
-    months = pd.to_datetime(monthly[month_col]).dt.to_period("M")
+    months = as_dates(monthly[month_col]).dt.to_period("M")
     series = pd.to_numeric(monthly[value], errors="coerce").fillna(0.0).groupby(months, observed=True).sum()
     if series.empty:
         raise MetricInputError("seasonality_index: no rows to compute a seasonality index from")
@@ -305,7 +307,7 @@ def quarterly_shares(monthly: pd.DataFrame, value: str = "net_amount", month_col
     describe the months present.
     """
     _require_columns(monthly, [month_col, value], "quarterly_shares")
-    m = pd.to_datetime(monthly[month_col])
+    m = as_dates(monthly[month_col])
     q = (
         pd.DataFrame({"year": m.dt.year, "quarter": m.dt.quarter, "value": pd.to_numeric(monthly[value])})
         .groupby(["year", "quarter"], as_index=False, observed=True)["value"]
@@ -371,9 +373,7 @@ def first_purchase(
     """Date of each customer's first purchase: the earliest ``date`` whose summed ``amount``
     for that customer is positive (a return alone is not a purchase)."""
     _require_columns(transactions, [customer, date, amount], "first_purchase")
-    per_date = transactions.groupby([customer, pd.to_datetime(transactions[date]).rename("_d")], observed=True)[
-        amount
-    ].sum()
+    per_date = transactions.groupby([customer, as_dates(transactions[date]).rename("_d")], observed=True)[amount].sum()
     positive = per_date[per_date > 0].reset_index()
     return _plain_index(positive.groupby(customer, observed=True)["_d"].min().rename("first_purchase"))
 
@@ -397,7 +397,7 @@ def new_vs_returning(
     _require_columns(transactions, [customer, date, amount], "new_vs_returning")
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
     first = first_purchase(transactions, customer, date, amount)
-    dates = pd.to_datetime(transactions[date])
+    dates = as_dates(transactions[date])
     period = transactions[(dates >= start_ts) & (dates <= end_ts)]
     sales = period.groupby(customer, observed=True)[amount].sum()
     is_new = sales.index.map(first).to_series(index=sales.index).between(start_ts, end_ts)
@@ -591,7 +591,7 @@ def rfm(
     cols = [customer, date, amount] + ([occasion] if occasion else [])
     _require_columns(transactions, cols, "rfm")
     as_of_ts = pd.Timestamp(as_of)
-    tx = transactions.assign(_d=pd.to_datetime(transactions[date]))
+    tx = transactions.assign(_d=as_dates(transactions[date]))
     tx = tx[tx["_d"] <= as_of_ts]
     if tx.empty:
         return pd.DataFrame(

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from salesplan import metrics as m
+from salesplan.dates import as_dates
 from salesplan.seasonality import SeasonalityInputError, SeasonalityReview, seasonality_review
 from salesplan.settings import CustomerTiers, KpiSettings
 from salesplan.status import STATUS_ORDER, attainment_status, status_word
@@ -111,7 +112,7 @@ def review_period(cube: pd.DataFrame, year: int, last_month: pd.Period | str | N
     """The review period for ``year``: months 1..12, or 1..last month when the data (or
     ``last_month``, the workbook's reporting month) stops inside the year."""
     m._require_columns(cube, ["month"], "review_period")
-    months = pd.to_datetime(cube["month"])
+    months = as_dates(cube["month"])
     if months.empty:
         raise ReviewInputError("review: the monthly facts are empty")
     first, last = months.min().to_period("M"), months.max().to_period("M")
@@ -124,7 +125,7 @@ def review_period(cube: pd.DataFrame, year: int, last_month: pd.Period | str | N
 
 
 def _in_period(frame: pd.DataFrame, period: ReviewPeriod, year: int, date: str = "month") -> pd.DataFrame:
-    d = pd.to_datetime(frame[date])
+    d = as_dates(frame[date])
     return frame[(d.dt.year == year) & d.dt.month.isin(period.months)]
 
 
@@ -383,7 +384,7 @@ def monthly_sales(cube: pd.DataFrame, last_year: int, years: int = 3) -> pd.Data
     """Net sales per month for ``last_year`` and the ``years - 1`` before it: columns
     ``month``, ``year``, ``month_of_year``, ``net_amount``."""
     monthly = cube.groupby("month", as_index=False, observed=True)["net_amount"].sum()
-    d = pd.to_datetime(monthly["month"])
+    d = as_dates(monthly["month"])
     keep = d.dt.year.between(last_year - years + 1, last_year)
     return monthly[keep].assign(year=d[keep].dt.year, month_of_year=d[keep].dt.month).reset_index(drop=True)
 
@@ -451,7 +452,7 @@ def rep_results(
     for col in ("rep_name", "region", "level"):
         if col in info.columns:
             out[col] = info[col].reindex(ids)
-    hire = pd.to_datetime(info["hire_date"]).reindex(ids)
+    hire = as_dates(info["hire_date"]).reindex(ids)
     out["tenure_years"] = (period.end - hire).dt.days / 365.25
     out["net_amount"] = cur.reindex(ids).fillna(0.0)
     out["previous"] = prev.reindex(ids)

@@ -33,6 +33,7 @@ import pandas as pd
 from numpy.random import PCG64, Generator
 
 from salesplan.config import default_settings, resolve_path
+from salesplan.dates import as_dates
 
 FORMATS = ("csv", "parquet")
 
@@ -875,7 +876,7 @@ def _targets(
     """
     n_r, n_pl = len(reps), len(PRODUCT_LINES)
     # Orders still hold categorical columns here: work on their codes.
-    day_of_category = pd.to_datetime(orders["order_date"].cat.categories).to_numpy().astype("datetime64[D]")
+    day_of_category = as_dates(orders["order_date"].cat.categories).to_numpy().astype("datetime64[D]")
     month_of_category = np.searchsorted(cal.month_start, day_of_category.astype(np.int64), side="right") - 1
     m_idx = month_of_category[orders["order_date"].cat.codes.to_numpy()]
     r_idx = orders["rep_id"].cat.codes.to_numpy()
@@ -1011,7 +1012,7 @@ def generate_sample(
     orders = _finish_orders(rng, cal, lines, n_orders, back, products, customers, reps)
     del lines, back, deals
 
-    dates = pd.DatetimeIndex(pd.to_datetime(orders["order_date"].cat.categories))[orders["order_date"].cat.codes]
+    dates = pd.DatetimeIndex(as_dates(orders["order_date"].cat.categories))[orders["order_date"].cat.codes]
     pipeline = _pipeline(cal, opp, amounts, deal_rep, books, stage_probability)
     targets = _targets(rng, cal, orders, reps, products)
 
@@ -1025,7 +1026,7 @@ def generate_sample(
     return {
         "orders": orders,
         "products": products.drop(columns=[c for c in products if c.startswith("_")]).assign(
-            launch_date=lambda d: pd.to_datetime(d["launch_date"].replace("", None))
+            launch_date=lambda d: as_dates(d["launch_date"].replace("", None))
         ),
         "customers": customers[["customer_id", "customer_name", "industry", "region"]].copy(),
         "reps": reps.drop(columns=["_perf"]),

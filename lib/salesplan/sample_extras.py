@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from numpy.random import PCG64, Generator
 
+from salesplan.dates import as_dates
+
 EXTRAS_STREAM = 0x5A1E5
 EXTRA_TABLES = ("activities", "spend", "nps", "receivables")
 ACTIVITY_MONTHS = 23
@@ -80,7 +82,7 @@ def _activities(
     months = _month_starts(as_of - pd.DateOffset(months=ACTIVITY_MONTHS - 1), as_of)
     reps = reps.sort_values("rep_id").reset_index(drop=True)
     diligence = rng.uniform(*DILIGENCE, size=len(reps))
-    hire = pd.to_datetime(reps["hire_date"])
+    hire = as_dates(reps["hire_date"])
     leave = pd.to_datetime(reps["leave_date"], errors="coerce")
     books = orders.groupby("rep_id")["customer_id"].unique().to_dict()
     region_customers = orders.groupby("region")["customer_id"].unique().to_dict()
@@ -112,7 +114,7 @@ def _activities(
                 )
             )
     if pipeline is not None and len(pipeline):
-        snaps = pipeline.assign(snapshot_date=pd.to_datetime(pipeline["snapshot_date"]))
+        snaps = pipeline.assign(snapshot_date=as_dates(pipeline["snapshot_date"]))
         snaps = snaps.loc[(snaps["status"] == "open") & (snaps["snapshot_date"] >= months[0])]
         snaps = snaps.sort_values(["snapshot_date", "opportunity_id"])
         follow = snaps.loc[rng.random(len(snaps)) < FOLLOW_UP_SHARE]
@@ -202,7 +204,7 @@ def write_extras(out: Path, written: Mapping[str, Path], seed: int, as_of: str, 
     cutoff = pd.Timestamp(as_of)
     orders = pd.concat([_read(p) for name, p in sorted(written.items()) if name.startswith("orders_")])
     orders = orders.assign(
-        order_date=pd.to_datetime(orders["order_date"]),
+        order_date=as_dates(orders["order_date"]),
         net_amount=pd.to_numeric(orders["net_amount"]),
         paid_amount=pd.to_numeric(orders["paid_amount"]),
     )

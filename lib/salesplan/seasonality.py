@@ -27,6 +27,7 @@ import statsmodels.formula.api as smf
 from statsmodels.tsa.seasonal import STL
 
 from salesplan import metrics as m
+from salesplan.dates import as_dates
 
 PERIOD = 12
 """Months in a seasonal cycle."""
@@ -44,7 +45,7 @@ def monthly_series(frame: pd.DataFrame, value: str = "net_amount", month_col: st
     """``value`` summed per month (rows of any granularity, e.g. the cube), every month from the
     first to the last present (a month without rows counts as 0), indexed by the first day of
     the month and named ``value``."""
-    months = pd.to_datetime(frame[month_col]).dt.to_period("M")
+    months = as_dates(frame[month_col]).dt.to_period("M")
     totals = pd.to_numeric(frame[value], errors="coerce").fillna(0.0).groupby(months).sum()
     if totals.empty:
         raise SeasonalityInputError(f"no rows to build a monthly {value} series from")
@@ -249,7 +250,7 @@ def seasonality_review(
     (:func:`monthly_series`) of the months up to ``until`` (None: all of them; the review passes
     the end of the year it reviews), its STL decomposition, the two indices and the stability test."""
     if until is not None:
-        cube = cube[pd.to_datetime(cube[month_col]) <= pd.Timestamp(until)]
+        cube = cube[as_dates(cube[month_col]) <= pd.Timestamp(until)]
     monthly = monthly_series(cube, value=value, month_col=month_col)
     components = stl_components(monthly)
     years = components["month"].dt.year.nunique()

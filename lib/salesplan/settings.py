@@ -369,11 +369,14 @@ class GlobalModelSettings(_Section):
     """The global member (:mod:`salesplan.forecast.global_model`): on or off, its weight in the
     blend with the local ensemble and the shortest history it serves; whether the blend's band
     is calibrated on the blend's own errors, at origins ``calibration_step`` months apart over
-    the last ``calibration_span`` months."""
+    the last ``calibration_span`` months. ``objective``: the loss the trees minimise on the
+    monthly changes of ``log(1 + y)``, ``l1`` (absolute: the median change) or ``l2`` (squared:
+    the mean change)."""
 
     enabled: bool
     weight: Share
     min_months: PositiveInt
+    objective: Literal["l1", "l2"]
     calibrate: bool
     calibration_span: PositiveInt
     calibration_step: PositiveInt

@@ -18,7 +18,8 @@ after which the notebook reads, never recomputes:
   provenance) and ``wb.plan_for(year)`` for another year,
 - ``wb.forecast()`` and ``wb.landing()``: the forecast and year-end landing, fitted once per
   run and stored in the run folder (a notebook run by hand fits it if absent and keeps it in
-  ``data/interim/forecast``),
+  ``data/interim/forecast``); the series it fits are kept in ``data/interim/fits``
+  (``wb.fit_store``), where later runs find those they fit again,
 - ``wb.previous_summary()``: last month's published summary, if there is one.
 
 **As of the month's end.** Everything the pages read is what was known on the report month's
@@ -54,12 +55,18 @@ from salesplan import aggregates
 from salesplan.aggregates import Aggregates
 from salesplan.config import PROJECT_ROOT, load_settings, resolve_path
 from salesplan.cube import cube_from_lines, latest_complete_month
+from salesplan.dates import as_dates
 from salesplan.files import replace_folder_atomically
 from salesplan.io import LINE_TABLES, Dataset, load_data
 from salesplan.month import Month, MonthError
 from salesplan.plans import PlanInForce, resolve_plan
 from salesplan.settings import Settings
 from salesplan.targets.versions import PlanReference
+
+FIT_STORE = "data/interim/fits"
+"""Where the month's forecasts keep their fitted series (:mod:`salesplan.forecast.fitstore`),
+from the project root: a run finds there the series an earlier run fitted (its P(hit) backtest
+refits the history of the forecasts of 12 and 24 months before)."""
 
 if TYPE_CHECKING:
     from salesplan.forecast.hierarchy import HierarchyForecast
@@ -106,10 +113,10 @@ def cut_table(table: str, frame: pd.DataFrame | None, month: pd.Period) -> pd.Da
     column, _, end = rule[0]
     if column not in frame.columns:
         return frame
-    dates = frame[column] if pd.api.types.is_datetime64_any_dtype(frame[column]) else pd.to_datetime(frame[column])
+    dates = frame[column] if pd.api.types.is_datetime64_any_dtype(frame[column]) else as_dates(frame[column])
     out = frame.loc[~(dates > end)]  # undated rows stay: the data check reports them
     if table == "reps" and "leave_date" in out.columns:
-        leave = pd.to_datetime(out["leave_date"])
+        leave = as_dates(out["leave_date"])
         out = out.assign(leave_date=leave.where(~(leave > end)))
     return out
 
@@ -176,6 +183,8 @@ class MonthContext:
     """The whole export, only for the data check (``summary``, ``missing_values``); None: ``data``."""
     plan_version: str | None = None
     output_dir: Path | None = None
+    # Fitted series kept across runs (salesplan.forecast.fitstore); None fits every series afresh.
+    fit_store: Path | None = None
     _plans: dict[int, PlanInForce] = field(default_factory=dict, repr=False)
     _forecast: Any = field(default=None, repr=False)
     _landing: pd.DataFrame | None = field(default=None, repr=False)
@@ -253,6 +262,7 @@ class MonthContext:
                     reps=self.data.reps,
                     engine=self.settings.engine.forecast,
                     address=self.settings.engine.address,
+                    store=self.fit_store,
                 ),
             )
             where = "the run folder" if self.output_dir is not None else "data/interim/forecast"
@@ -713,6 +723,7 @@ def open_workbook(
     Relative ``data_dir``, ``config_path`` and ``output_dir`` are taken from the project root.
     ``month`` is "YYYY-MM" within the data's complete months; None picks the latest complete
     month. ``plan_version``: an explicitly requested plan version ("v2"), checked here.
+    ``use_cache=False`` validates the exports afresh and keeps nothing: no cache, no stored fits.
     Raises ``DataValidationError`` for bad data, ``ConfigError`` for bad settings,
     ``WorkbookError`` for a bad month and ``TargetVersionError`` for a missing version.
     """
@@ -761,6 +772,7 @@ def open_workbook(
         agg=agg,
         plan_version=None if plan_version in (None, "") else str(plan_version),
         output_dir=None if output_dir in (None, "") else resolve_path(output_dir),
+        fit_store=resolve_path(FIT_STORE) if use_cache else None,
     )
     # Kept beside the aggregates of the same input files, once per month.
     ctx.restate_paid(lines_of, None if agg.folder is None else agg.folder.parent / "as_of" / str(period))

@@ -148,14 +148,17 @@ def fit_series_distributed(
     partitions: int | None = None,
     global_member: bool | None = None,
     global_weight: float | None = None,
+    store: str | os.PathLike[str] | None = None,
 ) -> dict[str, SeriesForecast]:
     """:func:`salesplan.forecast.engine.fit_series` on a cluster: the same validation, the same
     per-series ``fit_one`` with the same options, run through Fugue on ``engine`` (``dask``,
     ``spark``, ``ray``) at ``address``, partitioned by ``unique_id``. ``partitions``: how many
-    partitions Fugue hashes the series into (default: the engine's). Returns
+    partitions Fugue hashes the series into (default: the engine's). ``store``: as
+    :func:`~salesplan.forecast.engine.fit_series`, read and written by this process (only the
+    series not found are sent to the cluster). Returns
     ``{unique_id: SeriesForecast}`` in ``unique_id`` order, equal to the local engine's."""
     try:
-        import fugue.api as fa
+        import fugue.api  # noqa: F401 - refused here, before any series is read, when the extra is missing
     except ImportError as exc:
         raise BackendError(f"engine {engine} runs through Fugue: {_CLUSTER_EXTRA}") from exc
 
@@ -176,9 +179,47 @@ def fit_series_distributed(
         "temporal_levels": tuple(int(k) for k in temporal_levels),
         "temporal_min_points": int(temporal_min_points),
     }
+    found: dict[str, SeriesForecast] = {}
+    todo = data
+    if store is not None:
+        from salesplan.forecast import fitstore
+
+        wanted = options["keep_errors"]
+        options["keep_errors"] = True  # a stored fit always keeps them (fitstore)
+        items = [(str(uid), g["ds"].iloc[-1], g["y"].to_numpy()) for uid, g in data.groupby("unique_id", sort=True)]
+        found, missing, keys = fitstore.stored_or_missing(store, items, horizon, options, SeriesForecast)
+        todo = data[data["unique_id"].astype(str).isin({uid for uid, _, _ in missing})]
     partition: dict[str, Any] = {"by": "unique_id"}
     if partitions:
         partition["num"] = int(partitions)
+    fits = {} if todo.empty else _fit_on_cluster(todo, horizon, engine, address, options, partition)
+    if store is not None:
+        fitstore.write_fits(store, fits.values(), keys)
+        fits = {**fits, **found}
+        if not wanted:
+            fits = {uid: fitstore.without_errors(f) for uid, f in fits.items()}
+    fits = {uid: fits[uid] for uid in sorted(fits)}
+    if use_global:
+        # One model across all series: trained here on the collected history, as the local path does.
+        from salesplan.forecast.global_model import with_global_member
+
+        fits = with_global_member(fits, data, horizon, weight=global_weight, season_length=season_length)
+        if not keep_errors:
+            fits = {uid: replace(f, cv_errors=None, cv_origins=None, y=None) for uid, f in fits.items()}
+    return fits
+
+
+def _fit_on_cluster(
+    data: pd.DataFrame,
+    horizon: int,
+    engine: str,
+    address: str | None,
+    options: dict[str, Any],
+    partition: dict[str, Any],
+) -> dict[str, SeriesForecast]:
+    """Every series of ``data`` fitted through Fugue on ``engine``; checks none is lost."""
+    import fugue.api as fa
+
     with fugue_engine(engine, address) as execution:
         result = fa.transform(
             data,
@@ -197,14 +238,6 @@ def fit_series_distributed(
         raise BackendError(
             f"the {engine} backend returned {len(result)} fits for {len(expected)} series (lost {lost[:5]})"
         )
-    fits = {uid: fits[uid] for uid in sorted(fits)}
-    if use_global:
-        # One model across all series: trained here on the collected history, as the local path does.
-        from salesplan.forecast.global_model import with_global_member
-
-        fits = with_global_member(fits, data, horizon, weight=global_weight, season_length=season_length)
-        if not keep_errors:
-            fits = {uid: replace(f, cv_errors=None, cv_origins=None, y=None) for uid, f in fits.items()}
     return fits
 
 

@@ -21,6 +21,7 @@ history and engine options are the ``forecast`` section of ``defaults.yaml``.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 
@@ -138,6 +139,7 @@ def backtest(
     temporal_min_points: int | None = None,
     global_member: bool | None = None,
     global_weight: float | None = None,
+    store: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Rolling-origin accuracy per series (see module docstring).
 
@@ -146,7 +148,8 @@ def backtest(
     An origin needs ``min_history`` months before its cut-off; series too short for any
     origin are left out. ``None`` takes the ``forecast`` section of ``defaults.yaml``
     (``backtest_horizon``, ``cv_windows``, ``backtest_step``, ``min_history_months`` and
-    the engine's options).
+    the engine's options). ``store``: a folder of fitted series
+    (:mod:`salesplan.forecast.fitstore`), read before each origin's refit and added to after.
     """
     d = forecast_defaults()
     horizon = d.backtest_horizon if horizon is None else int(horizon)
@@ -170,7 +173,7 @@ def backtest(
         cut = data[(pos < size - back) & (size - back >= min_history)]
         if cut.empty:
             continue
-        fits = fit_series(cut, horizon, season_length=season_length, n_jobs=n_jobs, **options)
+        fits = fit_series(cut, horizon, season_length=season_length, n_jobs=n_jobs, store=store, **options)
         fc = (
             fits_to_frame(fits, [level])
             .rename(

@@ -892,6 +892,7 @@ def fit_series(
     feasible: bool = True,
     global_member: bool | None = None,
     global_weight: float | None = None,
+    store: str | os.PathLike[str] | None = None,
 ) -> dict[str, SeriesForecast]:
     """Fit the engine to every series of a long ``unique_id, ds, y`` frame.
 
@@ -905,7 +906,10 @@ def fit_series(
     ``feasible``: bands censored at 0 for never-negative series and short series' width
     floor (module docstring, step 8); ``global_member`` / ``global_weight``: blend in the
     global LightGBM member (:mod:`salesplan.forecast.global_model`; ``None`` takes
-    ``forecast.global_model`` of ``defaults.yaml``, off there).
+    ``forecast.global_model`` of ``defaults.yaml``, off there). ``store``: a folder of fitted
+    series (:mod:`salesplan.forecast.fitstore`); a series fitted before with the same values,
+    horizon and options is read from it instead of fitted, and every new fit is added to it.
+    The result is the same with or without it.
     """
     if int(horizon) < 1:
         raise ForecastInputError(f"horizon must be a positive number of months, got {horizon!r}")
@@ -928,7 +932,17 @@ def fit_series(
         feasible=bool(feasible),
     )
     n_jobs = default_n_jobs() if n_jobs is None else max(int(n_jobs), 1)
-    if n_jobs == 1 or len(items) < 8:
+    found: dict[str, SeriesForecast] = {}
+    if store is not None:
+        from salesplan.forecast import fitstore
+
+        wanted = kwargs["keep_errors"]
+        # A stored fit serves every caller, with or without errors: it always keeps them.
+        kwargs["keep_errors"] = True
+        found, items, keys = fitstore.stored_or_missing(store, items, horizon, kwargs, SeriesForecast)
+    if not items:
+        fits = []
+    elif n_jobs == 1 or len(items) < 8:
         fits = _fit_chunk((items, horizon, kwargs))
     else:
         import multiprocessing as mp
@@ -939,6 +953,11 @@ def fit_series(
         with ctx.Pool(n_jobs) as pool:
             parts = pool.map(_fit_chunk, [(c, horizon, kwargs) for c in chunks])
         fits = [f for part in parts for f in part]
+    if store is not None:
+        fitstore.write_fits(store, fits, keys)
+        fits = [*fits, *found.values()]
+        if not wanted:
+            fits = [fitstore.without_errors(f) for f in fits]
     # In unique_id order whatever the number of workers (or the cluster) that fitted them.
     fits = {f.unique_id: f for f in sorted(fits, key=lambda f: f.unique_id)}
     if use_global:

@@ -65,7 +65,21 @@ def trainable(df: pd.DataFrame) -> bool:
     return int((sizes - WARM_UP).clip(lower=0).sum()) >= MIN_TRAINING_ROWS
 
 
-def _model(n_estimators: int, learning_rate: float, num_leaves: int, seed: int, num_threads: int) -> object:
+# LightGBM's names for the objectives of ``forecast.global_model.objective``.
+OBJECTIVES = {"l1": "regression_l1", "l2": "regression"}
+
+
+def _objective(objective: str | None) -> str:
+    """LightGBM's objective for ``objective`` (``None``: ``forecast.global_model.objective``)."""
+    name = forecast_defaults().global_model.objective if objective is None else str(objective)
+    if name not in OBJECTIVES:
+        raise ValueError(f"unknown objective {name!r} for the global member: use {' or '.join(OBJECTIVES)}")
+    return OBJECTIVES[name]
+
+
+def _model(
+    n_estimators: int, learning_rate: float, num_leaves: int, seed: int, num_threads: int, objective: str | None = None
+) -> object:
     """The ``MLForecast`` of the module docstring (LightGBM on ``log(1 + y)`` differenced once)."""
     import lightgbm as lgb
     from mlforecast import MLForecast
@@ -74,6 +88,7 @@ def _model(n_estimators: int, learning_rate: float, num_leaves: int, seed: int, 
     from sklearn.preprocessing import FunctionTransformer
 
     model = lgb.LGBMRegressor(
+        objective=_objective(objective),
         n_estimators=n_estimators,
         learning_rate=learning_rate,
         num_leaves=num_leaves,
@@ -106,11 +121,13 @@ def global_forecast(
     num_leaves: int = 31,
     seed: int = 0,
     num_threads: int = 2,
+    objective: str | None = None,
 ) -> pd.DataFrame:
     """LightGBM trained on every series of ``unique_id, ds, y`` (monthly, ``ds`` the first of the
     month, never negative), forecasting ``horizon`` months recursively (module docstring).
+    ``objective``: ``l1`` or ``l2`` (``None``: ``forecast.global_model.objective``).
     Returns ``unique_id, ds, global``."""
-    mlf = _model(n_estimators, learning_rate, num_leaves, seed, num_threads)
+    mlf = _model(n_estimators, learning_rate, num_leaves, seed, num_threads, objective)
     with _short_series_expected():
         mlf.fit(df[["unique_id", "ds", "y"]], static_features=[])
         return mlf.predict(int(horizon))[["unique_id", "ds", "global"]]
@@ -146,6 +163,7 @@ def global_backtest(
     num_leaves: int = 31,
     seed: int = 0,
     num_threads: int = 2,
+    objective: str | None = None,
 ) -> pd.DataFrame:
     """The global member's out-of-sample forecasts at earlier origins, for the blend's intervals.
 
@@ -173,7 +191,7 @@ def global_backtest(
     at_first_origin = data.loc[data.groupby("unique_id").cumcount() < sizes[keep] - first]
     if windows < 1 or data["unique_id"].nunique() < 2 or not trainable(at_first_origin):
         return pd.DataFrame(columns=cols)
-    mlf = _model(n_estimators, learning_rate, num_leaves, seed, num_threads)
+    mlf = _model(n_estimators, learning_rate, num_leaves, seed, num_threads, objective)
     with _short_series_expected():
         cv = mlf.cross_validation(
             data, n_windows=windows, h=int(horizon), step_size=int(step), refit=False, static_features=[]

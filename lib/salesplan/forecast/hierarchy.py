@@ -8,6 +8,7 @@ horizon reaches the end of the year and at least ``horizon`` months ahead.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from salesplan.config import as_section, default_settings
+from salesplan.dates import as_dates
 from salesplan.forecast.backends import fit_series_on
 from salesplan.forecast.engine import SeriesForecast, engine_options, fits_to_frame
 from salesplan.forecast.landing import (
@@ -160,7 +162,7 @@ def _after_leave(index: pd.MultiIndex, leave: Mapping[str, pd.Timestamp]) -> np.
     if not leave:
         return np.zeros(len(index), dtype=bool)
     dates = pd.Series(index.get_level_values("unique_id")).map(leave)
-    return (pd.to_datetime(dates) < pd.Series(index.get_level_values("ds"))).fillna(False).to_numpy(bool)
+    return (as_dates(dates) < pd.Series(index.get_level_values("ds"))).fillna(False).to_numpy(bool)
 
 
 def forecast_hierarchy(
@@ -174,6 +176,7 @@ def forecast_hierarchy(
     n_jobs: int | None = None,
     engine: str = "local",
     address: str | None = None,
+    store: str | os.PathLike[str] | None = None,
 ) -> HierarchyForecast:
     """Fit, reconcile and blend the forecasts of every series (config = the ``forecast`` settings
     section, :class:`~salesplan.settings.ForecastSettings`; a mapping is validated over the
@@ -181,7 +184,9 @@ def forecast_hierarchy(
 
     ``engine`` and ``address``: where the series are fitted, this machine or a Dask, Spark or
     Ray cluster (:func:`salesplan.forecast.backends.fit_series_on`; the settings
-    ``engine.forecast`` and ``engine.address``); the results are the same.
+    ``engine.forecast`` and ``engine.address``); the results are the same. ``store``: a
+    folder of fitted series (:mod:`salesplan.forecast.fitstore`) read before fitting and
+    added to after, for this forecast and its P(hit) backtest; the results are the same.
 
     Horizon = months to the end of the year, at least ``config.horizon``. Reconciliation:
     ``config.reconciliation`` (:mod:`salesplan.forecast.reconcile`). Blend with the
@@ -200,6 +205,7 @@ def forecast_hierarchy(
         address,
         n_jobs=n_jobs,
         keep_errors=True,
+        store=store,
         **engine_options(config),
     )
     leave = leave_dates(reps)
@@ -277,7 +283,7 @@ def forecast_hierarchy(
     out.insert(1, "level", out["unique_id"].map(level_of))
     calibration = None
     if str(config.p_hit_calibration.method) != "identity":
-        calibration = hit_calibration(cube, p, config, levels, value, engine=engine, address=address)
+        calibration = hit_calibration(cube, p, config, levels, value, engine=engine, address=address, store=store)
     return HierarchyForecast(
         month=p,
         history=history,
@@ -314,7 +320,12 @@ def annual_targets(targets: pd.DataFrame, year: int, by: Sequence[str] = ()) -> 
     return t.groupby(by, observed=True)["target_amount"].sum().rename("target").reset_index()
 
 
-def summary_backtest(fc: HierarchyForecast, config: ForecastSettings | Mapping[str, Any] | None = None) -> pd.DataFrame:
+def summary_backtest(
+    fc: HierarchyForecast,
+    config: ForecastSettings | Mapping[str, Any] | None = None,
+    *,
+    store: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
     """Rolling-origin accuracy (:func:`salesplan.forecast.backtest.backtest`) of the series a
     reader looks at first: the total, each region and each product line of ``fc``, with the
     ``forecast`` settings' backtest horizon, origins, step, minimum history and engine options.
@@ -332,6 +343,7 @@ def summary_backtest(fc: HierarchyForecast, config: ForecastSettings | Mapping[s
         windows=int(config.cv_windows),
         step=int(config.backtest_step),
         min_history=int(config.min_history_months),
+        store=store,
         **engine_options(config),
     )
     return scores.assign(
@@ -418,6 +430,7 @@ def hit_calibration(
     *,
     engine: str = "local",
     address: str | None = None,
+    store: str | os.PathLike[str] | None = None,
 ) -> HitCalibration:
     """Recalibration of P(hit) learned from the company's own history up to ``month``.
 
@@ -427,7 +440,8 @@ def hit_calibration(
     :func:`salesplan.forecast.landing.fit_hit_calibration`. ``config``: the ``forecast``
     settings section (the defaults when None); its ``p_hit_calibration`` (``method, back,
     plan_factors, prior_cases, min_cases``) sets the backtest and the fit. Too little history gives the identity map. The map's
-    ``min_months`` is the shortest history a backtest case was fitted on.
+    ``min_months`` is the shortest history a backtest case was fitted on. ``store``: see
+    :func:`salesplan.forecast.landing.backtest_cuts`.
     """
     cfg = _forecast_section(config)
     cal = cfg.p_hit_calibration
@@ -438,6 +452,7 @@ def hit_calibration(
         factors=tuple(float(f) for f in cal.plan_factors),
         engine=engine,
         address=address,
+        store=store,
         **engine_options(cfg),
     )
     return fit_hit_calibration(

@@ -46,6 +46,7 @@ near a coin-flip when the target sits inside the band.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -499,6 +500,7 @@ def backtest_cuts(
     temporal_min_points: int | None = None,
     global_member: bool | None = None,
     global_weight: float | None = None,
+    store: str | os.PathLike[str] | None = None,
 ) -> list[BacktestCut]:
     """Refit the engine on each series cut ``b`` months back, for every ``b`` in ``back``.
 
@@ -510,6 +512,8 @@ def backtest_cuts(
     then turns the cuts into (P(hit), outcome) pairs for any plan levels. Options left None
     take ``defaults.yaml``'s forecast settings (``p_hit_calibration.back``, ``season_length``,
     ``max_origins``, ``temporal_levels``, ``temporal_min_points``, ``global_model``).
+    ``store``: a folder of fitted series (:mod:`salesplan.forecast.fitstore`): a cut is the
+    history an earlier month's forecast was fitted on, so a monthly run finds most cuts there.
     """
     defaults = forecast_defaults()
     back = defaults.p_hit_calibration.back if back is None else back
@@ -559,6 +563,7 @@ def backtest_cuts(
             temporal_min_points=temporal_min_points,
             global_member=global_member,
             global_weight=global_weight,
+            store=store,
         )
         out.append(BacktestCut(b, fits, pd.DataFrame(rows)))
     return out
@@ -607,6 +612,7 @@ def hit_backtest(
     temporal_min_points: int | None = None,
     global_member: bool | None = None,
     global_weight: float | None = None,
+    store: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Backtest pairs (predicted P(hit), outcome) from each series' own history.
 
@@ -615,7 +621,8 @@ def hit_backtest(
     calendar year's total x each of ``factors``; outcome: the target year's actual total
     reached the plan). Returns one row per series, cut and factor:
     ``unique_id, back, as_of, factor, plan, p_hit, hit, months``. Options left None take
-    ``defaults.yaml``'s forecast settings (``factors``: ``p_hit_calibration.plan_factors``).
+    ``defaults.yaml``'s forecast settings (``factors``: ``p_hit_calibration.plan_factors``);
+    ``store``: see :func:`backtest_cuts`.
     """
     factors = forecast_defaults().p_hit_calibration.plan_factors if factors is None else factors
     cuts = backtest_cuts(
@@ -630,5 +637,6 @@ def hit_backtest(
         temporal_min_points=temporal_min_points,
         global_member=global_member,
         global_weight=global_weight,
+        store=store,
     )
     return hit_pairs(cuts, factors=factors)

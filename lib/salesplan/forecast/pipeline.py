@@ -36,6 +36,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from salesplan.dates import as_dates
+
 PIPELINE_COLUMNS = ["opportunity_id", "snapshot_date", "stage", "amount", "expected_close_date", "status"]
 
 
@@ -59,7 +61,7 @@ def stage_win_rates(
     """
     _check(pipeline)
     p = pipeline.copy()
-    p["snapshot_date"] = pd.to_datetime(p["snapshot_date"])
+    p["snapshot_date"] = as_dates(p["snapshot_date"])
     if as_of is not None:
         p = p[p["snapshot_date"] <= as_of]
     final = p.sort_values("snapshot_date").groupby("opportunity_id")["status"].last()
@@ -104,16 +106,17 @@ def weighted_pipeline(
     """
     _check(pipeline)
     by = list(by)
-    p = pipeline.copy()
-    p["snapshot_date"] = pd.to_datetime(p["snapshot_date"])
-    p = p[p["snapshot_date"] <= as_of]
+    # cache=False: pandas' cache probe walks the column as Timestamps, seconds over the
+    # snapshots pipeline_history asks for, and the dates are mostly already datetimes.
+    dates = pd.to_datetime(pipeline["snapshot_date"], cache=False)
+    dates = dates[dates <= as_of]
     cols = ["month", *by, "open_amount", "weighted_amount", "opportunities"]
-    if p.empty:
+    if dates.empty:
         return pd.DataFrame(columns=cols)
-    snap = p[p["snapshot_date"] == p["snapshot_date"].max()]
+    snap = pipeline.loc[dates.index[dates == dates.max()]]
     snap = snap[snap["status"] == "open"].copy()
     first = (pd.Timestamp(as_of).to_period("M") + 1).to_timestamp()
-    month = pd.to_datetime(snap["expected_close_date"]).dt.to_period("M").dt.to_timestamp()
+    month = pd.to_datetime(snap["expected_close_date"], cache=False).dt.to_period("M").dt.to_timestamp()
     snap["month"] = month.where(month >= first, first)
     rate = win_rates.set_index("stage")["used"]
     snap["weighted_amount"] = snap["amount"].astype(float) * snap["stage"].map(rate).fillna(0.0)
@@ -165,7 +168,7 @@ def pipeline_history(
     """What past snapshots expected against what was sold: one row per series, month and
     lead with ``unique_id, month, lead, weighted_amount, actual``, for closed months only.
     ``actuals``: ``unique_id, ds, y`` monthly sales."""
-    snaps = pd.to_datetime(pipeline["snapshot_date"])
+    snaps = pd.to_datetime(pipeline["snapshot_date"], cache=False)
     snaps = sorted(snaps[snaps <= as_of].unique())
     rows = []
     for snap in snaps:

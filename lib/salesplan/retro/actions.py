@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from salesplan.csvsafe import FORMULA_START, write_spreadsheet_csv
+from salesplan.dates import as_dates
 from salesplan.retro.flags import leaver_escalation
 from salesplan.retro.periods import as_period, previous_month
 from salesplan.settings import ActionSettings, Escalation
@@ -164,7 +165,7 @@ def register_record(register: pd.DataFrame) -> list[dict[str, object]]:
     out = register[cols].copy()
     for col in ("register_month", "opened_month", "due_date"):
         if col in out:
-            out[col] = pd.to_datetime(out[col]).dt.strftime("%Y-%m-%d")
+            out[col] = as_dates(out[col]).dt.strftime("%Y-%m-%d")
     if "escalation_level" in out:
         out["escalation_level"] = pd.to_numeric(out["escalation_level"], errors="coerce")
     out = out.astype(object).where(out.notna(), None)
@@ -207,8 +208,8 @@ def _removed_rows(issued: pd.DataFrame | None, previous: pd.DataFrame) -> pd.Dat
     filled-in register no longer holds (rows the team deleted)."""
     if issued is None or not len(issued) or "register_month" not in issued:
         return previous.iloc[0:0]
-    month = pd.to_datetime(previous["register_month"]).dt.to_period("M").max()
-    same = pd.to_datetime(issued["register_month"]).dt.to_period("M") == month
+    month = as_dates(previous["register_month"]).dt.to_period("M").max()
+    same = as_dates(issued["register_month"]).dt.to_period("M") == month
     return issued.loc[same & ~issued["action_id"].astype(str).isin(set(previous["action_id"].astype(str)))]
 
 
@@ -231,7 +232,7 @@ def previous_register(actions: pd.DataFrame | None, month: str | pd.Period) -> t
     start = p.to_timestamp()
     if actions is None or actions.empty:
         return None, f"No actions file in the data folder: the register of {p} starts fresh."
-    months = pd.to_datetime(actions["register_month"]).dt.to_period("M").dt.to_timestamp()
+    months = as_dates(actions["register_month"]).dt.to_period("M").dt.to_timestamp()
     earlier = actions.loc[months < start].assign(register_month=months[months < start])
     if earlier.empty:
         later = sorted({f"{m:%Y-%m}" for m in months})
@@ -292,7 +293,7 @@ def review_actions(
     if previous is not None and len(previous):
         removed = _removed_rows(issued, previous)
         extras = list(dict.fromkeys(extra_columns(previous) + extra_columns(removed)))
-        written_in = pd.to_datetime(previous["register_month"]).dt.to_period("M").max()
+        written_in = as_dates(previous["register_month"]).dt.to_period("M").max()
         prev = pd.concat(
             [previous.assign(_removed=False), removed.assign(_removed=True)], ignore_index=True
         ).reset_index(drop=True)
@@ -311,7 +312,7 @@ def review_actions(
             default="open",
         )
         now = prev["action_id"].map(current["status"]) if len(current) else pd.Series(np.nan, index=prev.index)
-        opened = pd.to_datetime(prev["opened_month"]).dt.to_period("M")
+        opened = as_dates(prev["opened_month"]).dt.to_period("M")
         months_open = np.array([(p - o).n for o in opened], dtype="int64")
         prev_level = pd.to_numeric(prev["escalation_level"], errors="coerce")
         base = now.map(LEVEL_OF_STATUS).fillna(prev_level).fillna(1).astype(int)
@@ -401,8 +402,8 @@ def review_actions(
     out = _leavers_not_escalated(out.assign(escalation=_escalation_text(out["escalation_level"], escalation)), "note")
     out = out.astype({"escalated": bool, "months_open": "int64", "escalation_level": "int64"})
     out = out.assign(
-        opened_month=pd.to_datetime(out["opened_month"]).astype("datetime64[ns]"),
-        due_date=pd.to_datetime(out["due_date"]).astype("datetime64[ns]"),
+        opened_month=as_dates(out["opened_month"]).astype("datetime64[ns]"),
+        due_date=as_dates(out["due_date"]).astype("datetime64[ns]"),
         deviation=pd.to_numeric(out["deviation"], errors="coerce").astype(float),
         shortfall=pd.to_numeric(out["shortfall"], errors="coerce").astype(float),
     )
@@ -513,9 +514,9 @@ def next_register(
     )
     out = _leavers_not_escalated(out)
     out = out.assign(
-        opened_month=pd.to_datetime(out["opened_month"]).astype("datetime64[ns]"),
-        register_month=pd.to_datetime(out["register_month"]).astype("datetime64[ns]"),
-        due_date=pd.to_datetime(out["due_date"]).astype("datetime64[ns]"),
+        opened_month=as_dates(out["opened_month"]).astype("datetime64[ns]"),
+        register_month=as_dates(out["register_month"]).astype("datetime64[ns]"),
+        due_date=as_dates(out["due_date"]).astype("datetime64[ns]"),
         months_open=out["months_open"].astype("int64"),
     )
     return (
@@ -566,7 +567,7 @@ def write_register(register: pd.DataFrame, folder: str | os.PathLike[str], month
     xlsx = write_workbook(Path(folder) / register_file_name(month), {"Actions": (register, kinds)})
     out = register.copy()
     for col in ("register_month", "opened_month", "due_date"):
-        out[col] = pd.to_datetime(out[col]).dt.strftime("%Y-%m-%d")
+        out[col] = as_dates(out[col]).dt.strftime("%Y-%m-%d")
     out["deviation"] = out["deviation"].round(4)
     out["gap"] = out["gap"].round(2)
     csv = write_spreadsheet_csv(out, Path(folder) / register_file_name(month, "csv"))

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from salesplan.csvsafe import write_spreadsheet_csv
+from salesplan.dates import as_dates
 from salesplan.retro.periods import RetroInputError, as_period
 
 FLAGS_FILE = "flags.csv"
@@ -183,7 +184,7 @@ def published_commissions(folder: str | os.PathLike[str], month: str | pd.Period
         except (OSError, ValueError, KeyError) as exc:
             raise RetroInputError(f"{pack}: cannot read the Commissions sheet ({exc})") from None
         if {"rep_id", "month", "total_payout"} <= set(sheet.columns):
-            lines = sheet.loc[pd.to_datetime(sheet["month"]).dt.to_period("M") == p]
+            lines = sheet.loc[as_dates(sheet["month"]).dt.to_period("M") == p]
             # Packs name each rep beside the id; earlier packs have no name.
             names = lines["rep_name"].fillna("").astype(str) if "rep_name" in lines else ""
             frame = lines.assign(rep_name=names).reindex(columns=COMMISSION_RECORD_COLUMNS)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesplan.dates import as_dates
 from salesplan.forecast.pipeline import stage_win_rates, weighted_pipeline
 from salesplan.metrics import (
     attainment,
@@ -137,9 +138,7 @@ def collection(position: pd.DataFrame, win: Window, by: str | None = None) -> pd
     pos = collection_position(position)
     end = win.end + pd.offsets.MonthEnd(0) + pd.Timedelta(days=1)
     dates = (
-        pos["order_date"]
-        if pd.api.types.is_datetime64_any_dtype(pos["order_date"])
-        else pd.to_datetime(pos["order_date"])
+        pos["order_date"] if pd.api.types.is_datetime64_any_dtype(pos["order_date"]) else as_dates(pos["order_date"])
     )
     part = pos.loc[(dates >= win.start) & (dates < end)]
     if by is None:
@@ -208,7 +207,7 @@ def order_totals(orders: pd.DataFrame) -> pd.DataFrame:
         raise RetroInputError(f"orders: missing column(s) {', '.join(missing)}")
     dates = orders["order_date"]
     if not pd.api.types.is_datetime64_any_dtype(dates):
-        dates = pd.to_datetime(dates)
+        dates = as_dates(dates)
     month = dates.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]").astype("datetime64[ns]")
     frame = pd.DataFrame(
         {"order_id": orders["order_id"].to_numpy(), "month": month, "net_amount": orders["net_amount"].to_numpy()}
@@ -269,7 +268,7 @@ def new_customer_count_share(customers: pd.DataFrame, win: Window, first: pd.Ser
 
 
 def _spend_months(spend: pd.DataFrame) -> pd.DataFrame:
-    return spend.assign(month=pd.to_datetime(spend["month"]).dt.to_period("M").dt.to_timestamp())
+    return spend.assign(month=as_dates(spend["month"]).dt.to_period("M").dt.to_timestamp())
 
 
 def acquisition_spend(spend: pd.DataFrame, win: Window, categories: Sequence[str]) -> float:
@@ -339,7 +338,7 @@ def channel_conversion(closed: pd.DataFrame, win: Window) -> float:
 def nps_value(nps: pd.DataFrame, win: Window) -> float:
     """Net Promoter Score over ``win`` as a fraction: ``(promoters - detractors) / answers`` with
     promoters scoring 9-10 and detractors 0-6 (0.30 = NPS +30); NaN without answers."""
-    part = nps.loc[win.contains(pd.to_datetime(nps["survey_date"]).dt.to_period("M").dt.to_timestamp())]
+    part = nps.loc[win.contains(as_dates(nps["survey_date"]).dt.to_period("M").dt.to_timestamp())]
     scores = pd.to_numeric(part["score"])
     return safe_ratio(float((scores >= PROMOTER_MIN).sum() - (scores <= DETRACTOR_MAX).sum()), float(len(scores)))
 
@@ -416,7 +415,7 @@ def pipeline_coverage(
     month_end = p.to_timestamp(how="end").normalize()
     rates = stage_win_rates(pipeline, settings.stage_probability, settings.min_closed, as_of=month_end)
     by_month = weighted_pipeline(pipeline, rates, month_end)
-    this_year = by_month.loc[pd.to_datetime(by_month["month"]).dt.year == p.year]
+    this_year = by_month.loc[as_dates(by_month["month"]).dt.year == p.year]
     out["open_amount"] = float(this_year["open_amount"].sum())
     out["expected_amount"] = float(this_year["weighted_amount"].sum())
     out["coverage"] = safe_ratio(out["open_amount"], remaining)
@@ -645,7 +644,7 @@ def kpi_table(
             goals.nps_goal,
             *over(lambda w: nps_value(nps, w)),
             "% promoters (9-10) - % detractors (0-6) of the survey answers, in points (30 % = +30)",
-            f"{int(_in(nps.assign(month=pd.to_datetime(nps['survey_date']).dt.to_period('M').dt.to_timestamp()), ytd).shape[0])} answer(s) this year",
+            f"{int(_in(nps.assign(month=as_dates(nps['survey_date']).dt.to_period('M').dt.to_timestamp()), ytd).shape[0])} answer(s) this year",
         )
     else:
         add("NPS", "pct", goals.nps_goal, np.nan, np.nan, nan_series,

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesplan.dates import as_dates
 from salesplan.metrics import MetricInputError, attainment, seasonality_index
 from salesplan.retro.flags import plan_months
 from salesplan.retro.periods import as_period, window
@@ -29,7 +30,7 @@ def seasonal_shares(cube: pd.DataFrame, before_year: int, value: str = "net_amou
     ``share_m = index_m / 12`` with ``index_m`` the seasonality index
     (:func:`salesplan.metrics.seasonality_index`; the indices average to 1, so shares sum to 1).
     Columns ``month_of_year``, ``index``, ``share``, ``years``. Empty when no complete year exists."""
-    hist = cube.loc[pd.to_datetime(cube["month"]).dt.year < before_year, ["month", value]]
+    hist = cube.loc[as_dates(cube["month"]).dt.year < before_year, ["month", value]]
     try:
         idx = seasonality_index(hist, value=value)
     except MetricInputError:
@@ -113,7 +114,7 @@ def landing_comparison(
             }
         )
     out = pd.DataFrame(rows).reindex(columns=LANDING_COLUMNS)
-    monthly = cube.loc[pd.to_datetime(cube["month"]) <= p.to_timestamp()].groupby("month")[value].sum()
+    monthly = cube.loc[as_dates(cube["month"]) <= p.to_timestamp()].groupby("month")[value].sum()
     if len(monthly) and float(monthly.min()) >= 0:
         # Remaining months cannot be negative: nothing lands below what is already booked.
         out[["landing", "low", "high"]] = out[["landing", "low", "high"]].astype(float).clip(lower=ytd_actual)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from salesplan.dates import as_dates
+
 
 class RetroInputError(ValueError):
     """Input to the retrospective is unusable; the message names what, where and the rule."""
@@ -28,7 +30,7 @@ class Window:
     def contains(self, months: pd.Series) -> pd.Series:
         """Boolean mask of ``months`` (first-of-month timestamps) inside the window."""
         # pd.to_datetime costs ~20 ms even on datetime input; only convert when needed.
-        m = months if pd.api.types.is_datetime64_any_dtype(months) else pd.to_datetime(months)
+        m = months if pd.api.types.is_datetime64_any_dtype(months) else as_dates(months)
         return (m >= self.start) & (m <= self.end)
 
 

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesplan.dates import as_dates
 from salesplan.metrics import first_purchase, safe_ratio
 from salesplan.retro.flags import has_left, leavers, left_label
 from salesplan.retro.periods import as_period, window
@@ -151,7 +152,7 @@ def best_month(dates: pd.Series, end: pd.Timestamp, after: pd.Timestamp | None =
     month of a source counts what was already there, not what happened in it: opportunities open at
     the first snapshot, customers buying when the sales data start). Returns ``(count, month)``;
     ``(0, NaT)`` when no event fell in those months."""
-    dates = pd.to_datetime(pd.Series(dates)).dropna()
+    dates = as_dates(pd.Series(dates)).dropna()
     months = dates.loc[dates <= end].dt.to_period("M").dt.to_timestamp()
     if after is not None:
         months = months.loc[months > after]

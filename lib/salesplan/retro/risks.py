@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesplan.dates import as_dates
 from salesplan.metrics import customer_tiers, safe_ratio
 from salesplan.retro.flags import owners, rep_left, rep_owners
 from salesplan.retro.periods import as_period
@@ -370,7 +371,7 @@ def stale_opportunities(
     state = snaps[["stage", "amount", "expected_close_date", "status"]].astype(str).agg("|".join, axis=1)
     changed = (state != state.groupby(snaps["opportunity_id"]).shift()).to_numpy()
     snaps = snaps.assign(_changed=np.where(changed, snaps["snapshot_date"], pd.NaT))
-    snaps["_changed"] = pd.to_datetime(snaps["_changed"]).groupby(snaps["opportunity_id"]).ffill()
+    snaps["_changed"] = as_dates(snaps["_changed"]).groupby(snaps["opportunity_id"]).ffill()
     latest_date = snaps["snapshot_date"].max()
     last = snaps.groupby("opportunity_id").tail(1)
     last = last.loc[(last["snapshot_date"] == latest_date) & (last["status"] == "open")]
@@ -381,7 +382,7 @@ def stale_opportunities(
         keys = pd.MultiIndex.from_frame(last[["rep_id", "customer_id"]].astype(str))
         act = pd.Series(latest_act.reindex(keys).to_numpy(), index=last.index)
         touch = pd.concat([touch, act], axis=1).max(axis=1)
-    days = (end - pd.to_datetime(touch)).dt.days
+    days = (end - as_dates(touch)).dt.days
     limit = warnings.stale_days
     stale = (
         last.assign(days=days, touch=touch)

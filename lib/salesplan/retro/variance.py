@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from salesplan.dates import as_dates
 from salesplan.metrics import customer_tiers, price_volume_mix
 from salesplan.retro.flags import plan_months
 from salesplan.retro.periods import RetroInputError, Window
@@ -39,7 +40,7 @@ def add_customer_tier(
     :func:`salesplan.metrics.customer_tiers`) by net purchases in calendar year ``tier_year``;
     customers without rows in that year are :data:`NEW_CUSTOMER_TIER`."""
     year_sales = (
-        cube.loc[pd.to_datetime(cube["month"]).dt.year == tier_year]
+        cube.loc[as_dates(cube["month"]).dt.year == tier_year]
         .groupby(cube["customer_id"].astype(str))["net_amount"]
         .sum()
     )

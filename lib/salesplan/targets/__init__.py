@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from salesplan.config import deep_merge
+from salesplan.dates import as_dates
 from salesplan.settings import ScenarioTargets, TargetsSettings
 from salesplan.targets.allocation import (
     BASES,
@@ -131,8 +132,8 @@ def active_reps(reps: pd.DataFrame, year: int) -> pd.DataFrame:
     missing = sorted({"rep_id", "region", "level", "hire_date"} - set(reps.columns))
     if missing:
         raise TargetInputError(f"reps: missing column(s) {', '.join(missing)}")
-    hire = pd.to_datetime(reps["hire_date"])
-    leave = pd.to_datetime(reps["leave_date"]) if "leave_date" in reps.columns else pd.Series(pd.NaT, index=reps.index)
+    hire = as_dates(reps["hire_date"])
+    leave = as_dates(reps["leave_date"]) if "leave_date" in reps.columns else pd.Series(pd.NaT, index=reps.index)
     on = (hire <= pd.Timestamp(int(year), 12, 31)) & (leave.isna() | (leave >= pd.Timestamp(int(year), 1, 1)))
     out = reps.loc[on].copy()
     out["rep_id"] = out["rep_id"].astype(str)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from salesplan import metrics
+from salesplan.dates import as_dates
 from salesplan.settings import TopDown
 from salesplan.targets.rounding import TargetInputError
 
@@ -21,9 +22,9 @@ def history_before(cube: pd.DataFrame, plan_year: int, value: str = "net_amount"
     missing = sorted({"month", value} - set(cube.columns))
     if missing:
         raise TargetInputError(f"history: the monthly cube lacks column(s) {', '.join(missing)}")
-    months = pd.to_datetime(cube["month"])
+    months = as_dates(cube["month"])
     out = cube.loc[months < pd.Timestamp(int(plan_year), 1, 1)].copy()
-    out["month"] = pd.to_datetime(out["month"]).dt.to_period("M").dt.to_timestamp()
+    out["month"] = as_dates(out["month"]).dt.to_period("M").dt.to_timestamp()
     return out
 
 

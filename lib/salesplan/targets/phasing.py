@@ -10,6 +10,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from salesplan import metrics
+from salesplan.dates import as_dates
 from salesplan.settings import Phasing
 from salesplan.targets.rounding import TargetInputError, largest_remainder
 
@@ -163,7 +164,7 @@ def phase_total(total: int, shares: pd.DataFrame, year: int) -> pd.DataFrame:
     amounts = largest_remainder(shares["share"].to_numpy(), int(total))
     return pd.DataFrame(
         {
-            "month": pd.to_datetime([f"{int(year)}-{m:02d}-01" for m in shares["month_of_year"]]),
+            "month": as_dates([f"{int(year)}-{m:02d}-01" for m in shares["month_of_year"]]),
             "month_of_year": shares["month_of_year"].to_numpy(),
             "share": shares["share"].to_numpy(),
             "target_amount": amounts,

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from salesplan import metrics
+from salesplan.dates import as_dates
 from salesplan.settings import ProcessTargets
 from salesplan.targets.rounding import largest_remainder
 
@@ -79,7 +80,7 @@ def closed_opportunities(
     needed = {"opportunity_id", "snapshot_date", "region", "status", "amount"}
     if pipeline is None or pipeline.empty or needed - set(pipeline.columns):
         return pd.DataFrame(columns=cols)
-    dates = pd.to_datetime(pipeline["snapshot_date"])
+    dates = as_dates(pipeline["snapshot_date"])
     first_closed = (
         pipeline.assign(snapshot_date=dates)
         .loc[lambda p: (p["snapshot_date"] < before) & p["status"].isin(CLOSED)]
@@ -101,7 +102,7 @@ def rate_window(
     are compared over the same months. None when the pipeline has no snapshot before ``before``."""
     if pipeline is None or pipeline.empty or "snapshot_date" not in pipeline.columns:
         return None
-    dates = pd.to_datetime(pipeline["snapshot_date"])
+    dates = as_dates(pipeline["snapshot_date"])
     dates = dates.loc[dates < before]
     if dates.empty:
         return None
@@ -198,12 +199,12 @@ def observed_funnel(
     start, end = win
     closed = closed_opportunities(pipeline, end, start)
     won = closed.loc[closed["status"] == "won"]
-    months_in = pd.to_datetime(history["month"])
+    months_in = as_dates(history["month"])
     sales = history.loc[(months_in >= start) & (months_in < end)].assign(region=lambda h: h["region"].astype(str))
     counted = activities is not None and bool(visit_types)
     visits = pd.Series(dtype=float)
     if counted:
-        dated = pd.to_datetime(activities["activity_date"])
+        dated = as_dates(activities["activity_date"])
         in_window = (dated >= start) & (dated < end) & activities["activity_type"].astype(str).isin(list(visit_types))
         rep_ids = activities.loc[in_window, "rep_id"].astype(str)
         if reps is not None:

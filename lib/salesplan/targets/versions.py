@@ -59,6 +59,7 @@ import pandas as pd
 import yaml
 
 from salesplan.config import resolve_path
+from salesplan.dates import as_dates
 from salesplan.files import replace_atomically
 from salesplan.month import Month, MonthError
 from salesplan.schema import (
@@ -276,8 +277,8 @@ def _reference_problems(
         errors="coerce",
     )
     amount = pd.to_numeric(plan["target_amount"], errors="coerce").fillna(0)
-    leave = pd.to_datetime(dates["leave_date"]).dt.to_period("M").dt.to_timestamp()
-    hire = pd.to_datetime(dates["hire_date"]).dt.to_period("M").dt.to_timestamp()
+    leave = as_dates(dates["leave_date"]).dt.to_period("M").dt.to_timestamp()
+    hire = as_dates(dates["hire_date"]).dt.to_period("M").dt.to_timestamp()
     for mask, when, rule in (
         (start > leave, leave, "left in {}: no target after the month of the leave date"),
         (start < hire, hire, "hired in {}: no target before the month of the hire date"),
@@ -833,9 +834,7 @@ def rep_month_targets(plan: pd.DataFrame, amount: str = "target_amount") -> pd.D
     if pd.api.types.is_datetime64_any_dtype(plan["month"]):
         month = plan["month"].dt.to_period("M").dt.to_timestamp()
     else:
-        month = pd.to_datetime(
-            pd.DataFrame({"year": plan["year"].astype(int), "month": plan["month"].astype(int), "day": 1})
-        )
+        month = as_dates(pd.DataFrame({"year": plan["year"].astype(int), "month": plan["month"].astype(int), "day": 1}))
     return (
         plan.assign(month=month)
         .groupby(["rep_id", "month"], as_index=False)[amount]

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from salesplan import metrics
+from salesplan.dates import as_dates
 from salesplan.retro.flags import classify_deviation, deviation
 from salesplan.settings import TargetsSettings, Thresholds
 from salesplan.targets import (
@@ -1003,7 +1004,7 @@ def check_availability(answer: Any) -> Feedback:
             raise AnswerError(f"a {type(answer).__name__}; expected a DataFrame rep x month or a dict rep -> 12 values")
         if "rep_id" in frame.columns and "month" in frame.columns and "availability" in frame.columns:
             m = frame["month"]
-            m = pd.to_datetime(m).dt.month if not pd.api.types.is_integer_dtype(m) else m
+            m = as_dates(m).dt.month if not pd.api.types.is_integer_dtype(m) else m
             frame = frame.assign(month=m).pivot(index="rep_id", columns="month", values="availability")
         if frame.shape[1] != 12:
             raise AnswerError(f"{frame.shape[1]} columns; expected 12 months")

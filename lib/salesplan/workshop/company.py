@@ -33,6 +33,7 @@ import pandas as pd
 
 from salesplan import sample
 from salesplan.config import load_settings
+from salesplan.dates import as_dates
 from salesplan.settings import Settings
 from salesplan.targets import largest_remainder, rep_availability
 
@@ -184,8 +185,8 @@ def _build() -> WorkshopCompany:
     mix = np.round(shares / shares.sum(), 1)  # 50 / 30 / 20 %
     season = _season()
     reps = pd.DataFrame(REPS, columns=["rep_id", "region", "level", "hire_date", "leave_date"])
-    reps["hire_date"] = pd.to_datetime(reps["hire_date"])
-    reps["leave_date"] = pd.to_datetime(reps["leave_date"])
+    reps["hire_date"] = as_dates(reps["hire_date"])
+    reps["leave_date"] = as_dates(reps["leave_date"])
     rows = []
     last = HISTORY_YEARS[-1]
     for region in regions:
