@@ -242,3 +242,50 @@ def test_fit_series_blends_only_the_series_the_global_member_serves() -> None:
     on = fit_series(df, 6, n_jobs=1, temporal_levels=(), global_member=True, global_weight=0.5)
     np.testing.assert_allclose(on["zz_short"].mean, off["zz_short"].mean)
     assert any(not np.allclose(on[u].mean, off[u].mean) for u in off if u != "zz_short")
+
+
+def _spiky_panel(n_series: int = 8, months: int = 60, seed: int = 1) -> pd.DataFrame:
+    """Flat seasonal series with a one-month spike (x 4) in about one month in ten, none in the
+    last year: the typical month-over-month change is 0, the spikes' changes are +-log 4."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(months)
+    rows = []
+    for i in range(n_series):
+        level = 100.0 * (i + 1)
+        y = level * (1 + 0.1 * np.sin(2 * np.pi * t / 12)) * np.exp(rng.normal(0, 0.02, months))
+        spikes = (rng.random(months) < 0.1) & (t < months - 12)
+        y = np.where(spikes, 4 * y, y)
+        rows.append(
+            pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2020-01-01", periods=months, freq="MS"), "y": y})
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_the_absolute_loss_keeps_rare_spikes_from_compounding_into_growth() -> None:
+    df = _spiky_panel()
+    last_year = df.groupby("unique_id")["y"].apply(lambda s: s.iloc[-12:].mean())
+
+    def drift(objective: str) -> float:
+        """Mean log ratio of the forecast year to the last (spike-free) year: 0 for a flat series."""
+        fc = gm.global_forecast(df, 12, n_estimators=100, num_threads=1, objective=objective)
+        return float(np.log(fc.groupby("unique_id")["global"].mean() / last_year).mean())
+
+    l1, l2 = drift("l1"), drift("l2")
+    # The absolute loss learns the median change and keeps the level; the squared loss chases the
+    # spikes' large changes, and the recursion compounds its misses into a shifted level.
+    assert abs(l1) < 0.05
+    assert abs(l2) > abs(l1) + 0.1
+
+
+def test_an_unknown_objective_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from salesplan.forecast.engine import forecast_defaults
+    from salesplan.settings import GlobalModelSettings
+
+    with pytest.raises(ValueError, match="unknown objective 'huber'"):
+        gm.global_forecast(_panel(months=48), 6, n_estimators=10, num_threads=1, objective="huber")
+    settings = forecast_defaults().global_model.model_dump()
+    assert settings["objective"] in gm.OBJECTIVES
+    with pytest.raises(ValidationError, match="objective"):
+        GlobalModelSettings.model_validate({**settings, "objective": "huber"})
