@@ -75,7 +75,16 @@ print(time.perf_counter() - t0)
 WARM = """\
 import sys
 from salesplan.workbook import open_workbook
-open_workbook(None, sys.argv[1], sys.argv[2])
+print(open_workbook(None, sys.argv[1], sys.argv[2]).month)
+"""
+
+# The forecasts of the same month one and two years before, as the monthly job fitted them then
+# (their fitted series stay in data/interim/fits): what a scheduled run finds in the store.
+EARLIER = """\
+import sys, tempfile
+from salesplan.workbook import open_workbook
+for month in sys.argv[3:]:
+    open_workbook(month, sys.argv[1], sys.argv[2], output_dir=tempfile.mkdtemp()).forecast()
 """
 
 
@@ -112,10 +121,17 @@ def floor_once(work: Path, names: list[str], env: dict[str, str]) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def run_once(work: Path, raw: Path, config: Path, env: dict[str, str]) -> tuple[float, dict[str, float]]:
-    """Seconds of ``salesplan run --jobs 1`` and its per-notebook seconds (run.json)."""
+def run_once(
+    work: Path, raw: Path, config: Path, env: dict[str, str], fits: Path | None
+) -> tuple[float, dict[str, float]]:
+    """Seconds of ``salesplan run --jobs 1`` and its per-notebook seconds (run.json). The
+    store of fitted series starts as ``fits`` (a copy), or empty when None."""
     reports = work / "reports"
     shutil.rmtree(reports, ignore_errors=True)
+    store = work / "data" / "interim" / "fits"
+    shutil.rmtree(store, ignore_errors=True)
+    if fits is not None:
+        shutil.copytree(fits, store)
     cmd = [SALESPLAN, "run", "--jobs", "1", "--data", str(raw), "--config", str(config)]
     cmd += ["--reports", str(reports), "--notebooks", str(ROOT / "notebooks")]
     t0 = time.perf_counter()
@@ -133,6 +149,13 @@ def main() -> None:
     parser.add_argument("--data", default=str(ROOT / "data" / "raw"), help="the exports to copy (default data/raw)")
     parser.add_argument("--config", default=str(ROOT / "config" / "salesplan.yaml"), help="settings file")
     parser.add_argument("--repeat", type=int, default=1, help="measure each this many times, keep the best")
+    parser.add_argument(
+        "--fits",
+        choices=["earlier", "none"],
+        default="earlier",
+        help="the store of fitted series at the start of each run: what the forecasts of the same month "
+        "one and two years before left there (earlier, a scheduled run's case), or nothing (none, a first run)",
+    )
     args = parser.parse_args()
 
     work = Path(args.work).resolve()
@@ -145,7 +168,20 @@ def main() -> None:
     names = pack_names()
     print(f"salesplan monthly run, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores")
     print(f"load average (1/5/15 min) at the start: {load()}", flush=True)
-    subprocess.run([PYTHON, "-c", WARM, str(raw), str(config)], env=env, check=True, capture_output=True)
+    warm = subprocess.run(
+        [PYTHON, "-c", WARM, str(raw), str(config)], env=env, check=True, capture_output=True, text=True
+    )
+    month = warm.stdout.strip().splitlines()[-1]
+    fits = None
+    if args.fits == "earlier":
+        year, mm = (int(part) for part in month.split("-"))
+        earlier = [f"{year - back}-{mm:02d}" for back in (2, 1)]
+        subprocess.run([PYTHON, "-c", EARLIER, str(raw), str(config), *earlier], env=env, check=True)
+        fits = work / "fits-earlier"
+        shutil.copytree(work / "data" / "interim" / "fits", fits)
+        print(f"fitted series stored: the forecasts of {' and '.join(earlier)} (untimed)", flush=True)
+    else:
+        print("fitted series stored: none (a first run)", flush=True)
 
     # Floor, run, floor: the load of a shared machine changes within minutes, so the run is
     # compared with the mean of the floors taken just before and just after it.
@@ -153,7 +189,7 @@ def main() -> None:
     before = floor_once(work, names, env)
     print(f"  floor: {before:.1f} s ({len(names)} x import-only notebook), load {load()}", flush=True)
     for _ in range(args.repeat):
-        run = run_once(work, raw, config, env)
+        run = run_once(work, raw, config, env, fits)
         print(f"  run:   {run[0]:.1f} s, load {load()}", flush=True)
         after = floor_once(work, names, env)
         print(f"  floor: {after:.1f} s, load {load()}", flush=True)

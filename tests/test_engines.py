@@ -200,3 +200,31 @@ def test_dask_backend_blends_the_global_member_with_the_calibrated_band(cluster:
     # The member moved the points of the series it serves, and the band was recalibrated.
     moved = [uid for uid in local if not np.allclose(local[uid].mean, plain[uid].mean)]
     assert moved
+
+
+def test_the_cluster_reads_and_fills_the_same_store_of_fits(
+    cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the series missing from the store go to the cluster; those it fits are stored."""
+    from salesplan.forecast import backends
+
+    series = short_series(12)
+    some = series[series["unique_id"].isin(["s0000", "s0001", "s0002"])]
+    fit_series_on(some, 6, "dask", cluster, store=tmp_path)
+    sent: list[list[str]] = []
+    real = backends._fit_on_cluster
+
+    def counting(data: pd.DataFrame, *args: object) -> dict:
+        sent.append(sorted(data["unique_id"].unique()))
+        return real(data, *args)
+
+    monkeypatch.setattr(backends, "_fit_on_cluster", counting)
+    remote = fit_series_on(series, 6, "dask", cluster, store=tmp_path)
+    assert sent == [sorted(set(series["unique_id"]) - {"s0000", "s0001", "s0002"})]
+    local = fit_series(series, 6, n_jobs=1)
+    assert list(remote) == sorted(local)
+    for uid, fit in local.items():
+        np.testing.assert_allclose(remote[uid].mean, fit.mean, rtol=1e-9, atol=1e-9, err_msg=uid)
+        np.testing.assert_allclose(remote[uid].cov, fit.cov, rtol=1e-9, atol=1e-9, err_msg=uid)
+    monkeypatch.setattr(backends, "_fit_on_cluster", lambda *a: pytest.fail("a stored series went to the cluster"))
+    assert list(fit_series_on(series, 6, "dask", cluster, store=tmp_path)) == sorted(local)

@@ -289,3 +289,67 @@ def test_opening_the_month_leaves_matplotlib_unloaded_until_a_chart_comes(sample
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["False", "True (9.0, 4.2)"]
+
+
+@pytest.mark.parametrize("writes", [("forecast",), ()])
+def test_the_forecast_is_fitted_ahead_only_for_a_notebook_that_writes_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, writes: tuple[str, ...]
+) -> None:
+    """The background fit starts with the forecast notebook's own values and is stopped when
+    the notebooks end; a run without that notebook starts none."""
+    from salesplan.run import ahead
+    from salesplan.run.results import NotebookResult
+
+    calls: list[tuple[str, object]] = []
+    values = {"month": "2026-10", "data_dir": "data/raw", "config_path": "c.yaml", "plan_version": None}
+    monkeypatch.setattr(ahead, "start", lambda parameters, cwd: calls.append(("start", dict(parameters))) or "proc")
+    monkeypatch.setattr(ahead, "stop", lambda process: calls.append(("stop", process)))
+    monkeypatch.setattr(monthly, "execute_jobs", lambda *a, **k: calls.append(("execute", None)))
+    entry = runner.PackEntry(_notebook(tmp_path / "03_f.ipynb"), reads=("data",), writes=writes)
+    run = monthly.MonthRun(
+        month="2026-10",
+        notebooks=[(entry, NotebookResult("03_f", "not_run", parameters=values))],
+        declared={},
+        parameters={},
+        user={},
+        changes={},
+        reports=tmp_path,
+        keep=None,
+        say=lambda _line: None,
+        started="",
+        clock=0.0,
+        build=tmp_path,
+    )
+    monthly.execute_notebooks(run, jobs=1, timeout=None, cwd=tmp_path)
+    if writes:
+        assert calls == [("start", values), ("execute", None), ("stop", "proc")]
+    else:
+        assert calls == [("execute", None), ("stop", None)]
+
+
+@pytest.mark.slow  # fits the sample's forecast twice over
+def test_fitting_ahead_leaves_the_forecast_page_nothing_to_fit(
+    sample_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After :func:`salesplan.run.ahead.fit_ahead`, the page's forecast and backtest read every
+    series from the store, and the forecast is the one fitted without a store."""
+    import pandas as pd
+
+    from salesplan.forecast import engine, summary_backtest
+    from salesplan.run import ahead
+    from salesplan.workbook import open_workbook
+
+    monkeypatch.setenv("SALESPLAN_ROOT", str(tmp_path))
+    monkeypatch.setattr("salesplan.config.PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr("salesplan.workbook.PROJECT_ROOT", tmp_path, raising=False)
+    config = str(ROOT / "config" / "salesplan.yaml")
+    ahead.fit_ahead("2026-10", str(sample_raw), config)
+    assert any((tmp_path / "data" / "interim" / "fits").rglob("*.npz"))
+    page = open_workbook("2026-10", sample_raw, config, output_dir=tmp_path / "run")
+    monkeypatch.setattr(engine, "_fit_chunk", lambda args: pytest.fail(f"the page fitted {args[0][0][0]}"))
+    fc = page.forecast()
+    summary_backtest(fc, page.settings.forecast, store=page.fit_store)
+    monkeypatch.undo()
+    fresh = open_workbook("2026-10", sample_raw, config, output_dir=tmp_path / "fresh", use_cache=False)
+    assert fresh.fit_store is None
+    pd.testing.assert_frame_equal(fc.forecast, fresh.forecast().forecast)

@@ -179,22 +179,24 @@ def fit_series_distributed(
         "temporal_levels": tuple(int(k) for k in temporal_levels),
         "temporal_min_points": int(temporal_min_points),
     }
-    found: dict[str, SeriesForecast] = {}
-    todo = data
     if store is not None:
         from salesplan.forecast import fitstore
 
         wanted = options["keep_errors"]
         options["keep_errors"] = True  # a stored fit always keeps them (fitstore)
         items = [(str(uid), g["ds"].iloc[-1], g["y"].to_numpy()) for uid, g in data.groupby("unique_id", sort=True)]
-        found, missing, keys = fitstore.stored_or_missing(store, items, horizon, options, SeriesForecast)
-        todo = data[data["unique_id"].astype(str).isin({uid for uid, _, _ in missing})]
     partition: dict[str, Any] = {"by": "unique_id"}
     if partitions:
         partition["num"] = int(partitions)
-    fits = {} if todo.empty else _fit_on_cluster(todo, horizon, engine, address, options, partition)
-    if store is not None:
-        fitstore.write_fits(store, fits.values(), keys)
+    if store is None:
+        fits = _fit_on_cluster(data, horizon, engine, address, options, partition)
+    else:
+        # As on this machine: one call at a time per store (fitstore.locked).
+        with fitstore.locked(store):
+            found, missing, keys = fitstore.stored_or_missing(store, items, horizon, options, SeriesForecast)
+            todo = data[data["unique_id"].astype(str).isin({uid for uid, _, _ in missing})]
+            fits = {} if todo.empty else _fit_on_cluster(todo, horizon, engine, address, options, partition)
+            fitstore.write_fits(store, fits.values(), keys)
         fits = {**fits, **found}
         if not wanted:
             fits = {uid: fitstore.without_errors(f) for uid, f in fits.items()}

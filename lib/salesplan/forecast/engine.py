@@ -932,29 +932,19 @@ def fit_series(
         feasible=bool(feasible),
     )
     n_jobs = default_n_jobs() if n_jobs is None else max(int(n_jobs), 1)
-    found: dict[str, SeriesForecast] = {}
-    if store is not None:
+    if store is None:
+        fits = _fit_items(items, horizon, kwargs, n_jobs)
+    else:
         from salesplan.forecast import fitstore
 
         wanted = kwargs["keep_errors"]
         # A stored fit serves every caller, with or without errors: it always keeps them.
         kwargs["keep_errors"] = True
-        found, items, keys = fitstore.stored_or_missing(store, items, horizon, kwargs, SeriesForecast)
-    if not items:
-        fits = []
-    elif n_jobs == 1 or len(items) < 8:
-        fits = _fit_chunk((items, horizon, kwargs))
-    else:
-        import multiprocessing as mp
-
-        # Interleave so that long and short series spread evenly over the workers.
-        chunks = [items[i::n_jobs] for i in range(n_jobs)]
-        ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
-        with ctx.Pool(n_jobs) as pool:
-            parts = pool.map(_fit_chunk, [(c, horizon, kwargs) for c in chunks])
-        fits = [f for part in parts for f in part]
-    if store is not None:
-        fitstore.write_fits(store, fits, keys)
+        # One call at a time per store: a second caller waits and reads what the first fitted.
+        with fitstore.locked(store):
+            found, items, keys = fitstore.stored_or_missing(store, items, horizon, kwargs, SeriesForecast)
+            fits = _fit_items(items, horizon, kwargs, n_jobs)
+            fitstore.write_fits(store, fits, keys)
         fits = [*fits, *found.values()]
         if not wanted:
             fits = [fitstore.without_errors(f) for f in fits]
@@ -969,6 +959,22 @@ def fit_series(
         if not keep_errors:
             fits = {uid: replace(f, cv_errors=None, cv_origins=None, y=None) for uid, f in fits.items()}
     return fits
+
+
+def _fit_items(items: list, horizon: int, kwargs: dict[str, Any], n_jobs: int) -> list[SeriesForecast]:
+    """``(unique_id, last_ds, y)`` items fitted with ``fit_one``, over ``n_jobs`` processes."""
+    if not items:
+        return []
+    if n_jobs == 1 or len(items) < 8:
+        return _fit_chunk((items, horizon, kwargs))
+    import multiprocessing as mp
+
+    # Interleave so that long and short series spread evenly over the workers.
+    chunks = [items[i::n_jobs] for i in range(n_jobs)]
+    ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
+    with ctx.Pool(n_jobs) as pool:
+        parts = pool.map(_fit_chunk, [(c, horizon, kwargs) for c in chunks])
+    return [f for part in parts for f in part]
 
 
 def fits_to_frame(

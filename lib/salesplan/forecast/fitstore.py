@@ -17,8 +17,10 @@ The key of a fit is the SHA-256 of:
   another one.
 
 Each fit is one ``<key[:2]>/<key>.npz`` (NumPy arrays, no pickle; the scalars as JSON),
-written beside its final name and renamed into place, so two kernels storing the same fit
-at once leave one whole file. A file that cannot be read is refitted and written again.
+written beside its final name and renamed into place, so a process stopped while writing
+leaves no half file. One call of :func:`~salesplan.forecast.engine.fit_series` looks up,
+fits and writes under the store's lock (:func:`locked`), so two processes asking for the
+same series fit it once. A file that cannot be read is refitted and written again.
 """
 
 from __future__ import annotations
@@ -62,6 +64,16 @@ def fit_key(y: np.ndarray, horizon: int, options: Mapping[str, Any]) -> str:
     kept = {k: v for k, v in options.items() if k not in _NOT_IN_KEY}
     digest.update(json.dumps({"horizon": int(horizon), "options": kept}, sort_keys=True, default=list).encode())
     return digest.hexdigest()
+
+
+def locked(store: str | os.PathLike[str]) -> Any:
+    """The store's lock (a :class:`filelock.FileLock` on ``<store>/.lock``, taken with
+    ``with``): the fits of one call are looked up, made and written while it is held, so a
+    second process asking for the same series waits and reads them instead of fitting them too."""
+    from filelock import FileLock
+
+    Path(store).mkdir(parents=True, exist_ok=True)
+    return FileLock(str(Path(store) / ".lock"))
 
 
 def _path(store: Path, key: str) -> Path:

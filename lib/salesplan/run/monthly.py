@@ -28,6 +28,7 @@ import nbformat
 
 from salesplan.config import PROJECT_ROOT, resolve_path
 from salesplan.month import Month, MonthError
+from salesplan.run import ahead
 from salesplan.run.carry import _is_hidden, _snapshot, carry_over
 from salesplan.run.errors import NotebookFailedError, RunInputError, RunInterrupted
 from salesplan.run.execute import (
@@ -428,6 +429,9 @@ def execute_notebooks(run: MonthRun, *, jobs: int, timeout: float | None, cwd: P
         finish_page(run, *entries[name], outcome)
         return not run.failures
 
+    # The forecast's series fitted on the core the pages leave idle (salesplan.run.ahead).
+    forecast_page = next((result for entry, result in run.notebooks if "forecast" in entry.writes), None)
+    fitting = None if forecast_page is None else ahead.start(forecast_page.parameters, cwd)
     try:
         execute_jobs(
             work,
@@ -447,6 +451,7 @@ def execute_notebooks(run: MonthRun, *, jobs: int, timeout: float | None, cwd: P
         run.say(f"Run stopped; partial results kept in {failed_dir}")
         raise
     finally:
+        ahead.stop(fitting)
         shutil.rmtree(sockets, ignore_errors=True)
 
 
