@@ -294,10 +294,17 @@ def main() -> None:
         "--group-weights",
         default=None,
         help="two weights 'a,b': the global member's weight for series without and with a marked season "
-        "(lag-12 autocorrelation of the monthly changes of log(1 + y) of at least --seasonal-threshold); "
-        "replaces --global-weight",
+        "(lag-12 autocorrelation of the monthly changes of log(1 + y) of at least --seasonal-threshold), or "
+        "four 'a,b,c,d' with --length-threshold (short, then long series); replaces --global-weight",
     )
     parser.add_argument("--seasonal-threshold", type=float, default=0.3)
+    parser.add_argument(
+        "--length-threshold",
+        type=int,
+        default=None,
+        help="with four --group-weights 'a,b,c,d': series shorter than this many training months get a (no "
+        "season) or b (season), longer ones c or d",
+    )
     parser.add_argument(
         "--calibration",
         default="default",
@@ -377,9 +384,14 @@ def main() -> None:
             threads = args.n_jobs or default_n_jobs()
             weights: float | dict[str, float] = weight
             if args.group_weights:
-                plain, seasonal = (float(x) for x in args.group_weights.split(","))
+                by_group = [float(x) for x in args.group_weights.split(",")]
                 strength = seasonality_strength(train)
-                weights = {u: seasonal if s >= args.seasonal_threshold else plain for u, s in strength.items()}
+                seasonal = strength >= args.seasonal_threshold
+                if args.length_threshold is None:
+                    weights = {u: by_group[int(s)] for u, s in seasonal.items()}
+                else:
+                    long = train.groupby("unique_id").size() >= args.length_threshold
+                    weights = {u: by_group[2 * int(long[u]) + int(s)] for u, s in seasonal.items()}
             served = train[train["unique_id"].isin(eligible(train, g.min_months))]
             # The squared loss's files keep their earlier names, so a cache filled before stays valid.
             member_key = key if objective == "l2" else f"{objective}-{key}"
@@ -412,6 +424,8 @@ def main() -> None:
         member = f"global member {'w = ' + format(weight, '.3f') + ', ' + objective + ' loss' if on else 'off'}"
         if on and args.group_weights:
             member = f"global member w = {args.group_weights} (no season, season >= {args.seasonal_threshold})"
+            if args.length_threshold is not None:
+                member += f" for series under {args.length_threshold} months, then over"
         if calibration is not None:
             member += (
                 f", band calibrated on the blend (covariance x {calibration.factor:.3f}: ratio "
