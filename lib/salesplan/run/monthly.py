@@ -19,6 +19,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -425,8 +426,18 @@ def execute_notebooks(run: MonthRun, *, jobs: int, timeout: float | None, cwd: P
     def started(name: str) -> None:
         run.running[name] = _snapshot(run.build, run.own_files)
 
+    # Each page is built (scrubbed, exported, scanned) on one thread while the next notebook
+    # runs: the kernel works on another core, and the run's own process mostly waits for it.
+    builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page")
+    pages: list[Future[None]] = []
+
     def finished(name: str, outcome: dict[str, Any]) -> bool:
-        finish_page(run, *entries[name], outcome)
+        entry, result = entries[name]
+        record_outcome(run, entry, result, outcome)
+        if result.status == "failed":
+            say_outcome(run, result)
+        else:
+            pages.append(builder.submit(finish_page, run, entry, result))
         return not run.failures
 
     # The forecast's series fitted on the core the pages leave idle (salesplan.run.ahead).
@@ -440,6 +451,8 @@ def execute_notebooks(run: MonthRun, *, jobs: int, timeout: float | None, cwd: P
             on_start=started,
             on_finish=finished,
         )
+        for page in pages:
+            page.result()  # a page that could not be built stops the run as before
     except KeyboardInterrupt as exc:
         raise interrupted(run, exc, "while running " + (", ".join(run.running) or "no notebook")) from None
     except BaseException:
@@ -451,14 +464,15 @@ def execute_notebooks(run: MonthRun, *, jobs: int, timeout: float | None, cwd: P
         run.say(f"Run stopped; partial results kept in {failed_dir}")
         raise
     finally:
+        with _signals_held():
+            builder.shutdown(wait=True, cancel_futures=True)
         ahead.stop(fitting)
         shutil.rmtree(sockets, ignore_errors=True)
 
 
-def finish_page(run: MonthRun, entry: PackEntry, result: NotebookResult, outcome: Mapping[str, Any]) -> None:
-    """Record one executed notebook: the files it wrote, and when it succeeded its page (paths
-    scrubbed, what-if note, HTML, headlines, stderr kept out of the page). A page with active
-    content (:func:`active_content`) fails the notebook rather than being published."""
+def record_outcome(run: MonthRun, entry: PackEntry, result: NotebookResult, outcome: Mapping[str, Any]) -> None:
+    """Record one executed notebook as it ends: start, duration, the files it wrote, and
+    ``ok`` or ``failed`` (its page is built next, :func:`finish_page`)."""
     before = run.running.pop(entry.name, {})
     result.started = outcome["started"]
     result.duration_s = outcome["duration_s"]
@@ -469,6 +483,18 @@ def finish_page(run: MonthRun, entry: PackEntry, result: NotebookResult, outcome
     now = _snapshot(run.build, run.own_files)
     result.files = sorted(rel for rel, stamp in now.items() if before.get(rel) != stamp)
     if outcome["error"] is None:
+        result.status = "ok"
+    else:
+        result.status = "failed"
+        result.error = dict(outcome["error"])
+        run.failures.append(result)
+
+
+def finish_page(run: MonthRun, entry: PackEntry, result: NotebookResult) -> None:
+    """The page of a notebook that ran to its end (paths scrubbed, what-if note, HTML,
+    headlines, stderr kept out of the page). A page with active content
+    (:func:`active_content`) fails the notebook rather than being published."""
+    if result.status == "ok":
         executed = nbformat.read(run.build / result.ipynb, as_version=4)
         run.scrub.notebook(
             executed, input_path=display_path(entry.path), output_path=f"{display_path(run.final)}/{result.ipynb}"
@@ -479,7 +505,6 @@ def finish_page(run: MonthRun, entry: PackEntry, result: NotebookResult, outcome
         export_html(executed, run.build / result.html, result.title)
         result.headlines = read_headlines(executed)
         result.warnings = [{**w, "text": w["text"][:2000]} for w in stderr_outputs(executed)]
-        result.status = "ok"
         unsafe = active_content((run.build / result.html).read_text(encoding="utf-8"))
         if unsafe:
             result.status = "failed"
@@ -492,11 +517,12 @@ def finish_page(run: MonthRun, entry: PackEntry, result: NotebookResult, outcome
                 "a notebook output put raw text into HTML; show data through salesplan.tables.style_table "
                 "or escape it",
             }
-    else:
-        result.status = "failed"
-        result.error = dict(outcome["error"])
-    if result.status == "failed":
-        run.failures.append(result)
+            run.failures.append(result)
+    say_outcome(run, result)
+
+
+def say_outcome(run: MonthRun, result: NotebookResult) -> None:
+    """The progress line of a finished notebook, and its stderr outputs' first line."""
     done = sum(r.status != "not_run" for r in run.results)
     run.say(f"[{done}/{len(run.notebooks)}] {result.name:<28} {result.status:<6} {result.duration_s:6.1f} s")
     if result.warnings:
