@@ -2,7 +2,10 @@
 
 * **run**: ``salesplan run --jobs 1`` over a copy of ``data/raw`` (the report month of the
   sample), its validated cache warmed first (one untimed ``open_workbook``), so the figure is
-  the run a scheduler repeats each month, not the first ingest;
+  the run a scheduler repeats each month, not the first ingest. The store of fitted series
+  (``data/interim/fits``) starts, with ``--fits earlier`` (the default), with what the forecasts
+  of the same month one and two years before left there (fitted untimed first): the run a
+  scheduler makes in its third year. ``--fits none`` starts it empty: a first run ever;
 * **floor**: papermill executing, once per notebook of the pack, a notebook that only imports
   the pages' stack (pandas, matplotlib, seaborn, statsmodels and the salesplan modules the pages
   import) on the project's kernel: the least any run of that many notebooks on that stack costs;
@@ -17,6 +20,7 @@ seen by the steps through ``SALESPLAN_ROOT``): the cache, the plan drafts page 0
 
     .venv/bin/python benchmarks/monthly_run.py
     .venv/bin/python benchmarks/monthly_run.py --repeat 2   # two runs, the best ratio kept
+    .venv/bin/python benchmarks/monthly_run.py --fits none  # no fitted series stored at the start
 """
 
 from __future__ import annotations
