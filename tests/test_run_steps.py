@@ -28,6 +28,24 @@ def _notebook(path: Path) -> Path:
     return path
 
 
+def _month_run(reports: Path, notebooks: list | None = None, **fields) -> monthly.MonthRun:
+    """A run of 2026-10 with nothing declared or given, reporting into ``reports``."""
+    return monthly.MonthRun(
+        month="2026-10",
+        notebooks=notebooks or [],
+        declared={},
+        parameters={},
+        user={},
+        changes={},
+        reports=reports,
+        keep=None,
+        say=lambda _line: None,
+        started="",
+        clock=0.0,
+        **fields,
+    )
+
+
 @pytest.mark.parametrize(
     ("pack", "named"),
     [
@@ -149,19 +167,7 @@ def test_the_entry_function_runs_its_steps_in_order(monkeypatch: pytest.MonkeyPa
 
         return record
 
-    fake_run = monthly.MonthRun(
-        month="2026-10",
-        notebooks=[],
-        declared={},
-        parameters={},
-        user={},
-        changes={},
-        reports=tmp_path,
-        keep=None,
-        say=lambda _line: None,
-        started="",
-        clock=0.0,
-    )
+    fake_run = _month_run(tmp_path)
     monkeypatch.setattr(monthly, "load_chosen_pack", step("load the pack", ([], [])))
     monkeypatch.setattr(monthly, "open_month", step("open the month", monthly.SettledMonth("2026-10", [], {})))
     monkeypatch.setattr(monthly, "prepare_run", step("prepare", fake_run))
@@ -306,20 +312,7 @@ def test_the_forecast_is_fitted_ahead_only_for_a_notebook_that_writes_it(
     monkeypatch.setattr(ahead, "stop", lambda process: calls.append(("stop", process)))
     monkeypatch.setattr(monthly, "execute_jobs", lambda *a, **k: calls.append(("execute", None)))
     entry = runner.PackEntry(_notebook(tmp_path / "03_f.ipynb"), reads=("data",), writes=writes)
-    run = monthly.MonthRun(
-        month="2026-10",
-        notebooks=[(entry, NotebookResult("03_f", "not_run", parameters=values))],
-        declared={},
-        parameters={},
-        user={},
-        changes={},
-        reports=tmp_path,
-        keep=None,
-        say=lambda _line: None,
-        started="",
-        clock=0.0,
-        build=tmp_path,
-    )
+    run = _month_run(tmp_path, [(entry, NotebookResult("03_f", "not_run", parameters=values))], build=tmp_path)
     monthly.execute_notebooks(run, jobs=1, timeout=None, cwd=tmp_path)
     if writes:
         assert calls == [("start", values), ("execute", None), ("stop", "proc")]
