@@ -76,6 +76,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # jsonschema (under nbformat) builds a grammar for its "iri" format at import when the
+    # optional rfc3987_syntax is installed: about 2 s of every run. No notebook schema field has
+    # that format, so this process goes without it (the kernels and the library are untouched).
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     from salesplan.run import run_month, stop_signals
 
     parameters = _run_parameters(args)
