@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 from salesplan import io as sio
+from salesplan import workbook
 from salesplan.config import PROJECT_ROOT
 from salesplan.workbook import MonthContext, WorkbookError, open_workbook, resolve_month
 
@@ -201,9 +203,36 @@ def test_paid_amounts_as_of_the_month_end_are_restated_once_and_read_back(
     second = open_workbook(month="2026-10", data_dir=sample_raw, config_path=config)
     assert read == []
     pd.testing.assert_frame_equal(second.cube, first.cube)
+    # The month's order totals take their paid amounts as stored, row for row: not restated again.
+    restate = workbook.paid_as_of
+    monkeypatch.setattr(workbook, "paid_as_of", lambda *_a: pytest.fail("the order totals were restated again"))
     pd.testing.assert_frame_equal(second.order_totals(), first.order_totals())
+    monkeypatch.setattr(workbook, "paid_as_of", restate)
+    # An earlier end is restated from the stored cash, as the first page restates it.
+    july = pd.Timestamp("2026-07-01")
+    pd.testing.assert_frame_equal(second.order_totals(july), first.order_totals(july))
     assert second.paid_basis == first.paid_basis and second.cube.attrs["paid_basis"] == first.paid_basis
 
     # Another month has its own: September is restated from the payments, not from October's store.
     september = open_workbook(month="2026-09", data_dir=sample_raw, config_path=config)
     assert read == [1] and september.paid_basis.endswith("2026-09-30")
+
+
+def test_a_stored_restatement_of_an_older_format_is_replaced(
+    sample_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sio, "DEFAULT_CACHE_DIR", str(tmp_path / "cache"))
+    config = PROJECT_ROOT / "config" / "salesplan.yaml"
+    first = open_workbook(month="2026-10", data_dir=sample_raw, config_path=config)
+    meta_file = first.agg.folder.parent / "as_of" / "2026-10" / "meta.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    meta_file.write_text(json.dumps({**meta, "format": workbook.RESTATED_FORMAT - 1}), encoding="utf-8")
+    # The older store is not read, and the page's own restatement takes its place.
+    second = open_workbook(month="2026-10", data_dir=sample_raw, config_path=config)
+    pd.testing.assert_frame_equal(second.cube, first.cube)
+    assert json.loads(meta_file.read_text(encoding="utf-8")) == meta
+    read: list[int] = []
+    payments = MonthContext.payments
+    monkeypatch.setattr(MonthContext, "payments", lambda self: (read.append(1), payments(self))[1])
+    open_workbook(month="2026-10", data_dir=sample_raw, config_path=config)
+    assert read == []

@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,3 +56,18 @@ def replace_folder_atomically(path: str | os.PathLike[str]) -> Iterator[Path]:
             os.replace(staged, target)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
+
+
+def remove_folder(path: str | os.PathLike[str]) -> None:
+    """Remove the folder ``path`` if it exists, readers never seeing it half-removed: it is
+    first renamed aside (one ``os.replace``), then deleted. Gone already (another process
+    removed it) is not an error."""
+    target = Path(path)
+    if not target.exists():
+        return
+    aside = target.with_name(f".{target.name[:16]}-removed-{uuid.uuid4().hex[:8]}")
+    try:
+        os.replace(target, aside)
+    except OSError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)

@@ -56,7 +56,7 @@ from salesplan.aggregates import Aggregates
 from salesplan.config import PROJECT_ROOT, load_settings, resolve_path
 from salesplan.cube import cube_from_lines, latest_complete_month
 from salesplan.dates import as_dates
-from salesplan.files import replace_folder_atomically
+from salesplan.files import remove_folder, replace_folder_atomically
 from salesplan.io import LINE_TABLES, Dataset, load_data
 from salesplan.month import Month, MonthError
 from salesplan.plans import PlanInForce, resolve_plan
@@ -157,9 +157,17 @@ def paid_as_of(rows: pd.DataFrame, collected: pd.Series) -> pd.Series:
 
 # What the order-level formulas read of the order totals (RFM, new vs returning, average order
 # value, the receivables position); the line counts and quantities are left on disk.
-RESTATED_FORMAT = 1
+# 2: the month's order totals' restated paid amounts are stored too (order_paid.parquet).
+RESTATED_FORMAT = 2
 """Version of the stored as-of-month-end paid amounts (:meth:`MonthContext.restate_paid`)."""
 ORDER_TOTAL_COLUMNS = ["order_id", "customer_id", "order_date", "rep_id", "region", "net_amount", "paid_amount"]
+
+
+def _totals_fit(totals: pd.DataFrame | None) -> dict[str, Any]:
+    """What stored order-level paid amounts must fit: the order totals' rows and net sales."""
+    if totals is None:
+        return {}
+    return {"order_rows": len(totals), "order_net_amount": round(float(totals["net_amount"].sum()), 2)}
 
 
 class WorkbookError(ValueError):
@@ -191,6 +199,8 @@ class MonthContext:
     _order_totals: dict[pd.Timestamp, pd.DataFrame] = field(default_factory=dict, repr=False)
     _collected: pd.Series | None = field(default=None, repr=False)
     _collected_file: Path | None = field(default=None, repr=False)
+    _order_paid_file: Path | None = field(default=None, repr=False)
+    _order_paid_fit: dict[str, Any] = field(default_factory=dict, repr=False)
     paid_basis: str = "orders.paid_amount as exported, not dated"
     """Where collected cash comes from: the dated payments up to the month's end when the data
     has them (:meth:`restate_paid`), else the orders' paid amount as exported."""
@@ -426,11 +436,17 @@ class MonthContext:
         collected = self._collected
         if collected is None:
             return
-        meta = {**self._restated_meta(), "paid_basis": self.paid_basis}
+        totals = self._order_totals.get((self.month + 1).to_timestamp())
+        meta = {**self._restated_meta(), "paid_basis": self.paid_basis, **_totals_fit(totals)}
         try:
+            # Written only when the store held nothing usable: one of an older format (or a
+            # half-read one) would otherwise win over this one forever (the first folder wins).
+            remove_folder(store)
             with replace_folder_atomically(store) as staged:
                 self.cube[["paid_amount"]].to_parquet(staged / "cube_paid.parquet", index=False)
                 collected.rename_axis("order_id").reset_index().to_parquet(staged / "collected.parquet", index=False)
+                if totals is not None:
+                    totals[["paid_amount"]].to_parquet(staged / "order_paid.parquet", index=False)
                 (staged / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         except OSError:
             pass  # a read-only cache: every page restates for itself, as without a store
@@ -449,6 +465,8 @@ class MonthContext:
         self.cube = cube
         self.paid_basis = basis
         self._collected_file = store / "collected.parquet"
+        self._order_paid_file = store / "order_paid.parquet" if "order_rows" in meta else None
+        self._order_paid_fit = {k: meta[k] for k in ("order_rows", "order_net_amount") if k in meta}
         self._order_totals.clear()
         return True
 
@@ -460,6 +478,16 @@ class MonthContext:
                 frame["paid_amount"].to_numpy(), index=frame["order_id"].astype(str), name="paid_amount"
             )
         return self._collected
+
+    def _stored_order_paid(self, totals: pd.DataFrame) -> np.ndarray | None:
+        """The month's order totals' restated paid amounts as the first page stored them, row
+        for row (None when not stored, or when ``totals`` are not the rows they were made for)."""
+        if self._order_paid_file is None or _totals_fit(totals) != self._order_paid_fit:
+            return None
+        try:
+            return pd.read_parquet(self._order_paid_file)["paid_amount"].to_numpy()
+        except (OSError, ValueError, KeyError):
+            return None
 
     def _raw_order_totals(self, end: pd.Timestamp) -> pd.DataFrame:
         if self.agg is None:
@@ -475,8 +503,10 @@ class MonthContext:
         # Read once per page: at ten million lines it is millions of orders, read by several sections.
         if end not in self._order_totals:
             totals = self._raw_order_totals(end)
-            collected = self._collected_cash()
-            if collected is not None:
+            stored = self._stored_order_paid(totals) if end == latest else None
+            if stored is not None:
+                totals = totals.assign(paid_amount=stored)
+            elif (collected := self._collected_cash()) is not None:
                 totals = totals.assign(paid_amount=paid_as_of(totals, collected))
             totals.attrs["paid_basis"] = self.paid_basis
             self._order_totals[end] = totals
