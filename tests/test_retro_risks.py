@@ -98,6 +98,22 @@ def test_overdue_receivables_per_customer_from_dated_payments() -> None:
     assert w["rule"].iloc[0] == "unpaid more than 30 days after falling due (order date + 30 days)"
 
 
+def test_the_payments_summed_per_order_give_the_same_position() -> None:
+    """What a page reads kept with the month's restatement (the cash per order up to the month's
+    end) gives the position the dated payments give, including an unknown order's payment."""
+    end = T("2026-03-31")
+    payments = pd.concat(
+        [_payments(), pd.DataFrame({"order_id": ["X9"], "paid_date": [T("2026-01-02")], "paid_amount": [5.0]})]
+    )
+    by_payments = risks.receivables_position(_orders(), payments, end)
+    upto = payments.loc[payments["paid_date"] <= end]
+    collected = upto.groupby("order_id")["paid_amount"].sum()
+    by_cash = risks.receivables_position(_orders(), None, end, collected=collected)
+    pd.testing.assert_frame_equal(by_cash[0], by_payments[0])
+    assert by_cash[1] == by_payments[1]
+    assert by_cash[0].set_index("order_id").loc["O4", "collected"] == 100.0
+
+
 def test_receivables_fall_back_to_undated_paid_amount_and_say_so() -> None:
     orders = _orders().assign(paid_amount=[0.0, 0.0, 300.0, 100.0, 50.0, 0.0, 0.0])
     position, basis = risks.receivables_position(orders, None, T("2026-03-31"))

@@ -470,8 +470,10 @@ class MonthContext:
         self._order_totals.clear()
         return True
 
-    def _collected_cash(self) -> pd.Series | None:
-        """Cash received per order id by the month's end (None: the exported paid amounts stand)."""
+    def collected_cash(self) -> pd.Series | None:
+        """Cash received per order id by the month's end: the ``receivables`` payments dated up
+        to it, summed per order (None without that table: the exported paid amounts stand).
+        Kept once per month beside the restatement, so a page does not read the payments again."""
         if self._collected is None and self._collected_file is not None:
             frame = pd.read_parquet(self._collected_file)
             self._collected = pd.Series(
@@ -506,7 +508,7 @@ class MonthContext:
             stored = self._stored_order_paid(totals) if end == latest else None
             if stored is not None:
                 totals = totals.assign(paid_amount=stored)
-            elif (collected := self._collected_cash()) is not None:
+            elif (collected := self.collected_cash()) is not None:
                 totals = totals.assign(paid_amount=paid_as_of(totals, collected))
             totals.attrs["paid_basis"] = self.paid_basis
             self._order_totals[end] = totals

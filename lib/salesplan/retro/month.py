@@ -342,7 +342,9 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
         settings.customer_tiers,
         settings.risk.warnings,
         orders=wb.order_totals(),
-        receivables=wb.payments(),
+        # The month's payments summed per order once (kept with the restatement), else read here.
+        collected=wb.collected_cash(),
+        receivables=None if wb.collected_cash() is not None else wb.payments(),
     )
 
     process = process_tracking(wb, cube)
