@@ -297,12 +297,12 @@ def test_opening_the_month_leaves_matplotlib_unloaded_until_a_chart_comes(sample
     assert done.stdout.split("\n")[:2] == ["False", "True (9.0, 4.2)"]
 
 
-@pytest.mark.parametrize("writes", [("forecast",), ()])
+@pytest.mark.parametrize(("writes", "jobs"), [(("forecast",), 1), ((), 1), (("forecast",), 2)])
 def test_the_forecast_is_fitted_ahead_only_for_a_notebook_that_writes_it(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, writes: tuple[str, ...]
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, writes: tuple[str, ...], jobs: int
 ) -> None:
     """The background fit starts with the forecast notebook's own values and is stopped when
-    the notebooks end; a run without that notebook starts none."""
+    the notebooks end; a run without that notebook, or running notebooks side by side, starts none."""
     from salesplan.run import ahead
     from salesplan.run.results import NotebookResult
 
@@ -313,8 +313,8 @@ def test_the_forecast_is_fitted_ahead_only_for_a_notebook_that_writes_it(
     monkeypatch.setattr(monthly, "execute_jobs", lambda *a, **k: calls.append(("execute", None)))
     entry = runner.PackEntry(_notebook(tmp_path / "03_f.ipynb"), reads=("data",), writes=writes)
     run = _month_run(tmp_path, [(entry, NotebookResult("03_f", "not_run", parameters=values))], build=tmp_path)
-    monthly.execute_notebooks(run, jobs=1, timeout=None, cwd=tmp_path)
-    if writes:
+    monthly.execute_notebooks(run, jobs=jobs, timeout=None, cwd=tmp_path)
+    if writes and jobs == 1:
         assert calls == [("start", values), ("execute", None), ("stop", "proc")]
     else:
         assert calls == [("execute", None), ("stop", None)]

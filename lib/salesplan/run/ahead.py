@@ -1,7 +1,7 @@
 """The month's forecast fitted ahead, while the pages before the forecast page run.
 
 With one notebook at a time, one core runs the page in progress and the other mostly waits.
-When a notebook of the run writes the ``forecast`` (``pack.yaml``), the run starts one
+When a notebook of such a run writes the ``forecast`` (``pack.yaml``), the run starts one
 background process, at low priority, that fits the month's series, their P(hit) backtest
 cuts and the forecast page's backtest into the store of fitted series
 (:mod:`salesplan.forecast.fitstore`, ``data/interim/fits``). It writes nothing into the

@@ -440,9 +440,10 @@ def execute_notebooks(run: MonthRun, *, jobs: int, timeout: float | None, cwd: P
             pages.append(builder.submit(finish_page, run, entry, result))
         return not run.failures
 
-    # The forecast's series fitted on the core the pages leave idle (salesplan.run.ahead).
+    # The forecast's series fitted on the core one notebook at a time leaves idle
+    # (salesplan.run.ahead); side by side, the pages use the cores themselves.
     forecast_page = next((result for entry, result in run.notebooks if "forecast" in entry.writes), None)
-    fitting = None if forecast_page is None else ahead.start(forecast_page.parameters, cwd)
+    fitting = None if forecast_page is None or jobs > 1 else ahead.start(forecast_page.parameters, cwd)
     try:
         execute_jobs(
             work,
