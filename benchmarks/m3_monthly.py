@@ -39,6 +39,7 @@ from salesplan.forecast.engine import (
     fit_series,
     fits_to_frame,
     forecast_defaults,
+    recalibrate,
 )
 from salesplan.forecast.global_model import blend, calibrate_blend, eligible, global_backtest, global_forecast
 
@@ -154,6 +155,34 @@ def scores(
     # published formula gives a band of zero width.
     out["CRPS-N point"] = published_crps(df, ["model"] * len(QCOLS), CRPS_QUANTILES)
     return out
+
+
+def coverage_by_months(fc: pd.DataFrame, tests: dict[str, np.ndarray], width: int = 6) -> pd.DataFrame:
+    """Coverage (%) of the 80 % and 95 % intervals by months ahead, in blocks of ``width`` months
+    (1-6, 7-12, ...): whether the band widens with the horizon as fast as the errors do."""
+    df = fc.assign(step=fc.groupby("unique_id").cumcount())
+    actual = pd.concat(
+        [pd.DataFrame({"unique_id": uid, "y": y, "step": np.arange(len(y))}) for uid, y in tests.items()],
+        ignore_index=True,
+    )
+    df = df.merge(actual, on=["unique_id", "step"])
+    first = df["step"] // width * width + 1
+    return (
+        df.assign(
+            months=first.astype(str) + "-" + (first + width - 1).astype(str),
+            cov80=df["y"].between(df["lo_80"], df["hi_80"]),
+            cov95=df["y"].between(df["lo_95"], df["hi_95"]),
+        )
+        .groupby("months", sort=False)[["cov80", "cov95"]]
+        .mean()
+        .mul(100)
+    )
+
+
+def rebanded(change: bool, fits: dict[str, SeriesForecast], **band: Any) -> dict[str, SeriesForecast]:
+    """With ``change``, each local band rebuilt from the fit's own rolling-origin errors with the
+    ``band`` options (``salesplan.forecast.engine.recalibrate``; point forecasts kept)."""
+    return {u: recalibrate(f, **band) for u, f in fits.items()} if change else fits
 
 
 def published_crps(df: pd.DataFrame, qcols: list[str], quantiles: np.ndarray) -> float:
@@ -312,6 +341,14 @@ def main() -> None:
         "default: forecast.global_model.calibrate of defaults.yaml",
     )
     parser.add_argument(
+        "--horizon-growth",
+        type=float,
+        default=None,
+        help="the band's growth with the months ahead (engine step 6, forecast.horizon_growth; 0 flat, 1 the "
+        "error of a drift estimated from the history): the local band rebuilt from its rolling-origin errors; "
+        "default: defaults.yaml's",
+    )
+    parser.add_argument(
         "--cache",
         default=None,
         help="folder keeping the local fits and the global member's forecasts between runs (same options, same "
@@ -354,6 +391,8 @@ def main() -> None:
         weight = g.weight if args.global_weight is None else args.global_weight
         calibrate = g.calibrate if args.calibration == "default" else args.calibration == "on"
         objective = g.objective if args.objective is None else args.objective
+        growth_default = forecast_defaults().horizon_growth
+        growth = growth_default if args.horizon_growth is None else args.horizon_growth
         options = dict(
             combination=args.combination,
             n_jobs=args.n_jobs,
@@ -365,21 +404,29 @@ def main() -> None:
             feasible=not args.no_feasible,
         )
         key = f"{name}-{'val' if args.validation else 'test'}-{args.limit}-{args.last}-{h}"
+        # The band's default shapes the local fits: a cache filled under another default is not reused.
+        band_key = {} if growth_default == 0 else {"horizon_growth": growth_default}
+        errors_key = f"local-{key}-{options_key({**options, **band_key})}-errors"
+
+        band = dict(horizon_growth=growth, interval_shape=args.interval_shape, feasible=not args.no_feasible)
         calibration = None
-        if not on:
-            fits = cached(args.cache, f"local-{key}-{options_key(options)}", fit_series, train, h, **options)
+        if not on and growth == growth_default:
+            fits = cached(
+                args.cache, f"local-{key}-{options_key({**options, **band_key})}", fit_series, train, h, **options
+            )
+        elif not on:
+            fits = rebanded(
+                growth != growth_default,
+                cached(args.cache, errors_key, fit_series, train, h, keep_errors=True, global_member=False, **options),
+                **band,
+            )
         else:
             # fit_series(..., global_member=True) step by step, so that the calibration can be printed
             # and each part cached: the local fits with their errors, then the member (global_model).
-            fits = cached(
-                args.cache,
-                f"local-{key}-{options_key(options)}-errors",
-                fit_series,
-                train,
-                h,
-                keep_errors=True,
-                global_member=False,
-                **options,
+            fits = rebanded(
+                growth != growth_default,
+                cached(args.cache, errors_key, fit_series, train, h, keep_errors=True, global_member=False, **options),
+                **band,
             )
             threads = args.n_jobs or default_n_jobs()
             weights: float | dict[str, float] = weight
@@ -446,6 +493,11 @@ def main() -> None:
             print(row(ref, {"sMAPE": sm, "MASE": ms, "CRPS-N": crps}))
         print(row("seasonal naive, rebuilt here (CRPS-N reproduced)", naive))
         print(row("salesplan forecast (this run)", {**res, "seconds": wall}))
+        by_months = coverage_by_months(fc, tests)
+        print(
+            f"  coverage by months ahead (80 / 95 %, band growth {growth:g}): "
+            + ", ".join(f"{m} {r.cov80:.1f} / {r.cov95:.1f}" for m, r in by_months.iterrows())
+        )
         print(row("  the same point forecast, zero-width band", {"CRPS-N": res["CRPS-N point"]}))
         print(TARGETS[name])
 

@@ -389,6 +389,8 @@ class ForecastSettings(_Section):
     max_origins: PositiveInt
     temporal_levels: list[PositiveInt]
     temporal_min_points: PositiveInt
+    # The band's tilt with the months ahead (engine step 6); 0 is the flat correction.
+    horizon_growth: Annotated[float, Field(ge=0, le=10)]
     global_model: GlobalModelSettings
     cv_windows: PositiveInt
     backtest_horizon: PositiveInt

@@ -65,9 +65,16 @@ Method, per series:
    by that scale squared. The models keep their full-history parameters when run forward,
    which makes the errors in-sample-like; Akaike's final prediction error corrects that:
    the covariance is further multiplied by ``(n + p) / (n - p)``, ``n`` the months fitted,
-   ``p = 6`` the parameters carried into every origin. Intervals: ``forecast ± t_df(0.5 +
-   L/200) * sd_h``. A series with fewer than 20 errors keeps step 5's covariance and ``df0``
-   (measured on M3, M1 and Tourism: benchmarks/README.md).
+   ``p = 6`` the parameters carried into every origin. That gap can grow with the months
+   ahead (a drift estimated with the future in view is off by more the further it is
+   carried): month ``k``'s share is ``g_k = 1 + horizon_growth (k - 1) / n``, centred on the
+   errors pooled above (``g``'s mean over them, each month weighted by its errors, is 1), and
+   the covariance's entry ``(h, k)`` is multiplied by ``(n + p) / (n - p) * sqrt(g_h g_k)``,
+   which tilts the band without moving its pooled calibration. ``horizon_growth = 1`` is the
+   drift's own error; ``defaults.yaml`` keeps 0, the flat correction: 1 flattens the coverage
+   over the months ahead on M3 and M1 but widens Tourism's band (benchmarks/README.md).
+   Intervals: ``forecast ± t_df(0.5 + L/200) * sd_h``. A series with fewer than 20 errors
+   keeps step 5's covariance and ``df0`` (measured on M3, M1 and Tourism: benchmarks/README.md).
 7. **Sample paths.** Multivariate normal (same covariance, same t scale), so that a sum of
    months (a year-end landing) has the right, correlated, spread; the sum of a path's first
    ``r`` months is Student t, which :func:`salesplan.forecast.landing.landing_distribution`
@@ -331,6 +338,31 @@ def _fpe(n: int, p: int = CARRIED_PARAMETERS) -> float:
     return float((n + p) / max(n - p, 1)) if n > 0 else 1.0
 
 
+def _horizon_fpe(
+    n: int, h: int, growth: float = 0.0, counts: np.ndarray | None = None, p: int = CARRIED_PARAMETERS
+) -> np.ndarray:
+    """Akaike's final-prediction-error ratio at each month ahead ``k = 1..h`` (step 6):
+
+        g_k   = 1 + growth * (k - 1) / n
+        fpe_k = (n + p) / (n - p) * g_k / sum_k(w_k g_k) * sum_k(w_k)
+
+    with ``w_k`` the rolling-origin errors observed ``k`` months ahead (``counts``; equal
+    weights without them). The errors come from parameters fitted to the whole series, the
+    future of each origin included, and the trend is where that shows most: a drift estimated
+    from ``n`` months is off by a shared amount of variance ``sigma^2 / n``, which adds
+    ``k^2 sigma^2 / n`` to a random walk's ``k sigma^2`` at month ``k``, a ratio growing by
+    ``1 / n`` per month (``growth = 1``). The errors of every month ahead were pooled to set the
+    band's scale (step 6), so the profile is centred on them: it tilts the band, narrower in
+    the first months and wider in the last, and leaves the pooled correction ``(n + p) / (n -
+    p)`` whole. ``growth = 0`` is the flat correction; a long history (``n`` large) is
+    barely tilted."""
+    k = np.arange(h, dtype=float)
+    g = 1.0 + max(float(growth), 0.0) * k / max(n, 1)
+    w = np.asarray(counts, dtype=float)[:h] if counts is not None and len(counts) >= h else np.ones(h)
+    w = w if float(w.sum()) > 0 else np.ones(h)
+    return _fpe(n, p) * g / float(np.average(g, weights=w))
+
+
 def _t_ratio(df: float) -> float:
     """``t_df(0.975) / t_df(0.9)``: how much wider the 95 % interval is than the 80 % one."""
     return float(stats.t.ppf(0.975, df) / stats.t.ppf(0.9, df))
@@ -396,6 +428,8 @@ DEFAULT_TEMPORAL_MIN_POINTS = forecast_defaults().temporal_min_points
 DEFAULT_SEASON_LENGTH = forecast_defaults().season_length
 DEFAULT_MAX_ORIGINS = forecast_defaults().max_origins
 DEFAULT_LEVELS = tuple(int(v) for v in forecast_defaults().levels)
+# The band's growth with the months ahead (step 6, :func:`_horizon_fpe`).
+DEFAULT_HORIZON_GROWTH = forecast_defaults().horizon_growth
 
 
 def _make_models(season_length: int, n: int, models: Sequence[str]) -> list[tuple[str, object]]:
@@ -680,12 +714,15 @@ def fit_one(
     member_scale: str = "level",
     log_members: Sequence[str] | None = None,
     feasible: bool = True,
+    horizon_growth: float = DEFAULT_HORIZON_GROWTH,
 ) -> SeriesForecast:
     """Fit the engine to one series (see the module docstring for the method).
     ``member_scale`` / ``log_members``: the members fitted to ``log y`` (:func:`_fit_on_scale`;
     measured on M3, M1 and Tourism in ``benchmarks/README.md``, not the default).
     ``feasible``: bands censored at 0 for a never-negative series and the short-series
-    width floor (step 8); ``False`` gives the bands before step 8 (for measurement)."""
+    width floor (step 8); ``False`` gives the bands before step 8 (for measurement).
+    ``horizon_growth``: the band's tilt with the months ahead (step 6, :func:`_horizon_fpe`;
+    0 the flat correction; default ``forecast.horizon_growth`` of ``defaults.yaml``)."""
     y = np.asarray(y, dtype=float)
     n = len(y)
     h = int(horizon)
@@ -727,6 +764,7 @@ def fit_one(
         temporal_levels=tuple(used),
         interval_shape=interval_shape,
         feasible=feasible,
+        horizon_growth=horizon_growth,
     )
 
 
@@ -755,8 +793,11 @@ def _calibrate(
     temporal_levels: tuple[int, ...],
     interval_shape: str = "empirical",
     feasible: bool = True,
+    horizon_growth: float = 0.0,
 ) -> SeriesForecast:
-    """The calibrated error model around the point forecast (module docstring, steps 5-8)."""
+    """The calibrated error model around the point forecast (module docstring, steps 5-8).
+    ``horizon_growth``: the final prediction error's growth with the months ahead
+    (:func:`_horizon_fpe`; 0, the flat correction)."""
     n = len(y)
     h = len(mean)
     errs_scaled = errs * origin_scale(y, origins, season_length)[:, None]
@@ -781,7 +822,11 @@ def _calibrate(
         # The errors came from parameters fitted to the whole series, the future of each origin
         # included: Akaike's final prediction error turns such in-sample-like errors into
         # out-of-sample ones (module docstring, step 6).
-        cov = cov * factor**2 * _fpe(n)
+        # Scaling by g_h g_k (a diagonal matrix on both sides) keeps the covariance positive
+        # semi-definite and the correlation between months as step 5 fitted it.
+        counts = (~np.isnan(errs_scaled)).sum(axis=0)
+        g = np.sqrt(_horizon_fpe(n, h, horizon_growth, counts))
+        cov = cov * factor**2 * np.outer(g, g)
     elif interval_shape != "t":
         raise ValueError(f"unknown interval_shape {interval_shape!r}: use empirical or t")
     lower = float("-inf")
@@ -802,6 +847,39 @@ def _calibrate(
         cv_origins=origins if keep_errors else None,
         y=y if keep_errors else None,
         lower=lower,
+    )
+
+
+def recalibrate(
+    fit: SeriesForecast,
+    *,
+    horizon_growth: float = DEFAULT_HORIZON_GROWTH,
+    season_length: int = DEFAULT_SEASON_LENGTH,
+    interval_shape: str = "empirical",
+    feasible: bool = True,
+) -> SeriesForecast:
+    """``fit``'s band rebuilt from its own rolling-origin errors (steps 5-8) with these band
+    options; the point forecast is kept. ``fit`` must have kept its errors
+    (``keep_errors=True``); the options must be those it was fitted with except the band's.
+    Used to measure band variants without refitting the models."""
+    if fit.cv_errors is None or fit.cv_origins is None or fit.y is None:
+        raise ValueError(f"{fit.unique_id}: the fit kept no rolling-origin errors (fit with keep_errors=True)")
+    # The kept errors are at today's level; _calibrate rescales raw errors itself.
+    errs = fit.cv_errors / origin_scale(fit.y, fit.cv_origins, season_length)[:, None]
+    return _calibrate(
+        fit.y,
+        fit.mean,
+        errs,
+        fit.cv_origins,
+        season_length=season_length,
+        unique_id=fit.unique_id,
+        last_ds=fit.last_ds,
+        keep_errors=True,
+        weights=fit.weights,
+        temporal_levels=fit.temporal_levels,
+        interval_shape=interval_shape,
+        feasible=feasible,
+        horizon_growth=horizon_growth,
     )
 
 
