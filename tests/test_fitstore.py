@@ -87,6 +87,16 @@ def test_the_key_follows_what_the_fit_depends_on():
     assert fitstore.fit_key(y[1:], 12, {"season_length": 12}) != key
 
 
+def test_the_band_setting_reaches_the_fits_and_their_keys(tmp_path):
+    data = _series(n_series=1)
+    flat = fit_series(data, 6, n_jobs=1, store=tmp_path, **OPTIONS)
+    tilted = fit_series(data, 6, n_jobs=1, store=tmp_path, horizon_growth=1.0, **OPTIONS)
+    # Another band, the same point forecast, and a fit of its own in the store.
+    np.testing.assert_array_equal(flat["s0"].mean, tilted["s0"].mean)
+    assert not np.allclose(flat["s0"].cov, tilted["s0"].cov)
+    assert len(list(tmp_path.rglob("*.npz"))) == 2
+
+
 def test_an_unreadable_fit_is_fitted_and_written_again(tmp_path):
     data = _series(n_series=1)
     first = fit_series(data, 6, n_jobs=1, store=tmp_path, **OPTIONS)

@@ -353,3 +353,6 @@ def test_engine_defaults_are_the_settings_defaults() -> None:
     assert opts["global_member"] is yaml_forecast["global_model"]["enabled"]
     switched = {**yaml_forecast, "global_model": {**yaml_forecast["global_model"], "enabled": True, "weight": 0.4}}
     assert engine_options(switched)["global_member"] is True and engine_options(switched)["global_weight"] == 0.4
+    # The band's tilt with the months ahead too: the setting reaches the fits it changes.
+    assert opts["horizon_growth"] == yaml_forecast["horizon_growth"]
+    assert engine_options({**yaml_forecast, "horizon_growth": 1.0})["horizon_growth"] == 1.0

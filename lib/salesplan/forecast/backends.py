@@ -36,6 +36,7 @@ from typing import Any
 import pandas as pd
 
 from salesplan.forecast.engine import (
+    DEFAULT_HORIZON_GROWTH,
     DEFAULT_LEVELS,
     DEFAULT_MAX_ORIGINS,
     DEFAULT_MODELS,
@@ -149,6 +150,7 @@ def fit_series_distributed(
     global_member: bool | None = None,
     global_weight: float | None = None,
     store: str | os.PathLike[str] | None = None,
+    horizon_growth: float = DEFAULT_HORIZON_GROWTH,
 ) -> dict[str, SeriesForecast]:
     """:func:`salesplan.forecast.engine.fit_series` on a cluster: the same validation, the same
     per-series ``fit_one`` with the same options, run through Fugue on ``engine`` (``dask``,
@@ -178,6 +180,7 @@ def fit_series_distributed(
         "models": tuple(models),
         "temporal_levels": tuple(int(k) for k in temporal_levels),
         "temporal_min_points": int(temporal_min_points),
+        "horizon_growth": float(horizon_growth),
     }
     if store is not None:
         from salesplan.forecast import fitstore

@@ -137,6 +137,7 @@ def backtest(
     max_origins: int | None = None,
     temporal_levels: Sequence[int] | None = None,
     temporal_min_points: int | None = None,
+    horizon_growth: float | None = None,
     global_member: bool | None = None,
     global_weight: float | None = None,
     store: str | os.PathLike[str] | None = None,
@@ -161,6 +162,7 @@ def backtest(
         "max_origins": d.max_origins if max_origins is None else int(max_origins),
         "temporal_levels": d.temporal_levels if temporal_levels is None else list(temporal_levels),
         "temporal_min_points": d.temporal_min_points if temporal_min_points is None else int(temporal_min_points),
+        "horizon_growth": d.horizon_growth if horizon_growth is None else float(horizon_growth),
         "global_member": global_member,
         "global_weight": global_weight,
     }

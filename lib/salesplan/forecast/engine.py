@@ -920,15 +920,17 @@ def _fit_chunk(args: tuple) -> list[SeriesForecast]:
 
 
 def default_n_jobs() -> int:
-    """Worker processes used for many series: the machine's cores (at least 1)."""
-    return max(os.cpu_count() or 1, 1)
+    """Worker processes used for many series: the cores this process may run on (at least 1;
+    fewer than the machine's under ``taskset`` or a container's CPU set)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(cores or 1, 1)
 
 
 def engine_options(config: ForecastSettings | Mapping[str, Any] | None) -> dict[str, Any]:
     """The engine's settings from a ``forecast`` settings section (typed or as its dict), as
     ``fit_series`` keywords: ``season_length``, ``max_origins``, ``temporal_levels``,
-    ``temporal_min_points`` and the global member (``global_member``, ``global_weight`` from
-    ``global_model``), so a user's setting reaches every fit. Without a section (a file forecast outside the workbook), the
+    ``temporal_min_points``, ``horizon_growth`` and the global member (``global_member``,
+    ``global_weight`` from ``global_model``), so a user's setting reaches every fit. Without a section (a file forecast outside the workbook), the
     ``forecast`` section of ``defaults.yaml``."""
     from salesplan.settings import ForecastSettings
 
@@ -942,12 +944,20 @@ def engine_options(config: ForecastSettings | Mapping[str, Any] | None) -> dict[
         "max_origins": int(config.max_origins),
         "temporal_levels": tuple(int(k) for k in config.temporal_levels or ()),
         "temporal_min_points": int(config.temporal_min_points),
+        "horizon_growth": float(config.horizon_growth),
         "global_member": bool(config.global_model.enabled),
         "global_weight": float(config.global_model.weight),
     }
 
 
-ENGINE_KEYS = ("season_length", "max_origins", "temporal_levels", "temporal_min_points", "global_model")
+ENGINE_KEYS = (
+    "season_length",
+    "max_origins",
+    "temporal_levels",
+    "temporal_min_points",
+    "horizon_growth",
+    "global_model",
+)
 
 
 def fit_series(
@@ -971,6 +981,7 @@ def fit_series(
     global_member: bool | None = None,
     global_weight: float | None = None,
     store: str | os.PathLike[str] | None = None,
+    horizon_growth: float = DEFAULT_HORIZON_GROWTH,
 ) -> dict[str, SeriesForecast]:
     """Fit the engine to every series of a long ``unique_id, ds, y`` frame.
 
@@ -982,7 +993,8 @@ def fit_series(
     series' own error quantiles, step 6) or ``t`` (the Student t of the error model alone);
     ``member_scale`` / ``log_members``: members fitted to ``log y`` (see :func:`fit_one`);
     ``feasible``: bands censored at 0 for never-negative series and short series' width
-    floor (module docstring, step 8); ``global_member`` / ``global_weight``: blend in the
+    floor (module docstring, step 8); ``horizon_growth``: the band's tilt with the months
+    ahead (step 6, ``forecast.horizon_growth``); ``global_member`` / ``global_weight``: blend in the
     global LightGBM member (:mod:`salesplan.forecast.global_model`; ``None`` takes
     ``forecast.global_model`` of ``defaults.yaml``, off there). ``store``: a folder of fitted
     series (:mod:`salesplan.forecast.fitstore`); a series fitted before with the same values,
@@ -1008,6 +1020,7 @@ def fit_series(
         member_scale=str(member_scale),
         log_members=None if log_members is None else tuple(log_members),
         feasible=bool(feasible),
+        horizon_growth=float(horizon_growth),
     )
     n_jobs = default_n_jobs() if n_jobs is None else max(int(n_jobs), 1)
     if store is None:

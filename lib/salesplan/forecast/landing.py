@@ -498,6 +498,7 @@ def backtest_cuts(
     max_origins: int | None = None,
     temporal_levels: Sequence[int] | None = None,
     temporal_min_points: int | None = None,
+    horizon_growth: float | None = None,
     global_member: bool | None = None,
     global_weight: float | None = None,
     store: str | os.PathLike[str] | None = None,
@@ -511,7 +512,7 @@ def backtest_cuts(
     not yet complete) are left out of it. Fitting is the slow part; :func:`hit_pairs`
     then turns the cuts into (P(hit), outcome) pairs for any plan levels. Options left None
     take ``defaults.yaml``'s forecast settings (``p_hit_calibration.back``, ``season_length``,
-    ``max_origins``, ``temporal_levels``, ``temporal_min_points``, ``global_model``).
+    ``max_origins``, ``temporal_levels``, ``temporal_min_points``, ``horizon_growth``, ``global_model``).
     ``store``: a folder of fitted series (:mod:`salesplan.forecast.fitstore`): a cut is the
     history an earlier month's forecast was fitted on, so a monthly run finds most cuts there.
     """
@@ -521,6 +522,7 @@ def backtest_cuts(
     max_origins = defaults.max_origins if max_origins is None else max_origins
     temporal_levels = defaults.temporal_levels if temporal_levels is None else temporal_levels
     temporal_min_points = defaults.temporal_min_points if temporal_min_points is None else temporal_min_points
+    horizon_growth = defaults.horizon_growth if horizon_growth is None else horizon_growth
     data = validate_series(df)
     out = []
     for b in back:
@@ -561,6 +563,7 @@ def backtest_cuts(
             n_jobs=n_jobs,
             temporal_levels=temporal_levels,
             temporal_min_points=temporal_min_points,
+            horizon_growth=horizon_growth,
             global_member=global_member,
             global_weight=global_weight,
             store=store,
@@ -610,6 +613,7 @@ def hit_backtest(
     max_origins: int | None = None,
     temporal_levels: Sequence[int] | None = None,
     temporal_min_points: int | None = None,
+    horizon_growth: float | None = None,
     global_member: bool | None = None,
     global_weight: float | None = None,
     store: str | os.PathLike[str] | None = None,
@@ -635,6 +639,7 @@ def hit_backtest(
         max_origins=max_origins,
         temporal_levels=temporal_levels,
         temporal_min_points=temporal_min_points,
+        horizon_growth=horizon_growth,
         global_member=global_member,
         global_weight=global_weight,
         store=store,
