@@ -4,11 +4,13 @@ order (no kernel started here)."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import nbformat
@@ -346,3 +348,48 @@ def test_fitting_ahead_leaves_the_forecast_page_nothing_to_fit(
     fresh = open_workbook("2026-10", sample_raw, config, output_dir=tmp_path / "fresh", use_cache=False)
     assert fresh.fit_store is None
     pd.testing.assert_frame_equal(fc.forecast, fresh.forecast().forecast)
+
+
+PARENT_OF_AHEAD = """\
+import sys, time
+from salesplan.run import ahead
+process = ahead.start({"month": "2026-10", "data_dir": sys.argv[1], "config_path": sys.argv[2]}, sys.argv[3])
+print(process.pid, flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.slow  # a run killed on purpose
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_process_fitting_ahead_ends_with_a_run_killed_outright(sample_raw: Path, tmp_path: Path) -> None:
+    """SIGKILL leaves the run no chance to stop what it started: the fitting process stops itself."""
+    import psutil
+
+    env = os.environ | {"SALESPLAN_ROOT": str(tmp_path)}
+    config = str(ROOT / "config" / "salesplan.yaml")
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT_OF_AHEAD, str(sample_raw), config, str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    child = None
+    try:
+        child = psutil.Process(int(parent.stdout.readline()))
+        deadline = time.monotonic() + 60
+        # Killed once it is past its start-up, importing or fitting.
+        while child.is_running() and child.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            if child.cpu_times().user > 1.5:
+                break
+            time.sleep(0.2)
+        assert child.is_running() and child.status() != psutil.STATUS_ZOMBIE, "the fitting process ended too soon"
+        parent.kill()
+        parent.wait(timeout=10)
+        gone, alive = psutil.wait_procs([child], timeout=20)
+        still = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert not still, "the fitting process outlived the run killed with SIGKILL"
+    finally:
+        parent.kill()
+        if child is not None:
+            with contextlib.suppress(psutil.Error):
+                child.kill()

@@ -24,6 +24,27 @@ from typing import Any
 
 NICENESS = 10
 """How much lower than the pages the process runs: it only uses what they leave idle."""
+PARENT_VARIABLE = "SALESPLAN_AHEAD_PARENT"
+"""The run's process id, given to the process it starts (:func:`die_with_parent`)."""
+
+
+def die_with_parent() -> None:
+    """End this process when the run that started it ends, even killed with SIGKILL (which
+    leaves the run no chance to stop it): Linux's ``PR_SET_PDEATHSIG`` asks for SIGTERM then.
+    A run already gone before that request (its id no longer this process's parent) ends it
+    at once. Elsewhere the run's own clean-up stops it."""
+    import ctypes
+    import signal
+
+    parent = os.environ.get(PARENT_VARIABLE)
+    if not sys.platform.startswith("linux") or not parent:
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != int(parent):
+        os._exit(0)
 
 
 def fit_ahead(month: str, data_dir: str, config_path: str, plan_version: str | None = None) -> None:
@@ -52,6 +73,7 @@ def start(parameters: Mapping[str, Any], cwd: str | os.PathLike[str]) -> subproc
     return subprocess.Popen(
         command,
         cwd=cwd,
+        env=os.environ | {PARENT_VARIABLE: str(os.getpid())},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -72,5 +94,6 @@ def stop(process: subprocess.Popen[bytes] | None, grace_s: float = 5.0) -> None:
 
 
 if __name__ == "__main__":
+    die_with_parent()
     os.nice(NICENESS)
     fit_ahead(*sys.argv[1:5])
