@@ -182,27 +182,22 @@ def fit_series_distributed(
         "temporal_min_points": int(temporal_min_points),
         "horizon_growth": float(horizon_growth),
     }
-    if store is not None:
-        from salesplan.forecast import fitstore
-
-        wanted = options["keep_errors"]
-        options["keep_errors"] = True  # a stored fit always keeps them (fitstore)
-        items = [(str(uid), g["ds"].iloc[-1], g["y"].to_numpy()) for uid, g in data.groupby("unique_id", sort=True)]
     partition: dict[str, Any] = {"by": "unique_id"}
     if partitions:
         partition["num"] = int(partitions)
     if store is None:
         fits = _fit_on_cluster(data, horizon, engine, address, options, partition)
     else:
-        # As on this machine: one call at a time per store (fitstore.locked).
-        with fitstore.locked(store):
-            found, missing, keys = fitstore.stored_or_missing(store, items, horizon, options, SeriesForecast)
-            todo = data[data["unique_id"].astype(str).isin({uid for uid, _, _ in missing})]
-            fits = {} if todo.empty else _fit_on_cluster(todo, horizon, engine, address, options, partition)
-            fitstore.write_fits(store, fits.values(), keys)
-        fits = {**fits, **found}
-        if not wanted:
-            fits = {uid: fitstore.without_errors(f) for uid, f in fits.items()}
+        from salesplan.forecast import fitstore
+
+        def on_cluster(todo: list, opts: dict[str, Any]) -> Any:
+            # Only the series the store lacks go to the cluster.
+            part = data[data["unique_id"].astype(str).isin({uid for uid, _, _ in todo})]
+            return _fit_on_cluster(part, horizon, engine, address, opts, partition).values()
+
+        items = [(str(uid), g["ds"].iloc[-1], g["y"].to_numpy()) for uid, g in data.groupby("unique_id", sort=True)]
+        made = fitstore.fit_with_store(store, items, horizon, options, SeriesForecast, on_cluster)
+        fits = {f.unique_id: f for f in made}
     fits = {uid: fits[uid] for uid in sorted(fits)}
     if use_global:
         # One model across all series: trained here on the collected history, as the local path does.

@@ -1028,17 +1028,9 @@ def fit_series(
     else:
         from salesplan.forecast import fitstore
 
-        wanted = kwargs["keep_errors"]
-        # A stored fit serves every caller, with or without errors: it always keeps them.
-        kwargs["keep_errors"] = True
-        # One call at a time per store: a second caller waits and reads what the first fitted.
-        with fitstore.locked(store):
-            found, items, keys = fitstore.stored_or_missing(store, items, horizon, kwargs, SeriesForecast)
-            fits = _fit_items(items, horizon, kwargs, n_jobs)
-            fitstore.write_fits(store, fits, keys)
-        fits = [*fits, *found.values()]
-        if not wanted:
-            fits = [fitstore.without_errors(f) for f in fits]
+        fits = fitstore.fit_with_store(
+            store, items, horizon, kwargs, SeriesForecast, lambda todo, opts: _fit_items(todo, horizon, opts, n_jobs)
+        )
     # In unique_id order whatever the number of workers (or the cluster) that fitted them.
     fits = {f.unique_id: f for f in sorted(fits, key=lambda f: f.unique_id)}
     if use_global:

@@ -155,6 +155,29 @@ def write_fits(store: str | os.PathLike[str], fits: Iterable[Any], keys: Mapping
         write_fit(store, keys[fit.unique_id], fit)
 
 
+def fit_with_store(
+    store: str | os.PathLike[str],
+    items: Iterable[tuple[str, pd.Timestamp, np.ndarray]],
+    horizon: int,
+    options: Mapping[str, Any],
+    fit_type: Callable[..., Any],
+    fit_missing: Callable[[list[tuple[str, pd.Timestamp, np.ndarray]], dict[str, Any]], Iterable[Any]],
+) -> list[Any]:
+    """The fits of ``(unique_id, last_ds, y)`` items: those in ``store`` read (as ``fit_type``),
+    the others made by ``fit_missing(items, options)`` and stored, all under the store's lock
+    (:func:`locked`). Fits are made and stored with their errors, which a caller whose
+    ``options`` do not keep them (``keep_errors``) gets without."""
+    wanted = bool(options.get("keep_errors"))
+    # A stored fit serves every caller, with or without errors: it always keeps them.
+    options = {**options, "keep_errors": True}
+    with locked(store):
+        found, missing, keys = stored_or_missing(store, items, horizon, options, fit_type)
+        made = list(fit_missing(missing, options)) if missing else []
+        write_fits(store, made, keys)
+    fits = [*made, *found.values()]
+    return fits if wanted else [without_errors(f) for f in fits]
+
+
 def without_errors(fit: Any) -> Any:
     """``fit`` without its cross-validation errors, origins and values (what a caller that did
     not ask for them gets)."""
