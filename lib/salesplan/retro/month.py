@@ -335,6 +335,8 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
         retro_settings.product_owners,
         month,
     )
+    # The month's payments summed per order once (kept with the restatement), else read here.
+    collected = wb.collected_cash()
     early = risks.early_warnings(
         wb.data,
         cube,
@@ -342,9 +344,8 @@ def build_retrospective(wb: MonthContext) -> Retrospective:
         settings.customer_tiers,
         settings.risk.warnings,
         orders=wb.order_totals(),
-        # The month's payments summed per order once (kept with the restatement), else read here.
-        collected=wb.collected_cash(),
-        receivables=None if wb.collected_cash() is not None else wb.payments(),
+        collected=collected,
+        receivables=wb.payments() if collected is None else None,
     )
 
     process = process_tracking(wb, cube)
