@@ -184,12 +184,26 @@ def test_the_month_context_reads_as_of_the_month_end(setup: tuple[Path, Path], u
     assert wb.paid_basis == "payments in table receivables dated up to 2025-01-31"
 
 
-def test_paid_amounts_as_of_the_month_end_are_restated_once_and_read_back(
-    sample_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def sample_month(sample_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Opens a month of the sample with a validated cache (and restatement store) of the test's own."""
     monkeypatch.setattr(sio, "DEFAULT_CACHE_DIR", str(tmp_path / "cache"))
     config = PROJECT_ROOT / "config" / "salesplan.yaml"
-    first = open_workbook(month="2026-10", data_dir=sample_raw, config_path=config)
+    return lambda month: open_workbook(month=month, data_dir=sample_raw, config_path=config)
+
+
+def _payment_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that gets one entry each time a page reads the month's payments."""
+    read: list[int] = []
+    payments = MonthContext.payments
+    monkeypatch.setattr(MonthContext, "payments", lambda self: (read.append(1), payments(self))[1])
+    return read
+
+
+def test_paid_amounts_as_of_the_month_end_are_restated_once_and_read_back(
+    sample_month, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = sample_month("2026-10")
     as_exported = first.agg.cube.loc[first.agg.cube["month"] <= pd.Timestamp("2026-10-01"), "paid_amount"]
     # The sample has payments dated after October: the month's cash is restated, not as exported.
     assert not np.allclose(as_exported.fillna(0).to_numpy(), first.cube["paid_amount"].fillna(0).to_numpy())
@@ -197,10 +211,8 @@ def test_paid_amounts_as_of_the_month_end_are_restated_once_and_read_back(
     assert (store / "meta.json").exists()
 
     # A later page reads the stored amounts: it never reads the payments again.
-    read: list[int] = []
-    payments = MonthContext.payments
-    monkeypatch.setattr(MonthContext, "payments", lambda self: (read.append(1), payments(self))[1])
-    second = open_workbook(month="2026-10", data_dir=sample_raw, config_path=config)
+    read = _payment_reads(monkeypatch)
+    second = sample_month("2026-10")
     assert read == []
     pd.testing.assert_frame_equal(second.cube, first.cube)
     # The month's order totals take their paid amounts as stored, row for row: not restated again.
@@ -214,25 +226,19 @@ def test_paid_amounts_as_of_the_month_end_are_restated_once_and_read_back(
     assert second.paid_basis == first.paid_basis and second.cube.attrs["paid_basis"] == first.paid_basis
 
     # Another month has its own: September is restated from the payments, not from October's store.
-    september = open_workbook(month="2026-09", data_dir=sample_raw, config_path=config)
+    september = sample_month("2026-09")
     assert read == [1] and september.paid_basis.endswith("2026-09-30")
 
 
-def test_a_stored_restatement_of_an_older_format_is_replaced(
-    sample_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sio, "DEFAULT_CACHE_DIR", str(tmp_path / "cache"))
-    config = PROJECT_ROOT / "config" / "salesplan.yaml"
-    first = open_workbook(month="2026-10", data_dir=sample_raw, config_path=config)
+def test_a_stored_restatement_of_an_older_format_is_replaced(sample_month, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = sample_month("2026-10")
     meta_file = first.agg.folder.parent / "as_of" / "2026-10" / "meta.json"
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     meta_file.write_text(json.dumps({**meta, "format": workbook.RESTATED_FORMAT - 1}), encoding="utf-8")
     # The older store is not read, and the page's own restatement takes its place.
-    second = open_workbook(month="2026-10", data_dir=sample_raw, config_path=config)
+    second = sample_month("2026-10")
     pd.testing.assert_frame_equal(second.cube, first.cube)
     assert json.loads(meta_file.read_text(encoding="utf-8")) == meta
-    read: list[int] = []
-    payments = MonthContext.payments
-    monkeypatch.setattr(MonthContext, "payments", lambda self: (read.append(1), payments(self))[1])
-    open_workbook(month="2026-10", data_dir=sample_raw, config_path=config)
+    read = _payment_reads(monkeypatch)
+    sample_month("2026-10")
     assert read == []
