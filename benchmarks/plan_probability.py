@@ -148,6 +148,19 @@ def main() -> None:
     )
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--save", default=None, help="write every case with both probabilities to this CSV")
+    parser.add_argument(
+        "--global-member",
+        choices=("default", "on", "off"),
+        default="default",
+        help="blend in the global LightGBM member (forecast.global_model; default: defaults.yaml's)",
+    )
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="folder of fitted series (salesplan.forecast.fitstore) kept between runs: a run with the member on "
+        "reads the local fits a run with it off stored (its seconds are then not the engine's)",
+    )
+    parser.add_argument("--skip-peer", action="store_true", help="leave salesplansuccess out (its row is unchanged)")
     args = parser.parse_args()
 
     train, tests, _ = load("m3")
@@ -155,21 +168,26 @@ def main() -> None:
     outcome = table["hit"].to_numpy(dtype=float)
     print(f"M3 monthly: {table['unique_id'].nunique()} series, {len(table)} cases, {100 * outcome.mean():.1f} % hit")
 
+    member = None if args.global_member == "default" else args.global_member == "on"
+    engine = {"global_member": member, "store": args.store}
+    print(f"global member: {args.global_member}" + (f", fits stored in {args.store}" if args.store else ""))
+
     results = {}
     t0 = time.perf_counter()
-    fits = fit_series(train, 12, n_jobs=args.n_jobs)
+    fits = fit_series(train, 12, n_jobs=args.n_jobs, **engine)
     results["salesplan"] = ours(fits, table)
     t_ours = time.perf_counter() - t0
     # Recalibration learned from each series' training part only: the engine refitted 12 and
     # 24 months before the end of training, the same plan levels, outcomes inside training.
     t0 = time.perf_counter()
-    cuts = backtest_cuts(train, back=(12, 24), n_jobs=args.n_jobs)
+    cuts = backtest_cuts(train, back=(12, 24), n_jobs=args.n_jobs, **engine)
     pairs = hit_pairs(cuts, factors=PLAN_FACTORS)
     cal = fit_hit_calibration(pairs["p_hit"].to_numpy(), pairs["hit"].to_numpy(dtype=float))
     results["salesplan, recalibrated"] = cal(results["salesplan"])
     t_cal = t_ours + time.perf_counter() - t0
     t0 = time.perf_counter()
-    results["salesplansuccess 0.0.9"] = salesplansuccess(train, table, args.paths, args.seed)
+    if not args.skip_peer:
+        results["salesplansuccess 0.0.9"] = salesplansuccess(train, table, args.paths, args.seed)
     t_peer = time.perf_counter() - t0
     results["constant base rate"] = np.full(len(table), outcome.mean())
     results["base rate per plan level"] = table.groupby("factor")["hit"].transform("mean").to_numpy(dtype=float)
@@ -193,6 +211,8 @@ def main() -> None:
     if args.save:
         table.assign(**{f"p_{k}": v for k, v in results.items()}).to_csv(args.save, index=False)
     for name in ("salesplan", "salesplan, recalibrated", "salesplansuccess 0.0.9"):
+        if name not in results:
+            continue
         p = results[name]
         ok = ~np.isnan(p)
         rel = reliability_table(p[ok], outcome[ok])
@@ -216,6 +236,8 @@ def main() -> None:
 
     # What reading P(hit) from a finite set of paths would add: the same fits, the share of
     # `--paths` sample paths per case (map learned from sampled backtests too), several seeds.
+    if args.draws < 1:
+        return
     print(
         f"\nP(hit) read from {args.paths} sample paths instead of the closed form ({args.draws} seeds, models fitted "
         "once): worst decile with >= 100 cases, points"
