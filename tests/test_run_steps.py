@@ -57,6 +57,7 @@ def _month_run(reports: Path, notebooks: list | None = None, **fields) -> monthl
         ("notebooks:\n  - name: 00_a\n    defaults: [1]\n", r"notebooks\[0\]\.defaults: expected a mapping"),
         ("defaults: {}\nnotebook: []\n", r"notebooks: required key missing; notebook: unknown key \(known: notebooks"),
         ("notebooks:\n  - name: 00_a\n  - name: 00_a\n", r"00_a listed more than once"),
+        ("notebooks:\n  - name: 00_a\n    preload: [scipy stats]\n", r"preload: not a module name: 'scipy stats'"),
         ("- 00_a\n", r"the file: expected a mapping"),
     ],
 )
@@ -233,6 +234,33 @@ def test_a_page_kernel_preloads_the_pages_imports_without_binding_names(tmp_path
     namespace: dict = {}
     exec(execute.preload_code(imports), namespace)  # the missing module is left to the page to report
     assert set(namespace) == {"__builtins__"}
+
+
+def test_a_kernel_started_ahead_also_imports_what_the_pack_preloads_for_its_page(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import json\nfrom collections import deque")]
+    nbformat.write(nb, tmp_path / "01_b.ipynb")
+    (tmp_path / "pack.yaml").write_text(
+        "notebooks:\n  - name: 01_b\n    preload: [json, decimal, email.utils]\n", encoding="utf-8"
+    )
+    (entry,) = runner.load_pack(tmp_path)
+    assert entry.preload == ("json", "decimal", "email.utils")
+    job = execute.Job("01_b", str(entry.path), "", {}, str(tmp_path), None, "", entry.preload)
+    # The page's own imports first, then what the pack adds, each module once.
+    assert execute.kernel_imports(job) == [
+        ("json", []),
+        ("collections", ["deque"]),
+        ("decimal", []),
+        ("email.utils", []),
+    ]
+
+
+def test_the_packs_preloaded_modules_exist() -> None:
+    import importlib.util
+
+    for entry in runner.load_pack():
+        for module in entry.preload:
+            assert importlib.util.find_spec(module) is not None, f"{entry.name}: preload {module} is not installed"
 
 
 def test_one_worker_starts_the_next_kernel_while_the_current_notebook_runs(monkeypatch: pytest.MonkeyPatch) -> None:

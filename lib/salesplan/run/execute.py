@@ -284,7 +284,9 @@ def _sweep_kernel_sockets() -> list[str]:
 @dataclass(frozen=True)
 class Job:
     """One notebook to execute: papermill's source and output, the values to inject, the
-    working folder, the per-cell timeout and the kernel's socket path (see :func:`_execute`)."""
+    working folder, the per-cell timeout and the kernel's socket path (see :func:`_execute`);
+    ``preload``: modules a kernel started ahead imports besides the notebook's own
+    (:class:`StartedKernel`)."""
 
     name: str
     source: str
@@ -293,6 +295,7 @@ class Job:
     cwd: str
     timeout: float | None
     kernel_address: str
+    preload: tuple[str, ...] = ()
 
     def arguments(self) -> tuple:
         return (self.source, self.output, self.parameters, self.cwd, self.timeout, self.kernel_address)
@@ -324,6 +327,16 @@ def page_imports(source: str | os.PathLike[str]) -> list[tuple[str, list[str]]]:
                 names = found.setdefault(node.module, [])
                 names.extend(a.name for a in node.names if a.name != "*" and a.name not in names)
     return list(found.items())
+
+
+def kernel_imports(job: Job) -> list[tuple[str, list[str]]]:
+    """What a kernel started ahead for ``job`` imports: the notebook's own top-level imports
+    (:func:`page_imports`), then the pack's ``preload`` for it, the heavy libraries the page's
+    library calls import on first use (statsforecast for the forecast, scipy.stats for the
+    commission simulation), which would otherwise be paid inside a cell."""
+    own = page_imports(job.source)
+    named = {module for module, _names in own}
+    return own + [(module, []) for module in job.preload if module not in named]
 
 
 def preload_code(imports: Sequence[tuple[str, Sequence[str]]]) -> str:
@@ -361,7 +374,7 @@ class StartedKernel:
 
         self.manager.client = client  # type: ignore[method-assign]
         arguments = [*KERNEL_ARGUMENTS, "--HistoryManager.hist_file=:memory:"]
-        preload = preload_code(page_imports(job.source))
+        preload = preload_code(kernel_imports(job))
         if preload:
             arguments.append(f"--IPKernelApp.exec_lines={preload}")
         # Returns once the process is launched; the kernel boots and imports on its own.

@@ -419,6 +419,7 @@ def execute_notebooks(run: MonthRun, *, jobs: int, timeout: float | None, cwd: P
             str(cwd),
             timeout,
             os.path.join(sockets, entry.name),
+            entry.preload,
         )
         for entry, result in run.notebooks
     ]

@@ -10,6 +10,7 @@ gives an order that respects those waits (``graphlib``) and refuses a cycle.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
@@ -27,15 +28,21 @@ RUNNER_PARAMETERS = ("month", "data_dir", "config_path", "output_dir", "plan_ver
 """Parameters the run sets itself (``--month``, ``--data``, ``--config``, the run folder, ``--plan``)."""
 
 
+# A dotted Python module name (what ``preload`` lists; imported with ``__import__``).
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
 @dataclass(frozen=True)
 class PackEntry:
-    """One notebook of the monthly pack: its file, what it reads and writes, and the parameter
-    defaults the pack declares for it (None: the pack declares none, nothing is checked)."""
+    """One notebook of the monthly pack: its file, what it reads and writes, the parameter
+    defaults the pack declares for it (None: the pack declares none, nothing is checked) and
+    the modules its kernel imports as it starts besides the notebook's own (``preload``)."""
 
     path: Path
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
     defaults: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
+    preload: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -45,7 +52,8 @@ class PackEntry:
 class PackItem(BaseModel):
     """One entry of ``pack.yaml``'s ``notebooks`` list. Rules: ``name`` is the notebook's file
     name without ``.ipynb``; ``reads`` and ``writes`` are lists of names; ``defaults`` maps
-    parameter names to values; no other key."""
+    parameter names to values; ``preload`` lists dotted module names (``statsforecast.models``);
+    no other key."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -53,11 +61,20 @@ class PackItem(BaseModel):
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
     defaults: dict[str, Any] | None = None
+    preload: tuple[str, ...] = ()
 
-    @field_validator("reads", "writes", mode="before")
+    @field_validator("reads", "writes", "preload", mode="before")
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
         return () if value is None else value
+
+    @field_validator("preload")
+    @classmethod
+    def _module_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [name for name in value if not _MODULE_NAME.fullmatch(name)]
+        if bad:
+            raise ValueError(f"not a module name: {', '.join(map(repr, bad))} (dotted names, e.g. scipy.stats)")
+        return value
 
 
 class PackFile(BaseModel):
@@ -138,7 +155,7 @@ def load_pack(notebooks_dir: str | os.PathLike[str] | None = None) -> list[PackE
             )
         shared, own = declared.defaults, item.defaults
         defaults = None if shared is None and own is None else {**(shared or {}), **(own or {})}
-        pack.append(PackEntry(path, item.reads, item.writes, defaults))
+        pack.append(PackEntry(path, item.reads, item.writes, defaults, item.preload))
     return pack
 
 
