@@ -113,3 +113,61 @@ def test_pipeline_earns_its_weight_by_past_accuracy():
     # A pipeline four times worse than the statistical forecast earns 1/5.
     worse = earned_weights(history, coverage, statistical_mse=[25.0], caps=[0.5]).set_index("lead")
     assert worse.loc[1, "weight"] == pytest.approx(25.0 / 125.0)
+
+
+def _history_snapshot_by_snapshot(pipeline, win_rates, actuals, levels, as_of, max_lead):
+    """pipeline_history's definition, one snapshot at a time through weighted_pipeline_series."""
+    from salesplan.forecast.pipeline import weighted_pipeline_series
+
+    rows = []
+    snaps = pd.to_datetime(pipeline["snapshot_date"])
+    for snap in sorted(snaps[snaps <= as_of].unique()):
+        snap = pd.Timestamp(snap)
+        wp = weighted_pipeline_series(pipeline, win_rates, snap, levels)
+        if len(wp):
+            lead = (wp["month"].dt.to_period("M") - snap.to_period("M")).map(lambda d: d.n)
+            rows.append(wp.assign(lead=lead)[["unique_id", "month", "lead", "weighted_amount"]])
+    w = pd.concat(rows, ignore_index=True)
+    w = w[(w["lead"] >= 1) & (w["lead"] <= max_lead)]
+    a = actuals.rename(columns={"ds": "month", "y": "actual"})[["unique_id", "month", "actual"]]
+    j = w.merge(a, on=["unique_id", "month"], how="inner")
+    return j[j["month"] <= as_of][["unique_id", "month", "lead", "weighted_amount", "actual"]].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("max_lead", [1, 3])
+def test_pipeline_history_reads_every_snapshot_as_the_weighted_pipeline_does(max_lead: int) -> None:
+    from salesplan.forecast.pipeline import pipeline_history
+
+    rng = np.random.default_rng(7)
+    snapshots = pd.date_range("2025-01-31", periods=10, freq="ME")
+    rows = []
+    for i in range(60):
+        region, line = rng.choice(["N", "S", None], p=[0.45, 0.45, 0.1]), rng.choice(["A", "B"])
+        stage = rng.choice(["proposal", "contract", "unheard-of"])
+        for snap in snapshots[rng.integers(0, 5) : rng.integers(5, 11)]:
+            close = snap + pd.Timedelta(days=int(rng.integers(-40, 150)))
+            rows.append(
+                {
+                    "opportunity_id": f"O{i}",
+                    "snapshot_date": snap,
+                    "stage": stage,
+                    "amount": float(rng.integers(1, 50) * 100),
+                    # Some close dates are missing (moved to the month after the snapshot).
+                    "expected_close_date": pd.NaT if rng.random() < 0.05 else close,
+                    "status": rng.choice(["open", "open", "open", "won", "lost"]),
+                    "region": region,
+                    "product_line": line,
+                }
+            )
+    pipeline = pd.DataFrame(rows)
+    rates = stage_win_rates(pipeline, CONFIG, min_closed=3)
+    levels = [(), ("region",), ("product_line",), ("region", "product_line"), ("rep_id",)]
+    ids = ["total", "region=N", "region=S", "product_line=A", "product_line=B", "region=N|product_line=A"]
+    months = pd.date_range("2025-01-01", "2025-12-01", freq="MS")
+    actuals = pd.DataFrame([(u, m, 10.0 * k) for k, (u, m) in enumerate((u, m) for u in ids for m in months)])
+    actuals.columns = ["unique_id", "ds", "y"]
+    as_of = pd.Timestamp("2025-09-30")
+    got = pipeline_history(pipeline, rates, actuals, levels, as_of, max_lead=max_lead)
+    assert len(got) > 20 and set(got["lead"]) == set(range(1, max_lead + 1))
+    expected = _history_snapshot_by_snapshot(pipeline, rates, actuals, levels, as_of, max_lead)
+    pd.testing.assert_frame_equal(got, expected)

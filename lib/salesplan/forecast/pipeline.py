@@ -131,6 +131,18 @@ def weighted_pipeline(
     )
 
 
+def _series_ids(frame: pd.DataFrame, by: Sequence[str]) -> pd.Series | str:
+    """Each row's ``unique_id`` (:func:`salesplan.forecast.reconcile.series_id` of its ``by``
+    values as text), built column by column: ``"total"`` for the top level."""
+    if not by:
+        return "total"
+    ids = None
+    for k in by:
+        part = f"{k}=" + frame[k].astype(str)
+        ids = part if ids is None else ids + "|" + part
+    return ids
+
+
 def weighted_pipeline_series(
     pipeline: pd.DataFrame,
     win_rates: pd.DataFrame,
@@ -141,8 +153,6 @@ def weighted_pipeline_series(
     ``unique_id, month, open_amount, weighted_amount, opportunities`` (``unique_id`` as in
     :func:`salesplan.forecast.reconcile.series_id`). Levels whose columns the pipeline lacks
     are skipped."""
-    from salesplan.forecast.reconcile import series_id
-
     cols = ["unique_id", "month", "open_amount", "weighted_amount", "opportunities"]
     views = []
     for by in levels:
@@ -152,8 +162,7 @@ def weighted_pipeline_series(
         wp = weighted_pipeline(pipeline, win_rates, as_of, by)
         if wp.empty:
             continue
-        ids = wp.apply(lambda r, b=by: series_id({k: str(r[k]) for k in b}), axis=1) if by else "total"
-        views.append(wp.assign(unique_id=ids)[cols])
+        views.append(wp.assign(unique_id=_series_ids(wp, by))[cols])
     return pd.concat(views, ignore_index=True) if views else pd.DataFrame(columns=cols)
 
 
@@ -167,25 +176,50 @@ def pipeline_history(
 ) -> pd.DataFrame:
     """What past snapshots expected against what was sold: one row per series, month and
     lead with ``unique_id, month, lead, weighted_amount, actual``, for closed months only.
-    ``actuals``: ``unique_id, ds, y`` monthly sales."""
-    snaps = pd.to_datetime(pipeline["snapshot_date"], cache=False)
-    snaps = sorted(snaps[snaps <= as_of].unique())
-    rows = []
-    for snap in snaps:
-        snap = pd.Timestamp(snap)
-        wp = weighted_pipeline_series(pipeline, win_rates, snap, levels)
-        if wp.empty:
-            continue
-        lead = (wp["month"].dt.to_period("M") - snap.to_period("M")).map(lambda d: d.n)
-        rows.append(wp.assign(lead=lead)[["unique_id", "month", "lead", "weighted_amount"]])
+    ``actuals``: ``unique_id, ds, y`` monthly sales.
+
+    Every snapshot ``s`` on or before ``as_of`` is read as :func:`weighted_pipeline` reads the
+    latest one (its open opportunities, past-due ones moved to the month after ``s``), all
+    snapshots in one grouping; ``lead`` is the number of months from ``s`` to the close month,
+    1 to ``max_lead``. Rows are in snapshot order, then level, then month and the level's keys."""
+    _check(pipeline)
     cols = ["unique_id", "month", "lead", "weighted_amount", "actual"]
-    if not rows:
+    snaps = pd.to_datetime(pipeline["snapshot_date"], cache=False)
+    keep = (snaps <= as_of) & (pipeline["status"] == "open")
+    if not keep.any():
         return pd.DataFrame(columns=cols)
-    w = pd.concat(rows, ignore_index=True)
-    w = w[(w["lead"] >= 1) & (w["lead"] <= max_lead)]
+    open_rows = pipeline.loc[keep]
+    snap = snaps[keep]
+    first = (snap.dt.to_period("M") + 1).dt.to_timestamp()
+    month = pd.to_datetime(open_rows["expected_close_date"], cache=False).dt.to_period("M").dt.to_timestamp()
+    month = month.where(month >= first, first)
+    lead = (month.dt.year - snap.dt.year) * 12 + (month.dt.month - snap.dt.month)
+    rate = win_rates.set_index("stage")["used"]
+    work = open_rows.assign(
+        _snapshot=snap,
+        month=month,
+        lead=lead.astype("int64"),
+        weighted_amount=open_rows["amount"].astype(float) * open_rows["stage"].map(rate).fillna(0.0),
+    )
+    # The lead depends on the snapshot and the close month alone, both grouping keys: rows
+    # outside 1..max_lead can go before grouping.
+    work = work[(work["lead"] >= 1) & (work["lead"] <= max_lead)]
+    views = []
+    for number, by in enumerate(levels):
+        by = list(by)
+        if by and not set(by) <= set(pipeline.columns):
+            continue
+        g = work.groupby(["_snapshot", "month", *by], observed=True).agg(
+            lead=("lead", "first"), weighted_amount=("weighted_amount", "sum")
+        )
+        g = g.reset_index()
+        views.append(g.assign(unique_id=_series_ids(g, by), _level=number))
+    if not views:
+        return pd.DataFrame(columns=cols)
+    w = pd.concat(views, ignore_index=True).sort_values(["_snapshot", "_level"], kind="stable")
     a = actuals.rename(columns={"ds": "month", "y": "actual"})[["unique_id", "month", "actual"]]
     # Only months already closed by the as-of date can be compared.
-    j = w.merge(a, on=["unique_id", "month"], how="inner")
+    j = w[["unique_id", "month", "lead", "weighted_amount"]].merge(a, on=["unique_id", "month"], how="inner")
     return j[j["month"] <= pd.Timestamp(as_of)][cols].reset_index(drop=True)
 
 
