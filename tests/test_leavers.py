@@ -70,6 +70,12 @@ def test_has_left_is_a_leave_date_before_the_month() -> None:
     assert flags.has_left(dates, "2026-10").tolist() == [True, False, True, False, False]
     assert flags.has_left(T("2026-05-31"), "2026-05").tolist() == [False]
     assert flags.has_left(T("2026-05-31"), "2026-06").tolist() == [True]
+    # One month per date (any day within it): the same rule row by row.
+    months = pd.to_datetime(["2026-05-01", "2026-10-20", "2026-10-01", "2026-10-01", "2026-10-01"])
+    assert flags.has_left(dates, months.to_numpy()).tolist() == [False, False, True, False, False]
+    assert flags.has_left(dates, months.to_numpy()).tolist() == [
+        bool(flags.has_left(d, m.to_period("M"))[0]) for d, m in zip(dates, months, strict=True)
+    ]
     gone = flags.leavers(_reps(), "2026-10")
     assert gone.to_dict() == {"R2": T("2026-05-31")}
     assert flags.leavers(_reps(), "2026-05").empty

@@ -4,6 +4,7 @@ line and rep, with the escalation level, the owner and blank meeting columns."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -136,13 +137,17 @@ def _rep_table(reps: pd.DataFrame) -> pd.DataFrame:
     return reps.assign(rep_id=reps["rep_id"].astype(str)).drop_duplicates("rep_id").set_index("rep_id")
 
 
-def has_left(leave_date: object, month: str | pd.Period) -> np.ndarray:
+def has_left(leave_date: object, month: str | pd.Period | pd.Series | np.ndarray) -> np.ndarray:
     """Whether a rep has left as of ``month``: ``leave_date`` is before the month's first day, so
     they worked no day of it. The one rule every page uses (owners, actions, risks, warnings,
     payouts): a rep leaving during the month still counts for that month. Missing or unreadable
-    dates: not left. Returns a boolean array (one value per date given)."""
-    start = as_period(month).to_timestamp(how="start")
+    dates: not left. ``month``: one month for every date, or one per date (dates within the
+    month). Returns a boolean array (one value per date given)."""
     leave = pd.to_datetime(pd.Series(np.atleast_1d(np.asarray(leave_date, dtype=object))), errors="coerce")
+    if isinstance(month, str | pd.Period) or np.ndim(month) == 0:
+        start: Any = as_period(month).to_timestamp(how="start")
+    else:
+        start = pd.to_datetime(pd.Series(np.asarray(month))).dt.to_period("M").dt.to_timestamp().to_numpy()
     return (leave.notna() & (leave < start)).to_numpy(dtype=bool)
 
 

@@ -387,7 +387,7 @@ def visits_tracking(
     gone = leavers(reps, p)
     leave = avail["rep_id"].map(gone)
     # After the leave date nothing counts for the rep: neither a target nor (stray) visits.
-    gone_by = np.array([bool(has_left(d, m.to_period("M"))[0]) for d, m in zip(leave, avail["month"], strict=True)])
+    gone_by = has_left(leave.to_numpy(dtype=object), avail["month"].to_numpy())
     avail["visits"] = [
         0 if out else int(counts.get((r, m), 0))
         for r, m, out in zip(avail["rep_id"], avail["month"], gone_by, strict=True)
