@@ -49,6 +49,7 @@ from salesplan.forecast.engine import (
     fit_series,
     forecast_defaults,
     forecast_file,
+    series_items,
     validate_series,
 )
 
@@ -195,8 +196,7 @@ def fit_series_distributed(
             part = data[data["unique_id"].astype(str).isin({uid for uid, _, _ in todo})]
             return _fit_on_cluster(part, horizon, engine, address, opts, partition).values()
 
-        items = [(str(uid), g["ds"].iloc[-1], g["y"].to_numpy()) for uid, g in data.groupby("unique_id", sort=True)]
-        made = fitstore.fit_with_store(store, items, horizon, options, SeriesForecast, on_cluster)
+        made = fitstore.fit_with_store(store, series_items(data), horizon, options, SeriesForecast, on_cluster)
         fits = {f.unique_id: f for f in made}
     fits = {uid: fits[uid] for uid in sorted(fits)}
     if use_global:

@@ -1004,7 +1004,7 @@ def fit_series(
     if int(horizon) < 1:
         raise ForecastInputError(f"horizon must be a positive number of months, got {horizon!r}")
     data = validate_series(df, source=source)
-    items = [(str(uid), g["ds"].iloc[-1], g["y"].to_numpy()) for uid, g in data.groupby("unique_id", sort=True)]
+    items = series_items(data)
     use_global = forecast_defaults().global_model.enabled if global_member is None else global_member
     kwargs = dict(
         season_length=season_length,
@@ -1042,6 +1042,13 @@ def fit_series(
         if not keep_errors:
             fits = {uid: replace(f, cv_errors=None, cv_origins=None, y=None) for uid, f in fits.items()}
     return fits
+
+
+def series_items(data: pd.DataFrame) -> list[tuple[str, pd.Timestamp, np.ndarray]]:
+    """The series of a validated long frame as ``(unique_id, last_ds, y)`` items, in
+    ``unique_id`` order: what ``fit_one`` and the fit store (:mod:`salesplan.forecast.fitstore`)
+    take."""
+    return [(str(uid), g["ds"].iloc[-1], g["y"].to_numpy()) for uid, g in data.groupby("unique_id", sort=True)]
 
 
 def _fit_items(items: list, horizon: int, kwargs: dict[str, Any], n_jobs: int) -> list[SeriesForecast]:

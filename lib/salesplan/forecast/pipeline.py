@@ -131,6 +131,11 @@ def weighted_pipeline(
     )
 
 
+def _levels_in(pipeline: pd.DataFrame, levels: Sequence[Sequence[str]]) -> list[tuple[int, list[str]]]:
+    """The levels (with their position in ``levels``) whose columns the pipeline has."""
+    return [(i, list(by)) for i, by in enumerate(levels) if set(by) <= set(pipeline.columns)]
+
+
 def _series_ids(frame: pd.DataFrame, by: Sequence[str]) -> pd.Series | str:
     """Each row's ``unique_id`` (:func:`salesplan.forecast.reconcile.series_id` of its ``by``
     values as text), built column by column: ``"total"`` for the top level."""
@@ -155,10 +160,7 @@ def weighted_pipeline_series(
     are skipped."""
     cols = ["unique_id", "month", "open_amount", "weighted_amount", "opportunities"]
     views = []
-    for by in levels:
-        by = list(by)
-        if by and not set(by) <= set(pipeline.columns):
-            continue
+    for _, by in _levels_in(pipeline, levels):
         wp = weighted_pipeline(pipeline, win_rates, as_of, by)
         if wp.empty:
             continue
@@ -205,10 +207,7 @@ def pipeline_history(
     # outside 1..max_lead can go before grouping.
     work = work[(work["lead"] >= 1) & (work["lead"] <= max_lead)]
     views = []
-    for number, by in enumerate(levels):
-        by = list(by)
-        if by and not set(by) <= set(pipeline.columns):
-            continue
+    for number, by in _levels_in(pipeline, levels):
         g = work.groupby(["_snapshot", "month", *by], observed=True).agg(
             lead=("lead", "first"), weighted_amount=("weighted_amount", "sum")
         )
